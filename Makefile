@@ -1,0 +1,41 @@
+# Two commands do all the set-up:  `make demo`  and  `make test`.
+# Each creates .venv on first use and installs what is missing.
+#
+# CPU machines get the light CPU build of torch (TORCH=torch==2.13.0).
+# GPU users: `make demo TORCH=torch` (PyPI's default CUDA build), or any pip spec/index you like.
+
+PYTHON ?= $(shell command -v python3.11 || command -v python3)
+TORCH  ?= torch==2.13.0
+VENV   := .venv
+BIN    := $(VENV)/bin
+STAMP  := $(VENV)/.installed
+
+export HF_HUB_OFFLINE=1
+export HF_DATASETS_OFFLINE=1
+export TRANSFORMERS_OFFLINE=1
+
+.PHONY: demo test test-all bench install clean
+
+demo: $(STAMP)
+	$(BIN)/textgen demo
+
+test: $(STAMP)
+	$(BIN)/python -m pytest -q
+
+test-all: $(STAMP)
+	$(BIN)/python -m pytest -q -m ""
+
+bench: $(STAMP)
+	$(BIN)/python benchmarks/run_all.py
+
+install: $(STAMP)
+
+$(STAMP): pyproject.toml
+	test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
+	$(BIN)/python -m pip install -q --upgrade pip
+	$(BIN)/python -m pip install -q "$(TORCH)"
+	$(BIN)/python -m pip install -q -e ".[dev,data]"
+	touch $(STAMP)
+
+clean:
+	rm -rf $(VENV) build *.egg-info .pytest_cache

@@ -1,0 +1,49 @@
+"""textgen: deep generative models of text (sentence VAEs, text-conditioned GANs).
+
+``import textgen`` is deliberately light: public names are resolved lazily on first
+attribute access, so importing the package never pulls in ``transformers``,
+``datasets`` or ``matplotlib`` (a test checks this in a subprocess).
+"""
+from __future__ import annotations
+
+import importlib
+from typing import TYPE_CHECKING, Any
+
+__version__ = "0.1.0"
+
+# public name -> module that defines it
+_LAZY = {
+    "Tokenizer": "textgen.tokenization",
+    "TokenizerError": "textgen.tokenization",
+    "BatchEncoding": "textgen.tokenization",
+    "load_corpus": "textgen.data",
+    "CorpusError": "textgen.data",
+    "tokenize_dataset": "textgen.data",
+    "BucketBatchSampler": "textgen.data",
+    "ConfigError": "textgen.config",
+    "load_config": "textgen.config",
+    "set_seed": "textgen.runtime",
+    "resolve_device": "textgen.runtime",
+}
+
+__all__ = ["__version__", *_LAZY]
+
+
+def __getattr__(name: str) -> Any:
+    module = _LAZY.get(name)
+    if module is None:
+        raise AttributeError(f"module 'textgen' has no attribute {name!r}")
+    value = getattr(importlib.import_module(module), name)
+    globals()[name] = value  # cache: next access skips __getattr__
+    return value
+
+
+def __dir__() -> list[str]:
+    return sorted(set(globals()) | set(_LAZY))
+
+
+if TYPE_CHECKING:  # pragma: no cover - for IDEs and type checkers only
+    from textgen.config import ConfigError, load_config
+    from textgen.data import BucketBatchSampler, CorpusError, load_corpus, tokenize_dataset
+    from textgen.runtime import resolve_device, set_seed
+    from textgen.tokenization import BatchEncoding, Tokenizer, TokenizerError

@@ -1,0 +1,345 @@
+"""Runtime helpers shared by every trainer: devices, mixed precision, seeds, logging, progress, images.
+
+One mixed-precision idiom for the whole project (as in nanoGPT)::
+
+    device = resolve_device("auto")
+    dtype = resolve_precision("auto", device)          # bf16 on CUDA, fp32 on CPU/MPS
+    scaler = make_grad_scaler(dtype, device)          # enabled only for fp16
+    with autocast(device, dtype):
+        loss = model(batch).loss
+    scaler.scale(loss).backward()
+    scaler.unscale_(optimizer)                        # unscale before clipping
+    torch.nn.utils.clip_grad_norm_(model.parameters(), 1.0)
+    scaler.step(optimizer); scaler.update()
+
+Autocast is off on the CPU on purpose: bf16 on this kind of CPU is about 10x slower
+than fp32 and ``nn.LSTM`` does not support it there.
+"""
+from __future__ import annotations
+
+import contextlib
+import csv
+import io
+import json
+import math
+import os
+import platform
+import random
+import sys
+import tempfile
+import time
+from pathlib import Path
+from typing import Any, Iterable, Iterator, Mapping, Sequence
+
+import numpy as np
+import torch
+
+__all__ = [
+    "resolve_device",
+    "resolve_precision",
+    "autocast",
+    "make_grad_scaler",
+    "set_seed",
+    "get_rng_state",
+    "set_rng_state",
+    "MetricsLogger",
+    "progress",
+    "progress_enabled",
+    "save_image_grid",
+    "make_image_grid",
+    "atomic_write_bytes",
+    "atomic_write_text",
+    "machine_info",
+]
+
+PRECISIONS = ("auto", "fp32", "bf16", "fp16")
+DEVICES = ("auto", "cpu", "cuda", "mps")
+
+
+# ----------------------------------------------------------------------------- devices and precision
+
+def resolve_device(device: str | torch.device = "auto") -> torch.device:
+    """``auto`` picks CUDA, then MPS, then CPU. Asking for a device that is absent is an error."""
+    if isinstance(device, torch.device):
+        return device
+    name = str(device).lower()
+    if name == "auto":
+        if torch.cuda.is_available():
+            return torch.device("cuda")
+        if getattr(torch.backends, "mps", None) is not None and torch.backends.mps.is_available():
+            return torch.device("mps")
+        return torch.device("cpu")
+    kind = name.split(":")[0]
+    if kind not in ("cpu", "cuda", "mps"):
+        raise ValueError(f"unknown device {device!r}; choose one of {', '.join(DEVICES)} (or cuda:N)")
+    if kind == "cuda" and not torch.cuda.is_available():
+        raise ValueError(
+            f"device {device!r} was asked for but CUDA is not available "
+            f"(torch {torch.__version__}); use --device cpu or auto, or install a CUDA build of torch"
+        )
+    if kind == "mps" and not (getattr(torch.backends, "mps", None) and torch.backends.mps.is_available()):
+        raise ValueError(f"device {device!r} was asked for but MPS is not available; use --device cpu or auto")
+    return torch.device(name)
+
+
+def resolve_precision(precision: str, device: torch.device) -> torch.dtype:
+    """The compute dtype for autocast. ``auto``: bf16 on CUDA (fp16 if the GPU lacks bf16), else fp32.
+
+    Low precision is only honoured on CUDA; on CPU and MPS it falls back to fp32 with a warning,
+    because bf16 on CPU is slow and breaks ``nn.LSTM``.
+    """
+    if precision not in PRECISIONS:
+        raise ValueError(f"unknown precision {precision!r}; choose one of {', '.join(PRECISIONS)}")
+    if device.type != "cuda":
+        if precision in ("bf16", "fp16"):
+            import warnings
+
+            warnings.warn(
+                f"precision={precision} is only used on CUDA; running in fp32 on {device.type}", stacklevel=2
+            )
+        return torch.float32
+    if precision == "auto":
+        return torch.bfloat16 if torch.cuda.is_bf16_supported() else torch.float16
+    return {"fp32": torch.float32, "bf16": torch.bfloat16, "fp16": torch.float16}[precision]
+
+
+def autocast(device: torch.device, dtype: torch.dtype) -> contextlib.AbstractContextManager:
+    """Autocast context for ``dtype`` on ``device``; a no-op for fp32."""
+    if dtype == torch.float32:
+        return contextlib.nullcontext()
+    return torch.autocast(device_type=device.type, dtype=dtype)
+
+
+def make_grad_scaler(dtype: torch.dtype, device: torch.device) -> torch.amp.GradScaler:
+    """A GradScaler that is enabled only for fp16 on CUDA (bf16 and fp32 need none)."""
+    enabled = dtype == torch.float16 and device.type == "cuda"
+    return torch.amp.GradScaler("cuda", enabled=enabled)
+
+
+# ----------------------------------------------------------------------------- randomness
+
+def set_seed(seed: int, *, deterministic: bool = False) -> None:
+    """Seed Python, NumPy and torch (all devices). ``deterministic`` also asks torch for deterministic kernels."""
+    random.seed(seed)
+    np.random.seed(seed % 2**32)
+    torch.manual_seed(seed)
+    if deterministic:
+        torch.use_deterministic_algorithms(True, warn_only=True)
+
+
+def get_rng_state() -> dict[str, Any]:
+    """All RNG states as tensors and primitives (safe to store without pickling objects)."""
+    np_state = np.random.get_state()
+    state = {
+        "python": _python_rng_to_tensor(random.getstate()),
+        "numpy_keys": torch.from_numpy(np.asarray(np_state[1], dtype=np.int64)),
+        "numpy_pos": int(np_state[2]),
+        "numpy_has_gauss": int(np_state[3]),
+        "numpy_gauss": float(np_state[4]),
+        "torch": torch.get_rng_state(),
+    }
+    if torch.cuda.is_available():
+        state["cuda"] = torch.stack([s for s in torch.cuda.get_rng_state_all()])
+    return state
+
+
+def set_rng_state(state: Mapping[str, Any]) -> None:
+    """Inverse of :func:`get_rng_state`."""
+    random.setstate(_python_rng_from_tensor(state["python"]))
+    np.random.set_state(
+        ("MT19937", state["numpy_keys"].numpy().astype(np.uint32), int(state["numpy_pos"]),
+         int(state["numpy_has_gauss"]), float(state["numpy_gauss"]))
+    )
+    torch.set_rng_state(state["torch"])
+    if "cuda" in state and torch.cuda.is_available():
+        torch.cuda.set_rng_state_all(list(state["cuda"]))
+
+
+def _python_rng_to_tensor(st: tuple) -> torch.Tensor:
+    version, internal, gauss = st
+    gauss_flag = 0 if gauss is None else 1
+    gauss_bits = 0 if gauss is None else int(np.float64(gauss).view(np.int64))
+    return torch.tensor([version, *internal, gauss_flag, gauss_bits], dtype=torch.int64)
+
+
+def _python_rng_from_tensor(t: torch.Tensor) -> tuple:
+    values = [int(v) for v in t.tolist()]
+    version, internal, gauss_flag, gauss_bits = values[0], values[1:-2], values[-2], values[-1]
+    gauss = float(np.int64(gauss_bits).view(np.float64)) if gauss_flag else None
+    return (version, tuple(internal), gauss)
+
+
+# ----------------------------------------------------------------------------- progress bars
+
+def progress_enabled(requested: bool = True) -> bool:
+    """Bars are shown when asked for, unless ``TEXTGEN_PROGRESS=0`` (tests) or the output is not a TTY in CI."""
+    env = os.environ.get("TEXTGEN_PROGRESS")
+    if env is not None:
+        return env not in ("0", "false", "False", "")
+    return requested
+
+
+def progress(iterable: Iterable | None = None, *, enabled: bool = True, **kwargs: Any):
+    """A tqdm bar that tests and scripts can switch off (``enabled=False`` or ``TEXTGEN_PROGRESS=0``)."""
+    from tqdm.auto import tqdm
+
+    kwargs.setdefault("dynamic_ncols", True)
+    kwargs.setdefault("leave", False)
+    return tqdm(iterable, disable=not progress_enabled(enabled), **kwargs)
+
+
+# ----------------------------------------------------------------------------- metrics
+
+class MetricsLogger:
+    """Append metrics rows to ``metrics.jsonl`` and ``metrics.csv`` in ``run_dir`` (always),
+    and to TensorBoard when ``tensorboard`` is installed and ``tensorboard=True``.
+
+    Each row is flushed at once, so an interrupted run keeps everything logged so far.
+    New keys that appear later are kept in the JSONL file; the CSV header is rewritten to the union.
+    """
+
+    def __init__(self, run_dir: str | os.PathLike, *, tensorboard: bool = True):
+        self.run_dir = Path(run_dir)
+        self.run_dir.mkdir(parents=True, exist_ok=True)
+        self.jsonl_path = self.run_dir / "metrics.jsonl"
+        self.csv_path = self.run_dir / "metrics.csv"
+        self._rows: list[dict[str, Any]] = []
+        if self.jsonl_path.exists():  # resuming: keep what was logged before
+            with open(self.jsonl_path, encoding="utf-8") as f:
+                self._rows = [json.loads(line) for line in f if line.strip()]
+        self._tb = None
+        if tensorboard:
+            try:
+                from torch.utils.tensorboard import SummaryWriter  # needs the tensorboard package
+
+                self._tb = SummaryWriter(log_dir=str(self.run_dir / "tensorboard"))
+            except Exception:  # tensorboard not installed: CSV/JSONL only
+                self._tb = None
+
+    def log(self, metrics: Mapping[str, Any], *, step: int, split: str = "train") -> None:
+        row = {"step": int(step), "split": split, "time": round(time.time(), 3)}
+        for k, v in metrics.items():
+            if isinstance(v, torch.Tensor):
+                v = v.item()
+            if isinstance(v, (np.floating, np.integer)):
+                v = v.item()
+            row[k] = v
+        self._rows.append(row)
+        with open(self.jsonl_path, "a", encoding="utf-8") as f:
+            f.write(json.dumps(row) + "\n")
+        self._write_csv()
+        if self._tb is not None:
+            for k, v in row.items():
+                if k not in ("step", "split", "time") and isinstance(v, (int, float)) and math.isfinite(v):
+                    self._tb.add_scalar(f"{split}/{k}", v, step)
+
+    def _write_csv(self) -> None:
+        keys: list[str] = []
+        for r in self._rows:
+            keys.extend(k for k in r if k not in keys)
+        buf = io.StringIO()
+        w = csv.DictWriter(buf, fieldnames=keys)
+        w.writeheader()
+        w.writerows(self._rows)
+        atomic_write_text(self.csv_path, buf.getvalue())
+
+    @property
+    def rows(self) -> list[dict[str, Any]]:
+        return list(self._rows)
+
+    def close(self) -> None:
+        if self._tb is not None:
+            self._tb.close()
+
+
+# ----------------------------------------------------------------------------- atomic files
+
+def atomic_write_bytes(path: str | os.PathLike, data: bytes) -> Path:
+    """Write ``data`` to ``path`` through a temporary file and a rename: readers never see half a file."""
+    path = Path(path)
+    path.parent.mkdir(parents=True, exist_ok=True)
+    fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name}.", suffix=".tmp")
+    try:
+        with os.fdopen(fd, "wb") as f:
+            f.write(data)
+            f.flush()
+            os.fsync(f.fileno())
+        os.replace(tmp, path)
+    except BaseException:
+        Path(tmp).unlink(missing_ok=True)
+        raise
+    return path
+
+
+def atomic_write_text(path: str | os.PathLike, text: str) -> Path:
+    return atomic_write_bytes(path, text.encode("utf-8"))
+
+
+# ----------------------------------------------------------------------------- images
+
+def make_image_grid(images: torch.Tensor | np.ndarray, nrow: int = 8, padding: int = 2,
+                    value_range: tuple[float, float] = (-1.0, 1.0), pad_value: int = 255):
+    """Tile a batch ``(N, C, H, W)`` (floats in ``value_range``) or ``(N, H, W, C)`` uint8 into a PIL image.
+
+    Pillow only: torchvision does not install beside the CPU torch build we use.
+    """
+    from PIL import Image
+
+    if isinstance(images, torch.Tensor):
+        x = images.detach().float().cpu()
+        if x.ndim != 4:
+            raise ValueError(f"expected images of shape (N, C, H, W), got {tuple(x.shape)}")
+        lo, hi = value_range
+        x = ((x - lo) / (hi - lo)).clamp(0, 1).mul(255).round().to(torch.uint8)
+        arr = x.permute(0, 2, 3, 1).numpy()  # (N, H, W, C)
+    else:
+        arr = np.asarray(images)
+        if arr.ndim != 4 or arr.dtype != np.uint8:
+            raise ValueError("numpy images must be uint8 of shape (N, H, W, C)")
+    n, h, w, c = arr.shape
+    if c not in (1, 3):
+        raise ValueError(f"images must have 1 or 3 channels, got {c}")
+    if n == 0:
+        raise ValueError("cannot make a grid of zero images")
+    ncol = min(nrow, n)
+    nrows = math.ceil(n / ncol)
+    grid = np.full((nrows * (h + padding) + padding, ncol * (w + padding) + padding, c), pad_value, np.uint8)
+    for i in range(n):
+        r, col = divmod(i, ncol)
+        y0, x0 = padding + r * (h + padding), padding + col * (w + padding)
+        grid[y0:y0 + h, x0:x0 + w] = arr[i]
+    mode = "L" if c == 1 else "RGB"
+    return Image.fromarray(grid[..., 0] if c == 1 else grid, mode=mode)
+
+
+def save_image_grid(images, path: str | os.PathLike, **kwargs: Any) -> Path:
+    """Save a grid of images (see :func:`make_image_grid`) as PNG/JPEG, atomically."""
+    path = Path(path)
+    img = make_image_grid(images, **kwargs)
+    buf = io.BytesIO()
+    img.save(buf, format=(path.suffix.lstrip(".").upper().replace("JPG", "JPEG") or "PNG"))
+    return atomic_write_bytes(path, buf.getvalue())
+
+
+# ----------------------------------------------------------------------------- machine description
+
+def machine_info() -> dict[str, str]:
+    """What benchmarks print beside their numbers: CPU model, cores, GPU, versions."""
+    cpu = platform.processor() or platform.machine()
+    try:
+        with open("/proc/cpuinfo", encoding="utf-8") as f:
+            for line in f:
+                if line.startswith("model name"):
+                    cpu = line.split(":", 1)[1].strip()
+                    break
+    except OSError:
+        pass
+    info = {
+        "cpu": cpu,
+        "cores": str(len(os.sched_getaffinity(0)) if hasattr(os, "sched_getaffinity") else os.cpu_count()),
+        "torch_threads": str(torch.get_num_threads()),
+        "python": sys.version.split()[0],
+        "torch": torch.__version__,
+        "gpu": torch.cuda.get_device_name(0) if torch.cuda.is_available() else "none",
+    }
+    return info
