@@ -23,6 +23,8 @@ _LAZY = {
     "ConfigError": "textgen.config",
     "load_config": "textgen.config",
     "set_seed": "textgen.runtime",
+    "SentenceVAE": "textgen.models.vae",
+    "SentenceVAEConfig": "textgen.models.vae",
     "resolve_device": "textgen.runtime",
 }
 
@@ -45,5 +47,6 @@ def __dir__() -> list[str]:
 if TYPE_CHECKING:  # pragma: no cover - for IDEs and type checkers only
     from textgen.config import ConfigError, load_config
     from textgen.data import BucketBatchSampler, CorpusError, load_corpus, tokenize_dataset
+    from textgen.models.vae import SentenceVAE, SentenceVAEConfig
     from textgen.runtime import resolve_device, set_seed
     from textgen.tokenization import BatchEncoding, Tokenizer, TokenizerError

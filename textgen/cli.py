@@ -90,6 +90,35 @@ def cmd_corpus_info(args: argparse.Namespace) -> int:
     return 0
 
 
+def cmd_train_vae(args: argparse.Namespace) -> int:
+    """Train a sentence VAE (or the LM baseline) from a YAML config; ``--resume`` continues the run."""
+    from textgen.config import load_config
+    from textgen.vae.trainer import VAERunConfig, VAETrainer
+
+    overrides = list(args.overrides) + ([f"out_dir={args.out}"] if args.out else [])
+    cfg = load_config(VAERunConfig, args.config, overrides)
+    valid = VAETrainer(cfg, resume=args.resume).fit()
+    print(f"finished; checkpoints in {cfg.out_dir}/best and {cfg.out_dir}/last")
+    if valid:
+        print(f"last validation: -ELBO {valid['nll_bound']:.2f}, KL {valid['kl']:.2f}, PPL bound {valid['ppl_bound']:.1f}")
+    return 0
+
+
+def cmd_eval_vae(args: argparse.Namespace) -> int:
+    """Evaluate a saved VAE folder: true ELBO, NLL, KL, PPL, IW-NLL, MI, active units."""
+    from textgen.vae.evaluate import evaluate_folder, format_report, write_report
+
+    if args.iw_samples < 0:
+        raise ValueError(f"--iw-samples must be >= 0, got {args.iw_samples}")
+    report = evaluate_folder(args.model, args.data, iw_samples=args.iw_samples, batch_size=args.batch_size,
+                             device=args.device, seed=args.seed, show_progress=not args.quiet)
+    print(format_report(report))
+    out = args.out or str(__import__("pathlib").Path(args.model) / f"eval_{args.data.replace(':', '_').replace('/', '_')}.json")
+    write_report(report, out)
+    print(f"wrote {out}")
+    return 0
+
+
 def cmd_show_config(args: argparse.Namespace) -> int:
     """Print a config file resolved with overrides (validates it on the way)."""
     import yaml
@@ -138,6 +167,22 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--max-length", type=int, default=None)
     p.add_argument("--batch-size", type=int, default=32)
 
+    p = add("train-vae", cmd_train_vae, "train a sentence VAE / LM baseline from a YAML config")
+    p.add_argument("--config", required=True, help="YAML file, e.g. configs/vae/ptb_lstm.yaml")
+    p.add_argument("--out", help="run folder (overrides out_dir)")
+    p.add_argument("--resume", action="store_true", help="continue from <out_dir>/last exactly where it stopped")
+    p.add_argument("overrides", nargs="*", metavar="KEY=VALUE", help="config overrides, e.g. train.epochs=5 model.latent_size=16")
+
+    p = add("eval-vae", cmd_eval_vae, "evaluate a saved VAE: ELBO, NLL, KL, PPL, IW-NLL, MI, active units")
+    p.add_argument("--model", required=True, help="model folder (e.g. runs/vae/ptb_lstm/best)")
+    p.add_argument("--data", default="ptb:test", help="corpus spec (default: ptb:test)")
+    p.add_argument("--iw-samples", type=int, default=0, help="importance samples for IW-NLL (Burda et al. 2016), e.g. 500")
+    p.add_argument("--batch-size", type=int, default=64)
+    p.add_argument("--device", default="auto", choices=["auto", "cpu", "cuda", "mps"])
+    p.add_argument("--seed", type=int, default=0)
+    p.add_argument("--out", help="JSON report path (default: <model>/eval_<data>.json)")
+    p.add_argument("--quiet", action="store_true", help="no progress bar")
+
     p = add("show-config", cmd_show_config, "validate a config file and print it resolved with overrides")
     p.add_argument("--kind", default=None, help="config schema; default: the config's folder name (configs/<kind>/)")
     p.add_argument("--config", required=True)
@@ -158,6 +203,11 @@ def main(argv: Sequence[str] | None = None) -> int:
         # message names the cause and the fix: print it, without a traceback.
         print(f"error: {e}", file=sys.stderr)
         return EXIT_USER_ERROR
+    except RuntimeError as e:
+        if type(e).__name__ != "TrainingDiverged":
+            raise
+        print(f"error: {e}", file=sys.stderr)
+        return 1
     except KeyboardInterrupt:
         print("interrupted", file=sys.stderr)
         return 130

@@ -284,6 +284,7 @@ def save_config(cfg: Any, path: str | os.PathLike) -> Path:
 class TokenizerConfig:
     """How to build the shared tokenizer (see :mod:`textgen.tokenization`)."""
 
+    path: Optional[str] = None        # load this saved tokenizer folder instead of training one
     kind: Literal["word", "bpe", "unigram", "sentencepiece"] = "word"
     vocab_size: Optional[int] = None  # required for subword kinds; a cap for "word"
     min_freq: int = 1                 # word kind: drop rarer words (they become <unk>)
@@ -294,7 +295,7 @@ class TokenizerConfig:
         check(self.min_freq >= 1, "min_freq", f"must be >= 1, got {self.min_freq}")
         if self.vocab_size is not None:
             check(self.vocab_size >= 8, "vocab_size", f"must be >= 8 (4 special tokens + words), got {self.vocab_size}")
-        if self.kind != "word":
+        if self.kind != "word" and self.path is None:
             check(self.vocab_size is not None, "vocab_size", f"is required for kind={self.kind!r} (for example 8000)")
         if self.max_length is not None:
             check(self.max_length >= 2, "max_length", f"must be >= 2 or null, got {self.max_length}")
@@ -348,6 +349,7 @@ class TokenizerRunConfig:
 # Strings keep this module light: the class is imported only when asked for.
 CONFIG_SCHEMAS: dict[str, str] = {
     "tokenizer": "textgen.config:TokenizerRunConfig",
+    "vae": "textgen.vae.trainer:VAERunConfig",
 }
 
 

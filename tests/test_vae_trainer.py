@@ -1,0 +1,158 @@
+"""The VAE trainer end to end on a tiny corpus: run folder, checkpoints, exact resume, NaN stop, eval-vae."""
+import json
+import math
+
+import pytest
+import torch
+
+from textgen.checkpoint import CheckpointError
+from textgen.cli import main
+from textgen.config import load_config
+from textgen.models.vae import SentenceVAE
+from textgen.vae.trainer import TrainingDiverged, VAERunConfig, VAETrainer
+
+SENTENCES = [
+    "the cat sat on the mat .", "a dog ran in the park .", "the bird sang a song .",
+    "we like to read books .", "she said it was fine .", "the market fell on monday .",
+    "he bought two new cars .", "prices rose in october .", "the company sold its unit .",
+    "they want to talk to you .", "i want to be with you .", "the fund rose N % .",
+]
+
+
+@pytest.fixture()
+def corpus(tmp_path):
+    train = tmp_path / "train.txt"
+    train.write_text("\n".join(SENTENCES * 4) + "\n\n", encoding="utf-8")  # a blank line is skipped
+    valid = tmp_path / "valid.txt"
+    valid.write_text("\n".join(SENTENCES[:6]) + "\n", encoding="utf-8")
+    return train, valid
+
+
+def tiny_config(tmp_path, corpus, name="run", *overrides):
+    train, valid = corpus
+    base = [
+        f"data.train={train}", f"data.valid={valid}", "data.test=null", "data.batch_size=8",
+        "model.embed_size=16", "model.hidden_size=32", "model.latent_size=8", "model.z_concat_input=true",
+        "model.word_dropout=0.2", "model.dropout=0.1",
+        "train.epochs=2", "train.log_every=2", "train.kl.kind=linear", "train.kl.warmup_steps=6",
+        "train.free_bits=0.1", "runtime.device=cpu", "runtime.progress=false", f"out_dir={tmp_path / name}",
+    ]
+    return load_config(VAERunConfig, None, base + list(overrides))
+
+
+def weights(model):
+    return {k: v.clone() for k, v in model.state_dict().items()}
+
+
+def test_train_writes_run_folder_and_loadable_checkpoints(tmp_path, corpus):
+    cfg = tiny_config(tmp_path, corpus)
+    trainer = VAETrainer(cfg)
+    valid = trainer.fit()
+    run = tmp_path / "run"
+    assert {"config.yaml", "metrics.jsonl", "metrics.csv", "best", "last"} <= {p.name for p in run.iterdir()}
+    assert (run / "last" / "training_state" / "state.safetensors").is_file()
+    assert not (run / "best" / "training_state").exists()
+    rows = [json.loads(x) for x in (run / "metrics.jsonl").read_text().splitlines()]
+    assert {r["split"] for r in rows} == {"train", "valid"}
+    assert all(math.isfinite(r["loss"]) for r in rows if r["split"] == "train")
+    assert valid["nll_bound"] == pytest.approx(valid["rec"] + valid["kl"])
+    model = SentenceVAE.from_pretrained(run / "last")
+    assert model.config.vocab_size == model.tokenizer.vocab_size == trainer.tokenizer.vocab_size
+    for k, v in trainer.model.state_dict().items():
+        assert torch.equal(model.state_dict()[k], v)
+
+
+def test_training_reduces_loss(tmp_path, corpus):
+    cfg = tiny_config(tmp_path, corpus, "learn", "train.epochs=15", "model.word_dropout=0.0", "optim.lr=0.01")
+    trainer = VAETrainer(cfg)
+    before = trainer.validate()
+    after = trainer.fit()
+    assert after["nll_bound"] < 0.6 * before["nll_bound"], (before, after)
+
+
+def test_resume_is_exact_across_epoch_and_mid_epoch(tmp_path, corpus):
+    straight = VAETrainer(tiny_config(tmp_path, corpus, "straight"))
+    straight.fit()
+
+    # stop after one epoch, then resume
+    VAETrainer(tiny_config(tmp_path, corpus, "epochs", "train.epochs=1")).fit()
+    resumed = VAETrainer(tiny_config(tmp_path, corpus, "epochs"), resume=True)
+    assert resumed.epoch == 1 and resumed.step == resumed.batches_per_epoch
+    resumed.fit()
+
+    # stop in the middle of the first epoch (max_steps), then resume
+    VAETrainer(tiny_config(tmp_path, corpus, "mid", "train.max_steps=3")).fit()
+    mid = VAETrainer(tiny_config(tmp_path, corpus, "mid"), resume=True)
+    assert (mid.epoch, mid.batch_in_epoch, mid.step) == (0, 3, 3)
+    mid.fit()
+
+    ref = weights(straight.model)
+    for other in (resumed, mid):
+        assert other.step == straight.step
+        for k, v in weights(other.model).items():
+            assert torch.equal(v, ref[k]), k
+
+
+def test_resume_with_mismatched_config_is_clear(tmp_path, corpus):
+    VAETrainer(tiny_config(tmp_path, corpus, "r", "train.epochs=1")).fit()
+    with pytest.raises(CheckpointError, match=r"model.latent_size: checkpoint 8 vs config 4"):
+        VAETrainer(tiny_config(tmp_path, corpus, "r", "model.latent_size=4"), resume=True)
+    with pytest.raises(CheckpointError, match="cannot resume"):
+        VAETrainer(tiny_config(tmp_path, corpus, "never"), resume=True)
+
+
+def test_non_finite_loss_stops_and_keeps_last_good_checkpoint(tmp_path, corpus, monkeypatch):
+    cfg = tiny_config(tmp_path, corpus, "nan", "train.epochs=3")
+    trainer = VAETrainer(cfg)
+    import textgen.vae.trainer as trainer_mod
+
+    real_loss = trainer_mod.vae_loss
+    poison_from = trainer.batches_per_epoch + 1  # poison the second epoch
+
+    def poisoned(out, **kw):
+        terms = real_loss(out, **kw)
+        if trainer.step >= poison_from:
+            terms.loss = terms.loss * float("nan")
+            terms.rec = terms.rec * float("nan")
+        return terms
+
+    monkeypatch.setattr(trainer_mod, "vae_loss", poisoned)
+    with pytest.raises(TrainingDiverged, match=r"non-finite at step \d+.*last good checkpoint is kept"):
+        trainer.fit()
+    good = SentenceVAE.from_pretrained(tmp_path / "nan" / "last")
+    assert all(torch.isfinite(v).all() for v in good.state_dict().values() if v.is_floating_point())
+
+
+def test_lm_baseline_and_transformer_train(tmp_path, corpus):
+    lm = VAETrainer(tiny_config(tmp_path, corpus, "lm", "model.mode=lm", "train.epochs=1"))
+    v = lm.fit()
+    assert v["kl"] == 0.0
+    tr = VAETrainer(tiny_config(tmp_path, corpus, "tr", "model.encoder=transformer", "model.decoder=transformer",
+                                "model.num_heads=2", "model.ff_size=32", "model.max_length=32", "train.epochs=1"))
+    assert math.isfinite(tr.fit()["nll_bound"])
+
+
+def test_cli_train_and_eval_vae(tmp_path, corpus, capsys):
+    train, valid = corpus
+    cfg = tmp_path / "tiny.yaml"
+    cfg.write_text(
+        f"model: {{embed_size: 16, hidden_size: 32, latent_size: 8}}\n"
+        f"data: {{train: {train}, valid: {valid}, test: null, batch_size: 8}}\n"
+        f"train: {{epochs: 2, log_every: 2}}\nruntime: {{device: cpu, progress: false}}\n"
+    )
+    out = tmp_path / "cli_run"
+    assert main(["train-vae", "--config", str(cfg), "--out", str(out)]) == 0
+    assert (out / "best" / "model.safetensors").is_file()
+    report = tmp_path / "report.json"
+    assert main(["eval-vae", "--model", str(out / "best"), "--data", str(valid), "--iw-samples", "20",
+                 "--out", str(report), "--quiet"]) == 0
+    printed = capsys.readouterr().out
+    assert "IW-NLL" in printed and "active units" in printed
+    r = json.loads(report.read_text())
+    assert r["num_sentences"] == 6 and r["iw_samples"] == 20
+    # Burda et al.: the IW bound is tighter than the ELBO (up to Monte-Carlo noise)
+    assert r["iw_nll"] <= r["nll"] + 0.5
+    assert main(["eval-vae", "--model", str(tmp_path / "nope"), "--quiet"]) == 2
+    assert "does not exist" in capsys.readouterr().err
+    assert main(["eval-vae", "--model", str(out), "--quiet"]) == 2
+    assert "looks like a run folder" in capsys.readouterr().err

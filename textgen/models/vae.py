@@ -1,0 +1,381 @@
+"""The Sentence VAE of Bowman et al. (2016), "Generating Sentences from a Continuous Space" (CoNLL).
+
+    x --encoder--> q(z|x) = N(mu, diag(exp(logvar)))  --z = mu + sigma * eps-->  decoder --> p(x|z)
+
+Three modes share the code (``SentenceVAEConfig.mode``):
+
+* ``"vae"`` -- the variational auto-encoder: z sampled with the reparameterisation trick
+  (Kingma & Welling 2014), KL(q(z|x) || N(0, I)) in closed form;
+* ``"ae"``  -- a deterministic auto-encoder: z = mu, no KL (Bowman et al.'s AE baseline);
+* ``"lm"``  -- the recurrent language-model baseline: the same decoder with no encoder and no z.
+
+Conventions: ``input_ids`` (B, T) are the sentence tokens followed by ``<eos>`` and then padding, with no
+``<bos>`` (``tokenizer.encode_batch(add_bos=False, add_eos=True)``); ``lengths`` (B,) count ``<eos>``.
+The decoder reads ``[<bos>] + tokens[:-1]`` and predicts ``tokens``, so the NLL includes ``<eos>``.
+Keep ``lengths`` on the CPU (as the data loader yields them): packing and the index of real tokens are
+built from them on the host, so ``forward`` never waits on the accelerator.
+
+Sections, top-down: the config, the output dataclass, small helpers (decoder inputs, word dropout,
+Gaussian KL), then the model.
+"""
+from __future__ import annotations
+
+from dataclasses import dataclass
+from typing import Literal, Optional
+
+import torch
+import torch.nn as nn
+import torch.nn.functional as F
+from torch import Tensor
+
+from textgen.config import check
+from textgen.models.decoders import build_decoder
+from textgen.models.encoders import build_encoder
+from textgen.models.pretrained import PretrainedMixin
+from textgen.models.generation import beam_search, sample_search, tokens_to_lists
+
+__all__ = [
+    "SentenceVAEConfig",
+    "VAEOutput",
+    "SentenceVAE",
+    "decoder_inputs",
+    "word_dropout",
+    "gaussian_kl",
+]
+
+Arch = Literal["lstm", "gru", "transformer"]
+
+
+# ----------------------------------------------------------------------------- config
+
+@dataclass
+class SentenceVAEConfig:
+    """Every hyper-parameter of a :class:`SentenceVAE` (``dataclasses.asdict`` round-trips through ``__init__``).
+
+    Defaults are a modern-size LSTM VAE; Bowman et al. (2016) used embed 353, hidden 191, latent 13.
+    """
+
+    vocab_size: int = 10000
+    pad_id: int = 0
+    unk_id: int = 1
+    bos_id: int = 2
+    eos_id: int = 3
+    mode: Literal["vae", "ae", "lm"] = "vae"
+
+    # sizes
+    embed_size: int = 256
+    hidden_size: int = 512        # RNN state size, or d_model of the Transformers
+    latent_size: int = 32
+    max_length: int = 256         # positions of the Transformers (tokens incl. <eos>); unused by RNNs
+
+    # encoder q(z|x)
+    encoder: Arch = "lstm"
+    encoder_layers: int = 1
+    bidirectional: bool = False   # RNN encoder only
+    pooling: Literal["mean", "cls"] = "mean"  # Transformer encoder only
+
+    # decoder p(x|z)
+    decoder: Arch = "lstm"
+    decoder_layers: int = 1
+    z_init_state: bool = True     # RNN: z -> Linear -> initial (h, c) of every layer
+    z_init_activation: Literal["tanh", "none"] = "tanh"  # squashes the initial h (c stays linear)
+    z_concat_input: bool = False  # RNN: z concatenated to the input embedding at every step
+    z_mode: Literal["memory", "prefix", "both"] = "memory"  # Transformer: cross-attended slots / prefix token
+    z_memory_slots: int = 1       # Transformer, z_mode memory|both: number of z-vectors to attend to
+    z_add_embeddings: bool = False  # Transformer: Linear(z) added to every input embedding
+
+    # Transformer blocks
+    num_heads: int = 4
+    ff_size: int = 1024
+    positional: Literal["learned", "sinusoidal"] = "learned"
+
+    # regularisation
+    dropout: float = 0.0          # between RNN layers, before the output projection, inside Transformer blocks
+    embed_dropout: float = 0.0    # on input embeddings
+    word_dropout: float = 0.0     # Bowman et al.: decoder inputs -> <unk> with this probability (1.0: inputless)
+
+    # embeddings
+    share_embeddings: bool = True   # one embedding table for the encoder and the decoder
+    tie_embeddings: bool = False    # decoder output projection = decoder input embedding
+
+    def validate(self) -> None:
+        check(self.vocab_size >= 5, "vocab_size", f"must be >= 5 (4 special tokens + words), got {self.vocab_size}")
+        specials = {"pad_id": self.pad_id, "unk_id": self.unk_id, "bos_id": self.bos_id, "eos_id": self.eos_id}
+        for key, value in specials.items():
+            check(0 <= value < self.vocab_size, key, f"must be in [0, vocab_size={self.vocab_size}), got {value}")
+        check(len(set(specials.values())) == 4, "pad_id", f"special token ids must be distinct, got {specials}")
+        for key in ("embed_size", "hidden_size", "latent_size", "max_length", "encoder_layers", "decoder_layers",
+                    "num_heads", "ff_size", "z_memory_slots"):
+            value = getattr(self, key)
+            check(value >= 1, key, f"must be >= 1, got {value}")
+        for key in ("dropout", "embed_dropout"):
+            value = getattr(self, key)
+            check(0.0 <= value < 1.0, key, f"must be in [0, 1), got {value}")
+        check(0.0 <= self.word_dropout <= 1.0, "word_dropout", f"must be in [0, 1], got {self.word_dropout}")
+        uses_transformer = self.decoder == "transformer" or (self.mode != "lm" and self.encoder == "transformer")
+        if uses_transformer:
+            check(self.hidden_size % self.num_heads == 0, "hidden_size",
+                  f"must be divisible by num_heads={self.num_heads} for a Transformer, got {self.hidden_size}")
+        if self.positional == "sinusoidal" and uses_transformer:
+            check(self.hidden_size % 2 == 0, "hidden_size", f"must be even for sinusoidal positions, got {self.hidden_size}")
+        if self.mode != "lm":
+            check(not (self.bidirectional and self.encoder == "transformer"), "bidirectional",
+                  "applies to RNN encoders only (a Transformer encoder already sees both sides); set it to false")
+            if self.decoder != "transformer":
+                check(self.z_init_state or self.z_concat_input, "z_init_state",
+                      "the RNN decoder would ignore z: enable z_init_state and/or z_concat_input (or use mode=lm)")
+
+
+# ----------------------------------------------------------------------------- outputs and helpers
+
+@dataclass
+class VAEOutput:
+    """What :meth:`SentenceVAE.forward` returns: per-sentence terms, in nats, never reduced."""
+
+    rec_nll: Tensor              # (B,) -log p(x|z), summed over the tokens (incl. <eos>)
+    kl: Tensor                   # (B,) KL(q(z|x) || p(z)); zeros for ae/lm
+    kl_per_dim: Tensor           # (B, Z) its terms per latent dimension; (B, 0) for lm
+    mu: Optional[Tensor]         # (B, Z); None for lm
+    logvar: Optional[Tensor]     # (B, Z); None for ae/lm
+    z: Optional[Tensor]          # (B, Z) the code the decoder saw; None for lm
+    num_tokens: Tensor           # (B,) tokens scored per sentence (= lengths, <eos> included)
+    variational: bool = True     # False for ae/lm: there is no KL term to weight
+
+
+def decoder_inputs(input_ids: Tensor, lengths: Tensor, bos_id: int, pad_id: int) -> Tensor:
+    """``[<bos>] + tokens[:-1]`` with every position at or past the sentence's length set to ``<pad>``."""
+    B, T = input_ids.shape
+    bos = input_ids.new_full((B, 1), bos_id)
+    shifted = torch.cat([bos, input_ids[:, :-1]], dim=1)                            # (B, T)
+    real = torch.arange(T, device=input_ids.device)[None, :] < lengths[:, None]    # (B, T)
+    return shifted.masked_fill(~real, pad_id)
+
+
+def word_dropout(tokens: Tensor, p: float, unk_id: int, keep_ids: tuple[int, ...] = (),
+                 generator: Optional[torch.Generator] = None) -> Tensor:
+    """Word dropout of Bowman et al. (2016): replace each token by ``<unk>`` with probability ``p``,
+    except tokens in ``keep_ids`` (``<bos>`` and ``<pad>``)."""
+    if p <= 0.0:
+        return tokens
+    drop = torch.rand(tokens.shape, device=tokens.device, generator=generator) < p
+    for i in keep_ids:
+        drop &= tokens != i
+    return tokens.masked_fill(drop, unk_id)
+
+
+def gaussian_kl(mu: Tensor, logvar: Tensor) -> Tensor:
+    """KL(N(mu, exp(logvar)) || N(0, 1)) per dimension (Kingma & Welling 2014, appendix B): (..., Z)."""
+    return 0.5 * (mu.pow(2) + logvar.exp() - 1.0 - logvar)
+
+
+# ----------------------------------------------------------------------------- model
+
+class SentenceVAE(PretrainedMixin, nn.Module):
+    """Sentence VAE (Bowman et al. 2016) with LSTM/GRU/Transformer encoders and decoders.
+
+    Training: ``out = model(input_ids, lengths)`` then ``textgen.vae.vae_loss(out, beta)``.
+    Inference verbs (``encode``, ``reparameterize``, ``decode``, ``log_likelihood``, ``generate``) run
+    under ``torch.no_grad()`` and leave train/eval mode to the caller (call ``model.eval()`` first).
+    """
+
+    config_class = SentenceVAEConfig
+    model_type = "sentence-vae"
+
+    def __init__(self, config: SentenceVAEConfig):
+        super().__init__()
+        config.validate()
+        self.config = c = config
+        self.embedding = self._new_embedding()
+        self.encoder = None if c.mode == "lm" else build_encoder(c, self.embedding)
+        dec_embedding = self.embedding if c.share_embeddings or c.mode == "lm" else self._new_embedding()
+        self.decoder = build_decoder(c, dec_embedding)
+
+    def _new_embedding(self) -> nn.Embedding:
+        c = self.config
+        emb = nn.Embedding(c.vocab_size, c.embed_size, padding_idx=c.pad_id)
+        nn.init.uniform_(emb.weight, -0.1, 0.1)
+        with torch.no_grad():
+            emb.weight[c.pad_id].zero_()
+        return emb
+
+    def num_parameters(self, trainable_only: bool = False) -> int:
+        """Number of parameters (tied/shared tensors counted once)."""
+        return sum(p.numel() for p in self.parameters() if p.requires_grad or not trainable_only)
+
+    @property
+    def device(self) -> torch.device:
+        return self.embedding.weight.device
+
+    # -------------------------------------------------------------- training forward
+
+    def forward(self, input_ids: Tensor, lengths: Tensor, *, sample: bool = True) -> VAEOutput:
+        """Per-sentence reconstruction NLL and KL. ``sample=False`` decodes z = mu (no noise)."""
+        c = self.config
+        lengths_cpu = lengths.to("cpu")
+        input_ids = input_ids[:, : int(lengths_cpu.max())]                         # drop all-pad columns
+        B = input_ids.size(0)
+        self._check_length(input_ids.size(1))
+        if c.mode == "lm":
+            mu = logvar = z = None
+            kl_per_dim = input_ids.new_zeros((B, 0), dtype=torch.float32)
+        else:
+            mu, logvar = self.encoder(input_ids, lengths_cpu)                       # (B, Z) each
+            if c.mode == "vae":
+                z = self._reparameterize(mu, logvar) if sample else mu              # (B, Z)
+                kl_per_dim = gaussian_kl(mu.float(), logvar.float())                # (B, Z)
+            else:
+                z = mu
+                kl_per_dim = torch.zeros_like(mu, dtype=torch.float32)
+        rec = self._rec_nll(z, input_ids, lengths_cpu, word_drop=self.training)    # (B,)
+        return VAEOutput(
+            rec_nll=rec, kl=kl_per_dim.sum(-1), kl_per_dim=kl_per_dim, mu=mu, logvar=logvar, z=z,
+            num_tokens=lengths_cpu.to(input_ids.device, non_blocking=True), variational=c.mode == "vae",
+        )
+
+    def _reparameterize(self, mu: Tensor, logvar: Tensor, generator: Optional[torch.Generator] = None) -> Tensor:
+        eps = torch.randn(mu.shape, device=mu.device, dtype=mu.dtype, generator=generator)
+        return mu + eps * torch.exp(0.5 * logvar)                                   # (B, Z)
+
+    def _check_length(self, T: int) -> None:
+        c = self.config
+        uses_positions = c.decoder == "transformer" or (c.mode != "lm" and c.encoder == "transformer")
+        if uses_positions and T > c.max_length:
+            raise ValueError(f"sequences of {T} tokens exceed max_length={c.max_length} of the Transformer; "
+                             "truncate them (tokenizer max_length) or build the model with a larger max_length")
+
+    def _features(self, z: Optional[Tensor], input_ids: Tensor, lengths: Tensor, word_drop: bool) -> Tensor:
+        """Teacher-forced decoder features (B, T, F)."""
+        c = self.config
+        self._check_length(input_ids.size(1))
+        inputs = decoder_inputs(input_ids, lengths.to(input_ids.device, non_blocking=True), c.bos_id, c.pad_id)
+        if word_drop and c.word_dropout > 0:
+            inputs = word_dropout(inputs, c.word_dropout, c.unk_id, keep_ids=(c.bos_id, c.pad_id))
+        return self.decoder(inputs, z)
+
+    def _rec_nll(self, z: Optional[Tensor], input_ids: Tensor, lengths_cpu: Tensor, word_drop: bool) -> Tensor:
+        """-log p(x|z) per sentence (B,), projecting to the vocabulary at the real positions only."""
+        B, T = input_ids.shape
+        feats = self._features(z, input_ids, lengths_cpu, word_drop)                # (B, T, F)
+        # Index of the N = sum(lengths) real positions, built on the host from CPU lengths (no sync).
+        real = torch.arange(T)[None, :] < lengths_cpu[:, None]                      # (B, T) on CPU
+        flat = real.view(-1).nonzero().squeeze(1).to(input_ids.device, non_blocking=True)  # (N,)
+        h = feats.reshape(B * T, -1).index_select(0, flat)                          # (N, F)
+        logits = self.decoder.head(h)                                               # (N, V) one matmul
+        targets = input_ids.reshape(-1).index_select(0, flat)                       # (N,)
+        nll = F.cross_entropy(logits.float(), targets, reduction="none")            # (N,)
+        return nll.new_zeros(B).index_add_(0, torch.div(flat, T, rounding_mode="floor"), nll)  # (B,)
+
+    # -------------------------------------------------------------- inference verbs
+
+    def _require_latent(self, verb: str) -> None:
+        if self.config.mode == "lm":
+            raise ValueError(f"{verb}: a model with mode='lm' has no encoder and no latent code")
+
+    @torch.no_grad()
+    def encode(self, input_ids: Tensor, lengths: Tensor) -> tuple[Tensor, Optional[Tensor]]:
+        """Posterior parameters ``mu, logvar`` (B, Z); ``logvar`` is None for an auto-encoder."""
+        self._require_latent("encode")
+        lengths_cpu = lengths.to("cpu")
+        input_ids = input_ids[:, : int(lengths_cpu.max())]
+        self._check_length(input_ids.size(1))
+        return self.encoder(input_ids, lengths_cpu)
+
+    @torch.no_grad()
+    def reparameterize(self, mu: Tensor, logvar: Optional[Tensor],
+                       generator: Optional[torch.Generator] = None) -> Tensor:
+        """z = mu + exp(logvar / 2) * eps, eps ~ N(0, I); ``mu`` itself when ``logvar`` is None (ae)."""
+        if logvar is None:
+            return mu
+        return self._reparameterize(mu, logvar, generator)
+
+    @torch.no_grad()
+    def sample_prior(self, n: int, generator: Optional[torch.Generator] = None) -> Tensor:
+        """n codes from the prior p(z) = N(0, I): (n, Z)."""
+        return torch.randn(n, self.config.latent_size, device=self.device, generator=generator)
+
+    @torch.no_grad()
+    def decode(self, z: Optional[Tensor], input_ids: Tensor, lengths: Tensor) -> Tensor:
+        """Teacher-forced log p(x_t | x_<t, z) over the whole vocabulary: (B, T, V).
+
+        The one verb that materialises the full tensor; positions at or past ``lengths`` hold values
+        computed from padding and mean nothing. ``z`` is ignored (may be None) for mode='lm'.
+        """
+        z = self._z_for_decoder(z)
+        feats = self._features(z, input_ids, lengths.to("cpu"), word_drop=False)   # (B, T, F)
+        return F.log_softmax(self.decoder.head(feats).float(), dim=-1)               # (B, T, V)
+
+    @torch.no_grad()
+    def log_likelihood(self, z: Optional[Tensor], input_ids: Tensor, lengths: Tensor) -> Tensor:
+        """log p(x|z) summed over tokens (incl. <eos>): (B,). To score K codes per sentence, repeat the
+        inputs: ``z`` (B*K, Z) with ``input_ids.repeat(K, 1)`` and ``lengths.repeat(K)``."""
+        z = self._z_for_decoder(z)
+        lengths_cpu = lengths.to("cpu")
+        return -self._rec_nll(z, input_ids[:, : int(lengths_cpu.max())], lengths_cpu, word_drop=False)
+
+    def _z_for_decoder(self, z: Optional[Tensor]) -> Optional[Tensor]:
+        if self.config.mode == "lm":
+            return None
+        if z is None:
+            raise ValueError("z is required: pass codes of shape (B, latent_size) (e.g. from encode or sample_prior)")
+        return z.to(self.embedding.weight.dtype)
+
+    @torch.no_grad()
+    def generate(self, z: Optional[Tensor] = None, *, n: Optional[int] = None,
+                 strategy: Literal["greedy", "beam", "sample"] = "greedy", beam_size: int = 5,
+                 top_k: int = 0, top_p: float = 1.0, temperature: float = 1.0, max_length: int = 50,
+                 length_penalty: float = 1.0, generator: Optional[torch.Generator] = None,
+                 return_scores: bool = False):
+        """Decode sentences from codes ``z`` (B, Z): lists of token ids without ``<bos>``/``<eos>``.
+
+        * ``greedy`` -- argmax at each step; ``sample`` -- ancestral sampling from the
+          ``temperature``-scaled distribution, optionally restricted to the ``top_k`` tokens and/or the
+          nucleus of mass ``top_p`` (Holtzman et al. 2020); ``beam`` -- batched beam search ranked by
+          ``log p / length ** length_penalty`` (0: raw log-probability).
+        * ``z=None`` with ``n``: n codes from the prior (vae) or, for mode='lm', n unconditional samples.
+        * ``max_length`` counts ``<eos>``; ``<pad>`` and ``<bos>`` are never generated.
+        * ``return_scores=True`` also returns ``log p(sequence | z)`` (B,): the sum of the model's
+          log-probabilities of the generated tokens incl. ``<eos>`` (no temperature, no filtering).
+        """
+        c = self.config
+        if strategy not in ("greedy", "beam", "sample"):
+            raise ValueError(f"strategy must be 'greedy', 'beam' or 'sample', got {strategy!r}")
+        if beam_size < 1 or top_k < 0 or not 0.0 < top_p <= 1.0 or temperature <= 0 or max_length < 1:
+            raise ValueError(f"need beam_size >= 1, top_k >= 0, 0 < top_p <= 1, temperature > 0, max_length >= 1; "
+                             f"got {beam_size}, {top_k}, {top_p}, {temperature}, {max_length}")
+        if c.decoder == "transformer" and max_length > c.max_length:
+            raise ValueError(f"max_length={max_length} exceeds the Transformer decoder's max_length={c.max_length}")
+        if c.mode == "lm":
+            if n is None:
+                n = z.size(0) if z is not None else None
+            if n is None:
+                raise ValueError("mode='lm' generates without z: pass n, the number of sentences")
+            z = None
+        elif z is None:
+            if c.mode == "ae":
+                raise ValueError("pass z (B, latent_size): an auto-encoder has no prior to sample codes from")
+            if n is None:
+                raise ValueError("pass z (B, latent_size), or n to sample z from the prior")
+            z = self.sample_prior(n, generator)
+        else:
+            z = z.to(self.embedding.weight.dtype)
+            n = z.size(0)
+
+        banned = [c.pad_id, c.bos_id]
+
+        def step(tokens: Tensor, state):
+            feats, state = self.decoder.step(tokens, state)                        # (N, F)
+            log_probs = F.log_softmax(self.decoder.head(feats).float(), dim=-1)    # (N, V)
+            log_probs[:, banned] = float("-inf")
+            return log_probs, state
+
+        state = self.decoder.start(z, n)
+        common = dict(bos_id=c.bos_id, eos_id=c.eos_id, pad_id=c.pad_id, max_length=max_length, device=self.device)
+        if strategy == "beam":
+            tokens, scores = beam_search(step, self.decoder.reorder, state, n, beam_size=beam_size,
+                                         length_penalty=length_penalty, **common)
+        else:
+            tokens, scores = sample_search(step, state, n, greedy=strategy == "greedy", top_k=top_k, top_p=top_p,
+                                           temperature=temperature, generator=generator, **common)
+        seqs = tokens_to_lists(tokens, c.eos_id, c.pad_id)
+        return (seqs, scores) if return_scores else seqs
+

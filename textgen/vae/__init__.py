@@ -1,0 +1,55 @@
+"""Training objective, KL schedules and evaluation metrics for sentence VAEs.
+
+Names are resolved lazily, so ``textgen.vae.schedules`` stays importable without torch.
+"""
+from __future__ import annotations
+
+import importlib
+from typing import TYPE_CHECKING, Any
+
+_LAZY = {
+    # schedules (no torch)
+    "KLScheduleConfig": "textgen.vae.schedules",
+    "make_kl_schedule": "textgen.vae.schedules",
+    "constant": "textgen.vae.schedules",
+    "linear": "textgen.vae.schedules",
+    "logistic": "textgen.vae.schedules",
+    "cyclical": "textgen.vae.schedules",
+    "zero_then_linear": "textgen.vae.schedules",
+    # objective
+    "LossTerms": "textgen.vae.objective",
+    "vae_loss": "textgen.vae.objective",
+    # metrics
+    "evaluate_vae": "textgen.vae.metrics",
+    "iw_log_likelihood": "textgen.vae.metrics",
+    "mutual_information": "textgen.vae.metrics",
+    "mutual_information_batch": "textgen.vae.metrics",
+    "active_units": "textgen.vae.metrics",
+    "perplexity": "textgen.vae.metrics",
+    "log_normal_diag": "textgen.vae.metrics",
+    "log_standard_normal": "textgen.vae.metrics",
+}
+
+__all__ = list(_LAZY)
+
+
+def __getattr__(name: str) -> Any:
+    module = _LAZY.get(name)
+    if module is None:
+        raise AttributeError(f"module 'textgen.vae' has no attribute {name!r}")
+    value = getattr(importlib.import_module(module), name)
+    globals()[name] = value
+    return value
+
+
+def __dir__() -> list[str]:
+    return sorted(set(globals()) | set(_LAZY))
+
+
+if TYPE_CHECKING:  # pragma: no cover
+    from textgen.vae.metrics import (active_units, evaluate_vae, iw_log_likelihood, log_normal_diag,
+                                     log_standard_normal, mutual_information, mutual_information_batch,
+                                     perplexity)
+    from textgen.vae.objective import LossTerms, vae_loss
+    from textgen.vae.schedules import (KLScheduleConfig, constant, cyclical, linear, logistic, make_kl_schedule,
+                                       zero_then_linear)

@@ -1,0 +1,459 @@
+"""Training a sentence VAE (or its LSTM language-model baseline): ``textgen train-vae``.
+
+One explicit trainer class, read top to bottom:
+
+    VAETrainer(cfg).fit()
+      setup:   device/precision -> tokenizer -> corpora -> model -> optimizer, LR schedule, scaler
+      resume:  (optional) weights + training_state of ``<out_dir>/last``
+      loop:    for each length-bucketed batch: forward under autocast, weighted objective
+               (KL schedule, free bits), backward, unscale, clip, step
+      epoch:   validation with the TRUE ELBO (beta = 1, no free bits), ``last/`` and ``best/`` checkpoints
+
+Run folder::
+
+    out_dir/config.yaml        the resolved config
+    out_dir/metrics.{jsonl,csv}
+    out_dir/last/              model folder + training_state/ (resumable)
+    out_dir/best/              model folder with the best validation -ELBO
+"""
+from __future__ import annotations
+
+import math
+import time
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any, Iterator, Literal, Optional
+
+import numpy as np
+import torch
+
+from textgen.checkpoint import TRAINING_STATE_DIR, CheckpointError, load_tree, save_tree
+from textgen.config import DataConfig, RuntimeConfig, TokenizerConfig, check, save_config
+from textgen.models.vae import SentenceVAE, SentenceVAEConfig
+from textgen.runtime import (
+    MetricsLogger,
+    autocast,
+    get_rng_state,
+    make_grad_scaler,
+    progress,
+    resolve_device,
+    resolve_precision,
+    set_rng_state,
+    set_seed,
+)
+from textgen.vae.objective import vae_loss
+from textgen.vae.schedules import KLScheduleConfig, make_kl_schedule
+
+__all__ = ["OptimConfig", "TrainConfig", "VAERunConfig", "VAETrainer", "TrainingDiverged"]
+
+
+# ----------------------------------------------------------------------------- config
+
+@dataclass
+class OptimConfig:
+    optimizer: Literal["adamw", "adam", "sgd"] = "adam"
+    lr: float = 1e-3
+    weight_decay: float = 0.0
+    betas: tuple[float, float] = (0.9, 0.999)
+    momentum: float = 0.0                      # SGD only
+    grad_clip: Optional[float] = 5.0           # max global grad norm; null disables clipping
+    lr_schedule: Literal["constant", "cosine", "plateau"] = "constant"
+    warmup_steps: int = 0
+    min_lr: float = 0.0                        # floor for cosine and plateau
+    plateau_factor: float = 0.5                # plateau: lr *= factor when valid -ELBO stops improving
+    plateau_patience: int = 1                  # plateau: epochs without improvement before decaying
+
+    def validate(self) -> None:
+        check(self.lr > 0, "lr", f"must be > 0, got {self.lr}")
+        check(self.weight_decay >= 0, "weight_decay", f"must be >= 0, got {self.weight_decay}")
+        check(all(0 <= b < 1 for b in self.betas), "betas", f"must lie in [0, 1), got {self.betas}")
+        check(self.grad_clip is None or self.grad_clip > 0, "grad_clip", f"must be > 0 or null, got {self.grad_clip}")
+        check(self.warmup_steps >= 0, "warmup_steps", f"must be >= 0, got {self.warmup_steps}")
+        check(0 < self.plateau_factor < 1, "plateau_factor", f"must lie in (0, 1), got {self.plateau_factor}")
+        check(self.min_lr >= 0, "min_lr", f"must be >= 0, got {self.min_lr}")
+
+
+@dataclass
+class TrainConfig:
+    epochs: int = 10
+    max_steps: Optional[int] = None            # stop early after this many optimizer steps
+    kl: KLScheduleConfig = field(default_factory=KLScheduleConfig)
+    free_bits: float = 0.0                     # nats per latent dimension (0 = off)
+    free_bits_mode: Literal["per_dim", "total"] = "per_dim"
+    log_every: int = 50                        # steps between metrics rows
+    eval_batch_size: int = 128
+    early_stop_patience: Optional[int] = None  # epochs without a better valid -ELBO before stopping
+
+    def validate(self) -> None:
+        check(self.epochs >= 1, "epochs", f"must be >= 1, got {self.epochs}")
+        check(self.max_steps is None or self.max_steps >= 1, "max_steps", f"must be >= 1 or null, got {self.max_steps}")
+        check(self.free_bits >= 0, "free_bits", f"must be >= 0, got {self.free_bits}")
+        check(self.log_every >= 1, "log_every", f"must be >= 1, got {self.log_every}")
+        check(self.eval_batch_size >= 1, "eval_batch_size", f"must be >= 1, got {self.eval_batch_size}")
+
+
+@dataclass
+class VAERunConfig:
+    """``textgen train-vae``: everything one training run needs (see ``configs/vae/``)."""
+
+    model: SentenceVAEConfig = field(default_factory=SentenceVAEConfig)
+    tokenizer: TokenizerConfig = field(default_factory=TokenizerConfig)
+    data: DataConfig = field(default_factory=DataConfig)
+    train: TrainConfig = field(default_factory=TrainConfig)
+    optim: OptimConfig = field(default_factory=OptimConfig)
+    runtime: RuntimeConfig = field(default_factory=RuntimeConfig)
+    out_dir: str = "runs/vae"
+
+
+class TrainingDiverged(RuntimeError):
+    """The loss became NaN or infinite; the last good checkpoint is kept."""
+
+
+# ----------------------------------------------------------------------------- batches
+
+@dataclass
+class TokenizedSplit:
+    """A corpus as a list of token-id arrays (no <bos>, ending in <eos>), ready for bucketing."""
+
+    ids: list[np.ndarray]
+    lengths: np.ndarray
+    num_truncated: int = 0
+    num_empty: int = 0
+
+    @property
+    def num_tokens(self) -> int:
+        return int(self.lengths.sum())
+
+
+def pad_batch(ids: list[np.ndarray], pad_id: int) -> tuple[torch.Tensor, torch.Tensor]:
+    """Right-pad a list of 1-D id arrays: ``(B, T)`` ids and ``(B,)`` lengths."""
+    lengths = np.fromiter((len(x) for x in ids), dtype=np.int64, count=len(ids))
+    out = np.full((len(ids), int(lengths.max())), pad_id, dtype=np.int64)
+    for i, x in enumerate(ids):
+        out[i, : len(x)] = x
+    return torch.from_numpy(out), torch.from_numpy(lengths)
+
+
+def iterate_batches(split: TokenizedSplit, batch_size: int, pad_id: int, *, shuffle: bool, seed: int = 0,
+                    epoch: int = 0, bucketing: bool = True, skip: int = 0) -> Iterator[tuple[torch.Tensor, torch.Tensor]]:
+    """Length-bucketed (or, without ``bucketing``, plain) batches; ``skip`` drops the first batches on resume."""
+    from textgen.data import BucketBatchSampler
+
+    if bucketing:
+        sampler = BucketBatchSampler(split.lengths.tolist(), batch_size, shuffle=shuffle, seed=seed)
+        sampler.set_epoch(epoch)
+        batches = list(sampler)
+    else:
+        order = np.random.default_rng(seed + epoch).permutation(len(split.ids)) if shuffle else np.arange(len(split.ids))
+        batches = [order[i:i + batch_size].tolist() for i in range(0, len(order), batch_size)]
+    for b in batches[skip:]:
+        yield pad_batch([split.ids[i] for i in b], pad_id)
+
+
+def tokenize_split(spec: str, tokenizer, cfg: DataConfig, max_length: Optional[int]) -> TokenizedSplit:
+    from textgen.data import load_corpus, tokenize_dataset
+
+    ds = load_corpus(spec, text_column=cfg.text_column, errors=cfg.errors)
+    tds, stats = tokenize_dataset(ds, tokenizer, max_length=max_length, add_bos=False, add_eos=True)
+    ids = [np.asarray(x, dtype=np.int64) for x in tds["input_ids"]]
+    return TokenizedSplit(ids=ids, lengths=np.asarray([len(x) for x in ids], dtype=np.int64),
+                          num_truncated=stats.num_truncated, num_empty=stats.num_empty_dropped)
+
+
+# ----------------------------------------------------------------------------- LR schedule
+
+class LRSchedule:
+    """Linear warm-up, then constant, cosine (to ``min_lr`` at the last step) or reduce-on-plateau.
+
+    Its state is primitives only, so it is stored in the training state without pickling.
+    """
+
+    def __init__(self, cfg: OptimConfig, total_steps: int):
+        self.cfg, self.total_steps = cfg, max(1, total_steps)
+        self.scale = 1.0          # plateau multiplier
+        self.best = math.inf
+        self.bad_epochs = 0
+
+    def lr_at(self, step: int) -> float:
+        c = self.cfg
+        if c.warmup_steps and step < c.warmup_steps:
+            return c.lr * (step + 1) / c.warmup_steps
+        if c.lr_schedule == "cosine":
+            t = min(1.0, (step - c.warmup_steps) / max(1, self.total_steps - c.warmup_steps))
+            return c.min_lr + 0.5 * (c.lr - c.min_lr) * (1 + math.cos(math.pi * t))
+        if c.lr_schedule == "plateau":
+            return max(c.min_lr, c.lr * self.scale)
+        return c.lr
+
+    def epoch_end(self, valid_loss: float) -> None:
+        if self.cfg.lr_schedule != "plateau":
+            return
+        if valid_loss < self.best - 1e-4:
+            self.best, self.bad_epochs = valid_loss, 0
+        else:
+            self.bad_epochs += 1
+            if self.bad_epochs > self.cfg.plateau_patience:
+                self.scale *= self.cfg.plateau_factor
+                self.bad_epochs = 0
+
+    def state_dict(self) -> dict[str, float]:
+        return {"scale": self.scale, "best": self.best, "bad_epochs": self.bad_epochs}
+
+    def load_state_dict(self, s: dict[str, Any]) -> None:
+        self.scale, self.best, self.bad_epochs = float(s["scale"]), float(s["best"]), int(s["bad_epochs"])
+
+
+# ----------------------------------------------------------------------------- trainer
+
+class VAETrainer:
+    def __init__(self, cfg: VAERunConfig, *, resume: bool = False, tokenizer=None,
+                 splits: Optional[dict[str, TokenizedSplit]] = None):
+        self.cfg = cfg
+        self.out_dir = Path(cfg.out_dir)
+        self.device = resolve_device(cfg.runtime.device)
+        self.dtype = resolve_precision(cfg.runtime.precision, self.device)
+        set_seed(cfg.runtime.seed)
+
+        # tokenizer and data ------------------------------------------------------------
+        self.tokenizer = tokenizer if tokenizer is not None else self._make_tokenizer()
+        max_len = cfg.model.max_length if cfg.tokenizer.max_length is None else min(cfg.tokenizer.max_length, cfg.model.max_length)
+        self.max_length = max_len
+        if splits is None:
+            splits = {"train": tokenize_split(cfg.data.train, self.tokenizer, cfg.data, max_len)}
+            if cfg.data.valid:
+                splits["valid"] = tokenize_split(cfg.data.valid, self.tokenizer, cfg.data, max_len)
+        self.splits = splits
+        self.batches_per_epoch = math.ceil(len(splits["train"].ids) / cfg.data.batch_size)
+
+        # model -------------------------------------------------------------------------
+        model_cfg = cfg.model
+        model_cfg.vocab_size = self.tokenizer.vocab_size  # always the tokenizer's; the config's value is ignored
+        self.model = SentenceVAE(model_cfg).to(self.device)
+        self.model.tokenizer = self.tokenizer
+
+        # optimisation ------------------------------------------------------------------
+        self.optimizer = self._make_optimizer()
+        total = cfg.train.max_steps or cfg.train.epochs * self.batches_per_epoch
+        self.lr_schedule = LRSchedule(cfg.optim, total)
+        self.scaler = make_grad_scaler(self.dtype, self.device)
+        self.kl_weight = make_kl_schedule(cfg.train.kl)
+        self.step, self.epoch, self.batch_in_epoch = 0, 0, 0
+        self.best_valid = math.inf
+        self.epochs_since_best = 0
+        if resume:
+            self._resume()
+
+    # -- setup helpers --------------------------------------------------------------------
+    def _make_tokenizer(self):
+        from textgen.tokenization import Tokenizer
+
+        t = self.cfg.tokenizer
+        if t.path:
+            return Tokenizer.load(t.path)
+        from textgen.data import corpus_texts
+
+        texts = corpus_texts(self.cfg.data.train, text_column=self.cfg.data.text_column, errors=self.cfg.data.errors)
+        return Tokenizer.train(texts, kind=t.kind, vocab_size=t.vocab_size, min_freq=t.min_freq,
+                               lowercase=t.lowercase, max_length=t.max_length)
+
+    def _make_optimizer(self) -> torch.optim.Optimizer:
+        o = self.cfg.optim
+        params = [p for p in self.model.parameters() if p.requires_grad]
+        if o.optimizer == "sgd":
+            return torch.optim.SGD(params, lr=o.lr, momentum=o.momentum, weight_decay=o.weight_decay)
+        cls = torch.optim.AdamW if o.optimizer == "adamw" else torch.optim.Adam
+        return cls(params, lr=o.lr, betas=o.betas, weight_decay=o.weight_decay)
+
+    # -- checkpoints ----------------------------------------------------------------------
+    def _training_state(self) -> dict[str, Any]:
+        return {
+            "optimizer": self.optimizer.state_dict(),
+            "scaler": self.scaler.state_dict(),
+            "lr_schedule": self.lr_schedule.state_dict(),
+            "rng": get_rng_state(),
+            "step": self.step,
+            "epoch": self.epoch,
+            "batch_in_epoch": self.batch_in_epoch,
+            "best_valid": self.best_valid,
+            "epochs_since_best": self.epochs_since_best,
+        }
+
+    def save_checkpoint(self, name: str, *, with_state: bool) -> Path:
+        folder = self.out_dir / name
+        self.model.save_pretrained(folder, tokenizer=self.tokenizer)
+        if with_state:
+            save_tree(self._training_state(), folder / TRAINING_STATE_DIR)
+        return folder
+
+    def _resume(self) -> None:
+        last = self.out_dir / "last"
+        if not (last / TRAINING_STATE_DIR).is_dir():
+            raise CheckpointError(
+                f"cannot resume: {last / TRAINING_STATE_DIR} does not exist; start without --resume, "
+                "or point out_dir at the run folder you want to continue"
+            )
+        loaded = SentenceVAE.from_pretrained(last)
+        if loaded.config != self.model.config:
+            diff = [f"model.{k}: checkpoint {v!r} vs config {getattr(self.model.config, k)!r}"
+                    for k, v in vars(loaded.config).items() if getattr(self.model.config, k) != v]
+            raise CheckpointError(
+                f"cannot resume from {last}: the checkpoint does not match this config ({'; '.join(diff)}); "
+                f"resume with the run's own config ({self.out_dir / 'config.yaml'})"
+            )
+        self.model.load_state_dict(loaded.state_dict())
+        state = load_tree(last / TRAINING_STATE_DIR)
+        self.optimizer.load_state_dict(state["optimizer"])
+        self.scaler.load_state_dict(state["scaler"])
+        self.lr_schedule.load_state_dict(state["lr_schedule"])
+        set_rng_state(state["rng"])
+        self.step, self.epoch = int(state["step"]), int(state["epoch"])
+        self.batch_in_epoch = int(state["batch_in_epoch"])
+        self.best_valid = float(state["best_valid"])
+        self.epochs_since_best = int(state["epochs_since_best"])
+
+    # -- one step ---------------------------------------------------------------------------
+    def train_step(self, input_ids: torch.Tensor, lengths: torch.Tensor):
+        cfg = self.cfg
+        self.model.train()
+        input_ids, lengths = input_ids.to(self.device, non_blocking=True), lengths.to(self.device)
+        lr = self.lr_schedule.lr_at(self.step)
+        for g in self.optimizer.param_groups:
+            g["lr"] = lr
+        beta = self.kl_weight(self.step)
+        with autocast(self.device, self.dtype):
+            out = self.model(input_ids, lengths)
+        terms = vae_loss(out, beta=beta, free_bits=cfg.train.free_bits, free_bits_mode=cfg.train.free_bits_mode)
+        self.optimizer.zero_grad(set_to_none=True)
+        self.scaler.scale(terms.loss).backward()
+        self.scaler.unscale_(self.optimizer)  # unscale before clipping
+        if cfg.optim.grad_clip:
+            torch.nn.utils.clip_grad_norm_(self.model.parameters(), cfg.optim.grad_clip)
+        self.scaler.step(self.optimizer)
+        self.scaler.update()
+        return terms, beta, lr
+
+    # -- validation --------------------------------------------------------------------------
+    @torch.no_grad()
+    def validate(self) -> dict[str, float]:
+        """True ELBO on the validation split: beta = 1 and no free bits, whatever the training objective.
+
+        It samples z from its own forked RNG, so validating never changes the training's random stream
+        (a resumed run repeats an uninterrupted one exactly).
+        """
+        split = self.splits.get("valid")
+        if split is None:
+            return {}
+        devices = [self.device.index or 0] if self.device.type == "cuda" else []
+        with torch.random.fork_rng(devices=devices):
+            torch.manual_seed(self.cfg.runtime.seed)
+            return self._validate(split)
+
+    def _validate(self, split: TokenizedSplit) -> dict[str, float]:
+        self.model.eval()
+        rec = kl = 0.0
+        n = 0
+        for input_ids, lengths in iterate_batches(split, self.cfg.train.eval_batch_size, self.tokenizer.pad_id,
+                                                  shuffle=False, bucketing=True):
+            input_ids, lengths = input_ids.to(self.device), lengths.to(self.device)
+            with autocast(self.device, self.dtype):
+                out = self.model(input_ids, lengths)
+            rec += out.rec_nll.float().sum().item()
+            kl += out.kl.float().sum().item()
+            n += len(lengths)
+        tokens = split.num_tokens
+        nll_bound = rec + kl
+        return {
+            "elbo": -nll_bound / n,
+            "rec": rec / n,
+            "kl": kl / n,
+            "nll_bound": nll_bound / n,
+            "ppl_bound": math.exp(nll_bound / tokens),
+        }
+
+    # -- the loop ------------------------------------------------------------------------------
+    def fit(self) -> dict[str, float]:
+        cfg = self.cfg
+        self.out_dir.mkdir(parents=True, exist_ok=True)
+        save_config(cfg, self.out_dir / "config.yaml")
+        logger = MetricsLogger(self.out_dir)
+        train = self.splits["train"]
+        if train.num_truncated or train.num_empty:
+            print(f"note: {train.num_truncated} training sentences truncated to {self.max_length} tokens, "
+                  f"{train.num_empty} empty ones skipped")
+        last_valid: dict[str, float] = {}
+        stop = False
+        try:
+            while self.epoch < cfg.train.epochs and not stop:
+                stop = self._run_epoch(logger)
+                if self.batch_in_epoch == 0 or stop:  # finished the epoch (or max_steps)
+                    last_valid = self._end_epoch(logger)
+                    if cfg.train.early_stop_patience is not None and self.epochs_since_best > cfg.train.early_stop_patience:
+                        print(f"early stop: no better validation -ELBO for {self.epochs_since_best} epochs")
+                        break
+        finally:
+            logger.close()
+        return last_valid
+
+    def _run_epoch(self, logger: MetricsLogger) -> bool:
+        """Train to the end of the epoch (or ``max_steps``); True when max_steps is reached."""
+        cfg = self.cfg
+        train = self.splits["train"]
+        batches = iterate_batches(train, cfg.data.batch_size, self.tokenizer.pad_id, shuffle=True,
+                                  seed=cfg.runtime.seed, epoch=self.epoch, bucketing=cfg.data.bucketing,
+                                  skip=self.batch_in_epoch)
+        bar = progress(batches, enabled=cfg.runtime.progress, total=self.batches_per_epoch,
+                       initial=self.batch_in_epoch, desc=f"epoch {self.epoch + 1}/{cfg.train.epochs}")
+        window = {"loss": 0.0, "rec": 0.0, "kl": 0.0, "n": 0, "tokens": 0, "t0": time.perf_counter()}
+        acc = None
+        for input_ids, lengths in bar:
+            terms, beta, lr = self.train_step(input_ids, lengths)
+            # accumulate on device; one host sync per log window, not per step
+            stats = torch.stack([terms.loss.detach().float(), terms.rec.detach().float(), terms.kl.detach().float()])
+            acc = stats if acc is None else acc + stats
+            window["n"] += 1
+            window["tokens"] += int(lengths.sum())
+            self.step += 1
+            self.batch_in_epoch += 1
+            if self.step % cfg.train.log_every == 0 or self.batch_in_epoch == self.batches_per_epoch:
+                loss, rec, kl = (acc / window["n"]).tolist()
+                if not all(math.isfinite(v) for v in (loss, rec, kl)):
+                    self._diverged(loss, rec, kl)
+                dt = time.perf_counter() - window["t0"]
+                row = {"loss": loss, "rec": rec, "kl": kl, "beta": beta, "lr": lr, "epoch": self.epoch + 1,
+                       "tokens_per_s": window["tokens"] / dt, "sentences_per_s": window["n"] * cfg.data.batch_size / dt}
+                logger.log(row, step=self.step)
+                bar.set_postfix(loss=f"{loss:.2f}", kl=f"{kl:.2f}", beta=f"{beta:.2f}", tok_s=f"{row['tokens_per_s']:.0f}")
+                acc, window = None, {"loss": 0.0, "rec": 0.0, "kl": 0.0, "n": 0, "tokens": 0, "t0": time.perf_counter()}
+            if cfg.train.max_steps is not None and self.step >= cfg.train.max_steps:
+                if acc is not None:
+                    loss, rec, kl = (acc / window["n"]).tolist()
+                    if not all(math.isfinite(v) for v in (loss, rec, kl)):
+                        self._diverged(loss, rec, kl)
+                return True
+        self.batch_in_epoch = 0
+        self.epoch += 1
+        return False
+
+    def _end_epoch(self, logger: MetricsLogger) -> dict[str, float]:
+        valid = self.validate()
+        if valid:
+            logger.log(valid, step=self.step, split="valid")
+            self.lr_schedule.epoch_end(valid["nll_bound"])
+            if valid["nll_bound"] < self.best_valid:
+                self.best_valid = valid["nll_bound"]
+                self.epochs_since_best = 0
+                self.save_checkpoint("best", with_state=False)
+            else:
+                self.epochs_since_best += 1
+            print(f"epoch {self.epoch}: valid -ELBO {valid['nll_bound']:.2f} (rec {valid['rec']:.2f} + KL {valid['kl']:.2f}), "
+                  f"PPL bound {valid['ppl_bound']:.1f}")
+        self.save_checkpoint("last", with_state=True)
+        return valid
+
+    def _diverged(self, loss: float, rec: float, kl: float) -> None:
+        last = self.out_dir / "last"
+        kept = f"the last good checkpoint is kept in {last}" if last.exists() else "no checkpoint had been written yet"
+        raise TrainingDiverged(
+            f"the training loss became non-finite at step {self.step} (loss={loss}, rec={rec}, KL={kl}); {kept}. "
+            "Lower optim.lr, set optim.grad_clip, or use runtime.precision=fp32, then resume with --resume"
+        )
