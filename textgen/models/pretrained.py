@@ -40,7 +40,7 @@ def resolve_model_path(name_or_path: str | os.PathLike) -> Path:
     if not path.exists():
         known = ", ".join(sorted(PRETRAINED_MODELS)) or "none shipped yet"
         raise CheckpointError(
-            f"model {name!r} is neither an existing folder nor a shipped model name (shipped: {known}); "
+            f"model {name!r} does not exist: it is neither a folder nor a shipped model name (shipped: {known}); "
             "pass the folder a training run wrote (e.g. runs/vae/best)"
         )
     return path

@@ -1,0 +1,58 @@
+"""Text data for textgen: corpora as ``datasets.Dataset``, tokenization via ``map``, bucketed batches.
+
+* :func:`load_corpus` / :func:`corpus_texts` read ``ptb:train``, text/JSONL/CSV files and globs,
+  saved datasets and CUB captions (see :mod:`textgen.data.corpus` for the spec syntax);
+* :func:`tokenize_dataset` adds ``input_ids`` and ``length`` columns and reports :class:`TokenizeStats`;
+* :class:`BucketBatchSampler`, :func:`collate_batch`, :func:`make_dataloader` and
+  :func:`padding_fraction` batch sentences of similar length (see :mod:`textgen.data.batching`).
+
+Importing this package is cheap: names are resolved on first use, so neither ``datasets`` nor
+``torch`` is imported until a function that needs them is called.
+"""
+from __future__ import annotations
+
+import importlib
+from typing import TYPE_CHECKING, Any
+
+# public name -> submodule that defines it
+_LAZY = {
+    "CorpusError": "textgen.data.corpus",
+    "load_corpus": "textgen.data.corpus",
+    "corpus_texts": "textgen.data.corpus",
+    "parse_spec": "textgen.data.corpus",
+    "SUPPORTED_SPECS": "textgen.data.corpus",
+    "TokenizeStats": "textgen.data.processing",
+    "tokenize_dataset": "textgen.data.processing",
+    "BucketBatchSampler": "textgen.data.batching",
+    "padding_fraction": "textgen.data.batching",
+    "collate_batch": "textgen.data.batching",
+    "make_dataloader": "textgen.data.batching",
+    "ragged_column": "textgen.data.batching",
+}
+
+__all__ = list(_LAZY)
+
+
+def __getattr__(name: str) -> Any:
+    module = _LAZY.get(name)
+    if module is None:
+        raise AttributeError(f"module 'textgen.data' has no attribute {name!r}")
+    value = getattr(importlib.import_module(module), name)
+    globals()[name] = value  # cache: next access skips __getattr__
+    return value
+
+
+def __dir__() -> list[str]:
+    return sorted(set(globals()) | set(_LAZY))
+
+
+if TYPE_CHECKING:  # pragma: no cover - for IDEs and type checkers only
+    from textgen.data.batching import (
+        BucketBatchSampler,
+        collate_batch,
+        make_dataloader,
+        padding_fraction,
+        ragged_column,
+    )
+    from textgen.data.corpus import SUPPORTED_SPECS, CorpusError, corpus_texts, load_corpus, parse_spec
+    from textgen.data.processing import TokenizeStats, tokenize_dataset
