@@ -156,3 +156,56 @@ def test_cli_train_and_eval_vae(tmp_path, corpus, capsys):
     assert "does not exist" in capsys.readouterr().err
     assert main(["eval-vae", "--model", str(out), "--quiet"]) == 2
     assert "looks like a run folder" in capsys.readouterr().err
+
+
+def test_ctrl_c_saves_a_resumable_checkpoint_and_resume_is_exact(tmp_path, corpus, monkeypatch):
+    import os
+    import signal
+
+    from textgen.vae.trainer import TrainingInterrupted
+
+    straight = VAETrainer(tiny_config(tmp_path, corpus, "straight"))
+    straight.fit()
+
+    trainer = VAETrainer(tiny_config(tmp_path, corpus, "int"))
+    real_step = trainer.train_step
+
+    def step_then_signal(*args):
+        out = real_step(*args)
+        if trainer.step == 4:  # a real SIGINT in the middle of the first epoch, as Ctrl-C sends it
+            os.kill(os.getpid(), signal.SIGINT)
+        return out
+
+    monkeypatch.setattr(trainer, "train_step", step_then_signal)
+    with pytest.raises(TrainingInterrupted, match=r"interrupted at step 5 .*--resume"):
+        trainer.fit()
+    assert signal.getsignal(signal.SIGINT) is signal.default_int_handler  # handlers restored
+    resumed = VAETrainer(tiny_config(tmp_path, corpus, "int"), resume=True)
+    assert (resumed.epoch, resumed.step) == (0, 5)
+    resumed.fit()
+    ref = weights(straight.model)
+    for k, v in weights(resumed.model).items():
+        assert torch.equal(v, ref[k]), k
+
+
+def test_save_every_writes_mid_epoch_checkpoints(tmp_path, corpus, monkeypatch):
+    trainer = VAETrainer(tiny_config(tmp_path, corpus, "se", "train.save_every=2", "train.epochs=1"))
+    saves = []
+    real_save = trainer.save_checkpoint
+    monkeypatch.setattr(trainer, "save_checkpoint",
+                        lambda name, **kw: saves.append((name, trainer.step, kw["with_state"])) or real_save(name, **kw))
+    trainer.fit()
+    n = trainer.batches_per_epoch  # 6 batches: mid-epoch saves at steps 2 and 4, then the epoch end's
+    assert n == 6
+    assert [s for s in saves if s[0] == "last"] == [("last", 2, True), ("last", 4, True), ("last", 6, True)]
+
+
+def test_eval_scores_long_sentences_whole_for_recurrent_models(tmp_path, corpus):
+    from textgen.vae.evaluate import evaluate_folder
+
+    cfg = tiny_config(tmp_path, corpus, "short", "tokenizer.max_length=5", "train.epochs=1")
+    VAETrainer(cfg).fit()
+    long = tmp_path / "long.txt"
+    long.write_text("the cat sat on the mat .\nthe market fell on monday .\n", encoding="utf-8")
+    r = evaluate_folder(tmp_path / "short" / "best", str(long), show_progress=False)
+    assert r["num_truncated"] == 0 and r["num_tokens"] == 8 + 7  # words + <eos>, trained on 5-token cuts

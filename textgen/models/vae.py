@@ -236,10 +236,17 @@ class SentenceVAE(PretrainedMixin, nn.Module):
         eps = torch.randn(mu.shape, device=mu.device, dtype=mu.dtype, generator=generator)
         return mu + eps * torch.exp(0.5 * logvar)                                   # (B, Z)
 
-    def _check_length(self, T: int) -> None:
+    @property
+    def max_positions(self) -> Optional[int]:
+        """The longest sequence (tokens incl. <eos>) the model accepts: ``max_length`` when a Transformer
+        is used, None (no limit) for recurrent models."""
         c = self.config
         uses_positions = c.decoder == "transformer" or (c.mode != "lm" and c.encoder == "transformer")
-        if uses_positions and T > c.max_length:
+        return c.max_length if uses_positions else None
+
+    def _check_length(self, T: int) -> None:
+        c = self.config
+        if self.max_positions is not None and T > c.max_length:
             raise ValueError(f"sequences of {T} tokens exceed max_length={c.max_length} of the Transformer; "
                              "truncate them (tokenizer max_length) or build the model with a larger max_length")
 

@@ -6,6 +6,7 @@ truncation as in training), and computes every metric of :func:`textgen.vae.metr
 """
 from __future__ import annotations
 
+import copy
 import json
 import math
 import time
@@ -44,9 +45,11 @@ def evaluate_folder(model_dir: str | Path, data: str, *, iw_samples: int = 0, ba
                     show_progress: bool = True) -> dict[str, Any]:
     dev = resolve_device(device)
     model = SentenceVAE.from_pretrained(model_dir, device=dev)
-    tok = model.tokenizer
-    max_len = model.config.max_length if tok.max_length is None else min(tok.max_length, model.config.max_length)
-    split = tokenize_split(data, tok, DataConfig(train=data, text_column=text_column), max_len)
+    # Score every sentence whole: a recurrent model has no length limit, so nothing is truncated (a cut
+    # sentence would understate its NLL); a Transformer's positions cap the length, and cuts are counted.
+    tok = copy.copy(model.tokenizer)
+    tok.max_length = model.max_positions
+    split = tokenize_split(data, tok, DataConfig(train=data, text_column=text_column), model.max_positions)
     n_batches = math.ceil(len(split.ids) / batch_size)
     batches = progress(iterate_batches(split, batch_size, tok.pad_id, shuffle=False), total=n_batches,
                        enabled=show_progress, desc="eval")

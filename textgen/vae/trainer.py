@@ -19,7 +19,10 @@ Run folder::
 from __future__ import annotations
 
 import math
+import signal
+import threading
 import time
+from contextlib import contextmanager
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, Iterator, Literal, Optional
@@ -44,7 +47,7 @@ from textgen.runtime import (
 from textgen.vae.objective import vae_loss
 from textgen.vae.schedules import KLScheduleConfig, make_kl_schedule
 
-__all__ = ["OptimConfig", "TrainConfig", "VAERunConfig", "VAETrainer", "TrainingDiverged"]
+__all__ = ["OptimConfig", "TrainConfig", "VAERunConfig", "VAETrainer", "TrainingDiverged", "TrainingInterrupted"]
 
 
 # ----------------------------------------------------------------------------- config
@@ -81,6 +84,7 @@ class TrainConfig:
     free_bits: float = 0.0                     # nats per latent dimension (0 = off)
     free_bits_mode: Literal["per_dim", "total"] = "per_dim"
     log_every: int = 50                        # steps between metrics rows
+    save_every: Optional[int] = None           # steps between mid-epoch saves of last/ (epoch ends always save)
     eval_batch_size: int = 128
     early_stop_patience: Optional[int] = None  # epochs without a better valid -ELBO before stopping
 
@@ -89,6 +93,7 @@ class TrainConfig:
         check(self.max_steps is None or self.max_steps >= 1, "max_steps", f"must be >= 1 or null, got {self.max_steps}")
         check(self.free_bits >= 0, "free_bits", f"must be >= 0, got {self.free_bits}")
         check(self.log_every >= 1, "log_every", f"must be >= 1, got {self.log_every}")
+        check(self.save_every is None or self.save_every >= 1, "save_every", f"must be >= 1 or null, got {self.save_every}")
         check(self.eval_batch_size >= 1, "eval_batch_size", f"must be >= 1, got {self.eval_batch_size}")
 
 
@@ -107,6 +112,10 @@ class VAERunConfig:
 
 class TrainingDiverged(RuntimeError):
     """The loss became NaN or infinite; the last good checkpoint is kept."""
+
+
+class TrainingInterrupted(KeyboardInterrupt):
+    """Ctrl-C or SIGTERM stopped the run at a step boundary, after saving a resumable ``last/``."""
 
 
 # ----------------------------------------------------------------------------- batches
@@ -240,6 +249,7 @@ class VAETrainer:
         self.step, self.epoch, self.batch_in_epoch = 0, 0, 0
         self.best_valid = math.inf
         self.epochs_since_best = 0
+        self.stop_requested = False  # set by SIGINT/SIGTERM; the loop saves last/ and stops at the next step
         if resume:
             self._resume()
 
@@ -383,16 +393,47 @@ class VAETrainer:
         last_valid: dict[str, float] = {}
         stop = False
         try:
-            while self.epoch < cfg.train.epochs and not stop:
-                stop = self._run_epoch(logger)
-                if self.batch_in_epoch == 0 or stop:  # finished the epoch (or max_steps)
-                    last_valid = self._end_epoch(logger)
-                    if cfg.train.early_stop_patience is not None and self.epochs_since_best > cfg.train.early_stop_patience:
-                        print(f"early stop: no better validation -ELBO for {self.epochs_since_best} epochs")
-                        break
+            with self._stop_on_signals():
+                while self.epoch < cfg.train.epochs and not stop:
+                    stop = self._run_epoch(logger)
+                    if self.batch_in_epoch == 0 or stop:  # finished the epoch (or max_steps)
+                        last_valid = self._end_epoch(logger)
+                        if cfg.train.early_stop_patience is not None and self.epochs_since_best > cfg.train.early_stop_patience:
+                            print(f"early stop: no better validation -ELBO for {self.epochs_since_best} epochs")
+                            break
         finally:
             logger.close()
         return last_valid
+
+    @contextmanager
+    def _stop_on_signals(self):
+        """Ctrl-C / SIGTERM set ``stop_requested``; the loop then finishes the step it is in, saves a resumable
+        ``last/`` and raises :class:`TrainingInterrupted`, so an interrupted run loses nothing and resumes exactly.
+        A second signal stops at once (the default handlers are back after the first)."""
+        if threading.current_thread() is not threading.main_thread():
+            yield
+            return
+        previous = {sig: signal.getsignal(sig) for sig in (signal.SIGINT, signal.SIGTERM)}
+
+        def request_stop(signum, frame):
+            self.stop_requested = True
+            for sig, handler in previous.items():
+                signal.signal(sig, handler)
+
+        for sig in previous:
+            signal.signal(sig, request_stop)
+        try:
+            yield
+        finally:
+            for sig, handler in previous.items():
+                signal.signal(sig, handler)
+
+    def _interrupt(self) -> None:
+        folder = self.save_checkpoint("last", with_state=True)
+        raise TrainingInterrupted(
+            f"interrupted at step {self.step} (epoch {self.epoch + 1}, batch {self.batch_in_epoch}); saved a resumable "
+            f"checkpoint to {folder}. Continue with: textgen train-vae --config {self.out_dir / 'config.yaml'} --resume"
+        )
 
     def _run_epoch(self, logger: MetricsLogger) -> bool:
         """Train to the end of the epoch (or ``max_steps``); True when max_steps is reached."""
@@ -415,20 +456,23 @@ class VAETrainer:
             self.step += 1
             self.batch_in_epoch += 1
             if self.step % cfg.train.log_every == 0 or self.batch_in_epoch == self.batches_per_epoch:
-                loss, rec, kl = (acc / window["n"]).tolist()
-                if not all(math.isfinite(v) for v in (loss, rec, kl)):
-                    self._diverged(loss, rec, kl)
+                loss, rec, kl = self._window_means(acc, window["n"])
                 dt = time.perf_counter() - window["t0"]
                 row = {"loss": loss, "rec": rec, "kl": kl, "beta": beta, "lr": lr, "epoch": self.epoch + 1,
                        "tokens_per_s": window["tokens"] / dt, "sentences_per_s": window["n"] * cfg.data.batch_size / dt}
                 logger.log(row, step=self.step)
                 bar.set_postfix(loss=f"{loss:.2f}", kl=f"{kl:.2f}", beta=f"{beta:.2f}", tok_s=f"{row['tokens_per_s']:.0f}")
                 acc, window = None, {"loss": 0.0, "rec": 0.0, "kl": 0.0, "n": 0, "tokens": 0, "t0": time.perf_counter()}
+            if self.stop_requested or (cfg.train.save_every and self.step % cfg.train.save_every == 0
+                                       and self.batch_in_epoch < self.batches_per_epoch):
+                if acc is not None:  # never save weights from a window that diverged
+                    self._window_means(acc, window["n"])
+                if self.stop_requested:
+                    self._interrupt()
+                self.save_checkpoint("last", with_state=True)
             if cfg.train.max_steps is not None and self.step >= cfg.train.max_steps:
                 if acc is not None:
-                    loss, rec, kl = (acc / window["n"]).tolist()
-                    if not all(math.isfinite(v) for v in (loss, rec, kl)):
-                        self._diverged(loss, rec, kl)
+                    self._window_means(acc, window["n"])
                 return True
         self.batch_in_epoch = 0
         self.epoch += 1
@@ -449,6 +493,13 @@ class VAETrainer:
                   f"PPL bound {valid['ppl_bound']:.1f}")
         self.save_checkpoint("last", with_state=True)
         return valid
+
+    def _window_means(self, acc: torch.Tensor, n: int) -> list[float]:
+        """Mean (loss, rec, KL) of the steps since the last log row; stops the run if any is non-finite."""
+        loss, rec, kl = means = (acc / n).tolist()
+        if not all(math.isfinite(v) for v in means):
+            self._diverged(loss, rec, kl)
+        return means
 
     def _diverged(self, loss: float, rec: float, kl: float) -> None:
         last = self.out_dir / "last"
