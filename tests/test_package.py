@@ -70,3 +70,9 @@ def test_train_tokenizer_command_saves_tokenizer_and_resolved_config(tmp_path, c
     assert saved.tokenizer.lowercase is True and saved.out_dir == str(out)
     tok = Tokenizer.load(out)
     assert tok.decode(tok.encode("The cat sat .")) == "the cat sat ."
+
+
+@pytest.mark.parametrize("script", sorted(p.name for p in (ROOT / "scripts").glob("*.py")))
+def test_scripts_are_thin_wrappers_that_run(script):
+    r = subprocess.run([sys.executable, str(ROOT / "scripts" / script), "--help"], capture_output=True, text=True, cwd=ROOT)
+    assert r.returncode == 0 and r.stdout.startswith("usage: textgen "), r.stderr
