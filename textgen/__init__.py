@@ -26,6 +26,7 @@ _LAZY = {
     "SentenceVAE": "textgen.models.vae",
     "SentenceVAEConfig": "textgen.models.vae",
     "resolve_device": "textgen.runtime",
+    "SentenceVAEPipeline": "textgen.pipelines",
 }
 
 __all__ = ["__version__", *_LAZY]
@@ -48,5 +49,6 @@ if TYPE_CHECKING:  # pragma: no cover - for IDEs and type checkers only
     from textgen.config import ConfigError, load_config
     from textgen.data import BucketBatchSampler, CorpusError, load_corpus, tokenize_dataset
     from textgen.models.vae import SentenceVAE, SentenceVAEConfig
+    from textgen.pipelines import SentenceVAEPipeline
     from textgen.runtime import resolve_device, set_seed
     from textgen.tokenization import BatchEncoding, Tokenizer, TokenizerError

@@ -134,6 +134,130 @@ def cmd_show_config(args: argparse.Namespace) -> int:
 
 
 
+# ----------------------------------------------------------------------------- sentence-VAE pipeline commands
+
+def _pipeline(args: argparse.Namespace):
+    from textgen.pipelines import SentenceVAEPipeline
+
+    return SentenceVAEPipeline.from_pretrained(args.model, device=args.device, show_progress=not args.json)
+
+
+def _generator(seed: int):
+    import torch
+
+    return torch.Generator().manual_seed(seed)
+
+
+def _decoding_kwargs(args: argparse.Namespace) -> dict:
+    return {"strategy": args.strategy, "beam_size": args.beam_size, "top_p": args.top_p}
+
+
+def _print_json(obj) -> None:
+    import json
+
+    print(json.dumps(obj, indent=2, ensure_ascii=False))
+
+
+def _sentences_arg(args: argparse.Namespace) -> list[str]:
+    """Sentences from the command line and/or ``--file`` (one per line, blank lines skipped)."""
+    sentences = list(args.sentences)
+    if args.file:
+        from pathlib import Path
+
+        path = Path(args.file)
+        if not path.is_file():
+            raise FileNotFoundError(f"--file {path} does not exist; pass a text file with one sentence per line")
+        try:
+            text = path.read_text(encoding="utf-8")
+        except UnicodeDecodeError as e:
+            raise ValueError(f"--file {path} is not UTF-8 text ({e.reason} at byte {e.start}); convert it to UTF-8") from None
+        sentences += [line.strip() for line in text.splitlines() if line.strip()]
+    if not sentences:
+        raise ValueError("no sentences given: pass them as arguments or with --file FILE (one per line)")
+    return sentences
+
+
+def cmd_interpolate(args: argparse.Namespace) -> int:
+    """Walk the latent space between two sentences and print the decoded path."""
+    if args.steps < 1:
+        raise ValueError(f"--steps must be a positive integer (points between the two sentences), got {args.steps}")
+    pipe = _pipeline(args)
+    out = pipe.interpolate(args.a, args.b, steps=args.steps, method=args.method, dedupe=not args.no_dedupe,
+                           generator=_generator(args.seed), **_decoding_kwargs(args))
+    if args.json:
+        _print_json({"source": out.source, "target": out.target, "method": out.method,
+                     "path": [{"weight": w, "sentence": s, "endpoint": e}
+                              for s, w, e in zip(out.sentences, out.weights, out.is_endpoint)],
+                     "unknown_words": out.unknown_words, "num_truncated": out.num_truncated})
+        return 0
+    print(f"# {out.method} path, {len(out.sentences)} distinct points; * marks the reconstructions of the endpoints")
+    print(f"# A: {out.source}")
+    print(f"# B: {out.target}")
+    for line in out.lines():
+        print(line)
+    return 0
+
+
+def cmd_sample(args: argparse.Namespace) -> int:
+    """Decode sentences from codes drawn from the prior."""
+    pipe = _pipeline(args)
+    out = pipe.sample(args.n, temperature=args.temperature, generator=_generator(args.seed), **_decoding_kwargs(args))
+    if args.json:
+        _print_json({"sentences": out.sentences, "seed": args.seed, "temperature": args.temperature})
+    else:
+        print("\n".join(out.sentences))
+    return 0
+
+
+def cmd_reconstruct(args: argparse.Namespace) -> int:
+    """Encode sentences to their posterior means and decode them back."""
+    pipe = _pipeline(args)
+    out = pipe.reconstruct(_sentences_arg(args), generator=_generator(args.seed), **_decoding_kwargs(args))
+    if args.json:
+        _print_json([{"input": i, "reconstruction": r} for i, r in zip(out.inputs, out.sentences)])
+    else:
+        for i, r in zip(out.inputs, out.sentences):
+            print(f"  {i}\n> {r}")
+    return 0
+
+
+def cmd_encode(args: argparse.Namespace) -> int:
+    """Write posterior means (and log-variances) of sentences to .npy or .jsonl."""
+    from pathlib import Path
+
+    out_path = Path(args.out)
+    if out_path.suffix not in (".npy", ".jsonl"):
+        raise ValueError(f"--out must end in .npy or .jsonl, got {out_path.name}")
+    pipe = _pipeline(args)
+    enc = pipe.encode(_sentences_arg(args), batch_size=args.batch_size, return_logvar=args.logvar)
+    from textgen.runtime import atomic_write_bytes, atomic_write_text
+
+    if out_path.suffix == ".npy":
+        import io
+
+        import numpy as np
+
+        buf = io.BytesIO()
+        arr = enc.mu.numpy() if enc.logvar is None else np.stack([enc.mu.numpy(), enc.logvar.numpy()], axis=1)
+        np.save(buf, arr)
+        atomic_write_bytes(out_path, buf.getvalue())
+        shape = "x".join(map(str, arr.shape))
+    else:
+        import json
+
+        rows = []
+        for i, text in enumerate(enc.texts):
+            row = {"text": text, "mu": enc.mu[i].tolist()}
+            if enc.logvar is not None:
+                row["logvar"] = enc.logvar[i].tolist()
+            rows.append(json.dumps(row))
+        atomic_write_text(out_path, "\n".join(rows) + "\n")
+        shape = f"{len(rows)} rows"
+    if not args.json:
+        print(f"wrote {shape} ({'mu, logvar' if enc.logvar is not None else 'mu'}) to {out_path}")
+    return 0
+
+
 # ----------------------------------------------------------------------------- parser
 
 def build_parser() -> argparse.ArgumentParser:
@@ -183,6 +307,40 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--out", help="JSON report path (default: <model>/eval_<data>.json)")
     p.add_argument("--quiet", action="store_true", help="no progress bar")
 
+    def pipeline_options(p: argparse.ArgumentParser, decoding: bool = True) -> None:
+        p.add_argument("--model", default="ptb-lstm-vae",
+                       help="model folder (from train-vae) or a shipped name (default: ptb-lstm-vae)")
+        p.add_argument("--device", default="cpu", choices=["auto", "cpu", "cuda", "mps"])
+        p.add_argument("--json", action="store_true", help="print JSON instead of text")
+        if decoding:
+            p.add_argument("--strategy", default="greedy", choices=["greedy", "beam", "sample"])
+            p.add_argument("--beam-size", type=int, default=5, help="beam width for --strategy beam")
+            p.add_argument("--top-p", type=float, default=1.0, help="nucleus mass for --strategy sample")
+            p.add_argument("--seed", type=int, default=0, help="random seed (sampling)")
+
+    p = add("interpolate", cmd_interpolate, "decode the latent path between two sentences (Bowman et al. 2016)")
+    p.add_argument("a", help="first sentence")
+    p.add_argument("b", help="second sentence")
+    p.add_argument("--steps", type=int, default=8, help="points between the two sentences (default 8)")
+    p.add_argument("--method", default="slerp", choices=["slerp", "linear"])
+    p.add_argument("--no-dedupe", action="store_true", help="print every point, also repeated sentences")
+    pipeline_options(p)
+
+    p = add("sample", cmd_sample, "decode sentences from codes drawn from the prior N(0, I)")
+    p.add_argument("-n", type=int, default=5, help="number of sentences (default 5)")
+    p.add_argument("--temperature", type=float, default=1.0, help="scale of the prior codes (default 1)")
+    pipeline_options(p)
+
+    for name, func, help in (("reconstruct", cmd_reconstruct, "encode sentences and decode them back"),
+                             ("encode", cmd_encode, "write posterior means of sentences to .npy or .jsonl")):
+        p = add(name, func, help)
+        p.add_argument("sentences", nargs="*", help="sentences (or use --file)")
+        p.add_argument("--file", help="text file, one sentence per line")
+        pipeline_options(p, decoding=name == "reconstruct")
+    p.add_argument("--out", required=True, help="output file: .npy (N x Z, or N x 2 x Z with --logvar) or .jsonl")
+    p.add_argument("--logvar", action="store_true", help="also write the posterior log-variances")
+    p.add_argument("--batch-size", type=int, default=64)
+
     p = add("show-config", cmd_show_config, "validate a config file and print it resolved with overrides")
     p.add_argument("--kind", default=None, help="config schema; default: the config's folder name (configs/<kind>/)")
     p.add_argument("--config", required=True)
@@ -191,13 +349,21 @@ def build_parser() -> argparse.ArgumentParser:
 
 
 def main(argv: Sequence[str] | None = None) -> int:
+    import warnings
+
     parser = build_parser()
     args = parser.parse_args(argv)
     if getattr(args, "func", None) is None:
         parser.print_help()
         return 0
     try:
-        return int(args.func(args) or 0)
+        with warnings.catch_warnings(record=True) as caught:
+            warnings.simplefilter("always", UserWarning)
+            try:
+                return int(args.func(args) or 0)
+            finally:
+                for w in caught:  # what the user should know (unknown words, truncation), one line each
+                    print(f"warning: {w.message}", file=sys.stderr)
     except (ValueError, FileNotFoundError, NotADirectoryError, IsADirectoryError, PermissionError) as e:
         # Our own errors (ConfigError, CorpusError, TokenizerError ...) are ValueErrors whose
         # message names the cause and the fix: print it, without a traceback.

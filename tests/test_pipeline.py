@@ -1,0 +1,236 @@
+"""SentenceVAEPipeline and the interpolate/sample/reconstruct/encode commands, on a tiny trained model."""
+import json
+import subprocess
+import sys
+import warnings
+from pathlib import Path
+
+import numpy as np
+import pytest
+import torch
+
+from textgen.cli import main
+from textgen.pipelines import SentenceVAEPipeline
+from textgen.textprep import check_is_text, prepare_text
+from textgen.tokenization import Tokenizer
+
+ROOT = Path(__file__).resolve().parents[1]
+SENTENCES = [
+    "i want to talk to you", "i want to be with you", "i do n't want to be with you",
+    "she did n't want to be with him", "the market fell on monday", "prices rose N % in october",
+    "he bought two new cars", "the company sold its unit", "we like to read books", "mr. smith said it was fine",
+]
+
+
+@pytest.fixture(scope="session")
+def model_dir(tmp_path_factory):
+    """A tiny LSTM-VAE trained for a few seconds until it reconstructs its training sentences."""
+    from textgen.models.vae import SentenceVAE, SentenceVAEConfig
+    from textgen.vae.objective import vae_loss
+
+    torch.manual_seed(0)
+    tok = Tokenizer.train(SENTENCES, kind="word", max_length=12)
+    model = SentenceVAE(SentenceVAEConfig(vocab_size=tok.vocab_size, embed_size=32, hidden_size=64, latent_size=8,
+                                          z_concat_input=True))
+    batch = tok.encode_batch(SENTENCES)
+    opt = torch.optim.Adam(model.parameters(), lr=0.01)
+    for step in range(150):
+        out = model(batch.input_ids, batch.lengths)
+        loss = vae_loss(out, beta=min(1.0, step / 100), free_bits=1.0).loss
+        opt.zero_grad()
+        loss.backward()
+        opt.step()
+    folder = tmp_path_factory.mktemp("pipe") / "tiny-vae"
+    model.save_pretrained(folder, tokenizer=tok)
+    return folder
+
+
+@pytest.fixture(scope="session")
+def pipe(model_dir):
+    return SentenceVAEPipeline.from_pretrained(model_dir, show_progress=False)
+
+
+# ----------------------------------------------------------------------------- text preparation
+
+def test_prepare_text_follows_the_vocabulary():
+    tok = Tokenizer.from_vocab(["i", "do", "n't", "want", "N", "cats", "mr.", "ca", "it", "'s"])
+    p = prepare_text("I don't want 2 cats. Mr. said: it's 3.5", tok)
+    assert p.text == "i do n't want N cats mr. said it 's N"
+    assert p.removed == [".", ":"] and p.unknown == ["said"]
+    assert prepare_text("CAN'T", tok).text == "ca n't"
+
+
+def test_non_text_is_refused():
+    for bad, msg in ((b"abc", "bytes"), ("ab\x00c", "non-text"), ("caf\udcc3", "non-text"), (3, "string")):
+        with pytest.raises(ValueError, match=msg):
+            check_is_text(bad)
+
+
+# ----------------------------------------------------------------------------- pipeline verbs
+
+def test_encode_returns_means_and_optional_logvars(pipe):
+    out = pipe.encode(SENTENCES[:3])
+    assert out.mu.shape == (3, 8) and out.logvar is None and out.texts == SENTENCES[:3]
+    with_lv = pipe.encode(SENTENCES[:3], batch_size=2, return_logvar=True)
+    assert with_lv.logvar.shape == (3, 8)
+    assert torch.allclose(with_lv.mu, out.mu, atol=1e-6)                           # batching changes nothing
+
+
+def test_reconstruct_recovers_training_sentences(pipe):
+    out = pipe.reconstruct(SENTENCES)
+    assert sum(r == s for r, s in zip(out.sentences, SENTENCES)) >= 8, out.sentences
+    beam = pipe.reconstruct(SENTENCES[:2], strategy="beam", beam_size=3)
+    assert len(beam.sentences) == 2
+
+
+def test_sample_is_reproducible_with_a_generator(pipe):
+    a = pipe.sample(4, generator=torch.Generator().manual_seed(3))
+    b = pipe.sample(4, generator=torch.Generator().manual_seed(3))
+    assert a.sentences == b.sentences and torch.equal(a.latents, b.latents) and a.latents.shape == (4, 8)
+    hot = pipe.sample(4, strategy="sample", top_p=0.9, generator=torch.Generator().manual_seed(3))
+    assert len(hot.sentences) == 4
+    with pytest.raises(ValueError, match="n must be a positive integer"):
+        pipe.sample(0)
+
+
+@pytest.mark.parametrize("method", ["slerp", "linear"])
+def test_interpolate_starts_and_ends_at_the_endpoint_reconstructions(pipe, method):
+    a, b = SENTENCES[0], SENTENCES[3]
+    out = pipe.interpolate(a, b, steps=6, method=method, dedupe=False)
+    enc = pipe.encode([a, b])
+    assert len(out.sentences) == 8 and out.weights[0] == 0.0 and out.weights[-1] == 1.0
+    assert torch.equal(out.latents[0], enc.mu[0]) and torch.equal(out.latents[-1], enc.mu[1])
+    assert out.sentences[0] == pipe.reconstruct([a]).sentences[0]
+    assert out.sentences[-1] == pipe.reconstruct([b]).sentences[0]
+    assert out.is_endpoint == [True] + [False] * 6 + [True]
+    deduped = pipe.interpolate(a, b, steps=6, method=method)
+    assert deduped.sentences[0] == out.sentences[0] and deduped.sentences[-1] == out.sentences[-1]
+    assert all(x != y for x, y in zip(deduped.sentences, deduped.sentences[1:]))
+    assert deduped.weights == sorted(deduped.weights) and deduped.is_endpoint[0] and deduped.is_endpoint[-1]
+
+
+def test_interpolating_a_sentence_with_itself_keeps_both_endpoints(pipe):
+    out = pipe.interpolate(SENTENCES[0], SENTENCES[0], steps=3)
+    assert out.weights == [0.0, 1.0] and out.is_endpoint == [True, True]
+
+
+def test_analogy_decodes_the_latent_arithmetic(pipe):
+    out = pipe.analogy(SENTENCES[0], SENTENCES[1], SENTENCES[2])
+    enc = pipe.encode(SENTENCES[:3])
+    assert torch.allclose(out.latent, enc.mu[2] + enc.mu[1] - enc.mu[0])
+    assert out.sentence == pipe.decode(out.latent[None])[0]
+
+
+def test_input_is_normalised_and_unknown_words_reported(pipe):
+    with pytest.warns(UserWarning, match="outside the model's vocabulary are read as <unk>: zebras"):
+        out = pipe.encode(["I don't want zebras."])
+    assert out.texts == ["i do n't want zebras"] and out.unknown_words == ["zebras"]
+
+
+def test_bad_input_raises_value_errors_that_say_what_to_do(pipe):
+    cases = [
+        ([""], "empty"), (["   "], "empty"), (["..."], "empty after normalisation"),
+        (["zzz qqq"], "only words outside the model's vocabulary"),
+        ([b"bytes"], "bytes, not text"), (["a\x00b"], "non-text"), ([], "no sentences"),
+    ]
+    for sentences, msg in cases:
+        with pytest.raises(ValueError, match=msg):
+            pipe.encode(sentences)
+    with pytest.raises(ValueError, match="a list of sentences"):
+        pipe.encode("not a list")
+    for steps in (0, -2):
+        with pytest.raises(ValueError, match="steps must be a positive integer"):
+            pipe.interpolate(SENTENCES[0], SENTENCES[1], steps=steps)
+
+
+def test_overlong_sentences_are_truncated_with_a_warning(pipe):
+    long = " ".join(SENTENCES[:3])  # 18 words > max_length 12
+    with pytest.warns(UserWarning, match="truncated"):
+        out = pipe.encode([long])
+    assert out.num_truncated == 1
+
+
+def test_lm_folders_and_missing_tokenizers_are_refused(tmp_path, model_dir):
+    from textgen.models.vae import SentenceVAE, SentenceVAEConfig
+
+    with pytest.raises(ValueError, match="no latent space"):
+        SentenceVAEPipeline(SentenceVAE(SentenceVAEConfig(vocab_size=20, mode="lm", embed_size=8, hidden_size=8)),
+                            tokenizer=Tokenizer.from_vocab([f"w{i}" for i in range(16)]))
+    with pytest.raises(ValueError, match="no tokenizer"):
+        SentenceVAEPipeline(SentenceVAE(SentenceVAEConfig(vocab_size=20, embed_size=8, hidden_size=8)))
+
+
+# ----------------------------------------------------------------------------- CLI
+
+def test_cli_interpolate_text_and_json(model_dir, capsys):
+    assert main(["interpolate", SENTENCES[0], SENTENCES[3], "--model", str(model_dir), "--steps", "4"]) == 0
+    lines = capsys.readouterr().out.splitlines()
+    path = [ln for ln in lines if not ln.startswith("#")]
+    assert path[0].startswith("0.00 * ") and path[-1].startswith("1.00 * ")
+    assert main(["interpolate", SENTENCES[0], SENTENCES[3], "--model", str(model_dir), "--json",
+                 "--method", "linear", "--no-dedupe", "--steps", "2"]) == 0
+    data = json.loads(capsys.readouterr().out)
+    assert [p["weight"] for p in data["path"]] == pytest.approx([0, 1 / 3, 2 / 3, 1])
+    assert [p["endpoint"] for p in data["path"]] == [True, False, False, True]
+
+
+@pytest.mark.parametrize("args,message", [
+    (["", "i want to talk to you"], "empty"),
+    (["zzz qqq", "i want to talk to you"], "only words outside"),
+    (["i want\x01 it", "i want to talk to you"], "non-text"),
+    (["i want", "you", "--steps", "0"], "--steps must be a positive integer"),
+    (["i want", "you", "--steps", "-3"], "--steps must be a positive integer"),
+])
+def test_cli_bad_input_exits_2_with_a_message(model_dir, capsys, args, message):
+    assert main(["interpolate", *args, "--model", str(model_dir)]) == 2
+    err = capsys.readouterr().err
+    assert err.startswith("error: ") and message in err and "Traceback" not in err
+
+
+def test_cli_bad_model_paths(tmp_path, capsys):
+    assert main(["interpolate", "a", "b", "--model", str(tmp_path / "missing")]) == 2
+    assert "does not exist" in capsys.readouterr().err
+    (tmp_path / "notamodel").mkdir()
+    (tmp_path / "notamodel" / "notes.txt").write_text("hi")
+    assert main(["interpolate", "a", "b", "--model", str(tmp_path / "notamodel")]) == 2
+    assert "not a textgen model" in capsys.readouterr().err
+
+
+def test_cli_overlong_sentence_is_truncated_and_said(model_dir, capsys):
+    long = " ".join(SENTENCES[:3])
+    assert main(["reconstruct", long, "--model", str(model_dir)]) == 0
+    assert "truncated" in capsys.readouterr().err
+
+
+def test_cli_sample_reconstruct_and_encode(model_dir, tmp_path, capsys):
+    assert main(["sample", "-n", "3", "--model", str(model_dir), "--seed", "1"]) == 0
+    assert len(capsys.readouterr().out.strip().splitlines()) == 3
+    assert main(["reconstruct", SENTENCES[4], "--model", str(model_dir), "--json"]) == 0
+    assert json.loads(capsys.readouterr().out)[0]["input"] == SENTENCES[4]
+    src = tmp_path / "in.txt"
+    src.write_text("\n".join(SENTENCES[:4]) + "\n\n", encoding="utf-8")
+    assert main(["encode", "--file", str(src), "--model", str(model_dir), "--out", str(tmp_path / "z.npy"), "--logvar"]) == 0
+    assert np.load(tmp_path / "z.npy").shape == (4, 2, 8)
+    assert main(["encode", SENTENCES[0], "--model", str(model_dir), "--out", str(tmp_path / "z.jsonl")]) == 0
+    row = json.loads((tmp_path / "z.jsonl").read_text().splitlines()[0])
+    assert row["text"] == SENTENCES[0] and len(row["mu"]) == 8
+    capsys.readouterr()
+    assert main(["encode", "x", "--model", str(model_dir), "--out", str(tmp_path / "z.txt")]) == 2
+    assert ".npy or .jsonl" in capsys.readouterr().err
+
+
+def test_interpolate_script_and_cold_start_import_nothing_heavy(model_dir):
+    code = (
+        "import sys, runpy\n"
+        f"sys.argv = ['interpolate.py', {SENTENCES[0]!r}, {SENTENCES[1]!r}, '--model', {str(model_dir)!r}]\n"
+        "try:\n"
+        f"    runpy.run_path({str(ROOT / 'scripts' / 'interpolate.py')!r}, run_name='__main__')\n"
+        "except SystemExit as e:\n"
+        "    assert e.code == 0, e.code\n"
+        "print(sorted(m for m in ('transformers', 'datasets', 'matplotlib', 'tokenizers', 'sentencepiece') if m in sys.modules))\n"
+    )
+    r = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, cwd=ROOT)
+    assert r.returncode == 0, r.stderr
+    out = r.stdout.strip().splitlines()
+    assert out[-1] == "[]", f"the interpolate path imported heavy libraries: {out[-1]}"
+    assert any(line.startswith("0.00 * ") for line in out)

@@ -1,0 +1,110 @@
+"""Turning text a person typed into what a model's tokenizer expects, without hiding anything.
+
+A model trained on the Penn Treebank of Mikolov et al. (2010) has seen lowercase, whitespace-tokenized
+text with numbers written ``N``, contractions split (``do n't``, ``it 's``) and no sentence punctuation.
+A user types ``"I don't want 2 cats."``. :func:`prepare_text` bridges the two for ``word`` tokenizers,
+guided by the vocabulary itself, so it suits any word-level model, not only PTB:
+
+1. NFKC, curly quotes to straight ones; text with control characters or undecodable bytes is refused;
+2. each whitespace token is kept if the vocabulary has it (``mr.``, ``u.s.``, ``at&t``), else its
+   lowercase form if the vocabulary has that (``I`` -> ``i``, but ``N`` stays ``N``);
+3. otherwise it is split PTB-style into leading punctuation, the word, a clitic (``n't 's 're 've 'll
+   'd 'm``) and trailing punctuation, and each piece is looked up the same way; a number becomes ``N``
+   when the vocabulary writes numbers so; a punctuation piece the vocabulary lacks is removed (and
+   listed in ``removed``);
+4. whatever is still not in the vocabulary stays in the text (it becomes ``<unk>``) and is listed in
+   ``unknown``, so callers can warn about it.
+
+For subword tokenizers the tokenizer's own normalisation applies and ``unknown`` lists the character
+runs it cannot encode. Either way the caller gets the normalised text back to show the user.
+"""
+from __future__ import annotations
+
+import re
+import unicodedata
+from dataclasses import dataclass, field
+from typing import Any
+
+__all__ = ["PreparedText", "prepare_text", "check_is_text"]
+
+_CLITIC = re.compile(r"^(.+?)(n't|'s|'re|'ve|'ll|'d|'m)$", re.IGNORECASE)
+_EDGE_PUNCT = re.compile(r"^([^\w$#&<]*)(.*?)([^\w%$#&>]*)$", re.UNICODE)
+_NUMBER = re.compile(r"^[+-]?(\d+([.,:/]\d+)*|\d*\.\d+)(st|nd|rd|th)?$")
+_QUOTES = str.maketrans({"\u2018": "'", "\u2019": "'", "\u201c": '"', "\u201d": '"', "\u2032": "'", "`": "'"})
+
+
+@dataclass
+class PreparedText:
+    """``text`` as the tokenizer will read it, with what changed on the way."""
+
+    original: str
+    text: str
+    unknown: list[str] = field(default_factory=list)   # words that will become <unk>
+    removed: list[str] = field(default_factory=list)   # punctuation the vocabulary does not have
+
+    @property
+    def num_words(self) -> int:
+        return len(self.text.split())
+
+
+def check_is_text(text: Any, what: str = "input") -> str:
+    """``text`` itself if it is a ``str`` of printable text; else a ``ValueError`` that says what is wrong."""
+    if isinstance(text, (bytes, bytearray)):
+        raise ValueError(f"{what} is bytes, not text; decode it first (e.g. data.decode('utf-8'))")
+    if not isinstance(text, str):
+        raise ValueError(f"{what} must be a string, got {type(text).__name__}")
+    for i, ch in enumerate(text):
+        cat = unicodedata.category(ch)
+        if ch == "\ufffd" or cat == "Cs" or (cat == "Cc" and not ch.isspace()):
+            raise ValueError(f"{what} contains non-text data ({ch!r} at position {i}): pass UTF-8 text, not binary "
+                             "bytes or a file read with the wrong encoding")
+    return text
+
+
+def prepare_text(text: str, tokenizer: Any, what: str = "sentence") -> PreparedText:
+    """Normalise ``text`` for ``tokenizer`` (see the module docstring). Raises ``ValueError`` for non-text."""
+    check_is_text(text, what)
+    if tokenizer.kind != "word":
+        normalized = tokenizer.normalize(text)
+        return PreparedText(text, normalized, unknown=tokenizer.unknown_words(normalized))
+    vocab = tokenizer.get_vocab()
+    numbers_as_n = "N" in vocab
+    clean = unicodedata.normalize("NFKC", text).translate(_QUOTES)
+    if tokenizer.lowercase:
+        clean = clean.lower()
+    words: list[str] = []
+    unknown: list[str] = []
+    removed: list[str] = []
+
+    def lookup(piece: str) -> str | None:
+        if piece in vocab:
+            return piece
+        if piece.lower() in vocab:
+            return piece.lower()
+        if numbers_as_n and _NUMBER.match(piece):
+            return "N"
+        return None
+
+    for token in clean.split():
+        found = lookup(token)
+        if found is not None:
+            words.append(found)
+            continue
+        lead, core, trail = _EDGE_PUNCT.match(token).groups()
+        pieces = list(lead)
+        m = _CLITIC.match(core)
+        if m and lookup(core) is None:
+            pieces += [m.group(1), m.group(2)]
+        elif core:
+            pieces.append(core)
+        pieces += list(trail)
+        for piece in pieces:
+            found = lookup(piece)
+            if found is not None:
+                words.append(found)
+            elif not any(ch.isalnum() for ch in piece):
+                removed.append(piece)
+            else:
+                words.append(piece)
+                unknown.append(piece)
+    return PreparedText(text, " ".join(words), unknown=list(dict.fromkeys(unknown)), removed=removed)
