@@ -234,3 +234,31 @@ def test_interpolate_script_and_cold_start_import_nothing_heavy(model_dir):
     out = r.stdout.strip().splitlines()
     assert out[-1] == "[]", f"the interpolate path imported heavy libraries: {out[-1]}"
     assert any(line.startswith("0.00 * ") for line in out)
+
+
+def test_plot_latent_map_beside_a_second_model_and_path(model_dir, tmp_path, capsys):
+    pytest.importorskip("matplotlib")
+    data = tmp_path / "corpus.jsonl"
+    data.write_text("\n".join(json.dumps({"text": s, "topic": i % 2}) for i, s in enumerate(SENTENCES)) + "\n")
+    out = tmp_path / "maps" / "latent.png"
+    assert main(["plot-latent", "--model", str(model_dir), "--compare", str(model_dir), "--data", str(data),
+                 "--out", str(out), "--path", SENTENCES[0], SENTENCES[3], "--steps", "3", "--color", "topic"]) == 0
+    from PIL import Image
+
+    for png in (out, tmp_path / "maps" / "latent_path.png"):
+        with Image.open(png) as im:
+            assert im.format == "PNG" and im.size[0] > 500
+    assert main(["plot-latent", "--model", str(model_dir), "--data", str(data), "--color", "nope",
+                 "--out", str(out)]) == 2
+    assert "not a column" in capsys.readouterr().err
+
+
+def test_pca_projects_onto_the_directions_of_largest_variance():
+    from textgen.vae.plots import PCA
+
+    rng = np.random.default_rng(0)
+    x = rng.normal(size=(500, 5)) * np.array([10.0, 3.0, 0.1, 0.1, 0.1])
+    pca = PCA.fit(x)
+    assert np.allclose(np.abs(pca.components[0]), [1, 0, 0, 0, 0], atol=0.02)
+    assert np.allclose(np.abs(pca.components[1]), [0, 1, 0, 0, 0], atol=0.02)
+    assert pca.explained[0] > 0.9 and pca.transform(x).shape == (500, 2)

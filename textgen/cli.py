@@ -258,6 +258,43 @@ def cmd_encode(args: argparse.Namespace) -> int:
     return 0
 
 
+def cmd_plot_latent(args: argparse.Namespace) -> int:
+    """PCA map of posterior means (optionally beside other models), and an interpolation path over it."""
+    from pathlib import Path
+
+    import numpy as np
+
+    from textgen.data import load_corpus
+    from textgen.pipelines import SentenceVAEPipeline
+    from textgen.vae.plots import latent_map, plot_interpolation_path, plot_latent_maps
+
+    if args.max_points < 2:
+        raise ValueError(f"--max-points must be >= 2, got {args.max_points}")
+    ds = load_corpus(args.data, text_column=args.text_column)
+    if len(ds) > args.max_points:
+        ds = ds.select(np.random.default_rng(args.seed).choice(len(ds), args.max_points, replace=False).tolist())
+    if args.color != "length" and args.color not in ds.column_names:
+        raise ValueError(f"--color {args.color!r} is not a column of {args.data} (columns: {', '.join(ds.column_names)}); "
+                         "use 'length' or one of those")
+    color = None if args.color == "length" else ds[args.color]
+    label = "sentence length (tokens)" if args.color == "length" else args.color
+    texts = ds["text"]
+    maps, pipes = [], []
+    for model in [args.model, *args.compare]:
+        pipe = SentenceVAEPipeline.from_pretrained(model, device=args.device, show_progress=False)
+        name = Path(str(model)).name if Path(str(model)).exists() else str(model)
+        maps.append(latent_map(pipe, texts, name, color=color, color_label=label))
+        pipes.append(pipe)
+    out = plot_latent_maps(maps, args.out, title=f"{args.data}: {len(texts):,} sentences")
+    print(f"wrote {out}")
+    if args.path:
+        res = pipes[0].interpolate(args.path[0], args.path[1], steps=args.steps, method=args.method, dedupe=False)
+        path_out = Path(args.out).with_name(Path(args.out).stem + "_path" + Path(args.out).suffix)
+        plot_interpolation_path(maps[0], res.latents.numpy(), res.sentences, path_out, method=args.method)
+        print(f"wrote {path_out}")
+    return 0
+
+
 # ----------------------------------------------------------------------------- parser
 
 def build_parser() -> argparse.ArgumentParser:
@@ -340,6 +377,20 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--out", required=True, help="output file: .npy (N x Z, or N x 2 x Z with --logvar) or .jsonl")
     p.add_argument("--logvar", action="store_true", help="also write the posterior log-variances")
     p.add_argument("--batch-size", type=int, default=64)
+
+    p = add("plot-latent", cmd_plot_latent, "PCA map of posterior means, optionally beside an auto-encoder (needs matplotlib)")
+    p.add_argument("--model", default="ptb-lstm-vae", help="model folder or shipped name")
+    p.add_argument("--compare", nargs="*", default=[], metavar="MODEL", help="more models drawn beside it, e.g. a plain AE")
+    p.add_argument("--data", default="ptb:test", help="corpus spec (default: ptb:test)")
+    p.add_argument("--text-column", default="text")
+    p.add_argument("--color", default="length", help="'length' or a label column of the corpus (e.g. class_id)")
+    p.add_argument("--max-points", type=int, default=3000, help="random subset of the corpus to draw")
+    p.add_argument("--path", nargs=2, metavar=("A", "B"), help="also draw the interpolation path A -> B (<out>_path.png)")
+    p.add_argument("--steps", type=int, default=8)
+    p.add_argument("--method", default="slerp", choices=["slerp", "linear"])
+    p.add_argument("--seed", type=int, default=0)
+    p.add_argument("--device", default="cpu", choices=["auto", "cpu", "cuda", "mps"])
+    p.add_argument("--out", default="latent.png", help="picture file (default latent.png)")
 
     p = add("show-config", cmd_show_config, "validate a config file and print it resolved with overrides")
     p.add_argument("--kind", default=None, help="config schema; default: the config's folder name (configs/<kind>/)")
