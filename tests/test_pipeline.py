@@ -262,3 +262,19 @@ def test_pca_projects_onto_the_directions_of_largest_variance():
     assert np.allclose(np.abs(pca.components[0]), [1, 0, 0, 0, 0], atol=0.02)
     assert np.allclose(np.abs(pca.components[1]), [0, 1, 0, 0, 0], atol=0.02)
     assert pca.explained[0] > 0.9 and pca.transform(x).shape == (500, 2)
+
+
+def test_demo_interpolates_and_samples(model_dir, capsys):
+    assert main(["demo", "--model", str(model_dir), "-n", "3"]) == 0
+    out = capsys.readouterr().out
+    assert out.count("slerp from") == 2 and "samples from the prior" in out
+    assert "0.00 * i want to talk to you" in out  # the tiny model reconstructs its training sentence
+
+
+def test_shipped_name_that_is_missing_says_how_to_rebuild(monkeypatch):
+    from textgen.checkpoint import CheckpointError
+    from textgen.models import pretrained
+
+    monkeypatch.setitem(pretrained.PRETRAINED_MODELS, "ghost-vae", "pretrained/ghost-vae")
+    with pytest.raises(CheckpointError, match="missing from this installation.*build_pretrained"):
+        pretrained.resolve_model_path("ghost-vae")

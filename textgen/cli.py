@@ -17,31 +17,31 @@ EXIT_USER_ERROR = 2
 
 # ----------------------------------------------------------------------------- commands
 
+DEMO_PAIRS = [
+    ("i want to talk to you", "she did n't want to be with him"),
+    ("the company said it expects to report a loss", "prices rose sharply in october"),
+]
+
+
 def cmd_demo(args: argparse.Namespace) -> int:
-    """A small end-to-end tour of the foundation: corpus -> tokenizer -> buckets."""
+    """The quickstart: interpolate between sentences and sample from the prior with the shipped model."""
     import time
 
-    from textgen.data import BucketBatchSampler, load_corpus, padding_fraction, tokenize_dataset
-    from textgen.tokenization import Tokenizer
-
     t0 = time.perf_counter()
-    train = load_corpus(args.data)
-    tok = Tokenizer.train(train["text"], kind="word", min_freq=1)
-    ds, stats = tokenize_dataset(train, tok)
-    lengths = ds["length"]
-    sampler = BucketBatchSampler(lengths, batch_size=32, shuffle=True, seed=0)
-    pad = padding_fraction(lengths, list(sampler))
-    elapsed = time.perf_counter() - t0
-
-    print(f"corpus      {args.data}: {len(train):,} sentences, {stats.num_tokens:,} tokens (incl. <eos>)")
-    print(f"tokenizer   {tok!r}")
-    for s in list(train["text"][:3]):
-        ids = tok.encode(s)
-        print(f"  text      {s}")
-        print(f"  ids       {ids[:12]}{' ...' if len(ids) > 12 else ''}")
-        print(f"  decoded   {tok.decode(ids)}")
-    print(f"batching    length-bucketed batches of 32: {pad:.1%} padding")
-    print(f"done in {elapsed:.1f} s. Next: `textgen --help` lists every command.")
+    pipe = _pipeline(args)
+    gen = _generator(args.seed)
+    print(f"model: {args.model} ({pipe.model.config.encoder.upper()} encoder / {pipe.model.config.decoder.upper()} "
+          f"decoder, latent {pipe.model.config.latent_size}, vocabulary {pipe.tokenizer.vocab_size:,})\n")
+    for a, b in DEMO_PAIRS:
+        out = pipe.interpolate(a, b, steps=args.steps)
+        print(f"slerp from {a!r}\n        to {b!r}   (* = reconstructions of the two ends)")
+        for line in out.lines():
+            print("   " + line)
+        print()
+    print("samples from the prior z ~ N(0, I), greedy decoding:")
+    for s in pipe.sample(args.n, generator=gen).sentences:
+        print("   " + s)
+    print(f"\ndone in {time.perf_counter() - t0:.1f} s. Try: textgen interpolate \"your sentence\" \"another one\"")
     return 0
 
 
@@ -312,8 +312,13 @@ def build_parser() -> argparse.ArgumentParser:
         p.set_defaults(func=func)
         return p
 
-    p = add("demo", cmd_demo, "a short tour: load PTB, train a word tokenizer, bucket batches")
-    p.add_argument("--data", default="ptb:train", help="corpus spec (default: ptb:train)")
+    p = add("demo", cmd_demo, "interpolate between sentences and sample from the prior with the shipped model")
+    p.add_argument("--model", default="ptb-lstm-vae", help="model folder or shipped name (default: ptb-lstm-vae)")
+    p.add_argument("--device", default="cpu", choices=["auto", "cpu", "cuda", "mps"])
+    p.add_argument("--steps", type=int, default=6)
+    p.add_argument("-n", type=int, default=5, help="number of prior samples")
+    p.add_argument("--seed", type=int, default=0)
+    p.set_defaults(json=False)
 
     p = add("train-tokenizer", cmd_train_tokenizer, "train the shared tokenizer from a YAML config")
     p.add_argument("--config", required=True, help="YAML file, e.g. configs/tokenizer/ptb_word.yaml")

@@ -25,8 +25,9 @@ from textgen.config import ConfigError, config_from_dict, config_to_dict
 
 __all__ = ["PretrainedMixin", "resolve_model_path"]
 
-# Short names of models shipped inside the package (filled in as models are shipped).
-PRETRAINED_MODELS: dict[str, str] = {}
+# Short names of models shipped inside the package -> their folder under textgen/.
+# ptb-lstm-vae: configs/vae/ptb_lstm.yaml trained on PTB train, rebuilt by scripts/build_pretrained.py.
+PRETRAINED_MODELS: dict[str, str] = {"ptb-lstm-vae": "pretrained/ptb-lstm-vae"}
 
 
 def resolve_model_path(name_or_path: str | os.PathLike) -> Path:
@@ -35,7 +36,11 @@ def resolve_model_path(name_or_path: str | os.PathLike) -> Path:
     if name in PRETRAINED_MODELS:
         from importlib.resources import files
 
-        return Path(str(files("textgen").joinpath(PRETRAINED_MODELS[name])))
+        path = Path(str(files("textgen").joinpath(PRETRAINED_MODELS[name])))
+        if not (path / "config.json").is_file():
+            raise CheckpointError(f"the shipped model {name!r} is missing from this installation ({path}); "
+                                  "reinstall textgen, or rebuild it with python scripts/build_pretrained.py")
+        return path
     path = Path(name).expanduser()
     if not path.exists():
         known = ", ".join(sorted(PRETRAINED_MODELS)) or "none shipped yet"
