@@ -73,6 +73,8 @@ def test_train_tokenizer_command_saves_tokenizer_and_resolved_config(tmp_path, c
 
 
 @pytest.mark.parametrize("script", sorted(p.name for p in (ROOT / "scripts").glob("*.py")))
-def test_scripts_are_thin_wrappers_that_run(script):
+def test_scripts_run(script):
     r = subprocess.run([sys.executable, str(ROOT / "scripts" / script), "--help"], capture_output=True, text=True, cwd=ROOT)
-    assert r.returncode == 0 and r.stdout.startswith("usage: textgen "), r.stderr
+    assert r.returncode == 0 and r.stdout.startswith("usage: "), r.stderr
+    if script != "build_pretrained.py":  # the others are thin wrappers over a textgen command
+        assert r.stdout.startswith("usage: textgen "), r.stdout

@@ -489,7 +489,8 @@ class VAETrainer:
                 self.save_checkpoint("best", with_state=False)
             else:
                 self.epochs_since_best += 1
-            print(f"epoch {self.epoch}: valid -ELBO {valid['nll_bound']:.2f} (rec {valid['rec']:.2f} + KL {valid['kl']:.2f}), "
+            when = f"epoch {self.epoch}" if self.batch_in_epoch == 0 else f"step {self.step} (epoch {self.epoch + 1}, partial)"
+            print(f"{when}: valid -ELBO {valid['nll_bound']:.2f} (rec {valid['rec']:.2f} + KL {valid['kl']:.2f}), "
                   f"PPL bound {valid['ppl_bound']:.1f}")
         self.save_checkpoint("last", with_state=True)
         return valid
