@@ -222,3 +222,21 @@ def test_evaluation_restores_training_mode_and_reads_batches_once(trained):
     finally:
         trained.eval()
     assert not trained.training
+
+
+def test_edit_distance_is_levenshtein():
+    from textgen.vae.metrics import edit_distance
+
+    assert edit_distance([], []) == 0 and edit_distance([1, 2, 3], []) == 3 and edit_distance([], [4]) == 1
+    assert edit_distance(list("kitten"), list("sitting")) == 3
+    assert edit_distance([1, 2, 3], [1, 3]) == 1 and edit_distance([1, 2], [2, 1]) == 2
+
+
+def test_reconstruction_quality_counts_exact_matches_and_word_errors(trained, monkeypatch):
+    from textgen.vae.metrics import reconstruction_quality
+
+    refs = [[5, 6, 7], [8, 9], [10, 11, 12, 13]]
+    canned = [[5, 6, 7], [8], [10, 11, 99, 13, 14]]  # exact; one deletion; one substitution + one insertion
+    monkeypatch.setattr(trained, "generate", lambda mu, **kw: canned[: mu.size(0)])
+    r = reconstruction_quality(trained, refs)
+    assert r == {"recon_sentences": 3, "recon_exact": pytest.approx(1 / 3), "recon_wer": pytest.approx(3 / 9)}

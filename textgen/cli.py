@@ -111,7 +111,8 @@ def cmd_eval_vae(args: argparse.Namespace) -> int:
     if args.iw_samples < 0:
         raise ValueError(f"--iw-samples must be >= 0, got {args.iw_samples}")
     report = evaluate_folder(args.model, args.data, iw_samples=args.iw_samples, batch_size=args.batch_size,
-                             device=args.device, seed=args.seed, show_progress=not args.quiet)
+                             device=args.device, seed=args.seed, show_progress=not args.quiet,
+                             recon_max_words=args.recon_max_words)
     print(format_report(report))
     out = args.out or str(__import__("pathlib").Path(args.model) / f"eval_{args.data.replace(':', '_').replace('/', '_')}.json")
     write_report(report, out)
@@ -346,6 +347,8 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--batch-size", type=int, default=64)
     p.add_argument("--device", default="auto", choices=["auto", "cpu", "cuda", "mps"])
     p.add_argument("--seed", type=int, default=0)
+    p.add_argument("--recon-max-words", type=int, default=12,
+                   help="greedy-reconstruct the sentences of at most this many words (0: skip)")
     p.add_argument("--out", help="JSON report path (default: <model>/eval_<data>.json)")
     p.add_argument("--quiet", action="store_true", help="no progress bar")
 

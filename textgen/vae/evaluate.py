@@ -18,7 +18,7 @@ import torch
 from textgen.config import DataConfig
 from textgen.models.vae import SentenceVAE
 from textgen.runtime import atomic_write_text, progress, resolve_device
-from textgen.vae.metrics import evaluate_vae
+from textgen.vae.metrics import evaluate_vae, reconstruction_quality
 from textgen.vae.trainer import iterate_batches, tokenize_split
 
 __all__ = ["evaluate_folder", "format_report"]
@@ -35,6 +35,8 @@ ROWS = [
     ("mi", "mutual information I(x;z), nats", "{:.3f}"),
     ("au", "active units", "{}"),
     ("rec_mu", "reconstruction NLL at z=mu", "{:.2f}"),
+    ("recon_exact", "greedy reconstruction: exact match", "{:.1%}"),
+    ("recon_wer", "greedy reconstruction: word error rate", "{:.1%}"),
     ("num_sentences", "sentences", "{:,}"),
     ("num_tokens", "tokens (incl. <eos>)", "{:,}"),
 ]
@@ -42,7 +44,9 @@ ROWS = [
 
 def evaluate_folder(model_dir: str | Path, data: str, *, iw_samples: int = 0, batch_size: int = 64,
                     device: str = "auto", seed: int = 0, text_column: str = "text",
-                    show_progress: bool = True) -> dict[str, Any]:
+                    show_progress: bool = True, recon_max_words: int = 12) -> dict[str, Any]:
+    """Every metric of :func:`evaluate_vae` on corpus ``data``, plus (for VAEs and AEs) greedy reconstruction
+    of the sentences of at most ``recon_max_words`` words (0: skip)."""
     dev = resolve_device(device)
     model = SentenceVAE.from_pretrained(model_dir, device=dev)
     # Score every sentence whole: a recurrent model has no length limit, so nothing is truncated (a cut
@@ -56,6 +60,10 @@ def evaluate_folder(model_dir: str | Path, data: str, *, iw_samples: int = 0, ba
     gen = torch.Generator(device=dev).manual_seed(seed)
     t0 = time.perf_counter()
     report = evaluate_vae(model, batches, iw_samples=iw_samples, generator=gen)
+    if model.config.mode != "lm" and recon_max_words > 0:
+        short = [ids[:-1].tolist() for ids in split.ids if len(ids) - 1 <= recon_max_words]
+        report.update(reconstruction_quality(model, short))
+        report["recon_max_words"] = recon_max_words
     report.update({
         "model": str(model_dir), "data": data, "seed": seed, "batch_size": batch_size,
         "num_truncated": split.num_truncated, "num_empty_skipped": split.num_empty,
@@ -73,6 +81,8 @@ def format_report(report: dict[str, Any]) -> str:
                 value += f" / {report['latent_size']}"
             if key == "iw_nll":
                 label += f" (k={report['iw_samples']})"
+            if key.startswith("recon_"):
+                label += f" (<= {report['recon_max_words']} words, n={report['recon_sentences']})"
             lines.append(f"  {label:<42} {value}")
     if report.get("num_truncated"):
         lines.append(f"  note: {report['num_truncated']} sentences were truncated to the model's maximum length")

@@ -48,6 +48,8 @@ __all__ = [
     "mutual_information",
     "active_units",
     "evaluate_vae",
+    "edit_distance",
+    "reconstruction_quality",
 ]
 
 LOG_2PI = math.log(2.0 * math.pi)
@@ -263,3 +265,45 @@ def evaluate_vae(model: SentenceVAE, batches: Iterable, iw_samples: int = 0,
             out["iw_nll"] = iw_sum / n
             out["iw_ppl"] = perplexity(iw_sum, n_tok)
     return out
+
+
+# ----------------------------------------------------------------------------- reconstruction
+
+def edit_distance(a: list, b: list) -> int:
+    """Levenshtein distance between two token sequences (insertions, deletions, substitutions cost 1)."""
+    prev = list(range(len(b) + 1))
+    for i, x in enumerate(a, 1):
+        cur = [i]
+        for j, y in enumerate(b, 1):
+            cur.append(min(prev[j] + 1, cur[j - 1] + 1, prev[j - 1] + (x != y)))
+        prev = cur
+    return prev[-1]
+
+
+def reconstruction_quality(model: SentenceVAE, sentences: list[list[int]], batch_size: int = 128,
+                           max_length: int = 64) -> dict[str, float]:
+    """Greedy reconstructions from the posterior mean: exact-match rate and word error rate.
+
+    ``sentences`` are token-id lists without specials. WER is the standard speech-recognition measure:
+    total edit distance / total reference tokens (Levenshtein, as in NIST sclite). Returns
+    ``{"recon_sentences", "recon_exact", "recon_wer"}``.
+    """
+    if model.config.mode == "lm":
+        raise ValueError("a language model (mode='lm') has no encoder to reconstruct with")
+    c = model.config
+    exact = errors = ref_tokens = 0
+    with _eval_mode(model):
+        for start in range(0, len(sentences), batch_size):
+            chunk = sentences[start:start + batch_size]
+            lengths = torch.tensor([len(s) + 1 for s in chunk])
+            ids = torch.full((len(chunk), int(lengths.max())), c.pad_id, dtype=torch.long)
+            for i, s in enumerate(chunk):
+                ids[i, : len(s)] = torch.tensor(s, dtype=torch.long)
+                ids[i, len(s)] = c.eos_id
+            mu, _ = model.encode(ids.to(model.device), lengths)
+            for ref, hyp in zip(chunk, model.generate(mu, strategy="greedy", max_length=max_length)):
+                exact += hyp == ref
+                errors += edit_distance(ref, hyp)
+                ref_tokens += len(ref)
+    n = max(len(sentences), 1)
+    return {"recon_sentences": len(sentences), "recon_exact": exact / n, "recon_wer": errors / max(ref_tokens, 1)}
