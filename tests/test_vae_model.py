@@ -99,6 +99,8 @@ SWITCHES = {
     "tied-bottleneck": dict(tie_embeddings=True, decoder="gru"),
     "tied-trf": dict(tie_embeddings=True, decoder="transformer"),
     "unshared-embeddings": dict(share_embeddings=False, word_dropout=0.3, embed_dropout=0.2),
+    "small-encoder-uni": dict(encoder_hidden_size=8),
+    "small-encoder-bi-gru": dict(encoder="gru", bidirectional=True, encoder_hidden_size=8),
 }
 
 
@@ -498,3 +500,9 @@ def test_tiny_vae_overfits_and_reconstructs_greedily():
     assert model.generate(mu, strategy="greedy", max_length=T) == SENTENCES
     assert model.generate(mu, strategy="beam", beam_size=3, max_length=T) == SENTENCES
     assert time.perf_counter() - start < 10
+
+
+def test_encoder_hidden_size_sets_the_encoder_state_only():
+    model = build(encoder_hidden_size=8, bidirectional=True)
+    assert model.encoder.rnn.hidden_size == 8 and model.decoder.rnn.hidden_size == model.config.hidden_size
+    assert model.encoder.head.in_features == 16

@@ -140,14 +140,15 @@ class RNNEncoder(nn.Module):
         self.embedding = embedding
         self.embed_dropout = nn.Dropout(c.embed_dropout)
         self.num_directions = 2 if c.bidirectional else 1
+        hidden = c.encoder_hidden_size or c.hidden_size
         self.rnn = _rnn_class(c.encoder)(
-            c.embed_size, c.hidden_size, num_layers=c.encoder_layers, bidirectional=c.bidirectional,
+            c.embed_size, hidden, num_layers=c.encoder_layers, bidirectional=c.bidirectional,
             dropout=c.dropout if c.encoder_layers > 1 else 0.0, batch_first=True,
         )
         self.dropout = nn.Dropout(c.dropout)
         self.variational = c.mode == "vae"
         out = 2 * c.latent_size if self.variational else c.latent_size
-        self.head = nn.Linear(self.num_directions * c.hidden_size, out)
+        self.head = nn.Linear(self.num_directions * hidden, out)
 
     def forward(self, input_ids: Tensor, lengths_cpu: Tensor) -> tuple[Tensor, Optional[Tensor]]:
         B = input_ids.size(0)

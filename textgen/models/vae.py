@@ -71,6 +71,7 @@ class SentenceVAEConfig:
     # encoder q(z|x)
     encoder: Arch = "lstm"
     encoder_layers: int = 1
+    encoder_hidden_size: Optional[int] = None  # RNN encoder's state size per direction (default: hidden_size)
     bidirectional: bool = False   # RNN encoder only
     pooling: Literal["mean", "cls"] = "mean"  # Transformer encoder only
 
@@ -108,6 +109,8 @@ class SentenceVAEConfig:
                     "num_heads", "ff_size", "z_memory_slots"):
             value = getattr(self, key)
             check(value >= 1, key, f"must be >= 1, got {value}")
+        check(self.encoder_hidden_size is None or self.encoder_hidden_size >= 1, "encoder_hidden_size",
+              f"must be >= 1 or null, got {self.encoder_hidden_size}")
         for key in ("dropout", "embed_dropout"):
             value = getattr(self, key)
             check(0.0 <= value < 1.0, key, f"must be in [0, 1), got {value}")
