@@ -14,35 +14,10 @@ from textgen.pipelines import SentenceVAEPipeline
 from textgen.textprep import check_is_text, prepare_text
 from textgen.tokenization import Tokenizer
 
+from conftest import TINY_SENTENCES
+
 ROOT = Path(__file__).resolve().parents[1]
-SENTENCES = [
-    "i want to talk to you", "i want to be with you", "i do n't want to be with you",
-    "she did n't want to be with him", "the market fell on monday", "prices rose N % in october",
-    "he bought two new cars", "the company sold its unit", "we like to read books", "mr. smith said it was fine",
-]
-
-
-@pytest.fixture(scope="session")
-def model_dir(tmp_path_factory):
-    """A tiny LSTM-VAE trained for a few seconds until it reconstructs its training sentences."""
-    from textgen.models.vae import SentenceVAE, SentenceVAEConfig
-    from textgen.vae.objective import vae_loss
-
-    torch.manual_seed(0)
-    tok = Tokenizer.train(SENTENCES, kind="word", max_length=12)
-    model = SentenceVAE(SentenceVAEConfig(vocab_size=tok.vocab_size, embed_size=32, hidden_size=64, latent_size=8,
-                                          z_concat_input=True))
-    batch = tok.encode_batch(SENTENCES)
-    opt = torch.optim.Adam(model.parameters(), lr=0.01)
-    for step in range(150):
-        out = model(batch.input_ids, batch.lengths)
-        loss = vae_loss(out, beta=min(1.0, step / 100), free_bits=1.0).loss
-        opt.zero_grad()
-        loss.backward()
-        opt.step()
-    folder = tmp_path_factory.mktemp("pipe") / "tiny-vae"
-    model.save_pretrained(folder, tokenizer=tok)
-    return folder
+SENTENCES = TINY_SENTENCES
 
 
 @pytest.fixture(scope="session")

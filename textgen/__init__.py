@@ -27,6 +27,7 @@ _LAZY = {
     "SentenceVAEConfig": "textgen.models.vae",
     "resolve_device": "textgen.runtime",
     "SentenceVAEPipeline": "textgen.pipelines",
+    "SentenceEncoder": "textgen.encoder",
 }
 
 __all__ = ["__version__", *_LAZY]
@@ -49,6 +50,7 @@ if TYPE_CHECKING:  # pragma: no cover - for IDEs and type checkers only
     from textgen.config import ConfigError, load_config
     from textgen.data import BucketBatchSampler, CorpusError, load_corpus, tokenize_dataset
     from textgen.models.vae import SentenceVAE, SentenceVAEConfig
+    from textgen.encoder import SentenceEncoder
     from textgen.pipelines import SentenceVAEPipeline
     from textgen.runtime import resolve_device, set_seed
     from textgen.tokenization import BatchEncoding, Tokenizer, TokenizerError

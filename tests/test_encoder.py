@@ -1,0 +1,61 @@
+"""SentenceEncoder: embeddings in input order, output kinds, bad input, datasets map function."""
+import numpy as np
+import pytest
+import torch
+
+from conftest import TINY_SENTENCES
+from textgen import SentenceEncoder
+from textgen.pipelines import SentenceVAEPipeline
+
+
+@pytest.fixture(scope="module")
+def enc(model_dir):
+    return SentenceEncoder.from_pretrained(model_dir)
+
+
+def test_means_equal_the_pipeline_and_keep_the_input_order(enc, model_dir):
+    X = enc.encode(TINY_SENTENCES, batch_size=3, progress_bar=False)           # length-sorted batches inside
+    assert isinstance(X, np.ndarray) and X.shape == (len(TINY_SENTENCES), enc.dim) and X.dtype == np.float32
+    ref = SentenceVAEPipeline.from_pretrained(model_dir, show_progress=False).encode(TINY_SENTENCES).mu.numpy()
+    assert np.allclose(X, ref, atol=1e-5)
+    one_by_one = np.stack([enc.encode([s])[0] for s in TINY_SENTENCES])
+    assert np.allclose(X, one_by_one, atol=1e-5)
+
+
+def test_output_kinds_normalize_and_tensors(enc):
+    both = enc.encode(TINY_SENTENCES[:4], output="mean+logvar")
+    assert both.shape == (4, 2 * enc.dim)
+    assert np.allclose(both[:, :enc.dim], enc.encode(TINY_SENTENCES[:4]), atol=1e-6)
+    g = torch.Generator().manual_seed(0)
+    s1 = enc.encode(TINY_SENTENCES[:4], output="sample", generator=g)
+    assert s1.shape == (4, enc.dim) and not np.allclose(s1, both[:, :enc.dim])
+    unit = enc.encode(TINY_SENTENCES[:4], normalize=True, return_tensors="pt")
+    assert isinstance(unit, torch.Tensor) and torch.allclose(unit.norm(dim=1), torch.ones(4))
+    with pytest.raises(ValueError, match="output must be"):
+        enc.encode(["a"], output="max")
+
+
+def test_bad_input(enc):
+    assert enc.encode([]).shape == (0, enc.dim)
+    with pytest.raises(TypeError, match="sentence 1 is a int"):
+        enc.encode(["fine", 3])
+    with pytest.raises(TypeError, match="single string"):
+        enc.encode("not a list")
+    with pytest.warns(UserWarning, match="1 empty sentence"):
+        X = enc.encode(["", TINY_SENTENCES[0]])
+    assert X.shape == (2, enc.dim) and np.isfinite(X).all()
+
+
+def test_attributes_and_to(enc):
+    assert enc.dim == 8 and enc.device == torch.device("cpu") and enc.tokenizer.vocab_size > 10
+    assert enc.to("cpu") is enc and "SentenceEncoder(" in repr(enc)
+
+
+def test_datasets_map_adds_an_embedding_column(enc):
+    import datasets
+
+    ds = datasets.Dataset.from_dict({"text": TINY_SENTENCES, "label": list(range(len(TINY_SENTENCES)))})
+    out = ds.map(enc.as_map_fn(column="text"), batched=True, batch_size=4)
+    emb = np.asarray(out["embedding"], dtype=np.float32)
+    assert emb.shape == (len(TINY_SENTENCES), enc.dim)
+    assert np.allclose(emb, enc.encode(TINY_SENTENCES), atol=1e-5)
