@@ -9,7 +9,6 @@ import json  # noqa: E402
 import pickle  # noqa: E402
 import subprocess  # noqa: E402
 import sys  # noqa: E402
-import time  # noqa: E402
 import warnings  # noqa: E402
 
 import numpy as np  # noqa: E402
@@ -265,14 +264,12 @@ def test_encode_batch_argument_errors(toks):
         tok.encode_batch(["a"], return_tensors="tf")  # type: ignore[arg-type]
 
 
-def test_word_encode_batch_is_fast(ptb, toks):
+def test_word_encode_batch_on_all_of_ptb_train(ptb, toks):
+    # (its speed is measured by benchmarks/bench_bucketing.py, not asserted here)
     texts = ptb["train"]
     assert len(texts) > 40_000
-    start = time.perf_counter()
     batch = toks["word"].encode_batch(texts)
-    elapsed = time.perf_counter() - start
     assert batch.input_ids.shape[0] == len(texts) and int(batch.lengths.sum()) == sum(len(t.split()) + 1 for t in texts)
-    assert elapsed < 3.0, f"encode_batch took {elapsed:.2f} s for {len(texts)} sentences"
 
 
 @pytest.mark.parametrize("kind", KINDS)

@@ -2,7 +2,6 @@
 import dataclasses
 import itertools
 import math
-import time
 
 import pytest
 import torch
@@ -480,7 +479,6 @@ SENTENCES = [
 
 
 def test_tiny_vae_overfits_and_reconstructs_greedily():
-    start = time.perf_counter()
     torch.manual_seed(0)
     model = SentenceVAE(tiny(vocab_size=30, embed_size=32, hidden_size=64, latent_size=8))
     T = max(len(s) for s in SENTENCES) + 1
@@ -499,7 +497,6 @@ def test_tiny_vae_overfits_and_reconstructs_greedily():
     mu, _ = model.encode(ids, lengths)
     assert model.generate(mu, strategy="greedy", max_length=T) == SENTENCES
     assert model.generate(mu, strategy="beam", beam_size=3, max_length=T) == SENTENCES
-    assert time.perf_counter() - start < 10
 
 
 def test_encoder_hidden_size_sets_the_encoder_state_only():

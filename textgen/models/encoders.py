@@ -12,16 +12,17 @@ auto-encoder (``mode="ae"``; then ``logvar`` is ``None``).
 from __future__ import annotations
 
 import math
-from typing import TYPE_CHECKING, Optional
+from typing import Optional
 
 import torch
 import torch.nn as nn
 import torch.nn.functional as F
 from torch import Tensor
-from torch.nn.utils.rnn import pack_padded_sequence
+from torch.nn.utils.rnn import pack_padded_sequence, pad_packed_sequence
 
-if TYPE_CHECKING:  # pragma: no cover
-    from textgen.models.vae import SentenceVAEConfig
+# ``config`` below is a textgen.models.vae.SentenceVAEConfig, or any object with its attributes. This module
+# imports nothing but torch, so ``textgen export-hf`` ships it unchanged beside exported weights, where
+# transformers loads it as remote code in a process without textgen.
 
 __all__ = ["PositionalEmbedding", "Attention", "MLP", "Block", "RNNEncoder", "TransformerEncoder", "build_encoder"]
 
@@ -150,28 +151,29 @@ class RNNEncoder(nn.Module):
         out = 2 * c.latent_size if self.variational else c.latent_size
         self.head = nn.Linear(self.num_directions * hidden, out)
 
-    def forward(self, input_ids: Tensor, lengths_cpu: Tensor) -> tuple[Tensor, Optional[Tensor]]:
-        B = input_ids.size(0)
+    def forward(self, input_ids: Tensor, lengths_cpu: Tensor, return_states: bool = False):
+        """``(mu, logvar)``, each (B, Z) (``logvar`` None for an auto-encoder); with ``return_states`` also the
+        top layer's per-token outputs (B, T, H * directions), zeros at padding for a bidirectional RNN."""
+        B, T = input_ids.shape
         x = self.embed_dropout(self.embedding(input_ids))                           # (B, T, E)
         if self.num_directions == 1:
             # One dense call, then the top layer's output at the last real token: padding comes after
             # it, so this equals the packed final state, and the dense kernel is faster than packing.
-            out, _ = self.rnn(x)                                                    # (B, T, H)
+            states, _ = self.rnn(x)                                                 # (B, T, H)
             last = (lengths_cpu - 1).to(x.device, non_blocking=True)               # (B,)
-            h = out[torch.arange(B, device=x.device), last]                         # (B, H)
+            h = states[torch.arange(B, device=x.device), last]                      # (B, H)
         else:
             # The backward direction must start at each sentence's own last token: pack.
             packed = pack_padded_sequence(x, lengths_cpu, batch_first=True, enforce_sorted=False)
-            _, h_n = self.rnn(packed)
+            out, h_n = self.rnn(packed)
             if isinstance(h_n, tuple):                                              # LSTM: (h_n, c_n)
                 h_n = h_n[0]
             h_n = h_n.view(-1, 2, B, h_n.size(-1))[-1]                              # (2, B, H) top layer
             h = h_n.transpose(0, 1).reshape(B, -1)                                  # (B, 2H)
+            states = pad_packed_sequence(out, batch_first=True, total_length=T)[0] if return_states else None
         out = self.head(self.dropout(h))                                            # (B, 2Z) or (B, Z)
-        if not self.variational:
-            return out, None
-        mu, logvar = out.chunk(2, dim=-1)                                           # (B, Z) each
-        return mu, logvar
+        mu, logvar = (out, None) if not self.variational else out.chunk(2, dim=-1)  # (B, Z) each
+        return (mu, logvar, states) if return_states else (mu, logvar)
 
 
 class TransformerEncoder(nn.Module):
@@ -192,7 +194,8 @@ class TransformerEncoder(nn.Module):
         self.variational = c.mode == "vae"
         self.head = nn.Linear(D, 2 * c.latent_size if self.variational else c.latent_size)
 
-    def forward(self, input_ids: Tensor, lengths_cpu: Tensor) -> tuple[Tensor, Optional[Tensor]]:
+    def forward(self, input_ids: Tensor, lengths_cpu: Tensor, return_states: bool = False):
+        """``(mu, logvar)`` as :class:`RNNEncoder`; with ``return_states`` also the final per-token states (B, T, D)."""
         B, T = input_ids.shape
         lengths = lengths_cpu.to(input_ids.device, non_blocking=True)
         x = self.in_proj(self.embedding(input_ids))                                 # (B, T, D)
@@ -211,9 +214,9 @@ class TransformerEncoder(nn.Module):
             w = keep.to(x.dtype)[..., None]                                         # (B, T, 1)
             h = (x * w).sum(1) / w.sum(1)                                           # (B, D) masked mean
         out = self.head(h)
-        if not self.variational:
-            return out, None
-        mu, logvar = out.chunk(2, dim=-1)
+        mu, logvar = (out, None) if not self.variational else out.chunk(2, dim=-1)  # (B, Z) each
+        if return_states:
+            return mu, logvar, (x[:, 1:] if self.cls is not None else x)            # (B, T, D)
         return mu, logvar
 
 
