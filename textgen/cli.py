@@ -296,6 +296,16 @@ def cmd_plot_latent(args: argparse.Namespace) -> int:
     return 0
 
 
+def cmd_export_hf(args: argparse.Namespace) -> int:
+    """Write a model's encoder as a transformers folder (AutoModel / pipeline / trust_remote_code)."""
+    from textgen.integrations.hf import export_hf
+
+    out = export_hf(args.model, args.out)
+    print(f"wrote {out}: load it with transformers.AutoModel.from_pretrained({str(out)!r}) after "
+          "`import textgen.integrations.hf`, or with trust_remote_code=True without textgen")
+    return 0
+
+
 # ----------------------------------------------------------------------------- parser
 
 def build_parser() -> argparse.ArgumentParser:
@@ -399,6 +409,10 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--seed", type=int, default=0)
     p.add_argument("--device", default="cpu", choices=["auto", "cpu", "cuda", "mps"])
     p.add_argument("--out", default="latent.png", help="picture file (default latent.png)")
+
+    p = add("export-hf", cmd_export_hf, "export a VAE's encoder as a Hugging Face transformers folder")
+    p.add_argument("--model", default="ptb-lstm-vae", help="model folder or shipped name (default: ptb-lstm-vae)")
+    p.add_argument("--out", required=True, help="output folder")
 
     p = add("show-config", cmd_show_config, "validate a config file and print it resolved with overrides")
     p.add_argument("--kind", default=None, help="config schema; default: the config's folder name (configs/<kind>/)")

@@ -1,0 +1,91 @@
+"""transformers classes for textgen sentence encoders: ``TextgenEncoderConfig`` and ``TextgenEncoderModel``.
+
+This file is self-contained on purpose: ``textgen export-hf`` copies it, unchanged, beside the exported
+weights together with ``textgen_encoders.py`` (a copy of ``textgen/models/encoders.py``), and writes an
+``auto_map`` into ``config.json``, so that
+
+    AutoModel.from_pretrained(folder, trust_remote_code=True)
+
+works in a process where textgen is not installed (transformers' remote-code convention). With textgen
+installed, ``import textgen.integrations.hf`` registers the same classes with ``AutoConfig`` /
+``AutoModel`` and no remote code is needed.
+
+The model's forward returns ``BaseModelOutputWithPooling``: ``pooler_output`` is the posterior mean
+E[z|x] (B, Z), the sentence embedding; ``last_hidden_state`` holds the encoder's per-token states.
+Inputs are what the exported tokenizer gives: the sentence's ids followed by ``<eos>``, right-padded,
+with an attention mask.
+"""
+from __future__ import annotations
+
+from types import SimpleNamespace
+from typing import Optional
+
+import torch
+import torch.nn as nn
+from transformers import PretrainedConfig, PreTrainedModel
+from transformers.modeling_outputs import BaseModelOutputWithPooling
+
+try:  # beside exported weights (remote code): the copied module
+    from .textgen_encoders import build_encoder
+except ImportError:  # inside the textgen package
+    from textgen.models.encoders import build_encoder
+
+MODEL_TYPE = "textgen-sentence-encoder"
+EXPORT_FORMAT = 1  # bump when the layout of exported folders changes
+
+
+class TextgenEncoderConfig(PretrainedConfig):
+    """``textgen``: every field of the textgen ``SentenceVAEConfig`` the encoder was trained with."""
+
+    model_type = MODEL_TYPE
+    textgen: Optional[dict] = None
+    textgen_version: Optional[str] = None
+    textgen_export_format: Optional[int] = None
+
+    @property
+    def embedding_size(self) -> int:
+        """Size of one sentence embedding (``pooler_output``): the latent size."""
+        return int((self.textgen or {}).get("latent_size", 0))
+
+
+class TextgenEncoderModel(PreTrainedModel):
+    """The encoder q(z|x) of a textgen sentence VAE (or auto-encoder)."""
+
+    config_class = TextgenEncoderConfig
+    base_model_prefix = "textgen"
+    main_input_name = "input_ids"
+
+    def __init__(self, config: TextgenEncoderConfig):
+        super().__init__(config)
+        if not config.textgen:
+            raise ValueError("this config has no 'textgen' section; export the folder with `textgen export-hf`")
+        if config.textgen_export_format != EXPORT_FORMAT:
+            raise ValueError(f"this folder was exported in textgen export format {config.textgen_export_format} "
+                             f"(textgen {config.textgen_version}); this code reads format {EXPORT_FORMAT}. Re-export "
+                             "it with this textgen: textgen export-hf --model MODEL_DIR --out HF_DIR")
+        c = SimpleNamespace(**config.textgen)
+        self.pad_id = c.pad_id
+        embedding = nn.Embedding(c.vocab_size, c.embed_size, padding_idx=c.pad_id)
+        self.encoder = build_encoder(c, embedding)                                  # owns the embedding
+        self.post_init()
+
+    def _init_weights(self, module: nn.Module) -> None:
+        # Weights always come from an exported checkpoint; nothing to initialise here.
+        return
+
+    def get_input_embeddings(self) -> nn.Embedding:
+        return self.encoder.embedding
+
+    def forward(self, input_ids: torch.Tensor, attention_mask: Optional[torch.Tensor] = None,
+                **kwargs) -> BaseModelOutputWithPooling:
+        if attention_mask is None:
+            attention_mask = (input_ids != self.pad_id).long()
+        if bool((attention_mask[:, 0] == 0).any() & (attention_mask[:, -1] == 1).any()):
+            raise ValueError("left padding is not supported: the encoder reads each sentence from its first token; "
+                             "pad on the right (tokenizer.padding_side = 'right')")
+        lengths = attention_mask.sum(-1).to("cpu")                                   # (B,) right padding
+        if bool((lengths < 1).any()):
+            raise ValueError("every row needs at least one token (the tokenizer appends <eos>)")
+        T = int(lengths.max())
+        mu, _, states = self.encoder(input_ids[:, :T], lengths, return_states=True)  # (B, Z), (B, T, H)
+        return BaseModelOutputWithPooling(last_hidden_state=states, pooler_output=mu)
