@@ -19,6 +19,7 @@ def test_import_textgen_is_light():
     out = _run(
         "import sys, textgen\n"
         "import textgen.config, textgen.runtime, textgen.cli, textgen.tokenization, textgen.data\n"
+        "import textgen.encoder, textgen.pipelines, textgen.integrations\n"
         f"print(sorted(m for m in {HEAVY!r} if m in sys.modules))"
     )
     assert out.strip() == "[]", f"import textgen pulled in heavy libraries: {out}"
