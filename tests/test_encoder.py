@@ -59,3 +59,13 @@ def test_datasets_map_adds_an_embedding_column(enc):
     emb = np.asarray(out["embedding"], dtype=np.float32)
     assert emb.shape == (len(TINY_SENTENCES), enc.dim)
     assert np.allclose(emb, enc.encode(TINY_SENTENCES), atol=1e-5)
+
+
+def test_chunked_streaming_gives_the_same_embeddings_and_global_indices(enc):
+    many = TINY_SENTENCES * 7                                                        # 70 sentences
+    small = enc.encode(many, batch_size=1, progress_bar=False)                       # chunks of 32
+    assert np.allclose(small, enc.encode(many, batch_size=256), atol=1e-5)
+    bad = list(many)
+    bad[40] = None
+    with pytest.raises(TypeError, match="sentence 40 is a NoneType"):
+        enc.encode(bad, batch_size=1)

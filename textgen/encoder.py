@@ -68,10 +68,10 @@ class SentenceEncoder:
 
     # -------------------------------------------------------------- encoding
 
-    def _ids(self, sentences: Sequence[str]) -> tuple[list[list[int]], int, int, list[str]]:
+    def _ids(self, sentences: Sequence[str], offset: int = 0) -> tuple[list[list[int]], int, int, list[str]]:
         """Token ids (content + <eos>) of every sentence, with counts of empty and truncated ones."""
         texts, unknown = [], []
-        for i, s in enumerate(sentences):
+        for i, s in enumerate(sentences, offset):
             if not isinstance(s, str):
                 raise TypeError(f"sentence {i} is a {type(s).__name__}, not a str; pass a list of strings")
             p = prepare_text(s, self.tokenizer, what=f"sentence {i}")
@@ -103,33 +103,44 @@ class SentenceEncoder:
             raise ValueError(f"output={output!r} needs a VAE posterior; an auto-encoder only has means")
         sentences = list(sentences)
         width = 2 * self.dim if output == "mean+logvar" else self.dim
-        ids, empty, cut, unknown = self._ids(sentences)
+        out = torch.empty(len(sentences), width, dtype=torch.float32)
+        # Work through the input a chunk at a time (tokenize, sort by length, encode in batches), so that
+        # memory stays flat however long the input: only one chunk of ids and one batch of activations live.
+        chunk = 32 * batch_size
+        empty = cut = 0
+        unknown: dict[str, None] = {}
+        n_batches = sum(-(-min(chunk, len(sentences) - c0) // batch_size) for c0 in range(0, len(sentences), chunk))
+        bar = progress(total=n_batches, enabled=progress_bar and n_batches > 1, desc="encode")
+        pad = self.tokenizer.pad_id
+        for c0 in range(0, len(sentences), chunk):
+            ids, n_empty, n_cut, unk = self._ids(sentences[c0:c0 + chunk], offset=c0)
+            empty, cut = empty + n_empty, cut + n_cut
+            unknown.update(dict.fromkeys(unk))
+            order = np.argsort([len(x) for x in ids], kind="stable")                # length buckets
+            for b0 in range(0, len(order), batch_size):
+                rows = order[b0:b0 + batch_size]
+                lengths = torch.tensor([len(ids[i]) for i in rows])
+                batch = torch.full((len(rows), int(lengths.max())), pad, dtype=torch.long)
+                for j, i in enumerate(rows):
+                    batch[j, : len(ids[i])] = torch.tensor(ids[i])
+                mu, logvar = self.model.encode(batch.to(self.device), lengths)    # (b, Z) each
+                if output == "sample":
+                    emb = self.model.reparameterize(mu, logvar, generator)
+                elif output == "mean+logvar":
+                    emb = torch.cat([mu, logvar], dim=-1)
+                else:
+                    emb = mu
+                out[torch.as_tensor(rows) + c0] = emb.float().cpu()
+                bar.update(1)
+        bar.close()
         if empty:
             warnings.warn(f"{empty} empty sentence(s) encoded as <eos> alone", UserWarning, stacklevel=2)
         if cut:
             warnings.warn(f"{cut} sentence(s) longer than {self.max_length} tokens were truncated", UserWarning, stacklevel=2)
         if unknown:
-            warnings.warn(f"{len(unknown)} distinct word(s) outside the vocabulary were read as <unk> "
-                          f"(e.g. {', '.join(unknown[:5])})", UserWarning, stacklevel=2)
-
-        out = torch.empty(len(ids), width, dtype=torch.float32)
-        order = np.argsort([len(x) for x in ids], kind="stable")                   # length buckets
-        starts = range(0, len(order), batch_size)
-        pad = self.tokenizer.pad_id
-        for start in progress(starts, enabled=progress_bar and len(starts) > 1, desc="encode", total=len(starts)):
-            rows = order[start:start + batch_size]
-            lengths = torch.tensor([len(ids[i]) for i in rows])
-            batch = torch.full((len(rows), int(lengths.max())), pad, dtype=torch.long)
-            for j, i in enumerate(rows):
-                batch[j, : len(ids[i])] = torch.tensor(ids[i])
-            mu, logvar = self.model.encode(batch.to(self.device), lengths)        # (b, Z) each
-            if output == "sample":
-                emb = self.model.reparameterize(mu, logvar, generator)
-            elif output == "mean+logvar":
-                emb = torch.cat([mu, logvar], dim=-1)
-            else:
-                emb = mu
-            out[torch.as_tensor(rows)] = emb.float().cpu()
+            words = list(unknown)
+            warnings.warn(f"{len(words)} distinct word(s) outside the vocabulary were read as <unk> "
+                          f"(e.g. {', '.join(words[:5])})", UserWarning, stacklevel=2)
         if normalize:
             out = torch.nn.functional.normalize(out, dim=-1)
         return out if return_tensors == "pt" else out.numpy()
