@@ -51,6 +51,7 @@ def main() -> int:
     best = run / "best"
     model = SentenceVAE.from_pretrained(best)
 
+    TARGET.parent.mkdir(parents=True, exist_ok=True)
     with tempfile.TemporaryDirectory(dir=TARGET.parent) as tmp:
         staged = Path(tmp) / TARGET.name
         model.save_pretrained(staged, dtype=torch.float16)

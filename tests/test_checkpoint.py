@@ -106,3 +106,21 @@ def test_training_state_round_trip_without_pickle(tmp_path):
         save_tree({"bad": object()}, tmp_path / "bad")
     with pytest.raises(CheckpointError, match="not a textgen training state"):
         load_tree(tmp_path)
+
+
+def test_shared_weights_are_stored_once_and_restored(tmp_path):
+    from textgen.models.vae import SentenceVAE, SentenceVAEConfig
+
+    m = SentenceVAE(SentenceVAEConfig(vocab_size=500, embed_size=16, hidden_size=16, latent_size=4, tie_embeddings=True))
+    sd = m.state_dict()
+    assert sd["embedding.weight"].data_ptr() == sd["decoder.head.proj.weight"].data_ptr()  # one table, 4 names
+    write_model_folder(tmp_path / "m", model_type="sentence-vae", config={}, state_dict=sd, dtype=torch.float16)
+    from safetensors import safe_open
+
+    with safe_open(str(tmp_path / "m" / "model.safetensors"), framework="pt") as f:
+        stored = list(f.keys())
+    assert sum(k.endswith("embedding.weight") or k == "decoder.head.proj.weight" for k in stored) == 1
+    _, state, _ = read_model_folder(tmp_path / "m", load_tokenizer=False)
+    assert set(state) == set(sd)
+    for k in ("embedding.weight", "encoder.embedding.weight", "decoder.embedding.weight", "decoder.head.proj.weight"):
+        assert torch.equal(state[k], sd[k].half())

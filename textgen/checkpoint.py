@@ -41,6 +41,7 @@ FORMAT = "textgen-model"
 FORMAT_VERSION = 1
 CONFIG_NAME = "config.json"
 WEIGHTS_NAME = "model.safetensors"
+ALIASES_KEY = "textgen_aliases"  # safetensors metadata: {name: stored name} for tied/shared weights
 TRAINING_STATE_DIR = "training_state"
 
 
@@ -100,12 +101,7 @@ def write_model_folder(
 
     from textgen import __version__
 
-    tensors = {}
-    for k, v in state_dict.items():
-        v = v.detach().cpu()
-        if dtype is not None and v.is_floating_point():
-            v = v.to(dtype)
-        tensors[k] = v.contiguous()
+    tensors, aliases = _dedupe_shared(state_dict, dtype)
     with atomic_folder(directory) as tmp:
         meta = {
             "format": FORMAT,
@@ -115,7 +111,10 @@ def write_model_folder(
             "config": dict(config),
         }
         (tmp / CONFIG_NAME).write_text(json.dumps(meta, indent=2) + "\n", encoding="utf-8")
-        _save_safetensors_shared_ok(tensors, tmp / WEIGHTS_NAME, save_file)
+        metadata = {"format": "pt"}
+        if aliases:
+            metadata[ALIASES_KEY] = json.dumps(aliases, sort_keys=True)
+        save_file(tensors, str(tmp / WEIGHTS_NAME), metadata=metadata)
         if tokenizer is not None:
             tokenizer.save(tmp)
         if extra_files is not None:
@@ -123,15 +122,28 @@ def write_model_folder(
     return Path(directory)
 
 
-def _save_safetensors_shared_ok(tensors: dict[str, torch.Tensor], path: Path, save_file) -> None:
-    # safetensors refuses tensors that share storage (tied embeddings); store a copy of each.
-    seen: dict[int, str] = {}
-    out = {}
-    for k, v in tensors.items():
-        ptr = v.data_ptr()
-        out[k] = v.clone() if ptr in seen and v.numel() > 0 else v
-        seen.setdefault(ptr, k)
-    save_file(out, str(path), metadata={"format": "pt"})
+def _dedupe_shared(state_dict: Mapping[str, torch.Tensor],
+                   dtype: torch.dtype | None) -> tuple[dict[str, torch.Tensor], dict[str, str]]:
+    """Each tensor once: names that share storage (tied or shared embeddings) become aliases of the first.
+
+    Returns ``(tensors to store, {alias: stored name})``; safetensors refuses shared tensors, and storing a
+    copy per name would multiply the file by the number of ties.
+    """
+    tensors: dict[str, torch.Tensor] = {}
+    aliases: dict[str, str] = {}
+    seen: dict[tuple, str] = {}
+    for k, v in state_dict.items():
+        v = v.detach()
+        ident = (v.device, v.untyped_storage().data_ptr(), v.storage_offset(), tuple(v.shape), v.stride(), v.dtype)
+        if v.numel() > 0 and ident in seen:
+            aliases[k] = seen[ident]
+            continue
+        seen[ident] = k
+        v = v.cpu()
+        if dtype is not None and v.is_floating_point():
+            v = v.to(dtype)
+        tensors[k] = v.contiguous()
+    return tensors, aliases
 
 
 def read_model_folder(directory: str | os.PathLike, *, model_type: str | None = None,
@@ -141,7 +153,7 @@ def read_model_folder(directory: str | os.PathLike, *, model_type: str | None = 
     Raises :class:`CheckpointError` naming the problem and the fix for a missing folder, a folder
     that is not a textgen model, another model type, a newer format, or corrupt weights.
     """
-    from safetensors import SafetensorError
+    from safetensors import SafetensorError, safe_open
     from safetensors.torch import load_file
 
     path = Path(directory)
@@ -177,8 +189,15 @@ def read_model_folder(directory: str | os.PathLike, *, model_type: str | None = 
         raise CheckpointError(f"{path} has no {WEIGHTS_NAME}; the save was interrupted or the file was removed")
     try:
         state = load_file(str(weights))
+        with safe_open(str(weights), framework="pt") as f:
+            aliases = json.loads((f.metadata() or {}).get(ALIASES_KEY, "{}"))
     except (SafetensorError, OSError, ValueError, RuntimeError) as e:
         raise CheckpointError(f"{weights} is corrupt or truncated ({e}); restore it from a good checkpoint") from None
+    for alias, name in aliases.items():  # tied / shared weights were stored once
+        if name not in state:
+            raise CheckpointError(f"{weights} is inconsistent: {alias!r} refers to a missing tensor {name!r}; "
+                                  "restore it from a good checkpoint")
+        state[alias] = state[name]
     tokenizer = None
     if load_tokenizer:
         from textgen.tokenization import Tokenizer
@@ -230,7 +249,8 @@ def save_tree(tree: Mapping[str, Any], directory: str | os.PathLike) -> Path:
     tensors: dict[str, torch.Tensor] = {}
     structure = _flatten(dict(tree), tensors, "")
     with atomic_folder(directory) as tmp:
-        _save_safetensors_shared_ok(tensors, tmp / "state.safetensors", save_file)
+        # own copies: safetensors refuses tensors that share storage (the state is small)
+        save_file({k: v.detach().cpu().clone() for k, v in tensors.items()}, str(tmp / "state.safetensors"))
         (tmp / "state.json").write_text(json.dumps(structure), encoding="utf-8")
     return Path(directory)
 

@@ -35,8 +35,8 @@ ROWS = [
     ("mi", "mutual information I(x;z), nats", "{:.3f}"),
     ("au", "active units", "{}"),
     ("rec_mu", "reconstruction NLL at z=mu", "{:.2f}"),
-    ("recon_exact", "greedy reconstruction: exact match", "{:.1%}"),
-    ("recon_wer", "greedy reconstruction: word error rate", "{:.1%}"),
+    ("recon_exact", "short sentences: exact reconstruction", "{:.1%}"),
+    ("recon_wer", "short sentences: reconstruction WER", "{:.1%}"),
     ("num_sentences", "sentences", "{:,}"),
     ("num_tokens", "tokens (incl. <eos>)", "{:,}"),
 ]
@@ -81,9 +81,11 @@ def format_report(report: dict[str, Any]) -> str:
                 value += f" / {report['latent_size']}"
             if key == "iw_nll":
                 label += f" (k={report['iw_samples']})"
-            if key.startswith("recon_"):
-                label += f" (<= {report['recon_max_words']} words, n={report['recon_sentences']})"
+
             lines.append(f"  {label:<42} {value}")
+    if "recon_sentences" in report:
+        lines.append(f"  (short sentences: the {report['recon_sentences']:,} of at most {report['recon_max_words']} words, "
+                     "greedy decoding from the posterior mean)")
     if report.get("num_truncated"):
         lines.append(f"  note: {report['num_truncated']} sentences were truncated to the model's maximum length")
     return "\n".join(lines)

@@ -1,0 +1,32 @@
+"""The README's "Use in your pipeline" snippets, run as written, against the shipped default model."""
+import os
+import re
+from pathlib import Path
+
+import pytest
+
+ROOT = Path(__file__).resolve().parents[1]
+
+
+def _section_snippets(title: str) -> list[str]:
+    text = (ROOT / "README.md").read_text(encoding="utf-8")
+    start = text.index(f"## {title}")
+    end = text.find("\n## ", start + 1)
+    return re.findall(r"```python\n(.*?)```", text[start:end if end != -1 else None], flags=re.DOTALL)
+
+
+def test_use_in_your_pipeline_snippets_run(tmp_path, monkeypatch):
+    pytest.importorskip("sklearn")
+    snippets = _section_snippets("Use in your pipeline")
+    assert len(snippets) == 4
+    monkeypatch.chdir(tmp_path)          # the export writes hf-ptb-encoder/ into the working directory
+    scope: dict = {}
+    for code in snippets:
+        exec(compile(code, "README.md", "exec"), scope)  # noqa: S102 - our own documentation
+    assert scope["X"].shape == (2, 32)
+    assert len(scope["ds"][0]["embedding"]) == 32
+    assert len(scope["vector"]) == 32 and tuple(scope["pooled"].shape) == (1, 32)
+    import numpy as np
+
+    assert np.allclose(scope["vector"], scope["enc"].encode(["the market fell on monday"])[0], atol=1e-5)
+    assert os.path.isdir(tmp_path / "hf-ptb-encoder")
