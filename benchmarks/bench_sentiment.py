@@ -60,7 +60,7 @@ def main() -> None:
     texts, y = load_rotten_tomatoes()
     Xtr, Xte, ytr, yte = train_test_split(texts, y, test_size=0.2, random_state=args.seed, stratify=y)
     feats = VAEFeatures(args.model).fit()
-    prepared = [prepare_text(t, feats.encoder_.tokenizer) for t in texts]
+    prepared = [prepare_text(t, feats.encoder_.tokenizer, errors="replace") for t in texts]
     n_words = sum(p.num_words for p in prepared)
     n_unk = sum(sum(w not in feats.encoder_.tokenizer.get_vocab() for w in p.text.split()) for p in prepared)
 

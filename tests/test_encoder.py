@@ -69,3 +69,9 @@ def test_chunked_streaming_gives_the_same_embeddings_and_global_indices(enc):
     bad[40] = None
     with pytest.raises(TypeError, match="sentence 40 is a NoneType"):
         enc.encode(bad, batch_size=1)
+
+
+def test_stray_control_bytes_become_spaces_in_bulk_encoding(enc):
+    clean = enc.encode([TINY_SENTENCES[0]])
+    dirty = enc.encode([TINY_SENTENCES[0].replace(" ", " \x97", 1)])                # a cp1252 dash, mis-decoded
+    assert np.allclose(clean, dirty, atol=1e-6)

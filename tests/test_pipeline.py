@@ -253,3 +253,10 @@ def test_shipped_name_that_is_missing_says_how_to_rebuild(monkeypatch):
     monkeypatch.setitem(pretrained.PRETRAINED_MODELS, "ghost-vae", "pretrained/ghost-vae")
     with pytest.raises(CheckpointError, match="missing from this installation.*build_pretrained"):
         pretrained.resolve_model_path("ghost-vae")
+
+
+def test_prepare_text_replace_mode():
+    tok = Tokenizer.from_vocab(["a", "b"])
+    assert prepare_text("a\x97b", tok, errors="replace").text == "a b"
+    with pytest.raises(ValueError, match="non-text"):
+        prepare_text("a\x97b", tok)

@@ -10,7 +10,8 @@
 The embedding of a sentence is the mean of its posterior q(z|x) (``output="mean"``), a sample from it
 (``"sample"``), or both parameters side by side (``"mean+logvar"``, shape (N, 2 * dim)). Sentences are
 normalised like :class:`~textgen.pipelines.SentenceVAEPipeline` does, sorted by length into batches
-(little padding), encoded without gradients, and returned in the input order. Memory stays flat however
+(little padding), encoded without gradients, and returned in the input order. Control characters and
+undecodable bytes in the text become spaces (a stray byte in a large corpus does not stop the job). Memory stays flat however
 many sentences are passed: only one batch of activations is alive at a time.
 """
 from __future__ import annotations
@@ -74,7 +75,7 @@ class SentenceEncoder:
         for i, s in enumerate(sentences, offset):
             if not isinstance(s, str):
                 raise TypeError(f"sentence {i} is a {type(s).__name__}, not a str; pass a list of strings")
-            p = prepare_text(s, self.tokenizer, what=f"sentence {i}")
+            p = prepare_text(s, self.tokenizer, what=f"sentence {i}", errors="replace")
             texts.append(p.text)
             unknown += p.unknown
         enc = self.tokenizer.encode_batch(texts, add_eos=True, max_length=self.max_length,

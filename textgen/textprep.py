@@ -47,26 +47,38 @@ class PreparedText:
         return len(self.text.split())
 
 
-def check_is_text(text: Any, what: str = "input") -> str:
-    """``text`` itself if it is a ``str`` of printable text; else a ``ValueError`` that says what is wrong."""
+def _is_non_text(ch: str) -> bool:
+    cat = unicodedata.category(ch)
+    return ch == "\ufffd" or cat == "Cs" or (cat == "Cc" and not ch.isspace())
+
+
+def check_is_text(text: Any, what: str = "input", errors: str = "strict") -> str:
+    """``text`` if it is a ``str`` of printable text, else a ``ValueError`` that says what is wrong.
+
+    ``errors="replace"`` instead turns control characters, undecodable bytes (surrogates) and U+FFFD into
+    spaces, for bulk encoding of real corpora where a stray byte should not stop the job.
+    """
     if isinstance(text, (bytes, bytearray)):
         raise ValueError(f"{what} is bytes, not text; decode it first (e.g. data.decode('utf-8'))")
     if not isinstance(text, str):
         raise ValueError(f"{what} must be a string, got {type(text).__name__}")
     for i, ch in enumerate(text):
-        cat = unicodedata.category(ch)
-        if ch == "\ufffd" or cat == "Cs" or (cat == "Cc" and not ch.isspace()):
+        if _is_non_text(ch):
+            if errors == "replace":
+                return "".join(" " if _is_non_text(c) else c for c in text)
             raise ValueError(f"{what} contains non-text data ({ch!r} at position {i}): pass UTF-8 text, not binary "
                              "bytes or a file read with the wrong encoding")
     return text
 
 
-def prepare_text(text: str, tokenizer: Any, what: str = "sentence") -> PreparedText:
-    """Normalise ``text`` for ``tokenizer`` (see the module docstring). Raises ``ValueError`` for non-text."""
-    check_is_text(text, what)
+def prepare_text(text: str, tokenizer: Any, what: str = "sentence", errors: str = "strict") -> PreparedText:
+    """Normalise ``text`` for ``tokenizer`` (see the module docstring). Non-text raises ``ValueError``, or
+    becomes spaces with ``errors="replace"``."""
+    original = text
+    text = check_is_text(text, what, errors)
     if tokenizer.kind != "word":
         normalized = tokenizer.normalize(text)
-        return PreparedText(text, normalized, unknown=tokenizer.unknown_words(normalized))
+        return PreparedText(original, normalized, unknown=tokenizer.unknown_words(normalized))
     vocab = tokenizer.get_vocab()
     numbers_as_n = "N" in vocab
     clean = unicodedata.normalize("NFKC", text).translate(_QUOTES)
@@ -107,4 +119,4 @@ def prepare_text(text: str, tokenizer: Any, what: str = "sentence") -> PreparedT
             else:
                 words.append(piece)
                 unknown.append(piece)
-    return PreparedText(text, " ".join(words), unknown=list(dict.fromkeys(unknown)), removed=removed)
+    return PreparedText(original, " ".join(words), unknown=list(dict.fromkeys(unknown)), removed=removed)
