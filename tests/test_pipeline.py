@@ -260,3 +260,16 @@ def test_prepare_text_replace_mode():
     assert prepare_text("a\x97b", tok, errors="replace").text == "a b"
     with pytest.raises(ValueError, match="non-text"):
         prepare_text("a\x97b", tok)
+
+
+def test_non_text_pattern_is_exactly_the_unicode_rule():
+    """Control characters that are not whitespace, surrogates and U+FFFD, over the whole BMP."""
+    import unicodedata
+
+    from textgen.textprep import _NON_TEXT
+
+    for cp in range(0x10000):
+        ch = chr(cp)
+        cat = unicodedata.category(ch)
+        expected = ch == "\ufffd" or cat == "Cs" or (cat == "Cc" and not ch.isspace())
+        assert expected == bool(_NON_TEXT.match(ch)), hex(cp)

@@ -47,9 +47,9 @@ class PreparedText:
         return len(self.text.split())
 
 
-def _is_non_text(ch: str) -> bool:
-    cat = unicodedata.category(ch)
-    return ch == "\ufffd" or cat == "Cs" or (cat == "Cc" and not ch.isspace())
+# Control characters (Unicode category Cc) that are not whitespace, surrogates (undecodable bytes read with
+# errors="surrogateescape", as in sys.argv) and U+FFFD (bytes already replaced by a decoder).
+_NON_TEXT = re.compile("[\x00-\x08\x0e-\x1b\x7f-\x84\x86-\x9f\ud800-\udfff\ufffd]")
 
 
 def check_is_text(text: Any, what: str = "input", errors: str = "strict") -> str:
@@ -62,13 +62,13 @@ def check_is_text(text: Any, what: str = "input", errors: str = "strict") -> str
         raise ValueError(f"{what} is bytes, not text; decode it first (e.g. data.decode('utf-8'))")
     if not isinstance(text, str):
         raise ValueError(f"{what} must be a string, got {type(text).__name__}")
-    for i, ch in enumerate(text):
-        if _is_non_text(ch):
-            if errors == "replace":
-                return "".join(" " if _is_non_text(c) else c for c in text)
-            raise ValueError(f"{what} contains non-text data ({ch!r} at position {i}): pass UTF-8 text, not binary "
-                             "bytes or a file read with the wrong encoding")
-    return text
+    bad = _NON_TEXT.search(text)
+    if bad is None:
+        return text
+    if errors == "replace":
+        return _NON_TEXT.sub(" ", text)
+    raise ValueError(f"{what} contains non-text data ({bad.group()!r} at position {bad.start()}): pass UTF-8 text, "
+                     "not binary bytes or a file read with the wrong encoding")
 
 
 def prepare_text(text: str, tokenizer: Any, what: str = "sentence", errors: str = "strict") -> PreparedText:
@@ -79,11 +79,15 @@ def prepare_text(text: str, tokenizer: Any, what: str = "sentence", errors: str 
     if tokenizer.kind != "word":
         normalized = tokenizer.normalize(text)
         return PreparedText(original, normalized, unknown=tokenizer.unknown_words(normalized))
-    vocab = tokenizer.get_vocab()
-    numbers_as_n = "N" in vocab
     clean = unicodedata.normalize("NFKC", text).translate(_QUOTES)
     if tokenizer.lowercase:
         clean = clean.lower()
+    tokens = clean.split()
+    has = tokenizer.token_to_id
+    if all(has(t) is not None for t in tokens):                    # the common case: nothing to change
+        return PreparedText(original, " ".join(tokens))
+    vocab = tokenizer.get_vocab()
+    numbers_as_n = "N" in vocab
     words: list[str] = []
     unknown: list[str] = []
     removed: list[str] = []
@@ -97,7 +101,7 @@ def prepare_text(text: str, tokenizer: Any, what: str = "sentence", errors: str 
             return "N"
         return None
 
-    for token in clean.split():
+    for token in tokens:
         found = lookup(token)
         if found is not None:
             words.append(found)
