@@ -1,0 +1,299 @@
+"""Procedural synthetic birds: controlled images whose every attribute is known, offline and deterministic.
+
+A bird is a set of named attributes (:class:`BirdAttributes`): a colour for each part (crown, back,
+wing, tail, breast, belly, bill, legs, eye) from :data:`PALETTE`, a size, a bill length and shape, and a
+wing pattern. :func:`render_bird` draws it side-on with anti-aliasing (4x supersampling) at any
+resolution from 32 to 256 px, with nuisance variation that is not an attribute: facing left or right,
+pose jitter, position, colour jitter and a background (sky, foliage or a branch to perch on).
+
+    rng = np.random.default_rng(0)
+    attrs = sample_attributes(rng)
+    image, layout = render_bird(attrs, size=64, rng=rng)   # PIL image + where each part was drawn
+
+Everything is a pure function of the seed: the same ``rng`` state gives the same pixels.
+"""
+from __future__ import annotations
+
+import math
+from dataclasses import asdict, dataclass, field, fields
+from typing import Optional
+
+import numpy as np
+
+__all__ = [
+    "PALETTE", "COLOR_NAMES", "PARTS", "SIZES", "BILL_LENGTHS", "BILL_SHAPES", "WING_PATTERNS", "EYE_COLORS",
+    "BirdAttributes", "BirdLayout", "sample_attributes", "render_bird",
+]
+
+# ----------------------------------------------------------------------------- the attribute space
+
+# 12 named colours (sRGB), chosen to be distinct to a person and to a classifier.
+PALETTE: dict[str, tuple[int, int, int]] = {
+    "red": (200, 30, 35),
+    "orange": (240, 130, 20),
+    "yellow": (245, 215, 40),
+    "green": (60, 150, 50),
+    "blue": (40, 90, 205),
+    "purple": (120, 50, 160),
+    "pink": (240, 140, 180),
+    "brown": (120, 75, 35),
+    "buff": (215, 185, 135),
+    "grey": (128, 128, 128),
+    "black": (25, 25, 25),
+    "white": (245, 245, 245),
+}
+COLOR_NAMES = tuple(PALETTE)
+PARTS = ("crown", "back", "wing", "tail", "breast", "belly", "bill", "leg", "eye")   # parts with a colour
+EYE_COLORS = ("black", "red", "yellow", "white")
+SIZES = ("small", "medium", "large")
+BILL_LENGTHS = ("short", "medium", "long")
+BILL_SHAPES = ("pointed", "cone", "hooked", "curved")
+WING_PATTERNS = ("solid", "bars", "tipped", "spotted")
+LEG_COLORS = ("black", "grey", "brown", "orange", "pink", "yellow")
+
+
+@dataclass(frozen=True)
+class BirdAttributes:
+    """Everything a caption can state about a bird (colours are names from :data:`PALETTE`)."""
+
+    crown: str
+    back: str
+    wing: str
+    tail: str
+    breast: str
+    belly: str
+    bill: str
+    leg: str
+    eye: str
+    size: str
+    bill_length: str
+    bill_shape: str
+    wing_pattern: str
+    wing_pattern_color: str
+
+    def __post_init__(self) -> None:
+        for f in fields(self):
+            value = getattr(self, f.name)
+            allowed = _ALLOWED[f.name]
+            if value not in allowed:
+                raise ValueError(f"{f.name}={value!r} is not allowed; choose one of {', '.join(allowed)}")
+
+    def to_dict(self) -> dict[str, str]:
+        return asdict(self)
+
+
+_ALLOWED = {p: COLOR_NAMES for p in PARTS}
+_ALLOWED.update(eye=EYE_COLORS, leg=LEG_COLORS, size=SIZES, bill_length=BILL_LENGTHS, bill_shape=BILL_SHAPES,
+                wing_pattern=WING_PATTERNS, wing_pattern_color=COLOR_NAMES)
+
+
+def sample_attributes(rng: np.random.Generator, **fixed: str) -> BirdAttributes:
+    """Random attributes with bird-like correlations (a belly often matches the breast, a tail the back);
+    ``fixed`` pins some of them (e.g. what a caption states)."""
+    def pick(options) -> str:
+        return str(options[int(rng.integers(len(options)))])
+
+    back = pick(COLOR_NAMES)
+    breast = pick(COLOR_NAMES)
+    a = {
+        "back": back,
+        "crown": back if rng.random() < 0.3 else pick(COLOR_NAMES),
+        "wing": back if rng.random() < 0.4 else pick(COLOR_NAMES),
+        "tail": back if rng.random() < 0.5 else pick(COLOR_NAMES),
+        "breast": breast,
+        "belly": breast if rng.random() < 0.5 else pick(COLOR_NAMES),
+        "bill": pick(COLOR_NAMES),
+        "leg": pick(LEG_COLORS),
+        "eye": "black" if rng.random() < 0.7 else pick(EYE_COLORS),
+        "size": pick(SIZES),
+        "bill_length": pick(BILL_LENGTHS),
+        "bill_shape": pick(BILL_SHAPES),
+        "wing_pattern": pick(WING_PATTERNS),
+        "wing_pattern_color": pick(COLOR_NAMES),
+    }
+    unknown = set(fixed) - set(a)
+    if unknown:
+        raise ValueError(f"unknown attribute(s) {sorted(unknown)}; known: {', '.join(a)}")
+    a.update(fixed)
+    if a["wing_pattern_color"] == a["wing"]:  # a pattern in the wing's own colour would be invisible
+        a["wing_pattern_color"] = "white" if a["wing"] != "white" else "black"
+    return BirdAttributes(**a)
+
+
+# ----------------------------------------------------------------------------- layout
+
+@dataclass
+class BirdLayout:
+    """Where the parts were drawn, in pixels of the output image (for tests and attribute probes)."""
+
+    size: int
+    facing: str                                  # "left" | "right"
+    background: str                              # "sky" | "foliage" | "branch"
+    centers: dict[str, tuple[int, int]] = field(default_factory=dict)   # part -> (x, y) inside that part
+
+
+_SCALE = {"small": 0.62, "medium": 0.76, "large": 0.9}
+_BILL_LEN = {"short": 0.09, "medium": 0.15, "long": 0.25}
+SUPERSAMPLE = 4
+
+
+def _jitter(rgb: tuple[int, int, int], rng: np.random.Generator, amount: float = 14) -> tuple[int, int, int]:
+    return tuple(int(np.clip(c + rng.normal(0, amount / 2), 0, 255)) for c in rgb)  # type: ignore[return-value]
+
+
+def _ellipse(cx: float, cy: float, rx: float, ry: float, angle: float, n: int = 48) -> list[tuple[float, float]]:
+    t = np.linspace(0, 2 * math.pi, n, endpoint=False)
+    x, y = rx * np.cos(t), ry * np.sin(t)
+    ca, sa = math.cos(angle), math.sin(angle)
+    return [(cx + xi * ca - yi * sa, cy + xi * sa + yi * ca) for xi, yi in zip(x, y)]
+
+
+def _rot(px: float, py: float, cx: float, cy: float, angle: float) -> tuple[float, float]:
+    ca, sa = math.cos(angle), math.sin(angle)
+    dx, dy = px - cx, py - cy
+    return cx + dx * ca - dy * sa, cy + dx * sa + dy * ca
+
+
+# ----------------------------------------------------------------------------- rendering
+
+def render_bird(attrs: BirdAttributes, size: int = 64, rng: Optional[np.random.Generator] = None,
+                background: Optional[str] = None, facing: Optional[str] = None):
+    """Draw ``attrs`` as a ``size`` x ``size`` RGB PIL image; returns ``(image, layout)``."""
+    from PIL import Image, ImageChops, ImageDraw, ImageFilter
+
+    if not 32 <= size <= 256:
+        raise ValueError(f"size must be between 32 and 256 pixels, got {size}")
+    rng = rng if rng is not None else np.random.default_rng(0)
+    S = size * SUPERSAMPLE
+    background = background or ("sky", "foliage", "branch")[int(rng.integers(3))]
+    facing = facing or ("right" if rng.random() < 0.5 else "left")
+    col = {p: _jitter(PALETTE[getattr(attrs, p)], rng) for p in PARTS}
+    pattern_rgb = _jitter(PALETTE[attrs.wing_pattern_color], rng)
+
+    # --- background
+    img = Image.new("RGB", (S, S))
+    d = ImageDraw.Draw(img)
+    if background == "sky":
+        top, bottom = np.array(_jitter((110, 170, 230), rng, 30)), np.array(_jitter((200, 225, 245), rng, 20))
+        for yy in range(S):
+            c = top + (bottom - top) * yy / (S - 1)
+            d.line([(0, yy), (S, yy)], fill=tuple(int(v) for v in c))
+    else:
+        base = _jitter((95, 140, 80) if background == "foliage" else (150, 190, 225), rng, 25)
+        d.rectangle([0, 0, S, S], fill=base)
+        if background == "foliage":
+            for _ in range(40):
+                x, y, r = rng.uniform(0, S), rng.uniform(0, S), rng.uniform(0.04, 0.12) * S
+                shade = _jitter((70, 120, 60) if rng.random() < 0.5 else (120, 165, 95), rng, 20)
+                d.ellipse([x - r, y - r * 0.6, x + r, y + r * 0.6], fill=shade)
+            img = img.filter(ImageFilter.GaussianBlur(S / 80))
+            d = ImageDraw.Draw(img)
+
+    # --- geometry (bird facing right; mirrored at the end for "left")
+    s = _SCALE[attrs.size] * S * rng.uniform(0.95, 1.05)
+    cx = S * 0.5 + rng.uniform(-0.05, 0.05) * S
+    cy = S * 0.5 + rng.uniform(-0.05, 0.05) * S
+    tilt = rng.uniform(-0.15, 0.15)                                  # radians; positive = nose down
+    body_rx, body_ry = 0.30 * s, 0.20 * s
+    P = lambda x, y: _rot(x, y, cx, cy, tilt)                      # noqa: E731 - rotate about the body centre
+
+    feet_y = cy + body_ry + 0.14 * s
+    if background == "branch":
+        bc = _jitter((95, 60, 30), rng, 20)
+        d.polygon([(0, feet_y - 0.02 * S), (S, feet_y - 0.05 * S), (S, feet_y + 0.03 * S), (0, feet_y + 0.05 * S)], fill=bc)
+
+    # legs (behind the body)
+    leg_w = max(2, int(0.035 * s))
+    for lx in (cx - 0.06 * s, cx + 0.06 * s):
+        d.line([P(lx, cy + body_ry * 0.6), (lx, feet_y)], fill=col["leg"], width=leg_w)
+        d.line([(lx - 0.05 * s, feet_y), (lx + 0.06 * s, feet_y)], fill=col["leg"], width=leg_w)
+
+    # tail: a fan behind the body
+    tail = [P(cx - body_rx * 0.8, cy - body_ry * 0.25), P(cx - body_rx * 1.75, cy - body_ry * 0.55),
+            P(cx - body_rx * 1.85, cy + body_ry * 0.15), P(cx - body_rx * 0.8, cy + body_ry * 0.35)]
+    d.polygon(tail, fill=col["tail"])
+
+    # body in the back colour, then breast and belly inside it (clipped to the body)
+    body = _ellipse(cx, cy, body_rx, body_ry, tilt)
+    d.polygon(body, fill=col["back"])
+    mask = Image.new("L", (S, S), 0)
+    ImageDraw.Draw(mask).polygon(body, fill=255)
+    under = Image.new("RGB", (S, S))
+    du = ImageDraw.Draw(under)
+    belly_c = P(cx - 0.1 * s, cy + body_ry * 0.55)
+    breast_c = P(cx + 0.14 * s, cy + body_ry * 0.35)
+    du.polygon(_ellipse(*belly_c, 0.22 * s, 0.13 * s, tilt), fill=col["belly"])
+    du.polygon(_ellipse(*breast_c, 0.17 * s, 0.15 * s, tilt), fill=col["breast"])
+    under_mask = Image.new("L", (S, S), 0)
+    dm = ImageDraw.Draw(under_mask)
+    dm.polygon(_ellipse(*belly_c, 0.22 * s, 0.13 * s, tilt), fill=255)
+    dm.polygon(_ellipse(*breast_c, 0.17 * s, 0.15 * s, tilt), fill=255)
+    img.paste(under, (0, 0), ImageChops.multiply(mask, under_mask))
+    d = ImageDraw.Draw(img)
+
+    # wing on the body's side, with its pattern
+    wing_c = P(cx - 0.06 * s, cy - body_ry * 0.02)
+    wing = _ellipse(*wing_c, 0.23 * s, 0.09 * s, tilt - 0.12)
+    d.polygon(wing, fill=col["wing"])
+    wmask = Image.new("L", (S, S), 0)
+    ImageDraw.Draw(wmask).polygon(wing, fill=255)
+    pat = Image.new("RGB", (S, S), pattern_rgb)
+    pmask = Image.new("L", (S, S), 0)
+    dp = ImageDraw.Draw(pmask)
+    if attrs.wing_pattern == "bars":
+        for k in (-0.1, 0.0, 0.1):
+            x0 = wing_c[0] + k * s
+            dp.polygon([(x0 - 0.02 * s, wing_c[1] - 0.15 * s), (x0 + 0.02 * s, wing_c[1] - 0.15 * s),
+                        (x0 + 0.02 * s, wing_c[1] + 0.15 * s), (x0 - 0.02 * s, wing_c[1] + 0.15 * s)], fill=255)
+    elif attrs.wing_pattern == "tipped":
+        x0 = wing_c[0] - 0.1 * s
+        dp.rectangle([0, 0, x0, S], fill=255)
+    elif attrs.wing_pattern == "spotted":
+        for _ in range(9):
+            px, py = wing_c[0] + rng.uniform(-0.18, 0.14) * s, wing_c[1] + rng.uniform(-0.06, 0.06) * s
+            r = 0.022 * s
+            dp.ellipse([px - r, py - r, px + r, py + r], fill=255)
+    img.paste(pat, (0, 0), ImageChops.multiply(wmask, pmask))
+    d = ImageDraw.Draw(img)
+
+    # head: crown on top, face and throat in the breast colour
+    head_c = P(cx + body_rx * 0.95, cy - body_ry * 0.75)
+    hr = 0.13 * s
+    d.ellipse([head_c[0] - hr, head_c[1] - hr, head_c[0] + hr, head_c[1] + hr], fill=col["breast"])
+    d.chord([head_c[0] - hr, head_c[1] - hr, head_c[0] + hr, head_c[1] + hr], 180, 360, fill=col["crown"])
+    d.chord([head_c[0] - hr, head_c[1] - hr, head_c[0] + hr, head_c[1] + hr], 150, 210, fill=col["crown"])
+
+    # bill from the front of the head
+    L = _BILL_LEN[attrs.bill_length] * S * (s / (0.76 * S))
+    bx, by = head_c[0] + hr * 0.85, head_c[1] + hr * 0.1
+    half = {"pointed": 0.035, "cone": 0.07, "hooked": 0.045, "curved": 0.03}[attrs.bill_shape] * s
+    if attrs.bill_shape == "curved":                                 # decurved: the tip bends down
+        bill = [(bx, by - half), (bx + L * 0.55, by - half * 0.2), (bx + L, by + L * 0.35),
+                (bx + L * 0.5, by + half * 0.9), (bx, by + half)]
+    elif attrs.bill_shape == "hooked":                               # the upper mandible hooks over the tip
+        bill = [(bx, by - half), (bx + L * 0.85, by - half * 0.5), (bx + L, by + half * 0.3),
+                (bx + L * 0.85, by + half * 0.9), (bx + L * 0.8, by + half * 0.2), (bx, by + half)]
+    else:                                                            # pointed / cone: a straight wedge
+        bill = [(bx, by - half), (bx + L, by + half * 0.1), (bx, by + half)]
+    d.polygon(bill, fill=col["bill"])
+
+    # eye, with a thin ring so that a black eye shows on a black head
+    ex, ey, er = head_c[0] + hr * 0.35, head_c[1] - hr * 0.15, max(1.5 * SUPERSAMPLE, 0.035 * s)
+    ring = (235, 235, 235) if sum(col["eye"]) < 200 else (20, 20, 20)
+    d.ellipse([ex - er * 1.4, ey - er * 1.4, ex + er * 1.4, ey + er * 1.4], fill=ring)
+    d.ellipse([ex - er, ey - er, ex + er, ey + er], fill=col["eye"])
+
+    centers = {
+        "crown": (head_c[0] - hr * 0.4, head_c[1] - hr * 0.5), "back": P(cx - 0.02 * s, cy - body_ry * 0.8),
+        "wing": (wing_c[0] + 0.08 * s, wing_c[1]),
+        "tail": P(cx - body_rx * 1.45, cy - body_ry * 0.05), "breast": (breast_c[0] + 0.04 * s, breast_c[1] - 0.02 * s),
+        "belly": (belly_c[0] - 0.04 * s, belly_c[1] + 0.03 * s), "bill": (bx + L * 0.3, by + half * 0.1),
+        "eye": (ex, ey), "leg": (cx - 0.06 * s, feet_y),
+    }
+    if facing == "left":
+        img = img.transpose(Image.Transpose.FLIP_LEFT_RIGHT)
+        centers = {k: (S - 1 - x, y) for k, (x, y) in centers.items()}
+    img = img.resize((size, size), Image.Resampling.LANCZOS)
+    layout = BirdLayout(size=size, facing=facing, background=background,
+                        centers={k: (int(round(x / SUPERSAMPLE)), int(round(y / SUPERSAMPLE))) for k, (x, y) in centers.items()})
+    return img, layout
