@@ -53,3 +53,43 @@ def test_sampling_respects_fixed_attributes_and_varies_the_rest():
     seen = {sample_attributes(np.random.default_rng(s), breast="red", size="large") for s in range(30)}
     assert all(a.breast == "red" and a.size == "large" for a in seen)
     assert len({a.back for a in seen}) > 5
+
+
+def test_make_birds_writes_an_imagefolder_that_datasets_loads(tmp_path):
+    import json
+
+    import datasets
+
+    from textgen.cli import main
+    from textgen.data.bird_captions import parse_caption
+
+    assert main(["make-birds", "--out", str(tmp_path / "b"), "--n", "6", "--size", "32", "--quiet"]) == 0
+    rows = [json.loads(line) for line in (tmp_path / "b" / "metadata.jsonl").read_text().splitlines()]
+    assert len(rows) == 6 and all(len(r["captions"]) == 10 for r in rows)
+    for r in rows:  # every caption states only true attributes of its image
+        for caption in r["captions"]:
+            assert all(r["attributes"][k] == v for k, v in parse_caption(caption).items()), caption
+    ds = datasets.load_dataset("imagefolder", data_dir=str(tmp_path / "b"), split="train")
+    assert len(ds) == 6 and ds[0]["image"].size == (32, 32) and len(ds[0]["captions"]) == 10
+
+    # image i depends on (seed, i) only: a longer run starts with the same images
+    main(["make-birds", "--out", str(tmp_path / "c"), "--n", "8", "--size", "32", "--quiet"])
+    for i in range(6):
+        a = (tmp_path / "b" / "images" / f"{i:06d}.png").read_bytes()
+        assert a == (tmp_path / "c" / "images" / f"{i:06d}.png").read_bytes()
+
+
+def test_make_birds_from_real_captions(tmp_path):
+    import json
+
+    from textgen.data.birds import make_birds_dataset
+
+    src = tmp_path / "cub.jsonl"
+    src.write_text(json.dumps({"image": "x", "class_id": 1, "split": "train", "captions": [
+        "this bird has a white chest with a long pointed white beak", "nothing to see"]}) + "\n")
+    summary = make_birds_dataset(tmp_path / "r", n=10, size=32, captions_from=src, show_progress=False)
+    assert summary["images"] == 1                                      # the caption without attributes is skipped
+    row = json.loads((tmp_path / "r" / "metadata.jsonl").read_text())
+    assert row["attributes"]["breast"] == "white" and row["attributes"]["bill_length"] == "long"
+    with pytest.raises(FileNotFoundError, match="does not exist"):
+        make_birds_dataset(tmp_path / "x", n=1, captions_from=tmp_path / "missing.jsonl")

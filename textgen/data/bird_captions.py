@@ -270,10 +270,22 @@ def parse_caption(text: str) -> dict[str, str]:
     for a, b in zip(tokens, tokens[1:]):
         if a in SIZE_WORDS and b in ("bird", "birds", "songbird", "seabird"):
             set_once("size", SIZE_WORDS[a])
-        if b in ("bill", "beak") and a in BILL_SHAPE_WORDS:
-            set_once("bill_shape", BILL_SHAPE_WORDS[a])
-        if b in ("bill", "beak") and a in BILL_LENGTH_WORDS:
-            set_once("bill_length", BILL_LENGTH_WORDS[a])
+    for j, t in enumerate(tokens):
+        if t in ("bill", "beak"):                     # "a long pointed beak", "short, thick black bill"
+            for a in reversed(tokens[max(0, j - 4):j]):
+                a = _normalize_word(a)
+                if a in BILL_SHAPE_WORDS:
+                    set_once("bill_shape", BILL_SHAPE_WORDS[a])
+                elif a in BILL_LENGTH_WORDS:
+                    set_once("bill_length", BILL_LENGTH_WORDS[a])
+                elif not (a in COLOR_WORDS or a in _SKIP):
+                    break
+        elif t.endswith(("-beaked", "-billed")):      # "long-beaked", "short-billed", "hook-billed"
+            a = t.rsplit("-", 1)[0]
+            if a in BILL_LENGTH_WORDS:
+                set_once("bill_length", BILL_LENGTH_WORDS[a])
+            elif a in BILL_SHAPE_WORDS:
+                set_once("bill_shape", BILL_SHAPE_WORDS[a])
     if "wingbars" in tokens or "wingbar" in tokens:
         set_once("wing_pattern", "bars")
     if "spotted" in tokens and any(t in ("wing", "wings") for t in tokens):
