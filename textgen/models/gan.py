@@ -1,0 +1,264 @@
+"""Text-conditioned GAN: a caption embedding in, a bird image out.
+
+The method is Reed et al. (2016), "Generative Adversarial Text to Image Synthesis" (ICML): a generator
+G(z, e) and a *matching-aware* discriminator D(x, e) that must tell real images with the right caption from
+fakes and from real images with a wrong caption (GAN-CLS), with G also trained on interpolated caption
+embeddings (GAN-INT). The architecture and the second loss follow DF-GAN (Tao et al. 2022, "DF-GAN: A
+Simple and Effective Baseline for Text-to-Image Synthesis", CVPR): G's upsampling blocks fuse the text
+through per-channel affine transforms predicted from the sentence embedding, D joins the sentence at 4x4,
+and training uses the hinge loss with the matching-aware zero-centred gradient penalty (MA-GP).
+Conditioning augmentation (Zhang et al. 2017, StackGAN) is a switch.
+
+Sections, top-down: the config; small blocks (affine fusion, G and D residual blocks, conditioning
+augmentation); the generator; the discriminator; the losses; sampling helpers (truncated noise, EMA).
+Shapes use (B, C, H, W) images in [-1, 1] and (B, E) sentence embeddings.
+"""
+from __future__ import annotations
+
+import math
+from dataclasses import dataclass
+from typing import Literal, Optional
+
+import torch
+import torch.nn as nn
+import torch.nn.functional as F
+from torch import Tensor
+
+from textgen.config import check
+
+__all__ = [
+    "GANConfig", "Generator", "Discriminator", "ConditioningAugmentation",
+    "d_loss_reed", "g_loss_reed", "d_loss_dfgan", "g_loss_dfgan", "ma_gradient_penalty",
+    "truncated_noise", "ema_update",
+]
+
+
+# ----------------------------------------------------------------------------- config
+
+@dataclass
+class GANConfig:
+    """Every hyper-parameter of the generator and the discriminator."""
+
+    image_size: int = 64              # 32, 64, 128 or 256
+    noise_dim: int = 100
+    text_dim: int = 256               # size of the sentence embeddings the text encoder gives
+    cond_dim: int = 128               # what G and D see of the text (after projection or CA)
+    g_channels: int = 32              # G width: 8 * g_channels at 4x4, halving towards the output
+    d_channels: int = 32              # D width: d_channels at full size, doubling towards 4x4
+    cond_aug: bool = False            # StackGAN conditioning augmentation (adds a KL term to G's loss)
+    loss: Literal["reed", "dfgan"] = "dfgan"
+
+    def validate(self) -> None:
+        check(self.image_size in (32, 64, 128, 256), "image_size", f"must be 32, 64, 128 or 256, got {self.image_size}")
+        for key in ("noise_dim", "text_dim", "cond_dim", "g_channels", "d_channels"):
+            value = getattr(self, key)
+            check(value >= 1, key, f"must be >= 1, got {value}")
+
+    @property
+    def num_blocks(self) -> int:
+        """Up-sampling blocks of G (and down-sampling blocks of D): from 4x4 to image_size."""
+        return int(math.log2(self.image_size // 4))
+
+
+def _widths(base: int, n: int) -> list[int]:
+    """Channel widths from 4x4 (index 0) up to full size (index n): 8b, 8b, 8b, 4b, 2b, 1b, ... (at least b)."""
+    mult = [8, 8, 8, 4, 2, 1, 1]
+    return [base * mult[min(i, len(mult) - 1)] for i in range(n + 1)]
+
+
+# ----------------------------------------------------------------------------- small blocks
+
+class ConditioningAugmentation(nn.Module):
+    """StackGAN (Zhang et al. 2017): c ~ N(mu(e), diag(sigma(e)^2)), with KL(N(mu, sigma) || N(0, I)) as a regulariser."""
+
+    def __init__(self, text_dim: int, cond_dim: int):
+        super().__init__()
+        self.fc = nn.Linear(text_dim, 2 * cond_dim)
+
+    def forward(self, e: Tensor) -> tuple[Tensor, Tensor]:
+        mu, logvar = F.leaky_relu(self.fc(e), 0.2).chunk(2, dim=-1)                  # (B, C) each
+        c = mu + torch.randn_like(mu) * torch.exp(0.5 * logvar) if self.training else mu
+        kl = 0.5 * (mu.pow(2) + logvar.exp() - 1 - logvar).sum(-1).mean()
+        return c, kl
+
+
+class Affine(nn.Module):
+    """DF-GAN's text-conditioned affine transform: x * (1 + gamma(c)) + beta(c), per channel."""
+
+    def __init__(self, cond_dim: int, channels: int):
+        super().__init__()
+        self.gamma = nn.Sequential(nn.Linear(cond_dim, channels), nn.ReLU(inplace=True), nn.Linear(channels, channels))
+        self.beta = nn.Sequential(nn.Linear(cond_dim, channels), nn.ReLU(inplace=True), nn.Linear(channels, channels))
+        for head in (self.gamma[-1], self.beta[-1]):      # start as the identity transform
+            nn.init.zeros_(head.weight)
+            nn.init.zeros_(head.bias)
+
+    def forward(self, x: Tensor, c: Tensor) -> Tensor:
+        return x * (1 + self.gamma(c))[:, :, None, None] + self.beta(c)[:, :, None, None]
+
+
+class GBlock(nn.Module):
+    """Up-sample x2, then two (affine fusion -> LeakyReLU -> 3x3 conv) stages, plus a learned shortcut."""
+
+    def __init__(self, c_in: int, c_out: int, cond_dim: int):
+        super().__init__()
+        self.fuse1, self.conv1 = Affine(cond_dim, c_in), nn.Conv2d(c_in, c_out, 3, padding=1)
+        self.fuse2, self.conv2 = Affine(cond_dim, c_out), nn.Conv2d(c_out, c_out, 3, padding=1)
+        self.shortcut = nn.Conv2d(c_in, c_out, 1) if c_in != c_out else nn.Identity()
+
+    def forward(self, x: Tensor, c: Tensor) -> Tensor:
+        x = F.interpolate(x, scale_factor=2, mode="nearest")                         # (B, Cin, 2H, 2W)
+        h = self.conv1(F.leaky_relu(self.fuse1(x, c), 0.2))
+        h = self.conv2(F.leaky_relu(self.fuse2(h, c), 0.2))
+        return self.shortcut(x) + h                                                  # (B, Cout, 2H, 2W)
+
+
+class DBlock(nn.Module):
+    """Residual down-sampling block: two 3x3 convs (the second strided) plus an average-pooled shortcut."""
+
+    def __init__(self, c_in: int, c_out: int):
+        super().__init__()
+        self.conv1 = nn.Conv2d(c_in, c_out, 4, stride=2, padding=1)
+        self.conv2 = nn.Conv2d(c_out, c_out, 3, padding=1)
+        self.shortcut = nn.Conv2d(c_in, c_out, 1) if c_in != c_out else nn.Identity()
+        self.gamma = nn.Parameter(torch.zeros(1))                                    # DF-GAN: residual starts at 0
+
+    def forward(self, x: Tensor) -> Tensor:
+        h = self.conv2(F.leaky_relu(self.conv1(F.leaky_relu(x, 0.2)), 0.2))           # (B, Cout, H/2, W/2)
+        return F.avg_pool2d(self.shortcut(x), 2) + self.gamma * h
+
+
+# ----------------------------------------------------------------------------- generator
+
+class Generator(nn.Module):
+    """G(z, e): noise (B, noise_dim) and sentence embeddings (B, text_dim) -> images (B, 3, S, S) in [-1, 1]."""
+
+    def __init__(self, config: GANConfig):
+        super().__init__()
+        config.validate()
+        self.config = c = config
+        widths = _widths(c.g_channels, c.num_blocks)                                 # 4x4 ... SxS
+        self.text = ConditioningAugmentation(c.text_dim, c.cond_dim) if c.cond_aug else nn.Linear(c.text_dim, c.cond_dim)
+        cond = c.noise_dim + c.cond_dim                                              # blocks see [z, c] (DF-GAN)
+        self.fc = nn.Linear(c.noise_dim, widths[0] * 16)
+        self.blocks = nn.ModuleList(GBlock(widths[i], widths[i + 1], cond) for i in range(c.num_blocks))
+        self.to_rgb = nn.Sequential(nn.LeakyReLU(0.2), nn.Conv2d(widths[-1], 3, 3, padding=1), nn.Tanh())
+        self.widths = widths
+
+    def condition(self, e: Tensor) -> tuple[Tensor, Tensor]:
+        """The text condition (B, cond_dim) and its CA KL term (0 without conditioning augmentation)."""
+        if self.config.cond_aug:
+            return self.text(e)
+        return self.text(e), e.new_zeros(())
+
+    def forward(self, z: Tensor, e: Tensor, return_kl: bool = False):
+        c, kl = self.condition(e)                                                    # (B, C)
+        cz = torch.cat([z, c], dim=1)                                                # (B, Z + C)
+        x = self.fc(z).view(z.size(0), self.widths[0], 4, 4)                         # (B, 8g, 4, 4)
+        for block in self.blocks:
+            x = block(x, cz)
+        img = self.to_rgb(x)                                                         # (B, 3, S, S)
+        return (img, kl) if return_kl else img
+
+
+# ----------------------------------------------------------------------------- discriminator
+
+class Discriminator(nn.Module):
+    """D(x, e): a matching-aware logit (B,) for image x (B, 3, S, S) and sentence embedding e (B, text_dim).
+
+    ``features(x)`` is computed once per image batch and scored against several captions with ``logit``.
+    """
+
+    def __init__(self, config: GANConfig):
+        super().__init__()
+        config.validate()
+        self.config = c = config
+        widths = list(reversed(_widths(c.d_channels, c.num_blocks)))                 # SxS ... 4x4
+        self.from_rgb = nn.Conv2d(3, widths[0], 3, padding=1)
+        self.blocks = nn.ModuleList(DBlock(widths[i], widths[i + 1]) for i in range(c.num_blocks))
+        self.text = nn.Linear(c.text_dim, c.cond_dim)
+        top = widths[-1]
+        self.joint = nn.Sequential(                                                  # sentence joined at 4x4
+            nn.Conv2d(top + c.cond_dim, top * 2, 3, padding=1), nn.LeakyReLU(0.2),
+            nn.Conv2d(top * 2, 1, 4),
+        )
+
+    def features(self, x: Tensor) -> Tensor:
+        h = self.from_rgb(x)
+        for block in self.blocks:
+            h = block(h)
+        return h                                                                     # (B, 8d, 4, 4)
+
+    def logit(self, h: Tensor, e: Tensor) -> Tensor:
+        t = self.text(e)[:, :, None, None].expand(-1, -1, 4, 4)                      # (B, C, 4, 4)
+        return self.joint(torch.cat([h, t], dim=1)).view(-1)                         # (B,)
+
+    def forward(self, x: Tensor, e: Tensor) -> Tensor:
+        return self.logit(self.features(x), e)
+
+
+# ----------------------------------------------------------------------------- losses
+
+def d_loss_reed(d_real_right: Tensor, d_real_wrong: Tensor, d_fake_right: Tensor) -> Tensor:
+    """GAN-CLS (Reed et al. 2016, Alg. 1): log D(real, right) + (log(1 - D(real, wrong)) + log(1 - D(fake, right))) / 2."""
+    bce = F.binary_cross_entropy_with_logits
+    return (bce(d_real_right, torch.ones_like(d_real_right))
+            + 0.5 * (bce(d_real_wrong, torch.zeros_like(d_real_wrong)) + bce(d_fake_right, torch.zeros_like(d_fake_right))))
+
+
+def g_loss_reed(d_fake_right: Tensor, d_fake_interp: Optional[Tensor] = None) -> Tensor:
+    """Non-saturating G loss on fakes for the right captions, plus GAN-INT: fakes for interpolated embeddings."""
+    bce = F.binary_cross_entropy_with_logits
+    loss = bce(d_fake_right, torch.ones_like(d_fake_right))
+    if d_fake_interp is not None:
+        loss = loss + bce(d_fake_interp, torch.ones_like(d_fake_interp))
+    return loss
+
+
+def ma_gradient_penalty(d: Discriminator, real: Tensor, e: Tensor, k: float = 2.0, p: float = 6.0) -> Tensor:
+    """DF-GAN's matching-aware zero-centred gradient penalty on (real image, right caption):
+    k * E[ ||(grad_x D, grad_e D)||_2 ^ p ], with the gradient taken w.r.t. both the image and the sentence."""
+    real = real.detach().requires_grad_(True)
+    e = e.detach().requires_grad_(True)
+    out = d(real, e)
+    gx, ge = torch.autograd.grad(out.sum(), (real, e), create_graph=True)
+    norm = torch.sqrt(gx.flatten(1).pow(2).sum(1) + ge.pow(2).sum(1))               # (B,)
+    return k * norm.pow(p).mean()
+
+
+def d_loss_dfgan(d_real_right: Tensor, d_real_wrong: Tensor, d_fake_right: Tensor) -> Tensor:
+    """Hinge loss with mismatched pairs (DF-GAN): relu(1 - D(real, right)) + (relu(1 + D(real, wrong)) + relu(1 + D(fake, right))) / 2."""
+    return (F.relu(1 - d_real_right).mean()
+            + 0.5 * (F.relu(1 + d_real_wrong).mean() + F.relu(1 + d_fake_right).mean()))
+
+
+def g_loss_dfgan(d_fake_right: Tensor) -> Tensor:
+    return -d_fake_right.mean()
+
+
+# ----------------------------------------------------------------------------- sampling helpers
+
+def truncated_noise(n: int, dim: int, truncation: float = 1.0, generator: Optional[torch.Generator] = None,
+                    device: str | torch.device = "cpu") -> Tensor:
+    """N(0, I) noise with every |value| above ``truncation`` resampled (the truncation trick of BigGAN,
+    Brock et al. 2019): lower truncation trades diversity for fidelity. ``truncation >= 4`` is plain noise."""
+    if not truncation > 0:
+        raise ValueError(f"truncation must be > 0, got {truncation}")
+    z = torch.randn(n, dim, generator=generator)
+    if truncation < 4:
+        for _ in range(100):
+            bad = z.abs() > truncation
+            if not bool(bad.any()):
+                break
+            z[bad] = torch.randn(int(bad.sum()), generator=generator)
+        z = z.clamp(-truncation, truncation)
+    return z.to(device)
+
+
+@torch.no_grad()
+def ema_update(ema: nn.Module, model: nn.Module, decay: float = 0.999) -> None:
+    """ema <- decay * ema + (1 - decay) * model, parameter by parameter; buffers are copied."""
+    for pe, pm in zip(ema.parameters(), model.parameters()):
+        pe.lerp_(pm.detach(), 1.0 - decay)
+    for be, bm in zip(ema.buffers(), model.buffers()):
+        be.copy_(bm)
