@@ -1,0 +1,106 @@
+"""Image-caption folders and the GAN's text encoders (contrastive caption encoder, VAE, local HF model)."""
+import json
+import math
+
+import numpy as np
+import pytest
+import torch
+
+from textgen.data.images import ImageCaptionData, ImageDataError
+from textgen.models.text_encoder import CaptionEncoder, HFTextEncoder, ImageEncoder, VAETextEncoder, info_nce
+from textgen.tokenization import Tokenizer
+
+CAPTIONS = ["a red bird with black wings", "a small blue bird with a white belly",
+            "this bird has a yellow crown", "a green bird with a long pointed bill"]
+
+
+@pytest.fixture(scope="module")
+def birds(tmp_path_factory):
+    from textgen.data.birds import make_birds_dataset
+
+    out = tmp_path_factory.mktemp("birds") / "b"
+    make_birds_dataset(out, n=8, size=32, show_progress=False)
+    return out
+
+
+def test_image_caption_folder_loads(birds):
+    data = ImageCaptionData.load(birds, image_size=32)
+    assert data.images.shape == (8, 3, 32, 32) and data.images.dtype == np.uint8
+    assert len(data.captions[0]) == 10 and data.attributes[0]["breast"]
+    assert ImageCaptionData.load(birds, image_size=64, limit=3).images.shape == (3, 3, 64, 64)
+
+
+def test_image_caption_folder_refusals(birds, tmp_path):
+    bad = tmp_path / "bad"
+    (bad / "images").mkdir(parents=True)
+    rows = [json.loads(line) for line in (birds / "metadata.jsonl").read_text().splitlines()]
+    for r in rows:
+        (bad / r["file_name"]).write_bytes((birds / r["file_name"]).read_bytes())
+    (bad / "images" / "000001.png").write_bytes(b"not a png")
+    (bad / "metadata.jsonl").write_text("".join(json.dumps(r) + "\n" for r in rows))
+    with pytest.warns(UserWarning, match="skipped 1 image"):
+        data = ImageCaptionData.load(bad, image_size=32)
+    assert len(data) == 7 and data.skipped[0].startswith("images/000001.png")
+    with pytest.raises(ImageDataError, match="more than 0 images"):
+        ImageCaptionData.load(bad, image_size=32, max_bad=0)
+    rows[0]["file_name"] = "../../etc/passwd"
+    (bad / "metadata.jsonl").write_text("".join(json.dumps(r) + "\n" for r in rows))
+    with pytest.raises(ImageDataError, match="points outside"):
+        ImageCaptionData.load(bad, image_size=32)
+    with pytest.raises(ImageDataError, match="no metadata.jsonl"):
+        ImageCaptionData.load(tmp_path, image_size=32)
+    with pytest.raises(ImageDataError, match="does not exist"):
+        ImageCaptionData.load(tmp_path / "nope")
+
+
+def test_caption_encoder_and_contrastive_training():
+    torch.manual_seed(0)
+    tok = Tokenizer.train(CAPTIONS, kind="word")
+    text = CaptionEncoder(tok.vocab_size, dim=16, embed_size=16, hidden_size=16, tokenizer=tok)
+    e = text.encode(CAPTIONS)
+    assert e.shape == (4, 16) and torch.allclose(e.norm(dim=1), torch.ones(4), atol=1e-5)
+    with pytest.raises(ValueError, match="caption 1 is empty"):
+        text.encode(["a red bird", "  "])
+    with pytest.raises(ValueError, match="no word the text encoder knows"):
+        text.encode(["zzz qqq"])
+    images = torch.rand(4, 3, 32, 32) * 2 - 1
+    image = ImageEncoder(dim=16, channels=8, image_size=32)
+    batch = tok.encode_batch(CAPTIONS)
+    opt = torch.optim.Adam([*text.parameters(), *image.parameters()], lr=1e-2)
+    first = None
+    for _ in range(40):
+        loss = info_nce(text(batch.input_ids, batch.lengths), image(images))
+        first = first if first is not None else loss.item()
+        opt.zero_grad()
+        loss.backward()
+        opt.step()
+    assert first > 0.5 * math.log(4) and loss.item() < 0.1 * first
+
+
+def test_info_nce_on_known_cases():
+    eye = torch.eye(8)
+    assert info_nce(eye, eye, temperature=0.01).item() < 1e-6           # perfect alignment
+    same = torch.nn.functional.normalize(torch.ones(8, 8), dim=1)
+    assert abs(info_nce(same, same).item() - math.log(8)) < 1e-5       # no information: log B
+
+
+def test_vae_text_encoder(model_dir):
+    enc = VAETextEncoder(model_dir)
+    out = enc.encode(["i want to talk to you", "the market fell on monday"])
+    assert out.shape == (2, enc.dim) and enc.dim == 8
+
+
+def test_hf_text_encoder_mean_pools_a_local_model(tmp_path):
+    from transformers import BertConfig, BertModel
+
+    tok = Tokenizer.train(CAPTIONS, kind="word")
+    folder = tmp_path / "bert"
+    BertModel(BertConfig(vocab_size=tok.vocab_size, hidden_size=16, num_hidden_layers=1, num_attention_heads=2,
+                         intermediate_size=32)).save_pretrained(folder)
+    tok.save(folder)
+    enc = HFTextEncoder(folder)
+    out = enc.encode(CAPTIONS)
+    assert out.shape == (4, 16) and enc.dim == 16
+    assert torch.allclose(enc.encode(CAPTIONS[:1]), out[:1], atol=1e-5)  # padding does not change the pooling
+    with pytest.raises(FileNotFoundError, match="not a local model directory"):
+        HFTextEncoder(tmp_path / "missing")

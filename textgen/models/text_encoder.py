@@ -1,0 +1,150 @@
+"""Text encoders for the text-to-image GAN: captions in, one frozen sentence embedding per caption out.
+
+One small interface, three implementations:
+
+* :class:`CaptionEncoder` (the default) -- a bidirectional LSTM over the shared :class:`Tokenizer`, trained
+  contrastively against a small CNN image encoder (:class:`ImageEncoder`) on image-caption pairs with the
+  symmetric InfoNCE loss of CLIP (Radford et al. 2021), i.e. a sentence-level DAMSM (Xu et al. 2018, AttnGAN);
+* :class:`VAETextEncoder` -- a trained sentence VAE's encoder (the posterior mean);
+* :class:`HFTextEncoder` -- a local Hugging Face model directory, mean-pooled over real tokens.
+
+Every implementation has ``dim``, ``tokenizer`` (where it has one) and ``encode(captions) -> (B, dim)``
+(no gradients; the GAN trains with the encoder frozen).
+"""
+from __future__ import annotations
+
+import os
+from typing import Optional, Protocol, Sequence
+
+import torch
+import torch.nn as nn
+import torch.nn.functional as F
+from torch import Tensor
+
+__all__ = ["TextEncoder", "CaptionEncoder", "ImageEncoder", "info_nce", "VAETextEncoder", "HFTextEncoder"]
+
+
+class TextEncoder(Protocol):
+    dim: int
+
+    def encode(self, captions: Sequence[str]) -> Tensor: ...
+
+
+def _check_captions(captions: Sequence[str], tokenizer) -> list[str]:
+    if isinstance(captions, str):
+        raise TypeError("expected a list of captions, got a single string; wrap it in a list")
+    out = []
+    for i, c in enumerate(captions):
+        if not isinstance(c, str) or not c.strip():
+            raise ValueError(f"caption {i} is empty; every caption needs words (e.g. 'a red bird with black wings')")
+        if tokenizer is not None:
+            unknown = tokenizer.unknown_words(c)
+            if len(unknown) == len(tokenizer.normalize(c).split()):
+                raise ValueError(f"caption {i} ({c!r}) has no word the text encoder knows ({', '.join(unknown)}); "
+                                 "describe the bird with common words: colours and parts such as wings, breast, bill")
+        out.append(c)
+    return out
+
+
+# ----------------------------------------------------------------------------- the default: a contrastive caption encoder
+
+class CaptionEncoder(nn.Module):
+    """Bi-LSTM over token embeddings, max-pooled over real tokens, projected to ``dim`` and L2-normalised."""
+
+    def __init__(self, vocab_size: int, dim: int = 256, embed_size: int = 128, hidden_size: int = 128,
+                 pad_id: int = 0, tokenizer=None):
+        super().__init__()
+        self.dim, self.pad_id, self.tokenizer = dim, pad_id, tokenizer
+        self.embedding = nn.Embedding(vocab_size, embed_size, padding_idx=pad_id)
+        self.rnn = nn.LSTM(embed_size, hidden_size, batch_first=True, bidirectional=True)
+        self.proj = nn.Linear(2 * hidden_size, dim)
+
+    def forward(self, input_ids: Tensor, lengths: Tensor) -> Tensor:
+        B, T = input_ids.shape
+        x = self.embedding(input_ids)                                                # (B, T, E)
+        packed = nn.utils.rnn.pack_padded_sequence(x, lengths.cpu(), batch_first=True, enforce_sorted=False)
+        out, _ = self.rnn(packed)
+        out, _ = nn.utils.rnn.pad_packed_sequence(out, batch_first=True, total_length=T)   # (B, T, 2H)
+        real = torch.arange(T, device=x.device)[None, :] < lengths.to(x.device)[:, None]
+        out = out.masked_fill(~real[..., None], float("-inf")).amax(1)               # (B, 2H) max-pool
+        return F.normalize(self.proj(out), dim=-1)                                   # (B, dim)
+
+    @torch.no_grad()
+    def encode(self, captions: Sequence[str]) -> Tensor:
+        if self.tokenizer is None:
+            raise ValueError("this CaptionEncoder has no tokenizer; pass tokenizer= or load one saved with it")
+        batch = self.tokenizer.encode_batch(_check_captions(captions, self.tokenizer))
+        was = self.training
+        self.eval()
+        try:
+            return self(batch.input_ids.to(self.embedding.weight.device), batch.lengths)
+        finally:
+            self.train(was)
+
+
+class ImageEncoder(nn.Module):
+    """A small CNN for the contrastive pre-training: strided convs, global average pool, projection, L2-norm."""
+
+    def __init__(self, dim: int = 256, channels: int = 32, image_size: int = 64):
+        super().__init__()
+        layers, c_in, size = [], 3, image_size
+        c = channels
+        while size > 4:
+            layers += [nn.Conv2d(c_in, c, 4, stride=2, padding=1), nn.BatchNorm2d(c), nn.LeakyReLU(0.2)]
+            c_in, c, size = c, min(c * 2, 8 * channels), size // 2
+        self.net = nn.Sequential(*layers)
+        self.proj = nn.Linear(c_in, dim)
+
+    def forward(self, images: Tensor) -> Tensor:                                     # (B, 3, S, S) in [-1, 1]
+        return F.normalize(self.proj(self.net(images).mean((2, 3))), dim=-1)         # (B, dim)
+
+
+def info_nce(text: Tensor, image: Tensor, temperature: float = 0.07) -> Tensor:
+    """Symmetric InfoNCE (CLIP): row i of ``text`` matches row i of ``image``; both L2-normalised (B, D)."""
+    logits = text @ image.t() / temperature                                          # (B, B)
+    target = torch.arange(text.size(0), device=text.device)
+    return 0.5 * (F.cross_entropy(logits, target) + F.cross_entropy(logits.t(), target))
+
+
+# ----------------------------------------------------------------------------- other encoders
+
+class VAETextEncoder:
+    """The posterior mean of a trained sentence VAE as the caption embedding."""
+
+    def __init__(self, name_or_path: str | os.PathLike, device: str = "cpu"):
+        from textgen.encoder import SentenceEncoder
+
+        self.encoder = SentenceEncoder.from_pretrained(name_or_path, device=device)
+        self.tokenizer = self.encoder.tokenizer
+        self.dim = self.encoder.dim
+
+    def encode(self, captions: Sequence[str]) -> Tensor:
+        captions = _check_captions(captions, None)
+        return self.encoder.encode(captions, return_tensors="pt", progress_bar=False)
+
+
+class HFTextEncoder:
+    """A local Hugging Face model directory (e.g. a sentence-transformers checkpoint), mean-pooled."""
+
+    def __init__(self, path: str | os.PathLike, device: str = "cpu", max_length: Optional[int] = 64):
+        from pathlib import Path
+
+        from transformers import AutoModel, AutoTokenizer
+
+        if not Path(path).is_dir():
+            raise FileNotFoundError(f"{path} is not a local model directory; nothing is downloaded at run time: "
+                                    "pass a folder holding config.json and the weights")
+        self.hf_tokenizer = AutoTokenizer.from_pretrained(str(path))
+        self.model = AutoModel.from_pretrained(str(path)).to(device).eval()
+        self.dim = int(self.model.config.hidden_size)
+        self.max_length = max_length
+        self.tokenizer = None
+
+    @torch.no_grad()
+    def encode(self, captions: Sequence[str]) -> Tensor:
+        captions = _check_captions(captions, None)
+        batch = self.hf_tokenizer(list(captions), padding=True, truncation=True, max_length=self.max_length,
+                                  return_tensors="pt").to(self.model.device)
+        states = self.model(**batch).last_hidden_state                              # (B, T, D)
+        mask = batch["attention_mask"][..., None].to(states.dtype)                   # (B, T, 1)
+        return (states * mask).sum(1) / mask.sum(1).clamp_min(1)                     # (B, D)
