@@ -7,7 +7,7 @@ import pytest
 import torch
 
 from textgen.data.images import ImageCaptionData, ImageDataError
-from textgen.models.text_encoder import CaptionEncoder, HFTextEncoder, ImageEncoder, VAETextEncoder, info_nce
+from textgen.models.text_encoder import CaptionEncoder, CaptionEncoderConfig, HFTextEncoder, ImageEncoder, VAETextEncoder, info_nce
 from textgen.tokenization import Tokenizer
 
 CAPTIONS = ["a red bird with black wings", "a small blue bird with a white belly",
@@ -56,7 +56,7 @@ def test_image_caption_folder_refusals(birds, tmp_path):
 def test_caption_encoder_and_contrastive_training():
     torch.manual_seed(0)
     tok = Tokenizer.train(CAPTIONS, kind="word")
-    text = CaptionEncoder(tok.vocab_size, dim=16, embed_size=16, hidden_size=16, tokenizer=tok)
+    text = CaptionEncoder(CaptionEncoderConfig(tok.vocab_size, dim=16, embed_size=16, hidden_size=16), tokenizer=tok)
     e = text.encode(CAPTIONS)
     assert e.shape == (4, 16) and torch.allclose(e.norm(dim=1), torch.ones(4), atol=1e-5)
     with pytest.raises(ValueError, match="caption 1 is empty"):
@@ -75,6 +75,14 @@ def test_caption_encoder_and_contrastive_training():
         loss.backward()
         opt.step()
     assert first > 0.5 * math.log(4) and loss.item() < 0.1 * first
+
+
+def test_caption_encoder_save_load_round_trip(tmp_path):
+    tok = Tokenizer.train(CAPTIONS, kind="word")
+    enc = CaptionEncoder(CaptionEncoderConfig(tok.vocab_size, dim=16, embed_size=8, hidden_size=8), tokenizer=tok)
+    enc.save_pretrained(tmp_path / "enc")
+    again = CaptionEncoder.from_pretrained(tmp_path / "enc")
+    assert torch.allclose(again.encode(CAPTIONS), enc.encode(CAPTIONS))
 
 
 def test_info_nce_on_known_cases():

@@ -14,6 +14,7 @@ Every implementation has ``dim``, ``tokenizer`` (where it has one) and ``encode(
 from __future__ import annotations
 
 import os
+from dataclasses import dataclass
 from typing import Optional, Protocol, Sequence
 
 import torch
@@ -21,7 +22,10 @@ import torch.nn as nn
 import torch.nn.functional as F
 from torch import Tensor
 
-__all__ = ["TextEncoder", "CaptionEncoder", "ImageEncoder", "info_nce", "VAETextEncoder", "HFTextEncoder"]
+from textgen.config import check
+from textgen.models.pretrained import PretrainedMixin
+
+__all__ = ["TextEncoder", "CaptionEncoderConfig", "CaptionEncoder", "ImageEncoder", "info_nce", "VAETextEncoder", "HFTextEncoder"]
 
 
 class TextEncoder(Protocol):
@@ -48,16 +52,37 @@ def _check_captions(captions: Sequence[str], tokenizer) -> list[str]:
 
 # ----------------------------------------------------------------------------- the default: a contrastive caption encoder
 
-class CaptionEncoder(nn.Module):
-    """Bi-LSTM over token embeddings, max-pooled over real tokens, projected to ``dim`` and L2-normalised."""
+@dataclass
+class CaptionEncoderConfig:
+    vocab_size: int = 5000
+    dim: int = 256
+    embed_size: int = 128
+    hidden_size: int = 128
+    pad_id: int = 0
 
-    def __init__(self, vocab_size: int, dim: int = 256, embed_size: int = 128, hidden_size: int = 128,
-                 pad_id: int = 0, tokenizer=None):
+    def validate(self) -> None:
+        for key in ("vocab_size", "dim", "embed_size", "hidden_size"):
+            check(getattr(self, key) >= 1, key, f"must be >= 1, got {getattr(self, key)}")
+
+
+class CaptionEncoder(PretrainedMixin, nn.Module):
+    """Bi-LSTM over token embeddings, max-pooled over real tokens, projected to ``dim`` and L2-normalised.
+
+    ``save_pretrained(dir)`` / ``CaptionEncoder.from_pretrained(dir)`` keep the weights, the config and the
+    tokenizer together, like every textgen model folder.
+    """
+
+    config_class = CaptionEncoderConfig
+    model_type = "caption-encoder"
+
+    def __init__(self, config: CaptionEncoderConfig, tokenizer=None):
         super().__init__()
-        self.dim, self.pad_id, self.tokenizer = dim, pad_id, tokenizer
-        self.embedding = nn.Embedding(vocab_size, embed_size, padding_idx=pad_id)
-        self.rnn = nn.LSTM(embed_size, hidden_size, batch_first=True, bidirectional=True)
-        self.proj = nn.Linear(2 * hidden_size, dim)
+        config.validate()
+        self.config = c = config
+        self.dim, self.pad_id, self.tokenizer = c.dim, c.pad_id, tokenizer
+        self.embedding = nn.Embedding(c.vocab_size, c.embed_size, padding_idx=c.pad_id)
+        self.rnn = nn.LSTM(c.embed_size, c.hidden_size, batch_first=True, bidirectional=True)
+        self.proj = nn.Linear(2 * c.hidden_size, c.dim)
 
     def forward(self, input_ids: Tensor, lengths: Tensor) -> Tensor:
         B, T = input_ids.shape
