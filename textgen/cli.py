@@ -317,6 +317,20 @@ def cmd_make_birds(args: argparse.Namespace) -> int:
     return 0
 
 
+def cmd_train_gan(args: argparse.Namespace) -> int:
+    """Train the text-to-image GAN from a YAML config; ``--resume`` continues the run."""
+    from textgen.config import load_config
+    from textgen.gan.trainer import GANRunConfig, GANTrainer
+
+    overrides = list(args.overrides) + ([f"out_dir={args.out}"] if args.out else [])
+    cfg = load_config(GANRunConfig, args.config, overrides)
+    last = GANTrainer(cfg, resume=args.resume).fit()
+    print(f"finished; model in {cfg.out_dir}/last, samples in {cfg.out_dir}/samples")
+    if last:
+        print(f"last losses: D {last['d_loss']:.3f}, G {last['g_loss']:.3f}")
+    return 0
+
+
 # ----------------------------------------------------------------------------- parser
 
 def build_parser() -> argparse.ArgumentParser:
@@ -360,6 +374,12 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--out", help="run folder (overrides out_dir)")
     p.add_argument("--resume", action="store_true", help="continue from <out_dir>/last exactly where it stopped")
     p.add_argument("overrides", nargs="*", metavar="KEY=VALUE", help="config overrides, e.g. train.epochs=5 model.latent_size=16")
+
+    p = add("train-gan", cmd_train_gan, "train the text-to-image GAN from a YAML config")
+    p.add_argument("--config", required=True, help="YAML file, e.g. configs/gan/birds64.yaml")
+    p.add_argument("--out", help="run folder (overrides out_dir)")
+    p.add_argument("--resume", action="store_true", help="continue from <out_dir>/last exactly where it stopped")
+    p.add_argument("overrides", nargs="*", metavar="KEY=VALUE", help="config overrides, e.g. train.steps=2000")
 
     p = add("eval-vae", cmd_eval_vae, "evaluate a saved VAE: ELBO, NLL, KL, PPL, IW-NLL, MI, active units")
     p.add_argument("--model", required=True, help="model folder (e.g. runs/vae/ptb_lstm/best)")
@@ -462,7 +482,7 @@ def main(argv: Sequence[str] | None = None) -> int:
         print(f"error: {e}", file=sys.stderr)
         return EXIT_USER_ERROR
     except RuntimeError as e:
-        if type(e).__name__ != "TrainingDiverged":
+        if type(e).__name__ != "TrainingDiverged":  # the VAE's and the GAN's
             raise
         print(f"error: {e}", file=sys.stderr)
         return 1

@@ -350,6 +350,7 @@ class TokenizerRunConfig:
 CONFIG_SCHEMAS: dict[str, str] = {
     "tokenizer": "textgen.config:TokenizerRunConfig",
     "vae": "textgen.vae.trainer:VAERunConfig",
+    "gan": "textgen.gan.trainer:GANRunConfig",
 }
 
 

@@ -1,0 +1,386 @@
+"""Training the text-to-image GAN: ``textgen train-gan --config configs/gan/birds64.yaml [key=value ...]``.
+
+One explicit trainer class, read top to bottom:
+
+    GANTrainer(cfg).fit()
+      setup:   data (an imagefolder; rendered first when ``data.make_birds`` asks) -> text encoder (loaded, or
+               trained contrastively first) -> every caption embedded ONCE with the frozen encoder ->
+               G, EMA-G, D -> optimizers (G 1e-4, D 4e-4, betas (0, 0.9)) and GradScalers
+      loop:    D step: real/right, real/wrong (a caption of another image), fake/right; ``reed`` = GAN-CLS BCE,
+               ``dfgan`` = hinge + MA-GP.  G step: fool D on the right captions (+ GAN-INT for ``reed``,
+               + the CA KL term when conditioning augmentation is on).  EMA update of G.
+      every N: a sample grid from fixed captions and fixed noise, checkpoints (atomic), metrics rows
+
+Run folder::
+
+    out_dir/config.yaml, metrics.{jsonl,csv}, samples/step_XXXXXX.png
+    out_dir/text_encoder/          the frozen caption encoder (+ tokenizer)
+    out_dir/last/                  model folder (G, EMA-G, the text encoder) + training_state/ (D, optimizers, RNG)
+"""
+from __future__ import annotations
+
+import math
+import time
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any, Literal, Optional
+
+import numpy as np
+import torch
+
+from textgen.checkpoint import TRAINING_STATE_DIR, CheckpointError, load_tree, save_tree
+from textgen.config import RuntimeConfig, check, save_config
+from textgen.models.gan import (Discriminator, GANConfig, Generator, d_loss_dfgan, d_loss_reed, ema_update,
+                                g_loss_dfgan, g_loss_reed, ma_gradient_penalty)
+from textgen.runtime import (MetricsLogger, autocast, get_rng_state, make_grad_scaler, progress, resolve_device,
+                             resolve_precision, set_rng_state, set_seed)
+
+__all__ = ["GANRunConfig", "GANTrainer", "TextEncoderSpec", "GANDataConfig", "GANTrainConfig", "GANOptimConfig"]
+
+DEFAULT_SAMPLE_CAPTIONS = [
+    "a red bird with black wings",
+    "this small bird has a blue crown and a white belly",
+    "a yellow bird with a short black bill",
+    "this bird is mostly green with an orange breast",
+]
+
+
+# ----------------------------------------------------------------------------- config
+
+@dataclass
+class TextEncoderSpec:
+    kind: Literal["caption", "vae", "hf"] = "caption"
+    path: Optional[str] = None              # a trained encoder folder; caption kind: None = train one first
+    dim: int = 256                          # caption kind, when trained here
+    vocab_min_freq: int = 2                 # caption kind: word tokenizer over the training captions
+    pretrain_steps: int = 1500              # caption kind: InfoNCE steps when trained here
+    pretrain_lr: float = 2e-3
+
+    def validate(self) -> None:
+        check(self.kind == "caption" or self.path is not None, "path", f"a {self.kind!r} text encoder needs a path")
+        check(self.pretrain_steps >= 0, "pretrain_steps", f"must be >= 0, got {self.pretrain_steps}")
+
+
+@dataclass
+class GANDataConfig:
+    path: str = "data/birds64"              # an imagefolder with metadata.jsonl captions
+    make_birds: Optional[int] = None        # render this many synthetic birds into ``path`` if it is missing
+    captions_from: Optional[str] = None     # ... with real CUB captions from this file
+    limit: Optional[int] = None
+    batch_size: int = 32
+    max_bad_images: int = 10
+
+    def validate(self) -> None:
+        check(self.batch_size >= 2, "batch_size", f"must be >= 2 (wrong captions come from other images), got {self.batch_size}")
+
+
+@dataclass
+class GANTrainConfig:
+    steps: int = 10000
+    log_every: int = 50
+    sample_every: int = 500
+    save_every: int = 1000
+    ema_decay: float = 0.999
+    ma_gp_k: float = 2.0                    # DF-GAN: k * ||grad||^p
+    ma_gp_p: float = 6.0
+    gan_int: float = 1.0                    # reed: weight of the GAN-INT term (0 disables)
+    ca_kl: float = 1.0                      # weight of the conditioning-augmentation KL term
+    sample_captions: list[str] = field(default_factory=lambda: list(DEFAULT_SAMPLE_CAPTIONS))
+    samples_per_caption: int = 6
+
+    def validate(self) -> None:
+        check(self.steps >= 1, "steps", f"must be >= 1, got {self.steps}")
+        check(0 <= self.ema_decay < 1, "ema_decay", f"must be in [0, 1), got {self.ema_decay}")
+        for key in ("log_every", "sample_every", "save_every", "samples_per_caption"):
+            check(getattr(self, key) >= 1, key, f"must be >= 1, got {getattr(self, key)}")
+
+
+@dataclass
+class GANOptimConfig:
+    g_lr: float = 1e-4
+    d_lr: float = 4e-4
+    betas: tuple[float, float] = (0.0, 0.9)
+
+    def validate(self) -> None:
+        check(self.g_lr > 0 and self.d_lr > 0, "g_lr", "learning rates must be > 0")
+
+
+@dataclass
+class GANRunConfig:
+    model: GANConfig = field(default_factory=GANConfig)
+    text_encoder: TextEncoderSpec = field(default_factory=TextEncoderSpec)
+    data: GANDataConfig = field(default_factory=GANDataConfig)
+    train: GANTrainConfig = field(default_factory=GANTrainConfig)
+    optim: GANOptimConfig = field(default_factory=GANOptimConfig)
+    runtime: RuntimeConfig = field(default_factory=RuntimeConfig)
+    out_dir: str = "runs/gan"
+
+
+class TrainingDiverged(RuntimeError):
+    """A loss became NaN or infinite; the last good checkpoint is kept."""
+
+
+# ----------------------------------------------------------------------------- trainer
+
+class GANTrainer:
+    def __init__(self, cfg: GANRunConfig, *, resume: bool = False):
+        from textgen.data.images import ImageCaptionData
+
+        self.cfg = cfg
+        self.out_dir = Path(cfg.out_dir)
+        self.device = resolve_device(cfg.runtime.device)
+        self.dtype = resolve_precision(cfg.runtime.precision, self.device)
+        set_seed(cfg.runtime.seed)
+        self.out_dir.mkdir(parents=True, exist_ok=True)
+
+        # data: images (uint8, in memory) and their captions ---------------------------------
+        data_dir = Path(cfg.data.path)
+        if not data_dir.exists() and cfg.data.make_birds:
+            from textgen.data.birds import make_birds_dataset
+
+            print(f"rendering {cfg.data.make_birds:,} synthetic birds into {data_dir} ...")
+            make_birds_dataset(data_dir, n=cfg.data.make_birds, size=cfg.model.image_size, seed=cfg.runtime.seed,
+                               captions_from=cfg.data.captions_from, show_progress=cfg.runtime.progress)
+        self.data = ImageCaptionData.load(data_dir, image_size=cfg.model.image_size, limit=cfg.data.limit,
+                                          max_bad=cfg.data.max_bad_images)
+        self.images = torch.from_numpy(self.data.images)                             # (N, 3, S, S) uint8
+
+        # the frozen text encoder, and every caption embedded once -----------------------------
+        self.text_encoder = self._text_encoder(resume)
+        self.caption_emb, self.caption_owner = self._embed_captions()                # (M, E), (M,) image index
+        self.captions_of = [np.flatnonzero(self.caption_owner == i) for i in range(len(self.data))]
+        cfg.model.text_dim = int(self.caption_emb.size(1))
+
+        # models and optimisation -----------------------------------------------------------------
+        self.G = Generator(cfg.model).to(self.device)
+        self.G_ema = Generator(cfg.model).to(self.device).eval()
+        self.G_ema.load_state_dict(self.G.state_dict())
+        self.D = Discriminator(cfg.model).to(self.device)
+        if self.device.type == "cuda":
+            self.G.to(memory_format=torch.channels_last)
+            self.D.to(memory_format=torch.channels_last)
+        o = cfg.optim
+        self.opt_g = torch.optim.Adam(self.G.parameters(), lr=o.g_lr, betas=o.betas)
+        self.opt_d = torch.optim.Adam(self.D.parameters(), lr=o.d_lr, betas=o.betas)
+        self.scaler_g = make_grad_scaler(self.dtype, self.device)                    # one per optimizer (fp16)
+        self.scaler_d = make_grad_scaler(self.dtype, self.device)
+        self.step = 0
+        gen = torch.Generator().manual_seed(cfg.runtime.seed + 1)
+        self.sample_noise = torch.randn(cfg.train.samples_per_caption, cfg.model.noise_dim, generator=gen)
+        self.sample_emb = self.text_encoder.encode(cfg.train.sample_captions).float().cpu()
+        if resume:
+            self._resume()
+
+    # -- the text encoder ---------------------------------------------------------------------------
+    def _text_encoder(self, resume: bool):
+        spec = self.cfg.text_encoder
+        local = self.out_dir / "text_encoder"
+        if spec.kind == "vae":
+            from textgen.models.text_encoder import VAETextEncoder
+
+            return VAETextEncoder(spec.path)
+        if spec.kind == "hf":
+            from textgen.models.text_encoder import HFTextEncoder
+
+            return HFTextEncoder(spec.path)
+        from textgen.models.text_encoder import CaptionEncoder
+
+        path = Path(spec.path) if spec.path else local
+        if path.is_dir():
+            enc = CaptionEncoder.from_pretrained(path)
+        elif resume:
+            raise CheckpointError(f"cannot resume: the run's text encoder {local} is missing")
+        else:
+            enc = self._pretrain_caption_encoder(local)
+        return enc.to(self.device).eval().requires_grad_(False)
+
+    def _pretrain_caption_encoder(self, out: Path):
+        """Contrastive (InfoNCE) pre-training of the caption encoder against a small image CNN."""
+        from textgen.models.text_encoder import CaptionEncoder, CaptionEncoderConfig, ImageEncoder, info_nce
+        from textgen.tokenization import Tokenizer
+
+        spec, cfg = self.cfg.text_encoder, self.cfg
+        texts = [c for caps in self.data.captions for c in caps]
+        tok = Tokenizer.train(texts, kind="word", min_freq=spec.vocab_min_freq, lowercase=True, max_length=48)
+        text = CaptionEncoder(CaptionEncoderConfig(vocab_size=tok.vocab_size, dim=spec.dim), tokenizer=tok).to(self.device)
+        image = ImageEncoder(dim=spec.dim, image_size=cfg.model.image_size).to(self.device)
+        opt = torch.optim.Adam([*text.parameters(), *image.parameters()], lr=spec.pretrain_lr)
+        rng = np.random.default_rng(cfg.runtime.seed)
+        B = min(cfg.data.batch_size * 2, len(self.data))
+        bar = progress(range(spec.pretrain_steps), enabled=cfg.runtime.progress, desc="text encoder (InfoNCE)")
+        for _ in bar:
+            idx = rng.choice(len(self.data), B, replace=False)
+            caps = [self.data.captions[i][rng.integers(len(self.data.captions[i]))] for i in idx]
+            batch = tok.encode_batch(caps)
+            imgs = self._to_float(self.images[torch.from_numpy(idx)])
+            loss = info_nce(text(batch.input_ids.to(self.device), batch.lengths), image(imgs))
+            opt.zero_grad(set_to_none=True)
+            loss.backward()
+            opt.step()
+            bar.set_postfix(loss=f"{loss.item():.3f}")
+        text.save_pretrained(out)
+        return text
+
+    @torch.no_grad()
+    def _embed_captions(self) -> tuple[torch.Tensor, np.ndarray]:
+        texts, owner = [], []
+        for i, caps in enumerate(self.data.captions):
+            texts += caps
+            owner += [i] * len(caps)
+        out = [self.text_encoder.encode(texts[k:k + 512]).float().cpu() for k in range(0, len(texts), 512)]
+        return torch.cat(out), np.asarray(owner)
+
+    # -- helpers --------------------------------------------------------------------------------------
+    def _to_float(self, images_u8: torch.Tensor) -> torch.Tensor:
+        x = images_u8.to(self.device, non_blocking=True).float() / 127.5 - 1.0     # (B, 3, S, S) in [-1, 1]
+        return x.contiguous(memory_format=torch.channels_last) if self.device.type == "cuda" else x
+
+    def _batch(self, rng: np.random.Generator):
+        """Images, a right caption embedding for each, and a wrong one (a caption of a different image)."""
+        B = self.cfg.data.batch_size
+        idx = rng.choice(len(self.data), B, replace=len(self.data) < B)
+        right = np.array([rng.choice(self.captions_of[i]) for i in idx])
+        other = (idx + rng.integers(1, len(self.data), B)) % len(self.data)         # never the same image
+        wrong = np.array([rng.choice(self.captions_of[j]) for j in other])
+        e_right = self.caption_emb[torch.from_numpy(right)].to(self.device)
+        e_wrong = self.caption_emb[torch.from_numpy(wrong)].to(self.device)
+        return self._to_float(self.images[torch.from_numpy(idx)]), e_right, e_wrong
+
+    # -- one step -------------------------------------------------------------------------------------
+    def train_step(self, rng: np.random.Generator) -> dict[str, float]:
+        cfg, t = self.cfg, self.cfg.train
+        real, e_right, e_wrong = self._batch(rng)
+        B = real.size(0)
+        z = torch.randn(B, cfg.model.noise_dim, device=self.device)
+
+        # discriminator
+        with autocast(self.device, self.dtype):
+            fake = self.G(z, e_right).detach()
+            h_real = self.D.features(real)
+            d_rr, d_rw = self.D.logit(h_real, e_right), self.D.logit(h_real, e_wrong)
+            d_fr = self.D(fake, e_right)
+            if cfg.model.loss == "reed":
+                d_loss = d_loss_reed(d_rr.float(), d_rw.float(), d_fr.float())
+            else:
+                d_loss = d_loss_dfgan(d_rr.float(), d_rw.float(), d_fr.float())
+        gp = ma_gradient_penalty(self.D, real, e_right, t.ma_gp_k, t.ma_gp_p) if cfg.model.loss == "dfgan" else d_loss.new_zeros(())
+        self.opt_d.zero_grad(set_to_none=True)
+        self.scaler_d.scale(d_loss + gp).backward()
+        self.scaler_d.step(self.opt_d)
+        self.scaler_d.update()
+
+        # generator
+        with autocast(self.device, self.dtype):
+            fake, kl = self.G(z, e_right, return_kl=True)
+            d_fake = self.D(fake, e_right).float()
+            if cfg.model.loss == "reed":
+                d_int = None
+                if t.gan_int > 0:                                          # GAN-INT: halfway between two captions
+                    e_int = 0.5 * (e_right + e_right.roll(1, 0))
+                    d_int = self.D(self.G(z, e_int), e_int).float() * 1.0
+                g_loss = g_loss_reed(d_fake, d_int)
+            else:
+                g_loss = g_loss_dfgan(d_fake)
+            g_total = g_loss + t.ca_kl * kl.float()
+        self.opt_g.zero_grad(set_to_none=True)
+        self.scaler_g.scale(g_total).backward()
+        self.scaler_g.step(self.opt_g)
+        self.scaler_g.update()
+        ema_update(self.G_ema, self.G, t.ema_decay)
+        self.step += 1
+        return {"d_loss": d_loss.detach(), "g_loss": g_loss.detach(), "gp": gp.detach(), "kl": kl.detach(),
+                "d_real_right": d_rr.detach().float().mean(), "d_real_wrong": d_rw.detach().float().mean(),
+                "d_fake": d_fr.detach().float().mean()}
+
+    # -- checkpoints ----------------------------------------------------------------------------------
+    def save_checkpoint(self, name: str = "last") -> Path:
+        from textgen.gan.model import save_gan_folder
+
+        folder = self.out_dir / name
+        save_gan_folder(folder, self.cfg.model, self.G, self.G_ema, self.text_encoder, self.cfg.text_encoder)
+        state = {"D": self.D.state_dict(), "opt_g": self.opt_g.state_dict(), "opt_d": self.opt_d.state_dict(),
+                 "scaler_g": self.scaler_g.state_dict(), "scaler_d": self.scaler_d.state_dict(),
+                 "rng": get_rng_state(), "np_rng": self._np_rng_state(), "step": self.step}
+        save_tree(state, folder / TRAINING_STATE_DIR)
+        return folder
+
+    def _np_rng_state(self) -> dict[str, Any]:
+        st = self.np_rng.bit_generator.state
+        return {"state": str(st["state"]["state"]), "inc": str(st["state"]["inc"]),
+                "has_uint32": int(st["has_uint32"]), "uinteger": int(st["uinteger"])}
+
+    def _resume(self) -> None:
+        from textgen.gan.model import load_gan_folder
+
+        last = self.out_dir / "last"
+        if not (last / TRAINING_STATE_DIR).is_dir():
+            raise CheckpointError(f"cannot resume: {last / TRAINING_STATE_DIR} does not exist; start without --resume")
+        loaded = load_gan_folder(last, load_text_encoder=False)
+        if loaded["config"] != self.cfg.model:
+            raise CheckpointError(f"cannot resume from {last}: its model config {loaded['config']} differs from this "
+                                  f"run's {self.cfg.model}; resume with the run's own config ({self.out_dir / 'config.yaml'})")
+        self.G.load_state_dict(loaded["generator"])
+        self.G_ema.load_state_dict(loaded["generator_ema"])
+        state = load_tree(last / TRAINING_STATE_DIR)
+        self.D.load_state_dict(state["D"])
+        self.opt_g.load_state_dict(state["opt_g"])
+        self.opt_d.load_state_dict(state["opt_d"])
+        self.scaler_g.load_state_dict(state["scaler_g"])
+        self.scaler_d.load_state_dict(state["scaler_d"])
+        set_rng_state(state["rng"])
+        self.step = int(state["step"])
+        self._resume_np = state["np_rng"]
+
+    # -- samples ----------------------------------------------------------------------------------------
+    @torch.no_grad()
+    def save_samples(self) -> Path:
+        from textgen.gan.model import captioned_grid
+
+        n = self.sample_noise.size(0)
+        z = self.sample_noise.repeat(len(self.cfg.train.sample_captions), 1).to(self.device)
+        e = self.sample_emb.repeat_interleave(n, 0).to(self.device)
+        imgs = self.G_ema(z, e).float().cpu()                                        # (C*n, 3, S, S)
+        path = self.out_dir / "samples" / f"step_{self.step:06d}.png"
+        captioned_grid(imgs, self.cfg.train.sample_captions, per_row=n).save(path.with_suffix(".tmp.png"))
+        path.with_suffix(".tmp.png").replace(path)
+        return path
+
+    # -- the loop ----------------------------------------------------------------------------------------
+    def fit(self) -> dict[str, float]:
+        cfg, t = self.cfg, self.cfg.train
+        save_config(cfg, self.out_dir / "config.yaml")
+        (self.out_dir / "samples").mkdir(exist_ok=True)
+        logger = MetricsLogger(self.out_dir)
+        self.np_rng = np.random.default_rng(cfg.runtime.seed)
+        if getattr(self, "_resume_np", None):
+            s = self._resume_np
+            self.np_rng.bit_generator.state = {"bit_generator": "PCG64", "state": {"state": int(s["state"]), "inc": int(s["inc"])},
+                                               "has_uint32": int(s["has_uint32"]), "uinteger": int(s["uinteger"])}
+        bar = progress(range(self.step, t.steps), enabled=cfg.runtime.progress, total=t.steps, initial=self.step,
+                       desc="train-gan")
+        acc: dict[str, torch.Tensor] = {}
+        n, t0, last = 0, time.perf_counter(), {}
+        try:
+            for _ in bar:
+                stats = self.train_step(self.np_rng)
+                for k, v in stats.items():
+                    acc[k] = acc.get(k, 0) + v
+                n += 1
+                saving = self.step % t.save_every == 0 or self.step == t.steps
+                if self.step % t.log_every == 0 or saving:                      # never save a diverged state
+                    row = {k: float(v) / n for k, v in acc.items()}
+                    if not all(math.isfinite(v) for v in row.values()):
+                        raise TrainingDiverged(
+                            f"a loss became non-finite at step {self.step} ({row}); the last good checkpoint is kept in "
+                            f"{self.out_dir / 'last'}. Lower the learning rates or use runtime.precision=fp32, then --resume")
+                    row["images_per_s"] = n * cfg.data.batch_size / (time.perf_counter() - t0)
+                    logger.log(row, step=self.step)
+                    bar.set_postfix(d=f"{row['d_loss']:.2f}", g=f"{row['g_loss']:.2f}", img_s=f"{row['images_per_s']:.0f}")
+                    last, acc, n, t0 = row, {}, 0, time.perf_counter()
+                if self.step % t.sample_every == 0 or self.step == t.steps:
+                    self.save_samples()
+                if saving:
+                    self.save_checkpoint("last")
+        finally:
+            logger.close()
+        return last
