@@ -331,6 +331,41 @@ def cmd_train_gan(args: argparse.Namespace) -> int:
     return 0
 
 
+def cmd_generate_images(args: argparse.Namespace) -> int:
+    """Generate bird images from captions; PNGs per image and a captioned grid."""
+    from pathlib import Path
+
+    from textgen.pipelines import TextToImagePipeline
+
+    captions = list(args.captions)
+    if args.captions_file:
+        path = Path(args.captions_file)
+        if not path.is_file():
+            raise FileNotFoundError(f"--captions-file {path} does not exist; pass a text file with one caption per line")
+        lines = path.read_text(encoding="utf-8").splitlines()
+        blank = sum(1 for line in lines if not line.strip())
+        captions += [line.strip() for line in lines if line.strip()]
+        if blank:
+            print(f"note: skipped {blank} blank line(s) of {path}", file=sys.stderr)
+    if not captions:
+        raise ValueError("no captions given: pass them as arguments or with --captions-file FILE")
+    if args.n < 1:
+        raise ValueError(f"-n must be >= 1, got {args.n}")
+    import torch
+
+    pipe = TextToImagePipeline.from_pretrained(args.model, device=args.device)
+    out = pipe(captions, num_images_per_caption=args.n, generator=torch.Generator().manual_seed(args.seed),
+               truncation=args.truncation)
+    out_dir = Path(args.out)
+    out_dir.mkdir(parents=True, exist_ok=True)
+    for i, img in enumerate(out.images):
+        img.save(out_dir / f"{i // args.n:03d}_{i % args.n:02d}.png")
+    grid = Path(args.grid) if args.grid else out_dir / "grid.png"
+    out.grid().save(grid)
+    print(f"wrote {len(out.images)} images of {pipe.image_size} px to {out_dir} and a captioned grid to {grid}")
+    return 0
+
+
 # ----------------------------------------------------------------------------- parser
 
 def build_parser() -> argparse.ArgumentParser:
@@ -452,6 +487,17 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--seed", type=int, default=0)
     p.add_argument("--captions-from", help="a CUB caption JSONL(.gz): one image per real caption, drawn as it says")
     p.add_argument("--quiet", action="store_true", help="no progress bar")
+
+    p = add("generate-images", cmd_generate_images, "generate bird images from captions with the text-to-image GAN")
+    p.add_argument("captions", nargs="*", help="captions, e.g. 'a red bird with black wings'")
+    p.add_argument("--captions-file", help="text file, one caption per line (blank lines are skipped)")
+    p.add_argument("--model", default="birds-gan", help="GAN folder (a train-gan run's last/) or shipped name")
+    p.add_argument("-n", type=int, default=4, help="images per caption (default 4)")
+    p.add_argument("--seed", type=int, default=0)
+    p.add_argument("--truncation", type=float, default=1.0, help="truncation trick: < 1 trades variety for fidelity")
+    p.add_argument("--out", default="generated", help="folder for the PNGs (default generated/)")
+    p.add_argument("--grid", help="captioned grid file (default <out>/grid.png)")
+    p.add_argument("--device", default="cpu", choices=["auto", "cpu", "cuda", "mps"])
 
     p = add("show-config", cmd_show_config, "validate a config file and print it resolved with overrides")
     p.add_argument("--kind", default=None, help="config schema; default: the config's folder name (configs/<kind>/)")

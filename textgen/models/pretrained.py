@@ -27,7 +27,8 @@ __all__ = ["PretrainedMixin", "resolve_model_path"]
 
 # Short names of models shipped inside the package -> their folder under textgen/.
 # ptb-lstm-vae: configs/vae/ptb_lstm.yaml trained on PTB train, rebuilt by scripts/build_pretrained.py.
-PRETRAINED_MODELS: dict[str, str] = {"ptb-lstm-vae": "pretrained/ptb-lstm-vae"}
+# birds-gan: configs/gan/birds64.yaml trained on synthetic birds (a text-to-image GAN folder).
+PRETRAINED_MODELS: dict[str, str] = {"ptb-lstm-vae": "pretrained/ptb-lstm-vae", "birds-gan": "pretrained/birds-gan"}
 
 
 def resolve_model_path(name_or_path: str | os.PathLike) -> Path:
