@@ -63,7 +63,9 @@ class TextEncoderSpec:
 
 @dataclass
 class GANDataConfig:
-    path: str = "data/birds64"              # an imagefolder with metadata.jsonl captions
+    format: Literal["imagefolder", "cub"] = "imagefolder"
+    path: str = "data/birds64"              # an imagefolder with metadata.jsonl captions, or the CUB root
+    flip: bool = False                      # random horizontal flips (random crops happen when images are larger)
     make_birds: Optional[int] = None        # render this many synthetic birds into ``path`` if it is missing
     captions_from: Optional[str] = None     # ... with real CUB captions from this file
     limit: Optional[int] = None
@@ -141,8 +143,14 @@ class GANTrainer:
             print(f"rendering {cfg.data.make_birds:,} synthetic birds into {data_dir} ...")
             make_birds_dataset(data_dir, n=cfg.data.make_birds, size=cfg.model.image_size, seed=cfg.runtime.seed,
                                captions_from=cfg.data.captions_from, show_progress=cfg.runtime.progress)
-        self.data = ImageCaptionData.load(data_dir, image_size=cfg.model.image_size, limit=cfg.data.limit,
-                                          max_bad=cfg.data.max_bad_images)
+        if cfg.data.format == "cub":
+            from textgen.data.cub import load_cub
+
+            self.data = load_cub(data_dir, "train", image_size=cfg.model.image_size, limit=cfg.data.limit,
+                                 max_bad=cfg.data.max_bad_images)
+        else:
+            self.data = ImageCaptionData.load(data_dir, image_size=cfg.model.image_size, limit=cfg.data.limit,
+                                              max_bad=cfg.data.max_bad_images)
         self.images = torch.from_numpy(self.data.images)                             # (N, 3, S, S) uint8
 
         # the frozen text encoder, and every caption embedded once -----------------------------
@@ -212,7 +220,7 @@ class GANTrainer:
             idx = rng.choice(len(self.data), B, replace=False)
             caps = [self.data.captions[i][rng.integers(len(self.data.captions[i]))] for i in idx]
             batch = tok.encode_batch(caps)
-            imgs = self._to_float(self.images[torch.from_numpy(idx)])
+            imgs = self._to_float(self._center(self.images[torch.from_numpy(idx)]))
             loss = info_nce(text(batch.input_ids.to(self.device), batch.lengths), image(imgs))
             opt.zero_grad(set_to_none=True)
             loss.backward()
@@ -231,6 +239,12 @@ class GANTrainer:
         return torch.cat(out), np.asarray(owner)
 
     # -- helpers --------------------------------------------------------------------------------------
+    def _center(self, images: torch.Tensor) -> torch.Tensor:
+        """The central image_size crop of images stored larger (CUB), unchanged otherwise."""
+        S, L = self.cfg.model.image_size, images.size(-1)
+        o = (L - S) // 2
+        return images[..., o:o + S, o:o + S] if L > S else images
+
     def _to_float(self, images_u8: torch.Tensor) -> torch.Tensor:
         x = images_u8.to(self.device, non_blocking=True).float() / 127.5 - 1.0     # (B, 3, S, S) in [-1, 1]
         return x.contiguous(memory_format=torch.channels_last) if self.device.type == "cuda" else x
@@ -244,7 +258,15 @@ class GANTrainer:
         wrong = np.array([rng.choice(self.captions_of[j]) for j in other])
         e_right = self.caption_emb[torch.from_numpy(right)].to(self.device)
         e_wrong = self.caption_emb[torch.from_numpy(wrong)].to(self.device)
-        return self._to_float(self.images[torch.from_numpy(idx)]), e_right, e_wrong
+        images = self.images[torch.from_numpy(idx)]                                  # (B, 3, L, L) uint8
+        S, L = self.cfg.model.image_size, images.size(-1)
+        if L > S:                                                                    # random crops (StackGAN)
+            off = rng.integers(0, L - S + 1, (B, 2))
+            images = torch.stack([im[:, y:y + S, x:x + S] for im, (y, x) in zip(images, off)])
+        if self.cfg.data.flip:
+            flip = torch.from_numpy(rng.random(B) < 0.5)
+            images = torch.where(flip[:, None, None, None], images.flip(-1), images)
+        return self._to_float(images), e_right, e_wrong
 
     # -- one step -------------------------------------------------------------------------------------
     def train_step(self, rng: np.random.Generator) -> dict[str, float]:
