@@ -122,6 +122,55 @@ class TrainingDiverged(RuntimeError):
     """A loss became NaN or infinite; the last good checkpoint is kept."""
 
 
+# ----------------------------------------------------------------------------- one optimisation step
+
+def gan_step(m, real: torch.Tensor, e_right: torch.Tensor, e_wrong: torch.Tensor, model_cfg: GANConfig,
+             t: GANTrainConfig, device: torch.device, dtype: torch.dtype) -> dict[str, torch.Tensor]:
+    """One D update and one G update, then the EMA; ``m`` has G, G_ema, D, opt_g, opt_d, scaler_g, scaler_d.
+
+    D sees real/right, real/wrong and fake/right: GAN-CLS BCE (``reed``) or hinge + MA-GP (``dfgan``). G is
+    trained to fool D on the right captions (+ GAN-INT for ``reed``, + the CA KL term when CA is on).
+    Returns the step's statistics as tensors (no host sync).
+    """
+    B = real.size(0)
+    z = torch.randn(B, model_cfg.noise_dim, device=device)
+
+    # discriminator
+    with autocast(device, dtype):
+        fake = m.G(z, e_right).detach()
+        h_real = m.D.features(real)
+        d_rr, d_rw = m.D.logit(h_real, e_right), m.D.logit(h_real, e_wrong)
+        d_fr = m.D(fake, e_right)
+        loss_fn = d_loss_reed if model_cfg.loss == "reed" else d_loss_dfgan
+        d_loss = loss_fn(d_rr.float(), d_rw.float(), d_fr.float())
+    gp = ma_gradient_penalty(m.D, real, e_right, t.ma_gp_k, t.ma_gp_p) if model_cfg.loss == "dfgan" else d_loss.new_zeros(())
+    m.opt_d.zero_grad(set_to_none=True)
+    m.scaler_d.scale(d_loss + gp).backward()
+    m.scaler_d.step(m.opt_d)
+    m.scaler_d.update()
+
+    # generator
+    with autocast(device, dtype):
+        fake, kl = m.G(z, e_right, return_kl=True)
+        d_fake = m.D(fake, e_right).float()
+        if model_cfg.loss == "reed":
+            g_loss = g_loss_reed(d_fake)
+            if t.gan_int > 0:                                              # GAN-INT: halfway between two captions
+                e_int = 0.5 * (e_right + e_right.roll(1, 0))
+                g_loss = g_loss + t.gan_int * g_loss_reed(m.D(m.G(z, e_int), e_int).float())
+        else:
+            g_loss = g_loss_dfgan(d_fake)
+        g_total = g_loss + t.ca_kl * kl.float()
+    m.opt_g.zero_grad(set_to_none=True)
+    m.scaler_g.scale(g_total).backward()
+    m.scaler_g.step(m.opt_g)
+    m.scaler_g.update()
+    ema_update(m.G_ema, m.G, t.ema_decay)
+    return {"d_loss": d_loss.detach(), "g_loss": g_loss.detach(), "gp": gp.detach(), "kl": kl.detach(),
+            "d_real_right": d_rr.detach().float().mean(), "d_real_wrong": d_rw.detach().float().mean(),
+            "d_fake": d_fr.detach().float().mean()}
+
+
 # ----------------------------------------------------------------------------- trainer
 
 class GANTrainer:
@@ -269,50 +318,11 @@ class GANTrainer:
         return self._to_float(images), e_right, e_wrong
 
     # -- one step -------------------------------------------------------------------------------------
-    def train_step(self, rng: np.random.Generator) -> dict[str, float]:
-        cfg, t = self.cfg, self.cfg.train
+    def train_step(self, rng: np.random.Generator) -> dict[str, torch.Tensor]:
         real, e_right, e_wrong = self._batch(rng)
-        B = real.size(0)
-        z = torch.randn(B, cfg.model.noise_dim, device=self.device)
-
-        # discriminator
-        with autocast(self.device, self.dtype):
-            fake = self.G(z, e_right).detach()
-            h_real = self.D.features(real)
-            d_rr, d_rw = self.D.logit(h_real, e_right), self.D.logit(h_real, e_wrong)
-            d_fr = self.D(fake, e_right)
-            if cfg.model.loss == "reed":
-                d_loss = d_loss_reed(d_rr.float(), d_rw.float(), d_fr.float())
-            else:
-                d_loss = d_loss_dfgan(d_rr.float(), d_rw.float(), d_fr.float())
-        gp = ma_gradient_penalty(self.D, real, e_right, t.ma_gp_k, t.ma_gp_p) if cfg.model.loss == "dfgan" else d_loss.new_zeros(())
-        self.opt_d.zero_grad(set_to_none=True)
-        self.scaler_d.scale(d_loss + gp).backward()
-        self.scaler_d.step(self.opt_d)
-        self.scaler_d.update()
-
-        # generator
-        with autocast(self.device, self.dtype):
-            fake, kl = self.G(z, e_right, return_kl=True)
-            d_fake = self.D(fake, e_right).float()
-            if cfg.model.loss == "reed":
-                d_int = None
-                if t.gan_int > 0:                                          # GAN-INT: halfway between two captions
-                    e_int = 0.5 * (e_right + e_right.roll(1, 0))
-                    d_int = self.D(self.G(z, e_int), e_int).float() * 1.0
-                g_loss = g_loss_reed(d_fake, d_int)
-            else:
-                g_loss = g_loss_dfgan(d_fake)
-            g_total = g_loss + t.ca_kl * kl.float()
-        self.opt_g.zero_grad(set_to_none=True)
-        self.scaler_g.scale(g_total).backward()
-        self.scaler_g.step(self.opt_g)
-        self.scaler_g.update()
-        ema_update(self.G_ema, self.G, t.ema_decay)
+        stats = gan_step(self, real, e_right, e_wrong, self.cfg.model, self.cfg.train, self.device, self.dtype)
         self.step += 1
-        return {"d_loss": d_loss.detach(), "g_loss": g_loss.detach(), "gp": gp.detach(), "kl": kl.detach(),
-                "d_real_right": d_rr.detach().float().mean(), "d_real_wrong": d_rw.detach().float().mean(),
-                "d_fake": d_fr.detach().float().mean()}
+        return stats
 
     # -- checkpoints ----------------------------------------------------------------------------------
     def save_checkpoint(self, name: str = "last") -> Path:
