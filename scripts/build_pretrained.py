@@ -1,11 +1,11 @@
 #!/usr/bin/env python
 """Rebuild the shipped default model ``ptb-lstm-vae`` from scratch, evaluate it, and install it into the package.
 
-    python scripts/build_pretrained.py                        # train configs/vae/ptb_lstm.yaml, eval, install
-    python scripts/build_pretrained.py --from-run runs/vae/ptb_lstm   # skip training: take that run's best/
+    python scripts/build_pretrained.py                        # train configs/vae/ptb_lstm_interp.yaml, eval, install
+    python scripts/build_pretrained.py --from-run runs/vae/ptb_lstm_interp   # skip training: take that run's best/
     python scripts/build_pretrained.py --iw-samples 500 --force
 
-Steps: (1) ``textgen train-vae --config configs/vae/ptb_lstm.yaml`` into ``--run`` (resumable with
+Steps: (1) ``textgen train-vae --config configs/vae/ptb_lstm_interp.yaml`` into ``--run`` (resumable with
 ``--resume``); (2) the run's ``best/`` folder, weights rounded to fp16 (half the size; cast back to fp32 on
 load), is written to a temporary folder; (3) ``eval-vae`` on PTB test measures THAT folder, the one users
 get; (4) it replaces ``textgen/pretrained/ptb-lstm-vae`` only if its IW-NLL beats the installed model's
@@ -30,8 +30,8 @@ REPORT = "eval_ptb_test.json"
 
 def main() -> int:
     ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
-    ap.add_argument("--config", default=str(ROOT / "configs/vae/ptb_lstm.yaml"))
-    ap.add_argument("--run", default=str(ROOT / "runs/vae/ptb_lstm"), help="run folder to train into")
+    ap.add_argument("--config", default=str(ROOT / "configs/vae/ptb_lstm_interp.yaml"))
+    ap.add_argument("--run", default=str(ROOT / "runs/vae/ptb_lstm_interp"), help="run folder to train into")
     ap.add_argument("--from-run", help="use this finished run's best/ instead of training")
     ap.add_argument("--resume", action="store_true", help="continue an interrupted training run")
     ap.add_argument("--iw-samples", type=int, default=100, help="importance samples for IW-NLL (default 100)")

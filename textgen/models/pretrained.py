@@ -26,7 +26,7 @@ from textgen.config import ConfigError, config_from_dict, config_to_dict
 __all__ = ["PretrainedMixin", "resolve_model_path"]
 
 # Short names of models shipped inside the package -> their folder under textgen/.
-# ptb-lstm-vae: configs/vae/ptb_lstm.yaml trained on PTB train, rebuilt by scripts/build_pretrained.py.
+# ptb-lstm-vae: configs/vae/ptb_lstm_interp.yaml trained on PTB train, rebuilt by scripts/build_pretrained.py.
 # birds-gan: configs/gan/birds64.yaml trained on synthetic birds (a text-to-image GAN folder).
 PRETRAINED_MODELS: dict[str, str] = {"ptb-lstm-vae": "pretrained/ptb-lstm-vae", "birds-gan": "pretrained/birds-gan"}
 
