@@ -90,13 +90,19 @@ def cmd_corpus_info(args: argparse.Namespace) -> int:
     return 0
 
 
-def cmd_train_vae(args: argparse.Namespace) -> int:
-    """Train a sentence VAE (or the LM baseline) from a YAML config; ``--resume`` continues the run."""
+def _run_config(cls: type, args: argparse.Namespace):
+    """A training run's config: the YAML file, its key=value overrides, and ``--out`` as ``out_dir``."""
     from textgen.config import load_config
-    from textgen.vae.trainer import VAERunConfig, VAETrainer
 
     overrides = list(args.overrides) + ([f"out_dir={args.out}"] if args.out else [])
-    cfg = load_config(VAERunConfig, args.config, overrides)
+    return load_config(cls, args.config, overrides)
+
+
+def cmd_train_vae(args: argparse.Namespace) -> int:
+    """Train a sentence VAE (or the LM baseline) from a YAML config; ``--resume`` continues the run."""
+    from textgen.vae.trainer import VAERunConfig, VAETrainer
+
+    cfg = _run_config(VAERunConfig, args)
     valid = VAETrainer(cfg, resume=args.resume).fit()
     print(f"finished; checkpoints in {cfg.out_dir}/best and {cfg.out_dir}/last")
     if valid:
@@ -319,11 +325,9 @@ def cmd_make_birds(args: argparse.Namespace) -> int:
 
 def cmd_train_gan(args: argparse.Namespace) -> int:
     """Train the text-to-image GAN from a YAML config; ``--resume`` continues the run."""
-    from textgen.config import load_config
     from textgen.gan.trainer import GANRunConfig, GANTrainer
 
-    overrides = list(args.overrides) + ([f"out_dir={args.out}"] if args.out else [])
-    cfg = load_config(GANRunConfig, args.config, overrides)
+    cfg = _run_config(GANRunConfig, args)
     last = GANTrainer(cfg, resume=args.resume).fit()
     print(f"finished; model in {cfg.out_dir}/last, samples in {cfg.out_dir}/samples")
     if last:
