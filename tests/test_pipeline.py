@@ -273,3 +273,13 @@ def test_non_text_pattern_is_exactly_the_unicode_rule():
         cat = unicodedata.category(ch)
         expected = ch == "\ufffd" or cat == "Cs" or (cat == "Cc" and not ch.isspace())
         assert expected == bool(_NON_TEXT.match(ch)), hex(cp)
+
+
+def test_demo_without_the_shipped_model_says_so_and_tours_the_data(monkeypatch, capsys):
+    from textgen.models import pretrained
+
+    monkeypatch.setitem(pretrained.PRETRAINED_MODELS, "ptb-lstm-vae", "pretrained/not-built-yet")
+    assert main(["demo"]) == 0
+    out = capsys.readouterr().out
+    assert "missing from this installation" in out and "build_pretrained" in out
+    assert "length-bucketed batches of 32" in out

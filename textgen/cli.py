@@ -27,7 +27,15 @@ def cmd_demo(args: argparse.Namespace) -> int:
     """The quickstart: interpolate between sentences and sample from the prior with the shipped model."""
     import time
 
+    from textgen.models.pretrained import PRETRAINED_MODELS, resolve_model_path
+
     t0 = time.perf_counter()
+    if args.model in PRETRAINED_MODELS:
+        try:
+            resolve_model_path(args.model)
+        except ValueError as e:  # the shipped weights are not in this checkout yet
+            print(f"note: {e}\nmeanwhile, a tour of the data layer that every model shares:\n")
+            return _data_tour()
     pipe = _pipeline(args)
     gen = _generator(args.seed)
     print(f"model: {args.model} ({pipe.model.config.encoder.upper()} encoder / {pipe.model.config.decoder.upper()} "
@@ -42,6 +50,24 @@ def cmd_demo(args: argparse.Namespace) -> int:
     for s in pipe.sample(args.n, generator=gen).sentences:
         print("   " + s)
     print(f"\ndone in {time.perf_counter() - t0:.1f} s. Try: textgen interpolate \"your sentence\" \"another one\"")
+    return 0
+
+
+def _data_tour(data: str = "ptb:train") -> int:
+    """PTB -> word tokenizer -> length-bucketed batches, with what each step gives."""
+    from textgen.data import BucketBatchSampler, load_corpus, padding_fraction, tokenize_dataset
+    from textgen.tokenization import Tokenizer
+
+    train = load_corpus(data)
+    tok = Tokenizer.train(train["text"], kind="word")
+    ds, stats = tokenize_dataset(train, tok)
+    lengths = ds["length"]
+    pad = padding_fraction(lengths, list(BucketBatchSampler(lengths, batch_size=32, shuffle=True, seed=0)))
+    print(f"corpus      {data}: {len(train):,} sentences, {stats.num_tokens:,} tokens (incl. <eos>)")
+    print(f"tokenizer   {tok!r}")
+    s = train["text"][1]
+    print(f"  text      {s}\n  ids       {tok.encode(s)[:12]} ...\n  decoded   {tok.decode(tok.encode(s))}")
+    print(f"batching    length-bucketed batches of 32: {pad:.1%} padding")
     return 0
 
 
