@@ -558,7 +558,9 @@ def main(argv: Sequence[str] | None = None) -> int:
         print(f"error: {e}", file=sys.stderr)
         return EXIT_USER_ERROR
     except RuntimeError as e:
-        if type(e).__name__ != "TrainingDiverged":  # the VAE's and the GAN's
+        from textgen.runtime import TrainingDiverged
+
+        if not isinstance(e, TrainingDiverged):
             raise
         print(f"error: {e}", file=sys.stderr)
         return 1

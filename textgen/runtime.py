@@ -50,7 +50,14 @@ __all__ = [
     "atomic_write_bytes",
     "atomic_write_text",
     "machine_info",
+    "TrainingDiverged",
 ]
+
+
+class TrainingDiverged(RuntimeError):
+    """A training loss became NaN or infinite; the run stopped and its last good checkpoint is kept.
+    Raised by every textgen trainer; the CLI prints its message and exits with status 1."""
+
 
 PRECISIONS = ("auto", "fp32", "bf16", "fp16")
 DEVICES = ("auto", "cpu", "cuda", "mps")

@@ -32,8 +32,8 @@ from textgen.checkpoint import TRAINING_STATE_DIR, CheckpointError, load_tree, s
 from textgen.config import RuntimeConfig, check, save_config
 from textgen.models.gan import (Discriminator, GANConfig, Generator, d_loss_dfgan, d_loss_reed, ema_update,
                                 g_loss_dfgan, g_loss_reed, ma_gradient_penalty)
-from textgen.runtime import (MetricsLogger, autocast, get_rng_state, make_grad_scaler, progress, resolve_device,
-                             resolve_precision, set_rng_state, set_seed)
+from textgen.runtime import (MetricsLogger, TrainingDiverged, autocast, get_rng_state, make_grad_scaler, progress,
+                             resolve_device, resolve_precision, set_rng_state, set_seed)
 
 __all__ = ["GANRunConfig", "GANTrainer", "TextEncoderSpec", "GANDataConfig", "GANTrainConfig", "GANOptimConfig"]
 
@@ -116,10 +116,6 @@ class GANRunConfig:
     optim: GANOptimConfig = field(default_factory=GANOptimConfig)
     runtime: RuntimeConfig = field(default_factory=RuntimeConfig)
     out_dir: str = "runs/gan"
-
-
-class TrainingDiverged(RuntimeError):
-    """A loss became NaN or infinite; the last good checkpoint is kept."""
 
 
 # ----------------------------------------------------------------------------- one optimisation step

@@ -34,6 +34,7 @@ from textgen.checkpoint import TRAINING_STATE_DIR, CheckpointError, load_tree, s
 from textgen.config import DataConfig, RuntimeConfig, TokenizerConfig, check, save_config
 from textgen.models.vae import SentenceVAE, SentenceVAEConfig
 from textgen.runtime import (
+    TrainingDiverged,
     MetricsLogger,
     autocast,
     get_rng_state,
@@ -108,10 +109,6 @@ class VAERunConfig:
     optim: OptimConfig = field(default_factory=OptimConfig)
     runtime: RuntimeConfig = field(default_factory=RuntimeConfig)
     out_dir: str = "runs/vae"
-
-
-class TrainingDiverged(RuntimeError):
-    """The loss became NaN or infinite; the last good checkpoint is kept."""
 
 
 class TrainingInterrupted(KeyboardInterrupt):
