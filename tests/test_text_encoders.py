@@ -112,3 +112,33 @@ def test_hf_text_encoder_mean_pools_a_local_model(tmp_path):
     assert torch.allclose(enc.encode(CAPTIONS[:1]), out[:1], atol=1e-5)  # padding does not change the pooling
     with pytest.raises(FileNotFoundError, match="not a local model directory"):
         HFTextEncoder(tmp_path / "missing")
+
+
+def test_retrieval_at_k_on_known_cases():
+    from textgen.gan.text_encoder_training import retrieval_at_k
+
+    eye = torch.eye(10)
+    assert retrieval_at_k(eye, eye, (1, 5), pool=10) == {1: 1.0, 5: 1.0}
+    shifted = eye.roll(1, 0)                                  # every caption is closest to the next image
+    r = retrieval_at_k(shifted, eye, (1, 5), pool=10)
+    assert r[1] == 0.0 and r[5] == 1.0                        # its own image ties with 8 others for second
+    assert retrieval_at_k(eye, eye, (1,), pool=4)[1] == 1.0   # two pools of 4, the 2 left over dropped
+
+
+def test_train_text_encoder_command_writes_a_usable_encoder(tmp_path):
+    from textgen.cli import main
+    from textgen.data.birds import make_birds_dataset
+
+    data = tmp_path / "birds"
+    make_birds_dataset(data, n=48, size=32, show_progress=False)
+    out = tmp_path / "enc"
+    code = main(["train-text-encoder", "--data", str(data), "--out", str(out), "--size", "32", "--steps", "30",
+                 "--dim", "16", "--min-freq", "1", "--batch-size", "16", "--device", "cpu", "--quiet"])
+    assert code == 0
+    report = json.loads((out / "training_report.json").read_text())
+    assert report["steps"] == 30 and report["val_images"] == 2 and report["train_images"] == 46
+    assert math.isfinite(report["final_loss"]) and report["final_loss"] < math.log(16)   # below chance InfoNCE
+    enc = CaptionEncoder.from_pretrained(out)
+    e = enc.encode(["a red bird with black wings", "a blue bird"])
+    assert e.shape == (2, 16) and torch.allclose(e.norm(dim=-1), torch.ones(2), atol=1e-5)
+    assert main(["train-text-encoder", "--data", str(tmp_path / "nope"), "--out", str(out)]) == 2

@@ -349,6 +349,30 @@ def cmd_make_birds(args: argparse.Namespace) -> int:
     return 0
 
 
+def cmd_train_text_encoder(args: argparse.Namespace) -> int:
+    """Pre-train the GAN's caption encoder contrastively (InfoNCE) on an image-caption folder."""
+    import dataclasses
+    import json
+    from pathlib import Path
+
+    from textgen.data.images import ImageCaptionData
+    from textgen.gan.text_encoder_training import train_caption_encoder
+    from textgen.runtime import resolve_device
+
+    if args.steps < 1:
+        raise ValueError(f"--steps must be >= 1, got {args.steps}")
+    data = ImageCaptionData.load(args.data, image_size=args.size, limit=args.limit)
+    enc, report = train_caption_encoder(data, image_size=args.size, dim=args.dim, vocab_min_freq=args.min_freq,
+                                        steps=args.steps, lr=args.lr, batch_size=args.batch_size, seed=args.seed,
+                                        device=resolve_device(args.device), show_progress=not args.quiet)
+    out = Path(args.out)
+    enc.save_pretrained(out)
+    (out / "training_report.json").write_text(json.dumps(dataclasses.asdict(report), indent=2) + "\n")
+    print(report.summary())
+    print(f"wrote {out}; use it in a GAN config with text_encoder.path={out}")
+    return 0
+
+
 def cmd_train_gan(args: argparse.Namespace) -> int:
     """Train the text-to-image GAN from a YAML config; ``--resume`` continues the run."""
     from textgen.gan.trainer import GANRunConfig, GANTrainer
@@ -445,6 +469,21 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--out", help="run folder (overrides out_dir)")
     p.add_argument("--resume", action="store_true", help="continue from <out_dir>/last exactly where it stopped")
     p.add_argument("overrides", nargs="*", metavar="KEY=VALUE", help="config overrides, e.g. train.steps=2000")
+
+    p = add("train-text-encoder", cmd_train_text_encoder,
+            "pre-train the GAN's caption encoder contrastively (InfoNCE) on an image-caption folder")
+    p.add_argument("--data", required=True, help="image folder with metadata.jsonl captions (textgen make-birds)")
+    p.add_argument("--out", required=True, help="output folder (a CaptionEncoder with its tokenizer)")
+    p.add_argument("--size", type=int, default=64, help="image size the GAN will use (default 64)")
+    p.add_argument("--steps", type=int, default=1500)
+    p.add_argument("--dim", type=int, default=256, help="embedding size (default 256)")
+    p.add_argument("--min-freq", type=int, default=2, help="minimum word count for the vocabulary (default 2)")
+    p.add_argument("--lr", type=float, default=2e-3)
+    p.add_argument("--batch-size", type=int, default=64)
+    p.add_argument("--limit", type=int, help="use only the first N images")
+    p.add_argument("--seed", type=int, default=0)
+    p.add_argument("--device", default="auto", choices=["auto", "cpu", "cuda", "mps"])
+    p.add_argument("--quiet", action="store_true", help="no progress bar")
 
     p = add("eval-vae", cmd_eval_vae, "evaluate a saved VAE: ELBO, NLL, KL, PPL, IW-NLL, MI, active units")
     p.add_argument("--model", required=True, help="model folder (e.g. runs/vae/ptb_lstm/best)")

@@ -249,29 +249,19 @@ class GANTrainer:
 
     def _pretrain_caption_encoder(self, out: Path):
         """Contrastive (InfoNCE) pre-training of the caption encoder against a small image CNN."""
-        from textgen.models.text_encoder import CaptionEncoder, CaptionEncoderConfig, ImageEncoder, info_nce
-        from textgen.tokenization import Tokenizer
+        import dataclasses
+        import json
+
+        from textgen.gan.text_encoder_training import train_caption_encoder
 
         spec, cfg = self.cfg.text_encoder, self.cfg
-        texts = [c for caps in self.data.captions for c in caps]
-        tok = Tokenizer.train(texts, kind="word", min_freq=spec.vocab_min_freq, lowercase=True, max_length=48)
-        text = CaptionEncoder(CaptionEncoderConfig(vocab_size=tok.vocab_size, dim=spec.dim), tokenizer=tok).to(self.device)
-        image = ImageEncoder(dim=spec.dim, image_size=cfg.model.image_size).to(self.device)
-        opt = torch.optim.Adam([*text.parameters(), *image.parameters()], lr=spec.pretrain_lr)
-        rng = np.random.default_rng(cfg.runtime.seed)
-        B = min(cfg.data.batch_size * 2, len(self.data))
-        bar = progress(range(spec.pretrain_steps), enabled=cfg.runtime.progress, desc="text encoder (InfoNCE)")
-        for _ in bar:
-            idx = rng.choice(len(self.data), B, replace=False)
-            caps = [self.data.captions[i][rng.integers(len(self.data.captions[i]))] for i in idx]
-            batch = tok.encode_batch(caps)
-            imgs = self._to_float(self._center(self.images[torch.from_numpy(idx)]))
-            loss = info_nce(text(batch.input_ids.to(self.device), batch.lengths), image(imgs))
-            opt.zero_grad(set_to_none=True)
-            loss.backward()
-            opt.step()
-            bar.set_postfix(loss=f"{loss.item():.3f}")
+        text, report = train_caption_encoder(
+            self.data, image_size=cfg.model.image_size, dim=spec.dim, vocab_min_freq=spec.vocab_min_freq,
+            steps=spec.pretrain_steps, lr=spec.pretrain_lr, batch_size=min(cfg.data.batch_size * 2, len(self.data)),
+            seed=cfg.runtime.seed, device=self.device, show_progress=cfg.runtime.progress)
+        print(f"text encoder: {report.summary()}")
         text.save_pretrained(out)
+        (out / "training_report.json").write_text(json.dumps(dataclasses.asdict(report), indent=2) + "\n")
         return text
 
     @torch.no_grad()
@@ -284,12 +274,6 @@ class GANTrainer:
         return torch.cat(out), np.asarray(owner)
 
     # -- helpers --------------------------------------------------------------------------------------
-    def _center(self, images: torch.Tensor) -> torch.Tensor:
-        """The central image_size crop of images stored larger (CUB), unchanged otherwise."""
-        S, L = self.cfg.model.image_size, images.size(-1)
-        o = (L - S) // 2
-        return images[..., o:o + S, o:o + S] if L > S else images
-
     def _to_float(self, images_u8: torch.Tensor) -> torch.Tensor:
         x = images_u8.to(self.device, non_blocking=True).float() / 127.5 - 1.0     # (B, 3, S, S) in [-1, 1]
         return x.contiguous(memory_format=torch.channels_last) if self.device.type == "cuda" else x

@@ -1,0 +1,127 @@
+"""Contrastive pre-training of the caption encoder: ``textgen train-text-encoder --data DIR --out DIR``.
+
+The GAN needs a sentence embedding that already knows which words describe which pixels. Following the
+sentence-level DAMSM of AttnGAN (Xu et al. 2018) in its CLIP form (Radford et al. 2021), a bi-LSTM caption
+encoder and a small CNN image encoder are trained together with the symmetric InfoNCE loss on the
+image-caption pairs; afterwards the image CNN is thrown away and the caption encoder is frozen for the GAN.
+
+A held-out slice of the images (``val_fraction``) measures what the encoder learned, as caption -> image
+retrieval: for each held-out image one of its captions is embedded, and R@1 / R@5 count how often its own
+image ranks first / in the top five among ``pool`` held-out images (chance: 1/pool and 5/pool).
+
+    enc, report = train_caption_encoder(data, image_size=32, steps=1500)
+    enc.save_pretrained("runs/text_encoder")        # CaptionEncoder.from_pretrained(...) or text_encoder.path=...
+"""
+from __future__ import annotations
+
+from dataclasses import dataclass
+from typing import Optional
+
+import numpy as np
+import torch
+
+__all__ = ["TextEncoderTrainingReport", "train_caption_encoder", "retrieval_at_k"]
+
+
+@dataclass
+class TextEncoderTrainingReport:
+    steps: int
+    final_loss: float
+    train_images: int
+    val_images: int
+    pool: int                     # candidates per retrieval query
+    r_at_1: float                 # caption -> image retrieval on held-out images
+    r_at_5: float
+
+    def summary(self) -> str:
+        return (f"InfoNCE {self.final_loss:.3f} after {self.steps} steps on {self.train_images:,} images; held-out "
+                f"caption->image retrieval among {self.pool}: R@1 {self.r_at_1:.1%}, R@5 {self.r_at_5:.1%} "
+                f"(chance {1 / self.pool:.1%} / {min(5, self.pool) / self.pool:.1%})")
+
+
+def _float_images(images_u8: torch.Tensor, image_size: int, device: torch.device) -> torch.Tensor:
+    """uint8 (B, 3, L, L) -> float (B, 3, S, S) in [-1, 1], centre-cropped when stored larger (CUB)."""
+    L = images_u8.size(-1)
+    o = (L - image_size) // 2
+    if L > image_size:
+        images_u8 = images_u8[..., o:o + image_size, o:o + image_size]
+    return images_u8.to(device).float() / 127.5 - 1.0
+
+
+@torch.no_grad()
+def retrieval_at_k(text_emb: torch.Tensor, image_emb: torch.Tensor, ks: tuple[int, ...] = (1, 5),
+                   pool: int = 100) -> dict[int, float]:
+    """Row i of ``text_emb`` matches row i of ``image_emb`` (both L2-normalised); queries are ranked against
+    consecutive pools of ``pool`` images (the last partial pool is dropped unless it is the only one)."""
+    n = text_emb.size(0)
+    pool = min(pool, n)
+    hits = {k: 0 for k in ks}
+    count = 0
+    for start in range(0, n - pool + 1, pool):
+        t, v = text_emb[start:start + pool], image_emb[start:start + pool]
+        sims = t @ v.t()                                                             # (P, P)
+        rank = (sims > sims.diagonal()[:, None]).sum(1)                               # 0 = own image is first
+        for k in ks:
+            hits[k] += int((rank < k).sum())
+        count += pool
+    return {k: hits[k] / max(count, 1) for k in ks}
+
+
+def train_caption_encoder(data, *, image_size: int, dim: int = 256, vocab_min_freq: int = 2, steps: int = 1500,
+                          lr: float = 2e-3, batch_size: int = 64, seed: int = 0, val_fraction: float = 0.05,
+                          pool: int = 100, device: str | torch.device = "cpu", show_progress: bool = True,
+                          temperature: float = 0.07, tokenizer=None):
+    """Train a :class:`CaptionEncoder` (and a throw-away :class:`ImageEncoder`) with InfoNCE on ``data``
+    (an :class:`~textgen.data.images.ImageCaptionData`); returns ``(encoder, TextEncoderTrainingReport)``."""
+    from textgen.models.text_encoder import CaptionEncoder, CaptionEncoderConfig, ImageEncoder, info_nce
+    from textgen.runtime import progress
+    from textgen.tokenization import Tokenizer
+
+    if len(data) < 4:
+        raise ValueError(f"contrastive training needs at least 4 images with captions, the data has {len(data)}")
+    if steps < 0:
+        raise ValueError(f"steps must be >= 0, got {steps}")
+    device = torch.device(device)
+    rng = np.random.default_rng(seed)
+    torch.manual_seed(seed)
+    order = rng.permutation(len(data))
+    n_val = int(round(len(data) * val_fraction)) if len(data) >= 40 else 0
+    val_idx, train_idx = order[:n_val], order[n_val:]
+
+    if tokenizer is None:
+        texts = [c for i in train_idx for c in data.captions[i]]
+        tokenizer = Tokenizer.train(texts, kind="word", min_freq=vocab_min_freq, lowercase=True, max_length=48)
+    text = CaptionEncoder(CaptionEncoderConfig(vocab_size=tokenizer.vocab_size, dim=dim), tokenizer=tokenizer).to(device)
+    image = ImageEncoder(dim=dim, image_size=image_size).to(device)
+    opt = torch.optim.Adam([*text.parameters(), *image.parameters()], lr=lr)
+    images = torch.from_numpy(data.images)                                           # (N, 3, L, L) uint8
+    B = min(batch_size, len(train_idx))
+    loss_value = float("nan")
+    bar = progress(range(steps), enabled=show_progress, desc="text encoder (InfoNCE)")
+    for _ in bar:
+        idx = rng.choice(train_idx, B, replace=False)
+        caps = [data.captions[i][rng.integers(len(data.captions[i]))] for i in idx]
+        batch = tokenizer.encode_batch(caps)
+        t = text(batch.input_ids.to(device), batch.lengths)                          # (B, dim)
+        v = image(_float_images(images[torch.from_numpy(idx)], image_size, device))  # (B, dim)
+        loss = info_nce(t, v, temperature)
+        opt.zero_grad(set_to_none=True)
+        loss.backward()
+        opt.step()
+        loss_value = loss.item()
+        bar.set_postfix(loss=f"{loss_value:.3f}")
+    text.eval()
+
+    r1 = r5 = float("nan")
+    if n_val >= 2:
+        image.eval()
+        with torch.no_grad():
+            caps = [data.captions[i][rng.integers(len(data.captions[i]))] for i in val_idx]
+            t = torch.cat([text.encode(caps[k:k + 256]) for k in range(0, n_val, 256)])
+            v = torch.cat([image(_float_images(images[torch.from_numpy(val_idx[k:k + 256])], image_size, device))
+                           for k in range(0, n_val, 256)])
+        r = retrieval_at_k(t, v, (1, 5), pool)
+        r1, r5 = r[1], r[5]
+    report = TextEncoderTrainingReport(steps=steps, final_loss=loss_value, train_images=len(train_idx),
+                                       val_images=n_val, pool=min(pool, max(n_val, 1)), r_at_1=r1, r_at_5=r5)
+    return text, report
