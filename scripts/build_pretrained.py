@@ -1,16 +1,24 @@
 #!/usr/bin/env python
-"""Rebuild the shipped default model ``ptb-lstm-vae`` from scratch, evaluate it, and install it into the package.
+"""Rebuild a shipped default model from scratch, check it, and install it into the package.
 
-    python scripts/build_pretrained.py                        # train configs/vae/ptb_lstm_interp.yaml, eval, install
+    python scripts/build_pretrained.py                        # ptb-lstm-vae: train configs/vae/ptb_lstm_interp.yaml
     python scripts/build_pretrained.py --from-run runs/vae/ptb_lstm_interp   # skip training: take that run's best/
     python scripts/build_pretrained.py --iw-samples 500 --force
+    python scripts/build_pretrained.py --model birds-gan      # train configs/gan/birds32_cpu.yaml
+    python scripts/build_pretrained.py --model birds-gan --from-run runs/gan/birds32_cpu
 
-Steps: (1) ``textgen train-vae --config configs/vae/ptb_lstm_interp.yaml`` into ``--run`` (resumable with
-``--resume``); (2) the run's ``best/`` folder, weights rounded to fp16 (half the size; cast back to fp32 on
-load), is written to a temporary folder; (3) ``eval-vae`` on PTB test measures THAT folder, the one users
+ptb-lstm-vae: (1) ``textgen train-vae --config configs/vae/ptb_lstm_interp.yaml`` into ``--run`` (resumable
+with ``--resume``); (2) the run's ``best/`` folder, weights rounded to fp16 (half the size; cast back to fp32
+on load), is written to a temporary folder; (3) ``eval-vae`` on PTB test measures THAT folder, the one users
 get; (4) it replaces ``textgen/pretrained/ptb-lstm-vae`` only if its IW-NLL beats the installed model's
 (recorded in its ``eval_ptb_test.json``), so the repository stores new weights only when they improve;
 ``--force`` installs regardless.
+
+birds-gan: (1) ``textgen train-gan --config configs/gan/birds32_cpu.yaml`` into ``--run`` (resumable);
+(2) the run's ``last/`` folder (G, EMA-G, the caption encoder) in fp16 goes to a temporary folder; (3) a
+captioned sample grid is drawn from THAT folder (``samples.png`` beside the weights); (4) it is installed
+into ``textgen/pretrained/birds-gan`` when none is installed yet, or with ``--force`` (the evaluation that
+could decide "better" automatically is ``eval-gan``, a separate issue).
 """
 from __future__ import annotations
 
@@ -24,21 +32,26 @@ from pathlib import Path
 import torch
 
 ROOT = Path(__file__).resolve().parents[1]
-TARGET = ROOT / "textgen" / "pretrained" / "ptb-lstm-vae"
-REPORT = "eval_ptb_test.json"
+PRETRAINED = ROOT / "textgen" / "pretrained"
+RECIPES = {
+    "ptb-lstm-vae": {"config": "configs/vae/ptb_lstm_interp.yaml", "run": "runs/vae/ptb_lstm_interp"},
+    "birds-gan": {"config": "configs/gan/birds32_cpu.yaml", "run": "runs/gan/birds32_cpu"},
+}
+VAE_REPORT = "eval_ptb_test.json"
+GAN_CAPTIONS = ["a red bird with black wings", "this small bird has a blue crown and a white belly",
+                "a yellow bird with a short black bill", "this bird is mostly green with an orange breast",
+                "a white bird with grey wings and a long orange beak"]
 
 
-def main() -> int:
-    ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
-    ap.add_argument("--config", default=str(ROOT / "configs/vae/ptb_lstm_interp.yaml"))
-    ap.add_argument("--run", default=str(ROOT / "runs/vae/ptb_lstm_interp"), help="run folder to train into")
-    ap.add_argument("--from-run", help="use this finished run's best/ instead of training")
-    ap.add_argument("--resume", action="store_true", help="continue an interrupted training run")
-    ap.add_argument("--iw-samples", type=int, default=100, help="importance samples for IW-NLL (default 100)")
-    ap.add_argument("--force", action="store_true", help="install even if it does not improve IW-NLL")
-    ap.add_argument("overrides", nargs="*", metavar="KEY=VALUE", help="config overrides for training")
-    args = ap.parse_args()
+def _install(staged: Path, target: Path) -> None:
+    if target.exists():
+        shutil.rmtree(target)
+    shutil.move(str(staged), target)
+    size = sum(f.stat().st_size for f in target.rglob("*") if f.is_file()) / 2**20
+    print(f"installed {target} ({size:.1f} MB)")
 
+
+def build_vae(args, target: Path) -> int:
     from textgen.config import load_config
     from textgen.models.vae import SentenceVAE
     from textgen.vae.evaluate import evaluate_folder, format_report, write_report
@@ -48,31 +61,88 @@ def main() -> int:
     if not args.from_run:
         cfg = load_config(VAERunConfig, args.config, [*args.overrides, f"out_dir={run}"])
         VAETrainer(cfg, resume=args.resume).fit()
-    best = run / "best"
-    model = SentenceVAE.from_pretrained(best)
+    model = SentenceVAE.from_pretrained(run / args.checkpoint)
 
-    TARGET.parent.mkdir(parents=True, exist_ok=True)
-    with tempfile.TemporaryDirectory(dir=TARGET.parent) as tmp:
-        staged = Path(tmp) / TARGET.name
+    with tempfile.TemporaryDirectory(dir=target.parent) as tmp:
+        staged = Path(tmp) / target.name
         model.save_pretrained(staged, dtype=torch.float16)
         report = evaluate_folder(staged, "ptb:test", iw_samples=args.iw_samples)
-        report["model"] = "ptb-lstm-vae"
+        report["model"] = target.name
         report["trained_from"] = str(args.config)
         print(format_report(report))
-        write_report(report, staged / REPORT)
-        old = TARGET / REPORT
+        write_report(report, staged / VAE_REPORT)
+        old = target / VAE_REPORT
         if old.is_file() and not args.force:
             prev = json.loads(old.read_text())
             if report["iw_nll"] >= prev["iw_nll"]:
                 print(f"not installed: IW-NLL {report['iw_nll']:.2f} does not beat the shipped {prev['iw_nll']:.2f} "
                       "(use --force to install anyway)")
                 return 1
-        if TARGET.exists():
-            shutil.rmtree(TARGET)
-        shutil.move(str(staged), TARGET)
-    size = sum(f.stat().st_size for f in TARGET.iterdir()) / 2**20
-    print(f"installed {TARGET} ({size:.1f} MB)")
+        _install(staged, target)
     return 0
+
+
+def build_gan(args, target: Path) -> int:
+    from types import SimpleNamespace
+
+    from textgen.config import load_config
+    from textgen.gan.model import load_gan_folder, save_gan_folder
+    from textgen.gan.trainer import GANRunConfig, GANTrainer
+    from textgen.models.gan import Generator
+    from textgen.pipelines import TextToImagePipeline
+
+    run = Path(args.from_run or args.run)
+    if not args.from_run:
+        cfg = load_config(GANRunConfig, args.config, [*args.overrides, f"out_dir={run}"])
+        GANTrainer(cfg, resume=args.resume).fit()
+    source = run / (args.checkpoint if args.checkpoint != "best" else "last")   # a GAN run keeps last/ only
+    loaded = load_gan_folder(source)
+    G, G_ema = Generator(loaded["config"]), Generator(loaded["config"])
+    G.load_state_dict(loaded["generator"])
+    G_ema.load_state_dict(loaded["generator_ema"])
+
+    if target.exists() and not args.force:
+        print(f"not installed: {target} exists and nothing measures 'better' automatically yet; "
+              "look at the grid in the run's samples/ and use --force to replace it")
+        return 1
+    with tempfile.TemporaryDirectory(dir=target.parent) as tmp:
+        staged = Path(tmp) / target.name
+        save_gan_folder(staged, loaded["config"], G, G_ema, loaded["text_encoder"],
+                        SimpleNamespace(kind=loaded["text_encoder_kind"], path=None), dtype=torch.float16)
+        report = source / "text_encoder" / "training_report.json"
+        if not report.is_file():
+            report = run / "text_encoder" / "training_report.json"
+        if report.is_file():
+            shutil.copy(report, staged / "text_encoder" / "training_report.json")
+        pipe = TextToImagePipeline.from_pretrained(staged)
+        out = pipe(GAN_CAPTIONS, num_images_per_caption=6, generator=torch.Generator().manual_seed(0))
+        out.grid().save(staged / "samples.png")
+        (staged / "build.json").write_text(json.dumps({"model": target.name, "trained_from": str(args.config),
+                                                       "run": str(run), "checkpoint": str(source)}, indent=2) + "\n")
+        _install(staged, target)
+    print(f"sample grid: {target / 'samples.png'}")
+    return 0
+
+
+def main() -> int:
+    ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    ap.add_argument("--model", default="ptb-lstm-vae", choices=sorted(RECIPES), help="which shipped model to build")
+    ap.add_argument("--config", help="training config (default: the model's recipe)")
+    ap.add_argument("--run", help="run folder to train into (default: runs/...)")
+    ap.add_argument("--from-run", help="use this finished run instead of training")
+    ap.add_argument("--checkpoint", default="best", help="checkpoint of the run to ship: best (VAE) or last")
+    ap.add_argument("--resume", action="store_true", help="continue an interrupted training run")
+    ap.add_argument("--iw-samples", type=int, default=100, help="VAE: importance samples for IW-NLL (default 100)")
+    ap.add_argument("--force", action="store_true", help="install even if it does not improve on the shipped one")
+    ap.add_argument("--install-dir", default=str(PRETRAINED), help="where shipped models live (default: the package's)")
+    ap.add_argument("overrides", nargs="*", metavar="KEY=VALUE", help="config overrides for training")
+    args = ap.parse_args()
+    recipe = RECIPES[args.model]
+    args.config = args.config or str(ROOT / recipe["config"])
+    args.run = args.run or str(ROOT / recipe["run"])
+    target = Path(args.install_dir) / args.model
+    target.parent.mkdir(parents=True, exist_ok=True)
+    return (build_gan if args.model == "birds-gan" else build_vae)(args, target)
 
 
 if __name__ == "__main__":

@@ -118,3 +118,27 @@ def test_generate_images_cli(gan_dir, tmp_path, capsys):
         assert code == 0
     else:  # not built yet: the message says how to rebuild it
         assert code == 2 and "build_pretrained" in capsys.readouterr().err
+
+
+def test_build_pretrained_installs_a_gan_folder_once(tmp_path, birds):
+    import subprocess
+    import sys
+    from pathlib import Path
+
+    from textgen.pipelines import TextToImagePipeline
+
+    GANTrainer(tiny(tmp_path, birds, "run")).fit()
+    root = Path(__file__).resolve().parents[1]
+    cmd = [sys.executable, str(root / "scripts" / "build_pretrained.py"), "--model", "birds-gan",
+           "--from-run", str(tmp_path / "run"), "--install-dir", str(tmp_path / "pre")]
+    r = subprocess.run(cmd, capture_output=True, text=True, cwd=root)
+    assert r.returncode == 0, r.stderr
+    shipped = tmp_path / "pre" / "birds-gan"
+    assert (shipped / "samples.png").is_file() and (shipped / "text_encoder" / "tokenizer.json").is_file()
+    pipe = TextToImagePipeline.from_pretrained(shipped)
+    ref = TextToImagePipeline.from_pretrained(tmp_path / "run" / "last")
+    g = lambda: torch.Generator().manual_seed(0)                                   # noqa: E731
+    a, b = pipe(["a red bird"], 2, generator=g()).tensors, ref(["a red bird"], 2, generator=g()).tensors
+    assert torch.allclose(a, b, atol=2e-2)                                         # fp16 weights, same images
+    r = subprocess.run(cmd, capture_output=True, text=True, cwd=root)              # already installed: refuse
+    assert r.returncode == 1 and "--force" in r.stdout
