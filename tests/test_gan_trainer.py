@@ -142,3 +142,26 @@ def test_build_pretrained_installs_a_gan_folder_once(tmp_path, birds):
     assert torch.allclose(a, b, atol=2e-2)                                         # fp16 weights, same images
     r = subprocess.run(cmd, capture_output=True, text=True, cwd=root)              # already installed: refuse
     assert r.returncode == 1 and "--force" in r.stdout
+
+
+def test_eval_gan_reports_attribute_accuracy(tmp_path, birds):
+    import json
+    from pathlib import Path
+
+    GANTrainer(tiny(tmp_path, birds, "run")).fit()
+    shared = Path(__file__).resolve().parents[2] / "shared" / "data" / "cub_captions_train.jsonl.gz"
+    out = tmp_path / "eval.json"
+    args = ["eval-gan", "--model", str(tmp_path / "run" / "last"), "--data", str(birds), "--num-captions", "6",
+            "--classifier-steps", "3", "--quiet", "--out", str(out)]
+    if shared.is_file():
+        args += ["--cub-captions", str(shared)]
+    assert main(args) == 0
+    report = json.loads(out.read_text())
+    assert report["grammar"]["captions"] == 6 and report["grammar"]["images"] == 12
+    assert 0 <= report["grammar"]["accuracy"] <= 1 and report["grammar"]["stated"] >= 12
+    assert set(report["classifier"]["accuracy"]) >= {"crown", "breast", "wing"}
+    assert (birds / ".textgen_eval" / "attribute_classifier_32px" / "model.safetensors").is_file()   # cached
+    assert out.with_suffix(".md").read_text().startswith("attribute accuracy")
+    if shared.is_file():
+        assert report["cub"]["captions"] == 6
+    assert main(args[:-2] + ["--num-captions", "0", "--out", str(out)]) == 2

@@ -385,6 +385,29 @@ def cmd_train_gan(args: argparse.Namespace) -> int:
     return 0
 
 
+def cmd_eval_gan(args: argparse.Namespace) -> int:
+    """Caption faithfulness of a text-to-image GAN on synthetic birds: attribute accuracy."""
+    import json
+    from pathlib import Path
+
+    from textgen.gan.evaluate import evaluate_attributes, format_attribute_report
+
+    if args.num_captions < 1 or args.images_per_caption < 1:
+        raise ValueError("--num-captions and --images-per-caption must be >= 1")
+    report = evaluate_attributes(args.model, args.data, num_captions=args.num_captions,
+                                 images_per_caption=args.images_per_caption, cub_captions_file=args.cub_captions,
+                                 classifier_steps=args.classifier_steps, truncation=args.truncation, seed=args.seed,
+                                 device=args.device, show_progress=not args.quiet)
+    table = format_attribute_report(report)
+    print(table)
+    out = Path(args.out)
+    out.parent.mkdir(parents=True, exist_ok=True)
+    out.write_text(json.dumps(report, indent=2) + "\n")
+    out.with_suffix(".md").write_text(table + "\n")
+    print(f"wrote {out} and {out.with_suffix('.md')}")
+    return 0
+
+
 def cmd_generate_images(args: argparse.Namespace) -> int:
     """Generate bird images from captions; PNGs per image and a captioned grid."""
     from pathlib import Path
@@ -555,6 +578,19 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--size", type=int, default=64, help="pixels, 32 to 256 (default 64)")
     p.add_argument("--seed", type=int, default=0)
     p.add_argument("--captions-from", help="a CUB caption JSONL(.gz): one image per real caption, drawn as it says")
+    p.add_argument("--quiet", action="store_true", help="no progress bar")
+
+    p = add("eval-gan", cmd_eval_gan, "caption faithfulness of a GAN on synthetic birds (attribute accuracy)")
+    p.add_argument("--model", default="birds-gan", help="GAN folder or shipped name (default: birds-gan)")
+    p.add_argument("--data", required=True, help="a synthetic-birds folder (textgen make-birds): the judge trains on it")
+    p.add_argument("--cub-captions", help="also score real CUB captions, e.g. ../shared/data/cub_captions_train.jsonl.gz")
+    p.add_argument("--num-captions", type=int, default=1000, help="captions per set (default 1000)")
+    p.add_argument("--images-per-caption", type=int, default=2)
+    p.add_argument("--classifier-steps", type=int, default=3000, help="training steps of the judge if not cached")
+    p.add_argument("--truncation", type=float, default=1.0)
+    p.add_argument("--seed", type=int, default=0)
+    p.add_argument("--device", default="cpu", choices=["auto", "cpu", "cuda", "mps"])
+    p.add_argument("--out", default="eval_gan.json", help="JSON report; a markdown table goes beside it (.md)")
     p.add_argument("--quiet", action="store_true", help="no progress bar")
 
     p = add("generate-images", cmd_generate_images, "generate bird images from captions with the text-to-image GAN")

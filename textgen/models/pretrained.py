@@ -55,6 +55,7 @@ def resolve_model_path(name_or_path: str | os.PathLike) -> Path:
 class PretrainedMixin:
     config_class: ClassVar[type]
     model_type: ClassVar[str]
+    has_tokenizer: ClassVar[bool] = True     # False for models that read images, not text
     config: Any
     tokenizer: Any = None
 
@@ -81,7 +82,7 @@ class PretrainedMixin:
                         dtype: torch.dtype = torch.float32):
         """Rebuild the model from a folder written by :meth:`save_pretrained` (or a shipped short name)."""
         path = resolve_model_path(name_or_path)
-        raw_config, state, tokenizer = read_model_folder(path, model_type=cls.model_type)
+        raw_config, state, tokenizer = read_model_folder(path, model_type=cls.model_type, load_tokenizer=cls.has_tokenizer)
         try:
             config = config_from_dict(cls.config_class, raw_config)
         except ConfigError as e:

@@ -1,0 +1,215 @@
+"""Does a generated bird look the way its caption says? An attribute classifier for synthetic birds.
+
+Synthetic birds know their ground truth: every rendered image comes with its attributes (the colour of
+each part, size, bill length and shape, wing pattern). A small CNN with one softmax head per attribute is
+trained on *real renders* (never on generated images) and checked on held-out renders. It then reads the
+attributes off generated images, and **attribute accuracy** is the fraction of the attributes a caption
+*states* that the classifier finds in the images generated for it -- the caption-faithfulness measure of
+the evaluation issue, with a judge that never saw the generator (like the R-precision protocol of Xu et al.
+2018, AttnGAN, but with an exact ground truth instead of a learned matching score).
+
+    clf, report = train_attribute_classifier(data, image_size=32, steps=3000)   # data: ImageCaptionData
+    report.accuracy["breast"]                                                  # held-out accuracy per head
+    acc = attribute_accuracy(pipe, [("a red bird with black wings", {"breast": "red", "wing": "black"})], clf)
+
+Sections: the label space, the classifier, training, and the faithfulness measure.
+"""
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from typing import Optional, Sequence
+
+import numpy as np
+import torch
+import torch.nn as nn
+import torch.nn.functional as F
+from torch import Tensor
+
+from textgen.config import check
+from textgen.models.pretrained import PretrainedMixin
+
+__all__ = ["ATTRIBUTES", "AttributeClassifierConfig", "AttributeClassifier", "ClassifierReport",
+           "train_attribute_classifier", "FaithfulnessReport", "attribute_accuracy", "encode_labels"]
+
+
+# ----------------------------------------------------------------------------- label space
+
+def _attribute_classes() -> dict[str, tuple[str, ...]]:
+    from textgen.data.birds import _ALLOWED
+
+    return {k: tuple(v) for k, v in _ALLOWED.items()}
+
+
+ATTRIBUTES: dict[str, tuple[str, ...]] = _attribute_classes()     # attribute -> its classes (colours, sizes ...)
+
+
+def encode_labels(attributes: Sequence[dict]) -> dict[str, Tensor]:
+    """Attribute dicts -> ``{attribute: (N,) class indices}``."""
+    return {k: torch.tensor([classes.index(a[k]) for a in attributes]) for k, classes in ATTRIBUTES.items()}
+
+
+# ----------------------------------------------------------------------------- the classifier
+
+@dataclass
+class AttributeClassifierConfig:
+    image_size: int = 32
+    channels: int = 32
+
+    def validate(self) -> None:
+        check(self.image_size in (16, 32, 64, 128, 256), "image_size", f"must be 16-256 (a power of two), got {self.image_size}")
+        check(self.channels >= 1, "channels", f"must be >= 1, got {self.channels}")
+
+
+class AttributeClassifier(PretrainedMixin, nn.Module):
+    """Conv blocks down to 4x4, then one linear head per attribute over the flattened 4x4 map (positions
+    matter: the crown is at the top, the legs at the bottom)."""
+
+    config_class = AttributeClassifierConfig
+    model_type = "bird-attribute-classifier"
+    has_tokenizer = False
+
+    def __init__(self, config: AttributeClassifierConfig):
+        super().__init__()
+        config.validate()
+        self.config = c = config
+        layers, c_in, size, width = [], 3, c.image_size, c.channels
+        while size > 4:
+            layers += [nn.Conv2d(c_in, width, 3, padding=1), nn.BatchNorm2d(width), nn.ReLU(),
+                       nn.Conv2d(width, width, 3, padding=1), nn.BatchNorm2d(width), nn.ReLU(), nn.MaxPool2d(2)]
+            c_in, width, size = width, min(width * 2, 4 * c.channels), size // 2
+        self.features = nn.Sequential(*layers)
+        self.heads = nn.ModuleDict({k: nn.Linear(c_in * 16, len(v)) for k, v in ATTRIBUTES.items()})
+
+    def forward(self, images: Tensor) -> dict[str, Tensor]:                          # (B, 3, S, S) in [-1, 1]
+        h = self.features(images).flatten(1)                                         # (B, C*16)
+        return {k: head(h) for k, head in self.heads.items()}                        # {attr: (B, classes)}
+
+    @torch.no_grad()
+    def predict(self, images: Tensor, batch_size: int = 256) -> dict[str, Tensor]:
+        """Class indices per attribute for images in [-1, 1] (resized to the classifier's size if needed)."""
+        was = self.training
+        self.eval()
+        try:
+            S, dev = self.config.image_size, next(self.parameters()).device
+            out: dict[str, list[Tensor]] = {k: [] for k in ATTRIBUTES}
+            for i in range(0, images.size(0), batch_size):
+                x = images[i:i + batch_size].to(dev).float()
+                if x.size(-1) != S:
+                    x = F.interpolate(x, size=(S, S), mode="bilinear", antialias=True, align_corners=False)
+                for k, logits in self(x).items():
+                    out[k].append(logits.argmax(-1).cpu())
+            return {k: torch.cat(v) for k, v in out.items()}
+        finally:
+            self.train(was)
+
+
+# ----------------------------------------------------------------------------- training
+
+@dataclass
+class ClassifierReport:
+    steps: int
+    train_images: int
+    val_images: int
+    accuracy: dict[str, float] = field(default_factory=dict)      # held-out accuracy per attribute
+    mean_accuracy: float = float("nan")
+
+    def summary(self) -> str:
+        worst = min(self.accuracy, key=self.accuracy.get) if self.accuracy else "-"
+        return (f"attribute classifier: mean held-out accuracy {self.mean_accuracy:.1%} over {len(self.accuracy)} "
+                f"attributes on {self.val_images:,} renders (lowest: {worst} {self.accuracy.get(worst, float('nan')):.1%})")
+
+
+def _to_float(images_u8: Tensor, size: int) -> Tensor:
+    x = images_u8.float() / 127.5 - 1.0                                              # (B, 3, L, L) in [-1, 1]
+    if x.size(-1) != size:
+        x = F.interpolate(x, size=(size, size), mode="bilinear", antialias=True, align_corners=False)
+    return x
+
+
+def train_attribute_classifier(data, *, image_size: int, steps: int = 3000, batch_size: int = 64, lr: float = 2e-3,
+                               channels: int = 32, val_fraction: float = 0.1, seed: int = 0,
+                               device: str | torch.device = "cpu", show_progress: bool = True):
+    """Train on real renders (``data``: an ImageCaptionData with ``attributes``); ``(classifier, report)``."""
+    from textgen.runtime import progress
+
+    if not data.attributes or any(a is None for a in data.attributes):
+        raise ValueError("the attribute classifier needs rendered birds with their attributes "
+                         "(a folder written by `textgen make-birds`)")
+    device = torch.device(device)
+    torch.manual_seed(seed)
+    rng = np.random.default_rng(seed)
+    order = rng.permutation(len(data))
+    n_val = max(1, int(round(len(data) * val_fraction)))
+    val_idx, train_idx = order[:n_val], order[n_val:]
+    labels = encode_labels(data.attributes)                                          # {attr: (N,)}
+    images = torch.from_numpy(data.images)                                           # (N, 3, L, L) uint8
+    clf = AttributeClassifier(AttributeClassifierConfig(image_size=image_size, channels=channels)).to(device)
+    opt = torch.optim.AdamW(clf.parameters(), lr=lr, weight_decay=1e-4)
+    sched = torch.optim.lr_scheduler.OneCycleLR(opt, max_lr=lr, total_steps=max(steps, 1))
+    clf.train()
+    bar = progress(range(steps), enabled=show_progress, desc="attribute classifier")
+    for _ in bar:
+        idx = torch.from_numpy(rng.choice(train_idx, min(batch_size, len(train_idx)), replace=False))
+        logits = clf(_to_float(images[idx], image_size).to(device))
+        loss = sum(F.cross_entropy(logits[k], labels[k][idx].to(device)) for k in ATTRIBUTES) / len(ATTRIBUTES)
+        opt.zero_grad(set_to_none=True)
+        loss.backward()
+        opt.step()
+        sched.step()
+        bar.set_postfix(loss=f"{loss.item():.3f}")
+    vi = torch.from_numpy(val_idx)
+    pred = clf.predict(_to_float(images[vi], image_size))
+    acc = {k: float((pred[k] == labels[k][vi]).float().mean()) for k in ATTRIBUTES}
+    report = ClassifierReport(steps=steps, train_images=len(train_idx), val_images=n_val, accuracy=acc,
+                              mean_accuracy=float(np.mean(list(acc.values()))))
+    return clf, report
+
+
+# ----------------------------------------------------------------------------- caption faithfulness
+
+@dataclass
+class FaithfulnessReport:
+    captions: int
+    images: int
+    stated: int                                                   # attribute statements checked
+    accuracy: float                                               # found / stated, over every statement
+    per_attribute: dict[str, float] = field(default_factory=dict)
+    chance: float = float("nan")                                  # what a caption-blind generator would expect
+
+    def summary(self) -> str:
+        return (f"attribute accuracy {self.accuracy:.1%} of {self.stated:,} stated attributes over {self.images:,} "
+                f"images for {self.captions:,} captions (chance {self.chance:.1%})")
+
+
+def attribute_accuracy(generate, captions: Sequence[tuple[str, dict[str, str]]], classifier: AttributeClassifier,
+                       images_per_caption: int = 1, batch_size: int = 64,
+                       generator: Optional[torch.Generator] = None) -> FaithfulnessReport:
+    """Fraction of caption-stated attributes that ``classifier`` finds in the images generated for them.
+
+    ``generate(captions, n, generator) -> (len(captions) * n, 3, S, S)`` tensor in [-1, 1] (caption by
+    caption); ``captions`` pairs each caption with what it states (``parse_caption`` or the grammar's own).
+    """
+    found: dict[str, list[float]] = {}
+    chance: list[float] = []
+    n_images = 0
+    for i in range(0, len(captions), batch_size):
+        chunk = captions[i:i + batch_size]
+        images = generate([c for c, _ in chunk], images_per_caption, generator)
+        pred = classifier.predict(images)
+        n_images += images.size(0)
+        for j, (_, stated) in enumerate(chunk):
+            for k, v in stated.items():
+                if k not in ATTRIBUTES or v not in ATTRIBUTES[k]:
+                    continue
+                want = ATTRIBUTES[k].index(v)
+                rows = pred[k][j * images_per_caption:(j + 1) * images_per_caption]
+                found.setdefault(k, []).extend((rows == want).float().tolist())
+                chance.extend([1.0 / len(ATTRIBUTES[k])] * len(rows))
+    everything = [x for v in found.values() for x in v]
+    if not everything:
+        raise ValueError("none of the captions states an attribute the classifier knows; "
+                         "pair each caption with its stated attributes (textgen.data.bird_captions.parse_caption)")
+    return FaithfulnessReport(captions=len(captions), images=n_images, stated=len(everything),
+                              accuracy=float(np.mean(everything)),
+                              per_attribute={k: float(np.mean(v)) for k, v in sorted(found.items())},
+                              chance=float(np.mean(chance)))
