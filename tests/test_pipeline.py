@@ -239,11 +239,21 @@ def test_pca_projects_onto_the_directions_of_largest_variance():
     assert pca.explained[0] > 0.9 and pca.transform(x).shape == (500, 2)
 
 
-def test_demo_interpolates_and_samples(model_dir, capsys):
-    assert main(["demo", "--model", str(model_dir), "-n", "3"]) == 0
+def test_demo_interpolates_samples_and_draws_birds(model_dir, capsys, tmp_path):
+    from textgen.models import pretrained
+
+    grid = tmp_path / "birds.png"
+    assert main(["demo", "--model", str(model_dir), "-n", "3", "--images-out", str(grid)]) == 0
     out = capsys.readouterr().out
     assert out.count("slerp from") == 2 and "samples from the prior" in out
     assert "0.00 * i want to talk to you" in out  # the tiny model reconstructs its training sentence
+    try:
+        pretrained.resolve_model_path("birds-gan")
+        assert grid.is_file() and "birds from captions" in out
+    except ValueError:
+        assert not grid.exists() and "(no bird images:" in out
+    assert main(["demo", "--model", str(model_dir), "-n", "1", "--images-out", ""]) == 0
+    assert "bird" not in capsys.readouterr().out.split("samples from the prior")[1]
 
 
 def test_shipped_name_that_is_missing_says_how_to_rebuild(monkeypatch):

@@ -49,8 +49,35 @@ def cmd_demo(args: argparse.Namespace) -> int:
     print("samples from the prior z ~ N(0, I), greedy decoding:")
     for s in pipe.sample(args.n, generator=gen).sentences:
         print("   " + s)
+    if args.images_out:
+        _demo_birds(args.images_out, args.seed)
     print(f"\ndone in {time.perf_counter() - t0:.1f} s. Try: textgen interpolate \"your sentence\" \"another one\"")
     return 0
+
+
+DEMO_CAPTIONS = ["a red bird with black wings", "this small bird has a blue crown and a white belly",
+                 "a yellow bird with a short black bill", "this bird is mostly green with an orange breast"]
+
+
+def _demo_birds(out: str, seed: int) -> None:
+    """Captions -> bird images with the shipped text-to-image GAN, as one captioned grid."""
+    import torch
+
+    from textgen.models.pretrained import resolve_model_path
+    from textgen.pipelines import TextToImagePipeline
+
+    try:
+        resolve_model_path("birds-gan")
+    except ValueError as e:
+        print(f"\n(no bird images: {e})")
+        return
+    pipe = TextToImagePipeline.from_pretrained("birds-gan")
+    result = pipe(DEMO_CAPTIONS, num_images_per_caption=6, generator=torch.Generator().manual_seed(seed))
+    result.grid().save(out)
+    print(f"\nbirds from captions (shipped birds-gan, {pipe.image_size} px): {len(result.images)} images, "
+          f"one row per caption, in {out}")
+    for c in DEMO_CAPTIONS:
+        print("   " + c)
 
 
 def _data_tour(data: str = "ptb:train") -> int:
@@ -465,6 +492,8 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--device", default="cpu", choices=["auto", "cpu", "cuda", "mps"])
     p.add_argument("--steps", type=int, default=6)
     p.add_argument("-n", type=int, default=5, help="number of prior samples")
+    p.add_argument("--images-out", default="demo_birds.png",
+                   help="captioned grid of GAN birds (default demo_birds.png; '' to skip)")
     p.add_argument("--seed", type=int, default=0)
     p.set_defaults(json=False)
 
