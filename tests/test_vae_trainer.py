@@ -209,3 +209,26 @@ def test_eval_scores_long_sentences_whole_for_recurrent_models(tmp_path, corpus)
     long.write_text("the cat sat on the mat .\nthe market fell on monday .\n", encoding="utf-8")
     r = evaluate_folder(tmp_path / "short" / "best", str(long), show_progress=False)
     assert r["num_truncated"] == 0 and r["num_tokens"] == 8 + 7  # words + <eos>, trained on 5-token cuts
+
+
+def test_build_pretrained_installs_a_vae_only_when_it_improves(model_dir, tmp_path):
+    import json
+    import shutil
+    import subprocess
+    import sys
+    from pathlib import Path
+
+    root = Path(__file__).resolve().parents[1]
+    shutil.copytree(model_dir, tmp_path / "run" / "best")
+    cmd = [sys.executable, str(root / "scripts" / "build_pretrained.py"), "--from-run", str(tmp_path / "run"),
+           "--install-dir", str(tmp_path / "pre"), "--iw-samples", "2"]
+    r = subprocess.run(cmd, capture_output=True, text=True, cwd=root)
+    assert r.returncode == 0, r.stderr
+    shipped = tmp_path / "pre" / "ptb-lstm-vae"
+    report = json.loads((shipped / "eval_ptb_test.json").read_text())
+    assert report["num_sentences"] == 3761 and report["iw_nll"] <= report["nll"] + 1e-6
+    from textgen.pipelines import SentenceVAEPipeline
+
+    assert SentenceVAEPipeline.from_pretrained(shipped, show_progress=False).model.config.latent_size == 8
+    r = subprocess.run(cmd, capture_output=True, text=True, cwd=root)            # the same model: not better
+    assert r.returncode == 1 and "does not beat" in r.stdout
