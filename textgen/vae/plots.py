@@ -125,9 +125,17 @@ def plot_interpolation_path(m: LatentMap, path: np.ndarray, sentences: Sequence[
     ax.scatter(m.xy[:, 0], m.xy[:, 1], c="0.8", s=3, linewidths=0, label="corpus codes")
     pxy = m.pca.transform(path)
     ax.plot(pxy[:, 0], pxy[:, 1], "-o", color="tab:red", ms=4, lw=1.2, label=f"{method} path")
-    for i, ((x, y), s) in enumerate(zip(pxy, sentences)):
+    sentences = list(sentences)
+    start = 0
+    for i in range(len(sentences)):                  # one label per run of equal sentences: "0-2: ..."
+        if i + 1 < len(sentences) and sentences[i + 1] == sentences[i]:
+            continue
+        s = sentences[i]
         short = s if len(s) <= 48 else s[:45] + "..."
-        ax.annotate(f"{i}: {short}", (x, y), fontsize=7, xytext=(4, 4), textcoords="offset points")
+        span = f"{start}" if start == i else f"{start}-{i}"
+        x, y = pxy[(start + i) // 2]
+        ax.annotate(f"{span}: {short}", (x, y), fontsize=7, xytext=(4, 4), textcoords="offset points")
+        start = i + 1
     ax.set_title(f"{m.name}: interpolation over the PCA map of posterior means", fontsize=9)
     ax.set_xlabel("PC1")
     ax.set_ylabel("PC2")
