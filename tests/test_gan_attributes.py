@@ -75,3 +75,20 @@ def test_attribute_accuracy_separates_faithful_from_caption_blind_generators(bir
     assert abs(blind.accuracy - blind.chance) < 0.05 and blind.chance < 0.2            # near chance
     with pytest.raises(ValueError, match="states an attribute"):
         attribute_accuracy(_generator(True), [("hello", {})], _Oracle())
+
+
+def test_diversity_counts_distinct_colour_combinations(birds):
+    from textgen.data.bird_captions import parse_caption
+    from textgen.gan.evaluate import caption_diversity, distinct_combinations, render_for_caption
+
+    pred = {k: torch.tensor([0, 0, 1, 1]) for k in ATTRIBUTES}
+    pred["crown"] = torch.tensor([0, 2, 1, 1])
+    assert distinct_combinations(pred) == 3
+    real = render_for_caption({"breast": "red"}, 3, 32, seed=1)
+    assert real.shape == (3, 3, 32, 32) and real.min() >= -1 and real.max() <= 1
+    assert torch.equal(real, render_for_caption({"breast": "red"}, 3, 32, seed=1))            # deterministic
+    clf, _ = train_attribute_classifier(birds, image_size=16, steps=5, channels=4, show_progress=False)
+    collapsed = lambda caps, n, g: torch.zeros(len(caps) * n, 3, 16, 16)                       # noqa: E731
+    caps = [(c, parse_caption(c)) for c in birds.captions[0][:3]]
+    d = caption_diversity(collapsed, caps, clf, 16, n=4)
+    assert d["generated"] == 1.0 and d["captions"] == 3 and 1.0 <= d["real"] <= 4.0

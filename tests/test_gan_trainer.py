@@ -152,7 +152,7 @@ def test_eval_gan_reports_attribute_accuracy(tmp_path, birds):
     shared = Path(__file__).resolve().parents[2] / "shared" / "data" / "cub_captions_train.jsonl.gz"
     out = tmp_path / "eval.json"
     args = ["eval-gan", "--model", str(tmp_path / "run" / "last"), "--data", str(birds), "--num-captions", "6",
-            "--classifier-steps", "3", "--quiet", "--out", str(out)]
+            "--classifier-steps", "3", "--diversity-captions", "2", "--diversity-images", "3", "--quiet", "--out", str(out)]
     if shared.is_file():
         args += ["--cub-captions", str(shared)]
     assert main(args) == 0
@@ -162,6 +162,8 @@ def test_eval_gan_reports_attribute_accuracy(tmp_path, birds):
     assert set(report["classifier"]["accuracy"]) >= {"crown", "breast", "wing"}
     assert (birds / ".textgen_eval" / "attribute_classifier_32px" / "model.safetensors").is_file()   # cached
     assert out.with_suffix(".md").read_text().startswith("attribute accuracy")
+    d = report["diversity"]
+    assert d["captions"] == 2 and 1 <= d["generated"] <= 3 and 1 <= d["real"] <= 3
     if shared.is_file():
         assert report["cub"]["captions"] == 6
     assert main(args[:-2] + ["--num-captions", "0", "--out", str(out)]) == 2

@@ -424,6 +424,7 @@ def cmd_eval_gan(args: argparse.Namespace) -> int:
     report = evaluate_attributes(args.model, args.data, num_captions=args.num_captions,
                                  images_per_caption=args.images_per_caption, cub_captions_file=args.cub_captions,
                                  classifier_steps=args.classifier_steps, truncation=args.truncation, seed=args.seed,
+                                 diversity_captions=args.diversity_captions, diversity_images=args.diversity_images,
                                  device=args.device, show_progress=not args.quiet)
     table = format_attribute_report(report)
     print(table)
@@ -616,6 +617,8 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--num-captions", type=int, default=1000, help="captions per set (default 1000)")
     p.add_argument("--images-per-caption", type=int, default=2)
     p.add_argument("--classifier-steps", type=int, default=3000, help="training steps of the judge if not cached")
+    p.add_argument("--diversity-captions", type=int, default=20, help="captions for the mode-collapse check (0: skip)")
+    p.add_argument("--diversity-images", type=int, default=10, help="images per caption for that check")
     p.add_argument("--truncation", type=float, default=1.0)
     p.add_argument("--seed", type=int, default=0)
     p.add_argument("--device", default="cpu", choices=["auto", "cpu", "cuda", "mps"])

@@ -12,7 +12,12 @@ This module measures **attribute accuracy** on synthetic birds (see :mod:`textge
 4. for each set: images are generated per caption, the judge reads them, and the fraction of stated
    attributes it finds is reported overall and per attribute, beside uniform chance.
 
-FID/KID, R-precision with a separate encoder and diversity are the rest of the evaluation issue.
+5. mode collapse, read by the same judge: for ``diversity_captions`` captions, ``diversity_images`` images
+   each, the number of distinct colour combinations of the six large parts (crown, back, wing, tail, breast,
+   belly) among the images of one caption -- for generated images and for real renders of the same caption
+   (unstated attributes drawn at random, as the renderer does), so "at least half of real" can be checked.
+
+FID/KID and R-precision with a separate encoder are the rest of the evaluation issue.
 """
 from __future__ import annotations
 
@@ -24,10 +29,40 @@ from typing import Optional
 import numpy as np
 import torch
 
-__all__ = ["CLASSIFIER_CACHE", "load_or_train_classifier", "grammar_captions", "cub_captions", "evaluate_attributes",
+__all__ = ["CLASSIFIER_CACHE", "LARGE_PARTS", "distinct_combinations", "render_for_caption", "caption_diversity",
+           "load_or_train_classifier", "grammar_captions", "cub_captions", "evaluate_attributes",
            "format_attribute_report"]
 
 CLASSIFIER_CACHE = ".textgen_eval"
+LARGE_PARTS = ("crown", "back", "wing", "tail", "breast", "belly")     # colours a judge reads reliably at 32 px
+
+
+def distinct_combinations(pred: dict[str, torch.Tensor], keys: tuple[str, ...] = LARGE_PARTS) -> int:
+    """How many distinct tuples of predicted classes (over ``keys``) the images show."""
+    return len(set(zip(*(pred[k].tolist() for k in keys))))
+
+
+def render_for_caption(stated: dict[str, str], n: int, size: int, seed: int = 0) -> torch.Tensor:
+    """``n`` real renders of what a caption states (the rest random): (n, 3, S, S) in [-1, 1]."""
+    from textgen.data.birds import render_bird, sample_attributes
+
+    out = []
+    for i in range(n):
+        rng = np.random.default_rng([seed, i])
+        img, _ = render_bird(sample_attributes(rng, **stated), size=size, rng=rng)
+        out.append(torch.from_numpy(np.array(img, dtype=np.uint8)).permute(2, 0, 1))
+    return torch.stack(out).float() / 127.5 - 1.0
+
+
+def caption_diversity(generate, captions: list[tuple[str, dict[str, str]]], classifier, image_size: int,
+                      n: int = 10, generator: Optional[torch.Generator] = None) -> dict:
+    """Mean number of distinct large-part colour combinations among ``n`` images per caption, generated vs real."""
+    gen, real = [], []
+    for k, (caption, stated) in enumerate(captions):
+        gen.append(distinct_combinations(classifier.predict(generate([caption], n, generator))))
+        real.append(distinct_combinations(classifier.predict(render_for_caption(stated, n, max(image_size, 32), seed=k))))
+    return {"captions": len(captions), "images_per_caption": n, "generated": float(np.mean(gen)),
+            "real": float(np.mean(real)), "ratio": float(np.mean(gen) / max(np.mean(real), 1e-9))}
 
 
 def load_or_train_classifier(data_dir: str | Path, image_size: int, *, steps: int = 3000, seed: int = 0,
@@ -76,6 +111,7 @@ def cub_captions(path: str | Path, n: int, seed: int = 0) -> list[tuple[str, dic
 def evaluate_attributes(model: str | Path, data_dir: str | Path, *, num_captions: int = 1000,
                         images_per_caption: int = 2, cub_captions_file: Optional[str | Path] = None,
                         classifier_steps: int = 3000, truncation: float = 1.0, seed: int = 0,
+                        diversity_captions: int = 20, diversity_images: int = 10,
                         device: str = "cpu", show_progress: bool = True) -> dict:
     from textgen.gan.attributes import attribute_accuracy
     from textgen.pipelines import TextToImagePipeline
@@ -97,6 +133,9 @@ def evaluate_attributes(model: str | Path, data_dir: str | Path, *, num_captions
         r = attribute_accuracy(generate, known, clf, images_per_caption=images_per_caption,
                                generator=torch.Generator().manual_seed(seed))
         report[name] = dataclasses.asdict(r)
+    if diversity_captions > 0:
+        report["diversity"] = caption_diversity(generate, sets["grammar"][:diversity_captions], clf, pipe.image_size,
+                                                n=diversity_images, generator=torch.Generator().manual_seed(seed + 1))
     return report
 
 
@@ -119,4 +158,9 @@ def format_attribute_report(report: dict) -> str:
     lines.append(f"| **all stated** | {clf['mean_accuracy']:.1%} (mean) | "
                  + " | ".join(f"**{report[s]['accuracy']:.1%}** of {report[s]['stated']:,} (chance {report[s]['chance']:.1%})"
                               for s in sets) + " |")
+    if "diversity" in report:
+        d = report["diversity"]
+        lines.append(f"\ndiversity: {d['generated']:.2f} distinct large-part colour combinations among "
+                     f"{d['images_per_caption']} images per caption (real renders of the same captions: {d['real']:.2f}; "
+                     f"ratio {d['ratio']:.2f}), over {d['captions']} captions")
     return "\n".join(lines)
