@@ -63,6 +63,9 @@ def test_caption_encoder_and_contrastive_training():
         text.encode(["a red bird", "  "])
     with pytest.raises(ValueError, match="no word the text encoder knows"):
         text.encode(["zzz qqq"])
+    with pytest.raises(ValueError, match="no word the text encoder knows"):
+        text.encode(["zzz zzz"])                      # one unknown word twice is still nothing known
+    assert text.encode(["zzz red zzz"]).shape == (1, 16)
     images = torch.rand(4, 3, 32, 32) * 2 - 1
     image = ImageEncoder(dim=16, channels=8, image_size=32)
     batch = tok.encode_batch(CAPTIONS)

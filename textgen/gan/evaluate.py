@@ -114,6 +114,7 @@ def evaluate_attributes(model: str | Path, data_dir: str | Path, *, num_captions
                         diversity_captions: int = 20, diversity_images: int = 10,
                         device: str = "cpu", show_progress: bool = True) -> dict:
     from textgen.gan.attributes import attribute_accuracy
+    from textgen.models.text_encoder import knows_a_word
     from textgen.pipelines import TextToImagePipeline
 
     pipe = TextToImagePipeline.from_pretrained(model, device=device)
@@ -129,7 +130,8 @@ def evaluate_attributes(model: str | Path, data_dir: str | Path, *, num_captions
     report = {"model": str(model), "data": str(data_dir), "image_size": pipe.image_size,
               "images_per_caption": images_per_caption, "truncation": truncation, "classifier": clf_report}
     for name, caps in sets.items():
-        known = [(c, s) for c, s in caps if pipe.text_encoder.tokenizer is None or _has_known_word(pipe, c)]
+        tok = pipe.text_encoder.tokenizer
+        known = [(c, s) for c, s in caps if tok is None or knows_a_word(tok, c)]
         r = attribute_accuracy(generate, known, clf, images_per_caption=images_per_caption,
                                generator=torch.Generator().manual_seed(seed))
         report[name] = dataclasses.asdict(r)
@@ -137,11 +139,6 @@ def evaluate_attributes(model: str | Path, data_dir: str | Path, *, num_captions
         report["diversity"] = caption_diversity(generate, sets["grammar"][:diversity_captions], clf, pipe.image_size,
                                                 n=diversity_images, generator=torch.Generator().manual_seed(seed + 1))
     return report
-
-
-def _has_known_word(pipe, caption: str) -> bool:
-    tok = pipe.text_encoder.tokenizer
-    return len(tok.unknown_words(caption)) < len(tok.normalize(caption).split())
 
 
 def format_attribute_report(report: dict) -> str:
