@@ -87,6 +87,7 @@ def build_gan(args, target: Path) -> int:
 
     from textgen.config import load_config
     from textgen.gan.model import load_gan_folder, save_gan_folder
+    from textgen.gan.text_encoder_training import REPORT_FILE
     from textgen.gan.trainer import GANRunConfig, GANTrainer
     from textgen.models.gan import Generator
     from textgen.pipelines import TextToImagePipeline
@@ -109,11 +110,10 @@ def build_gan(args, target: Path) -> int:
         staged = Path(tmp) / target.name
         save_gan_folder(staged, loaded["config"], G, G_ema, loaded["text_encoder"],
                         SimpleNamespace(kind=loaded["text_encoder_kind"], path=None), dtype=torch.float16)
-        report = source / "text_encoder" / "training_report.json"
-        if not report.is_file():
-            report = run / "text_encoder" / "training_report.json"
-        if report.is_file():
-            shutil.copy(report, staged / "text_encoder" / "training_report.json")
+        for report in (source / "text_encoder" / REPORT_FILE, run / "text_encoder" / REPORT_FILE):
+            if report.is_file():                            # the caption encoder's retrieval scores travel along
+                shutil.copy(report, staged / "text_encoder" / REPORT_FILE)
+                break
         pipe = TextToImagePipeline.from_pretrained(staged)
         out = pipe(GAN_CAPTIONS, num_images_per_caption=6, generator=torch.Generator().manual_seed(0))
         out.grid().save(staged / "samples.png")

@@ -378,12 +378,8 @@ def cmd_make_birds(args: argparse.Namespace) -> int:
 
 def cmd_train_text_encoder(args: argparse.Namespace) -> int:
     """Pre-train the GAN's caption encoder contrastively (InfoNCE) on an image-caption folder."""
-    import dataclasses
-    import json
-    from pathlib import Path
-
     from textgen.data.images import ImageCaptionData
-    from textgen.gan.text_encoder_training import train_caption_encoder
+    from textgen.gan.text_encoder_training import save_caption_encoder, train_caption_encoder
     from textgen.runtime import resolve_device
 
     if args.steps < 1:
@@ -392,11 +388,9 @@ def cmd_train_text_encoder(args: argparse.Namespace) -> int:
     enc, report = train_caption_encoder(data, image_size=args.size, dim=args.dim, vocab_min_freq=args.min_freq,
                                         steps=args.steps, lr=args.lr, batch_size=args.batch_size, seed=args.seed,
                                         device=resolve_device(args.device), show_progress=not args.quiet)
-    out = Path(args.out)
-    enc.save_pretrained(out)
-    (out / "training_report.json").write_text(json.dumps(dataclasses.asdict(report), indent=2) + "\n")
+    save_caption_encoder(enc, report, args.out)
     print(report.summary())
-    print(f"wrote {out}; use it in a GAN config with text_encoder.path={out}")
+    print(f"wrote {args.out}; use it in a GAN config with text_encoder.path={args.out}")
     return 0
 
 

@@ -10,7 +10,7 @@ retrieval: for each held-out image one of its captions is embedded, and R@1 / R@
 image ranks first / in the top five among ``pool`` held-out images (chance: 1/pool and 5/pool).
 
     enc, report = train_caption_encoder(data, image_size=32, steps=1500)
-    enc.save_pretrained("runs/text_encoder")        # CaptionEncoder.from_pretrained(...) or text_encoder.path=...
+    save_caption_encoder(enc, report, "runs/text_encoder")   # CaptionEncoder.from_pretrained(...) or text_encoder.path=...
 """
 from __future__ import annotations
 
@@ -20,7 +20,9 @@ from typing import Optional
 import numpy as np
 import torch
 
-__all__ = ["TextEncoderTrainingReport", "train_caption_encoder", "retrieval_at_k"]
+__all__ = ["TextEncoderTrainingReport", "train_caption_encoder", "save_caption_encoder", "retrieval_at_k"]
+
+REPORT_FILE = "training_report.json"
 
 
 @dataclass
@@ -125,3 +127,14 @@ def train_caption_encoder(data, *, image_size: int, dim: int = 256, vocab_min_fr
     report = TextEncoderTrainingReport(steps=steps, final_loss=loss_value, train_images=len(train_idx),
                                        val_images=n_val, pool=min(pool, max(n_val, 1)), r_at_1=r1, r_at_5=r5)
     return text, report
+
+
+def save_caption_encoder(encoder, report: TextEncoderTrainingReport, out) -> None:
+    """The encoder folder (weights, config, tokenizer) with the training report beside it."""
+    import dataclasses
+    import json
+    from pathlib import Path
+
+    out = Path(out)
+    encoder.save_pretrained(out)
+    (out / REPORT_FILE).write_text(json.dumps(dataclasses.asdict(report), indent=2) + "\n")

@@ -249,10 +249,7 @@ class GANTrainer:
 
     def _pretrain_caption_encoder(self, out: Path):
         """Contrastive (InfoNCE) pre-training of the caption encoder against a small image CNN."""
-        import dataclasses
-        import json
-
-        from textgen.gan.text_encoder_training import train_caption_encoder
+        from textgen.gan.text_encoder_training import save_caption_encoder, train_caption_encoder
 
         spec, cfg = self.cfg.text_encoder, self.cfg
         text, report = train_caption_encoder(
@@ -260,8 +257,7 @@ class GANTrainer:
             steps=spec.pretrain_steps, lr=spec.pretrain_lr, batch_size=min(cfg.data.batch_size * 2, len(self.data)),
             seed=cfg.runtime.seed, device=self.device, show_progress=cfg.runtime.progress)
         print(f"text encoder: {report.summary()}")
-        text.save_pretrained(out)
-        (out / "training_report.json").write_text(json.dumps(dataclasses.asdict(report), indent=2) + "\n")
+        save_caption_encoder(text, report, out)
         return text
 
     @torch.no_grad()
