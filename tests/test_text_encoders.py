@@ -7,7 +7,7 @@ import pytest
 import torch
 
 from textgen.data.images import ImageCaptionData, ImageDataError
-from textgen.models.text_encoder import CaptionEncoder, CaptionEncoderConfig, HFTextEncoder, ImageEncoder, VAETextEncoder, info_nce
+from textgen.models.text_encoder import CaptionEncoder, CaptionEncoderConfig, HFTextEncoder, ImageEncoder, ImageEncoderConfig, VAETextEncoder, info_nce
 from textgen.tokenization import Tokenizer
 
 CAPTIONS = ["a red bird with black wings", "a small blue bird with a white belly",
@@ -67,7 +67,7 @@ def test_caption_encoder_and_contrastive_training():
         text.encode(["zzz zzz"])                      # one unknown word twice is still nothing known
     assert text.encode(["zzz red zzz"]).shape == (1, 16)
     images = torch.rand(4, 3, 32, 32) * 2 - 1
-    image = ImageEncoder(dim=16, channels=8, image_size=32)
+    image = ImageEncoder(ImageEncoderConfig(dim=16, channels=8, image_size=32))
     batch = tok.encode_batch(CAPTIONS)
     opt = torch.optim.Adam([*text.parameters(), *image.parameters()], lr=1e-2)
     first = None

@@ -385,10 +385,10 @@ def cmd_train_text_encoder(args: argparse.Namespace) -> int:
     if args.steps < 1:
         raise ValueError(f"--steps must be >= 1, got {args.steps}")
     data = ImageCaptionData.load(args.data, image_size=args.size, limit=args.limit)
-    enc, report = train_caption_encoder(data, image_size=args.size, dim=args.dim, vocab_min_freq=args.min_freq,
-                                        steps=args.steps, lr=args.lr, batch_size=args.batch_size, seed=args.seed,
-                                        device=resolve_device(args.device), show_progress=not args.quiet)
-    save_caption_encoder(enc, report, args.out)
+    enc, image_enc, report = train_caption_encoder(
+        data, image_size=args.size, dim=args.dim, vocab_min_freq=args.min_freq, steps=args.steps, lr=args.lr,
+        batch_size=args.batch_size, seed=args.seed, device=resolve_device(args.device), show_progress=not args.quiet)
+    save_caption_encoder(enc, report, args.out, image_encoder=image_enc)
     print(report.summary())
     print(f"wrote {args.out}; use it in a GAN config with text_encoder.path={args.out}")
     return 0
@@ -407,26 +407,35 @@ def cmd_train_gan(args: argparse.Namespace) -> int:
 
 
 def cmd_eval_gan(args: argparse.Namespace) -> int:
-    """Caption faithfulness of a text-to-image GAN on synthetic birds: attribute accuracy."""
+    """Text-to-image quality of a GAN: attribute accuracy, FID/KID, R-precision, diversity; JSON + markdown."""
     import json
     from pathlib import Path
 
-    from textgen.gan.evaluate import evaluate_attributes, format_attribute_report
+    from textgen.gan.evaluate import evaluate_gan, format_gan_report
 
-    if args.num_captions < 1 or args.images_per_caption < 1:
-        raise ValueError("--num-captions and --images-per-caption must be >= 1")
-    report = evaluate_attributes(args.model, args.data, num_captions=args.num_captions,
-                                 images_per_caption=args.images_per_caption, cub_captions_file=args.cub_captions,
-                                 classifier_steps=args.classifier_steps, truncation=args.truncation, seed=args.seed,
-                                 diversity_captions=args.diversity_captions, diversity_images=args.diversity_images,
-                                 device=args.device, show_progress=not args.quiet)
-    table = format_attribute_report(report)
+    if args.num_captions < 1 or args.images_per_caption < 1 or args.num_images < 100:
+        raise ValueError("--num-captions and --images-per-caption must be >= 1 and --num-images >= 100 "
+                         "(R-precision ranks each caption among 100)")
+    metrics = tuple(m.strip() for m in args.metrics.split(",") if m.strip())
+    report = evaluate_gan(args.model, args.data, metrics=metrics, num_images=args.num_images,
+                          num_captions=args.num_captions, images_per_caption=args.images_per_caption,
+                          cub_captions_file=args.cub_captions, classifier_steps=args.classifier_steps,
+                          encoder_steps=args.encoder_steps, truncation=args.truncation, seed=args.seed,
+                          diversity_captions=args.diversity_captions, diversity_images=args.diversity_images,
+                          device=args.device, show_progress=not args.quiet)
+    table = format_gan_report(report)
     print(table)
     out = Path(args.out)
     out.parent.mkdir(parents=True, exist_ok=True)
     out.write_text(json.dumps(report, indent=2) + "\n")
     out.with_suffix(".md").write_text(table + "\n")
     print(f"wrote {out} and {out.with_suffix('.md')}")
+    if args.plots:
+        from textgen.gan.plots import real_vs_generated_grid
+
+        grid = real_vs_generated_grid(args.model, args.data, out.with_name(out.stem + "_real_vs_generated.png"),
+                                      seed=args.seed, device=args.device)
+        print(f"wrote {grid}")
     return 0
 
 
@@ -604,11 +613,18 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--captions-from", help="a CUB caption JSONL(.gz): one image per real caption, drawn as it says")
     p.add_argument("--quiet", action="store_true", help="no progress bar")
 
-    p = add("eval-gan", cmd_eval_gan, "caption faithfulness of a GAN on synthetic birds (attribute accuracy)")
+    p = add("eval-gan", cmd_eval_gan, "text-to-image quality: attribute accuracy, FID/KID, R-precision, diversity")
     p.add_argument("--model", default="birds-gan", help="GAN folder or shipped name (default: birds-gan)")
     p.add_argument("--data", required=True, help="a synthetic-birds folder (textgen make-birds): the judge trains on it")
     p.add_argument("--cub-captions", help="also score real CUB captions, e.g. ../shared/data/cub_captions_train.jsonl.gz")
-    p.add_argument("--num-captions", type=int, default=1000, help="captions per set (default 1000)")
+    p.add_argument("--metrics", default="attributes,fid,rprecision",
+                   help="comma-separated subset of attributes,fid,rprecision (default: all)")
+    p.add_argument("--num-images", type=int, default=30000,
+                   help="generated images for FID/KID and R-precision (default 30000, capped at half the data: "
+                        "the other half is the real reference)")
+    p.add_argument("--encoder-steps", type=int, default=2000, help="training steps of the R-precision encoder if not cached")
+    p.add_argument("--plots", action="store_true", help="also write a real-vs-generated grid beside the report")
+    p.add_argument("--num-captions", type=int, default=1000, help="attribute accuracy: captions per set (default 1000)")
     p.add_argument("--images-per-caption", type=int, default=2)
     p.add_argument("--classifier-steps", type=int, default=3000, help="training steps of the judge if not cached")
     p.add_argument("--diversity-captions", type=int, default=20, help="captions for the mode-collapse check (0: skip)")

@@ -17,7 +17,15 @@ This module measures **attribute accuracy** on synthetic birds (see :mod:`textge
    belly) among the images of one caption -- for generated images and for real renders of the same caption
    (unstated attributes drawn at random, as the renderer does), so "at least half of real" can be checked.
 
-FID/KID and R-precision with a separate encoder are the rest of the evaluation issue.
+6. FID and KID (:mod:`textgen.gan.fid`): ``num_images`` generated images, one per caption of a random real set
+   B, against a disjoint real set A of the same size; the floor is B against A. Real features are cached
+   in ``<data>/.textgen_eval/inception_<hash>.npz`` under a hash of the whole protocol (features, data,
+   resolution, N, seed), so another resolution or data set recomputes them instead of mixing.
+7. R-precision: top-1 of 100 captions, read by a *separate* image-text encoder (bi-GRU + 48-channel CNN, seed 1,
+   cached in ``<data>/.textgen_eval/rprecision_encoder_<S>px/``) that the generator never saw; the same for
+   the real images of B gives the ceiling.
+8. Inception diversity: mean pairwise distance of Inception features among images of one caption,
+   generated vs real renders.
 """
 from __future__ import annotations
 
@@ -31,7 +39,8 @@ import torch
 
 __all__ = ["CLASSIFIER_CACHE", "LARGE_PARTS", "distinct_combinations", "render_for_caption", "caption_diversity",
            "load_or_train_classifier", "grammar_captions", "cub_captions", "evaluate_attributes",
-           "format_attribute_report"]
+           "format_attribute_report", "format_gan_report", "evaluate_gan", "evaluate_fid", "r_precision",
+           "evaluate_r_precision", "load_or_train_rprecision_encoder", "inception_diversity", "real_split"]
 
 CLASSIFIER_CACHE = ".textgen_eval"
 LARGE_PARTS = ("crown", "back", "wing", "tail", "breast", "belly")     # colours a judge reads reliably at 32 px
@@ -114,10 +123,10 @@ def evaluate_attributes(model: str | Path, data_dir: str | Path, *, num_captions
                         diversity_captions: int = 20, diversity_images: int = 10,
                         device: str = "cpu", show_progress: bool = True) -> dict:
     from textgen.gan.attributes import attribute_accuracy
-    from textgen.models.text_encoder import knows_a_word
+    from textgen.models.text_encoder import knows_a_word, strip_punctuation
     from textgen.pipelines import TextToImagePipeline
 
-    pipe = TextToImagePipeline.from_pretrained(model, device=device)
+    pipe = model if isinstance(model, TextToImagePipeline) else TextToImagePipeline.from_pretrained(model, device=device)
     clf, clf_report = load_or_train_classifier(data_dir, pipe.image_size, steps=classifier_steps, seed=seed,
                                                device=pipe.device, show_progress=show_progress)
 
@@ -127,11 +136,11 @@ def evaluate_attributes(model: str | Path, data_dir: str | Path, *, num_captions
     sets = {"grammar": grammar_captions(num_captions)}
     if cub_captions_file:
         sets["cub"] = cub_captions(cub_captions_file, num_captions, seed)
-    report = {"model": str(model), "data": str(data_dir), "image_size": pipe.image_size,
+    report = {"model": str(getattr(pipe, "source", model)), "data": str(data_dir), "image_size": pipe.image_size,
               "images_per_caption": images_per_caption, "truncation": truncation, "classifier": clf_report}
     for name, caps in sets.items():
         tok = pipe.text_encoder.tokenizer
-        known = [(c, s) for c, s in caps if tok is None or knows_a_word(tok, c)]
+        known = [(c, s) for c, s in caps if tok is None or knows_a_word(tok, strip_punctuation(c))]
         r = attribute_accuracy(generate, known, clf, images_per_caption=images_per_caption,
                                generator=torch.Generator().manual_seed(seed))
         report[name] = dataclasses.asdict(r)
@@ -161,3 +170,210 @@ def format_attribute_report(report: dict) -> str:
                      f"{d['images_per_caption']} images per caption (real renders of the same captions: {d['real']:.2f}; "
                      f"ratio {d['ratio']:.2f}), over {d['captions']} captions")
     return "\n".join(lines)
+
+
+def format_gan_report(report: dict) -> str:
+    """The whole eval-gan report as markdown: attributes (when measured), then FID/KID, R-precision, diversity."""
+    lines = [format_attribute_report(report)] if "classifier" in report else [f"evaluation of {report['model']}"]
+    if "fid" in report:
+        f = report["fid"]
+        lines += ["", f"| image quality ({f['num_images']:,} images) | generated | real vs real (floor) | ratio |",
+                  "|---|---|---|---|",
+                  f"| FID (TF-Inception pool3) | {f['fid']:.2f} | {f['fid_floor']:.2f} | {f['fid_over_floor']:.1f}x |",
+                  f"| KID x 1000 | {1000 * f['kid']:.2f} +- {1000 * f['kid_std']:.2f} | "
+                  f"{1000 * f['kid_floor']:.2f} +- {1000 * f['kid_floor_std']:.2f} | |"]
+    if "r_precision" in report:
+        r = report["r_precision"]
+        lines += ["", f"R-precision (top-1 of {r['candidates']}, separate bi-GRU evaluation encoder, {r['num_images']:,} "
+                      f"captions): generated **{r['generated']:.1%}**, real images (ceiling) {r['real']:.1%}, ratio "
+                      f"{r['ratio']:.2f}, chance {r['chance']:.0%}"]
+    if "inception_diversity" in report:
+        d = report["inception_diversity"]
+        lines += ["", f"Inception diversity: mean pairwise feature distance among {d['images_per_caption']} images per "
+                      f"caption: generated {d['generated']:.2f}, real renders {d['real']:.2f}, ratio {d['ratio']:.2f} "
+                      f"(over {d['captions']} captions)"]
+    return "\n".join(lines)
+
+
+def evaluate_gan(model, data_dir: str | Path, *, metrics: tuple[str, ...] = ("attributes", "fid", "rprecision"),
+                 num_images: int = 30_000, num_captions: int = 1000, images_per_caption: int = 2,
+                 cub_captions_file: Optional[str | Path] = None, classifier_steps: int = 3000,
+                 encoder_steps: int = 2000, truncation: float = 1.0, seed: int = 0, diversity_captions: int = 20,
+                 diversity_images: int = 10, device: str = "cpu", show_progress: bool = True) -> dict:
+    """Everything ``textgen eval-gan`` measures, as one JSON-able dict (see the module docstring)."""
+    from textgen.data.images import ImageCaptionData
+    from textgen.gan.fid import InceptionFeatures
+    from textgen.pipelines import TextToImagePipeline
+
+    unknown = set(metrics) - {"attributes", "fid", "rprecision"}
+    if unknown:
+        raise ValueError(f"unknown metrics {sorted(unknown)}; choose from attributes, fid, rprecision")
+    pipe = TextToImagePipeline.from_pretrained(model, device=device)
+    data_dir = Path(data_dir)
+    if "attributes" in metrics:
+        report = evaluate_attributes(pipe, data_dir, num_captions=num_captions, images_per_caption=images_per_caption,
+                                     cub_captions_file=cub_captions_file, classifier_steps=classifier_steps,
+                                     truncation=truncation, seed=seed, diversity_captions=diversity_captions,
+                                     diversity_images=diversity_images, device=device, show_progress=show_progress)
+    else:
+        report = {"model": str(model), "data": str(data_dir), "image_size": pipe.image_size, "truncation": truncation}
+    report["model"] = str(model)
+    data = ImageCaptionData.load(data_dir, image_size=pipe.image_size) if {"fid", "rprecision"} & set(metrics) else None
+    if "fid" in metrics:
+        features = InceptionFeatures(pipe.device)                        # raises with the install command if missing
+        report["fid"] = evaluate_fid(pipe, data, data_dir, features, min(num_images, len(data) // 2), seed=seed,
+                                     truncation=truncation)
+        if diversity_captions > 0 and all(a for a in data.attributes[:1]):
+            def generate(captions, n, generator):
+                return pipe(captions, num_images_per_caption=n, generator=generator, truncation=truncation).tensors
+
+            report["inception_diversity"] = inception_diversity(
+                generate, grammar_captions(diversity_captions), features, pipe.image_size, n=diversity_images,
+                generator=torch.Generator().manual_seed(seed + 1))
+    if "rprecision" in metrics:
+        report["r_precision"] = evaluate_r_precision(pipe, data, data_dir, min(num_images, len(data) // 2), seed=seed,
+                                                     truncation=truncation, encoder_steps=encoder_steps,
+                                                     show_progress=show_progress)
+    return report
+
+
+# ----------------------------------------------------------------------------- FID / KID, R-precision, Inception diversity
+
+RPRECISION_ENCODER = "rprecision_encoder_{size}px"
+
+
+def _fingerprint(data_dir: Path) -> str:
+    """A hash of the data folder's metadata.jsonl: cached statistics of another data set are never reused."""
+    import hashlib
+
+    return hashlib.sha256((Path(data_dir) / "metadata.jsonl").read_bytes()).hexdigest()[:16]
+
+
+def real_split(n_images: int, n: int, seed: int = 0) -> tuple[np.ndarray, np.ndarray]:
+    """Two disjoint random sets of real images, A (the FID reference) and B (the floor, and whose captions
+    the generator draws); each of ``n`` images, fewer (with a warning) when the data has fewer than 2n."""
+    import warnings
+
+    if n_images < 4:
+        raise ValueError(f"FID needs at least 4 real images, the data has {n_images}")
+    if 2 * n > n_images:
+        warnings.warn(f"the data has {n_images} images, too few for two disjoint sets of {n}; using {n_images // 2} each")
+        n = n_images // 2
+    order = np.random.default_rng(seed).permutation(n_images)
+    return np.sort(order[:n]), np.sort(order[n:2 * n])
+
+
+def _generate_batched(pipe, captions: list[str], generator: torch.Generator, truncation: float,
+                      chunk: int = 256) -> torch.Tensor:
+    return torch.cat([pipe(captions[k:k + chunk], num_images_per_caption=1, generator=generator,
+                           truncation=truncation).tensors for k in range(0, len(captions), chunk)])
+
+
+def _u8_to_float(images_u8: np.ndarray) -> torch.Tensor:
+    return torch.from_numpy(images_u8).float() / 127.5 - 1.0
+
+
+def evaluate_fid(pipe, data, data_dir: Path, features, n: int, *, seed: int = 0, truncation: float = 1.0) -> dict:
+    """FID and KID of ``n`` generated images (one per caption of real set B) against real set A, and the
+    floor: real set B against A (same N, so directly comparable)."""
+    from textgen.gan.fid import cached_features, fid_from_features, kernel_inception_distance, warn_if_few
+
+    a_idx, b_idx = real_split(len(data), n, seed)
+    n = len(a_idx)
+    warn_if_few(n, "generated")
+    base = {**features.protocol, "data": _fingerprint(data_dir), "image_size": pipe.image_size, "n": n, "seed": seed}
+    cache = Path(data_dir) / CLASSIFIER_CACHE
+    feats_a = cached_features(cache, {**base, "set": "A"}, lambda: features(_u8_to_float(data.images[a_idx])))
+    feats_b = cached_features(cache, {**base, "set": "B"}, lambda: features(_u8_to_float(data.images[b_idx])))
+    rng = np.random.default_rng(seed)
+    captions = [data.captions[i][rng.integers(len(data.captions[i]))] for i in b_idx]
+    fake = _generate_batched(pipe, captions, torch.Generator().manual_seed(seed), truncation)
+    feats_g = features(fake)
+    fid, floor = fid_from_features(feats_g, feats_a), fid_from_features(feats_b, feats_a)
+    kid, kid_std = kernel_inception_distance(feats_g, feats_a, seed=seed)
+    kid_floor, kid_floor_std = kernel_inception_distance(feats_b, feats_a, seed=seed)
+    return {"num_images": n, "fid": fid, "fid_floor": floor, "fid_over_floor": fid / max(floor, 1e-9),
+            "kid": kid, "kid_std": kid_std, "kid_floor": kid_floor, "kid_floor_std": kid_floor_std,
+            "protocol": {**features.protocol, "reference": f"{n} real images (set A)",
+                         "floor": f"{n} other real images (set B) vs A",
+                         "generated": f"one image per caption of set B, truncation {truncation}"}}
+
+
+def load_or_train_rprecision_encoder(data_dir: str | Path, image_size: int, *, steps: int = 2000, seed: int = 1,
+                                     device: str | torch.device = "cpu", show_progress: bool = True):
+    """The evaluation image-text encoder, cached in ``<data>/.textgen_eval/rprecision_encoder_<S>px/``.
+
+    It is *not* the generator's text encoder: another seed (1, the GAN's default is 0), another architecture
+    (a bi-GRU caption encoder, a wider 48-channel image CNN) and its own training run, so a generator cannot
+    score by exploiting the embedding it was trained against (the flaw of R-precision as AttnGAN reported it).
+    """
+    from textgen.data.images import ImageCaptionData
+    from textgen.gan.text_encoder_training import (IMAGE_ENCODER_DIR, REPORT_FILE, save_caption_encoder,
+                                                   train_caption_encoder)
+    from textgen.models.text_encoder import CaptionEncoder, ImageEncoder
+
+    folder = Path(data_dir) / CLASSIFIER_CACHE / RPRECISION_ENCODER.format(size=image_size)
+    if (folder / IMAGE_ENCODER_DIR).is_dir() and (folder / REPORT_FILE).is_file():
+        text = CaptionEncoder.from_pretrained(folder, device=device)
+        image = ImageEncoder.from_pretrained(folder / IMAGE_ENCODER_DIR, device=device)
+        return text, image, json.loads((folder / REPORT_FILE).read_text())
+    data = ImageCaptionData.load(data_dir, image_size=image_size)
+    text, image, report = train_caption_encoder(data, image_size=image_size, steps=steps, seed=seed, rnn="gru",
+                                                image_channels=48, device=device, show_progress=show_progress)
+    save_caption_encoder(text, report, folder, image_encoder=image)
+    return text, image, dataclasses.asdict(report)
+
+
+@torch.no_grad()
+def r_precision(image_emb: torch.Tensor, text_emb: torch.Tensor, candidates: int = 100, seed: int = 0) -> float:
+    """R-precision as in AttnGAN (Xu et al. 2018): for image i, rank its own caption (row i of ``text_emb``)
+    against ``candidates - 1`` captions of other images by cosine similarity; the fraction ranked first.
+    With one relevant caption among R = 100 candidates this is top-1 accuracy (chance 1%)."""
+    n = image_emb.size(0)
+    if n < candidates:
+        raise ValueError(f"R-precision with {candidates} candidates needs at least {candidates} images, got {n}")
+    g = torch.Generator().manual_seed(seed)
+    others = torch.stack([torch.randperm(n - 1, generator=g)[:candidates - 1] for _ in range(n)])   # (N, R-1)
+    others = others + (others >= torch.arange(n)[:, None]).long()                  # skip image i itself
+    own = (image_emb * text_emb).sum(1)                                             # (N,)
+    rivals = torch.einsum("nd,nrd->nr", image_emb, text_emb[others])                # (N, R-1)
+    return float((own[:, None] > rivals).all(1).float().mean())
+
+
+def evaluate_r_precision(pipe, data, data_dir: Path, n: int, *, seed: int = 0, truncation: float = 1.0,
+                         encoder_steps: int = 2000, show_progress: bool = True) -> dict:
+    """R-precision of generated images and (the ceiling) of the real images, for captions of real set B."""
+    text, image, enc_report = load_or_train_rprecision_encoder(data_dir, pipe.image_size, steps=encoder_steps,
+                                                               device=pipe.device, show_progress=show_progress)
+    _, b_idx = real_split(len(data), n, seed)
+    rng = np.random.default_rng(seed + 7)
+    captions = [data.captions[i][rng.integers(len(data.captions[i]))] for i in b_idx]
+    t = torch.cat([text.encode(captions[k:k + 256]).float().cpu() for k in range(0, len(captions), 256)])
+    fake = _generate_batched(pipe, captions, torch.Generator().manual_seed(seed + 7), truncation)
+    real = _u8_to_float(data.images[b_idx])
+
+    def embed(x: torch.Tensor) -> torch.Tensor:
+        return torch.cat([image(x[k:k + 256].to(pipe.device)).float().cpu() for k in range(0, len(x), 256)])
+
+    with torch.no_grad():
+        gen_r, real_r = r_precision(embed(fake), t, seed=seed), r_precision(embed(real), t, seed=seed)
+    return {"num_images": len(b_idx), "candidates": 100, "generated": gen_r, "real": real_r,
+            "ratio": gen_r / max(real_r, 1e-9), "chance": 0.01,
+            "encoder": {"rnn": "gru", "image_channels": 48, "seed": 1, "held_out_r_at_1": enc_report.get("r_at_1")}}
+
+
+def inception_diversity(generate, captions: list[tuple[str, dict[str, str]]], features, image_size: int,
+                        n: int = 10, generator: Optional[torch.Generator] = None) -> dict:
+    """Mean pairwise distance of Inception features among ``n`` images of one caption, generated vs real renders."""
+    from textgen.gan.fid import mean_pairwise_distance
+
+    gen, real = [], []
+    for k, (caption, stated) in enumerate(captions):
+        gen.append(mean_pairwise_distance(features(generate([caption], n, generator))))
+        renders = render_for_caption(stated, n, max(image_size, 32), seed=k)
+        if renders.size(-1) != image_size:
+            renders = torch.nn.functional.interpolate(renders, size=(image_size, image_size), mode="bilinear",
+                                                      antialias=True, align_corners=False)
+        real.append(mean_pairwise_distance(features(renders)))
+    return {"captions": len(captions), "images_per_caption": n, "generated": float(np.mean(gen)),
+            "real": float(np.mean(real)), "ratio": float(np.mean(gen) / max(np.mean(real), 1e-9))}

@@ -9,8 +9,11 @@ A held-out slice of the images (``val_fraction``) measures what the encoder lear
 retrieval: for each held-out image one of its captions is embedded, and R@1 / R@5 count how often its own
 image ranks first / in the top five among ``pool`` held-out images (chance: 1/pool and 5/pool).
 
-    enc, report = train_caption_encoder(data, image_size=32, steps=1500)
-    save_caption_encoder(enc, report, "runs/text_encoder")   # CaptionEncoder.from_pretrained(...) or text_encoder.path=...
+The image CNN is kept too (``<out>/image_encoder/``): the GAN can train its generator against it with
+AttnGAN's sentence-level DAMSM loss (``train.damsm``). Evaluation never uses it (eval-gan has its own judges).
+
+    enc, image_enc, report = train_caption_encoder(data, image_size=32, steps=1500)
+    save_caption_encoder(enc, report, "runs/text_encoder", image_encoder=image_enc)   # text_encoder.path=...
 """
 from __future__ import annotations
 
@@ -20,9 +23,11 @@ from typing import Optional
 import numpy as np
 import torch
 
-__all__ = ["TextEncoderTrainingReport", "train_caption_encoder", "save_caption_encoder", "retrieval_at_k"]
+__all__ = ["TextEncoderTrainingReport", "train_caption_encoder", "save_caption_encoder", "retrieval_at_k",
+           "IMAGE_ENCODER_DIR"]
 
 REPORT_FILE = "training_report.json"
+IMAGE_ENCODER_DIR = "image_encoder"           # inside the caption encoder's folder
 
 
 @dataclass
@@ -72,10 +77,11 @@ def retrieval_at_k(text_emb: torch.Tensor, image_emb: torch.Tensor, ks: tuple[in
 def train_caption_encoder(data, *, image_size: int, dim: int = 256, vocab_min_freq: int = 2, steps: int = 1500,
                           lr: float = 2e-3, batch_size: int = 64, seed: int = 0, val_fraction: float = 0.05,
                           pool: int = 100, device: str | torch.device = "cpu", show_progress: bool = True,
-                          temperature: float = 0.07, tokenizer=None):
-    """Train a :class:`CaptionEncoder` (and a throw-away :class:`ImageEncoder`) with InfoNCE on ``data``
-    (an :class:`~textgen.data.images.ImageCaptionData`); returns ``(encoder, TextEncoderTrainingReport)``."""
-    from textgen.models.text_encoder import CaptionEncoder, CaptionEncoderConfig, ImageEncoder, info_nce
+                          temperature: float = 0.07, tokenizer=None, rnn: str = "lstm", image_channels: int = 32):
+    """Train a :class:`CaptionEncoder` and its :class:`ImageEncoder` with InfoNCE on ``data`` (an
+    :class:`~textgen.data.images.ImageCaptionData`); returns ``(caption_encoder, image_encoder, report)``."""
+    from textgen.models.text_encoder import (CaptionEncoder, CaptionEncoderConfig, ImageEncoder, ImageEncoderConfig,
+                                             info_nce, strip_punctuation)
     from textgen.runtime import progress
     from textgen.tokenization import Tokenizer
 
@@ -91,10 +97,10 @@ def train_caption_encoder(data, *, image_size: int, dim: int = 256, vocab_min_fr
     val_idx, train_idx = order[:n_val], order[n_val:]
 
     if tokenizer is None:
-        texts = [c for i in train_idx for c in data.captions[i]]
+        texts = [strip_punctuation(c) for i in train_idx for c in data.captions[i]]
         tokenizer = Tokenizer.train(texts, kind="word", min_freq=vocab_min_freq, lowercase=True, max_length=48)
-    text = CaptionEncoder(CaptionEncoderConfig(vocab_size=tokenizer.vocab_size, dim=dim), tokenizer=tokenizer).to(device)
-    image = ImageEncoder(dim=dim, image_size=image_size).to(device)
+    text = CaptionEncoder(CaptionEncoderConfig(vocab_size=tokenizer.vocab_size, dim=dim, rnn=rnn), tokenizer=tokenizer).to(device)
+    image = ImageEncoder(ImageEncoderConfig(dim=dim, channels=image_channels, image_size=image_size)).to(device)
     opt = torch.optim.Adam([*text.parameters(), *image.parameters()], lr=lr)
     images = torch.from_numpy(data.images)                                           # (N, 3, L, L) uint8
     B = min(batch_size, len(train_idx))
@@ -102,7 +108,7 @@ def train_caption_encoder(data, *, image_size: int, dim: int = 256, vocab_min_fr
     bar = progress(range(steps), enabled=show_progress, desc="text encoder (InfoNCE)")
     for _ in bar:
         idx = rng.choice(train_idx, B, replace=False)
-        caps = [data.captions[i][rng.integers(len(data.captions[i]))] for i in idx]
+        caps = [strip_punctuation(data.captions[i][rng.integers(len(data.captions[i]))]) for i in idx]
         batch = tokenizer.encode_batch(caps)
         t = text(batch.input_ids.to(device), batch.lengths)                          # (B, dim)
         v = image(_float_images(images[torch.from_numpy(idx)], image_size, device))  # (B, dim)
@@ -113,10 +119,10 @@ def train_caption_encoder(data, *, image_size: int, dim: int = 256, vocab_min_fr
         loss_value = loss.item()
         bar.set_postfix(loss=f"{loss_value:.3f}")
     text.eval()
+    image.eval()
 
     r1 = r5 = float("nan")
     if n_val >= 2:
-        image.eval()
         with torch.no_grad():
             caps = [data.captions[i][rng.integers(len(data.captions[i]))] for i in val_idx]
             t = torch.cat([text.encode(caps[k:k + 256]) for k in range(0, n_val, 256)])
@@ -126,15 +132,18 @@ def train_caption_encoder(data, *, image_size: int, dim: int = 256, vocab_min_fr
         r1, r5 = r[1], r[5]
     report = TextEncoderTrainingReport(steps=steps, final_loss=loss_value, train_images=len(train_idx),
                                        val_images=n_val, pool=min(pool, max(n_val, 1)), r_at_1=r1, r_at_5=r5)
-    return text, report
+    return text, image, report
 
 
-def save_caption_encoder(encoder, report: TextEncoderTrainingReport, out) -> None:
-    """The encoder folder (weights, config, tokenizer) with the training report beside it."""
+def save_caption_encoder(encoder, report: TextEncoderTrainingReport, out, image_encoder=None) -> None:
+    """The encoder folder (weights, config, tokenizer) with the training report and (when given) the image
+    encoder beside it, in ``out/image_encoder``."""
     import dataclasses
     import json
     from pathlib import Path
 
     out = Path(out)
     encoder.save_pretrained(out)
+    if image_encoder is not None:
+        image_encoder.save_pretrained(out / IMAGE_ENCODER_DIR)
     (out / REPORT_FILE).write_text(json.dumps(dataclasses.asdict(report), indent=2) + "\n")

@@ -32,6 +32,7 @@ from textgen.checkpoint import TRAINING_STATE_DIR, CheckpointError, load_tree, s
 from textgen.config import RuntimeConfig, check, save_config
 from textgen.models.gan import (Discriminator, GANConfig, Generator, d_loss_dfgan, d_loss_reed, ema_update,
                                 g_loss_dfgan, g_loss_reed, ma_gradient_penalty)
+from textgen.models.text_encoder import info_nce
 from textgen.runtime import (MetricsLogger, TrainingDiverged, autocast, get_rng_state, make_grad_scaler, progress,
                              resolve_device, resolve_precision, set_rng_state, set_seed)
 
@@ -87,12 +88,14 @@ class GANTrainConfig:
     ma_gp_p: float = 6.0
     gan_int: float = 1.0                    # reed: weight of the GAN-INT term (0 disables)
     ca_kl: float = 1.0                      # weight of the conditioning-augmentation KL term
+    damsm: float = 0.0                      # weight of AttnGAN's sentence-level DAMSM loss on G (0 = off; caption kind)
     sample_captions: list[str] = field(default_factory=lambda: list(DEFAULT_SAMPLE_CAPTIONS))
     samples_per_caption: int = 6
 
     def validate(self) -> None:
         check(self.steps >= 1, "steps", f"must be >= 1, got {self.steps}")
         check(0 <= self.ema_decay < 1, "ema_decay", f"must be in [0, 1), got {self.ema_decay}")
+        check(self.damsm >= 0, "damsm", f"must be >= 0, got {self.damsm}")
         for key in ("log_every", "sample_every", "save_every", "samples_per_caption"):
             check(getattr(self, key) >= 1, key, f"must be >= 1, got {getattr(self, key)}")
 
@@ -122,10 +125,13 @@ class GANRunConfig:
 
 def gan_step(m, real: torch.Tensor, e_right: torch.Tensor, e_wrong: torch.Tensor, model_cfg: GANConfig,
              t: GANTrainConfig, device: torch.device, dtype: torch.dtype) -> dict[str, torch.Tensor]:
-    """One D update and one G update, then the EMA; ``m`` has G, G_ema, D, opt_g, opt_d, scaler_g, scaler_d.
+    """One D update and one G update, then the EMA; ``m`` has G, G_ema, D, opt_g, opt_d, scaler_g, scaler_d
+    and image_encoder (None unless ``t.damsm > 0``).
 
     D sees real/right, real/wrong and fake/right: GAN-CLS BCE (``reed``) or hinge + MA-GP (``dfgan``). G is
-    trained to fool D on the right captions (+ GAN-INT for ``reed``, + the CA KL term when CA is on).
+    trained to fool D on the right captions (+ GAN-INT for ``reed``, + the CA KL term when CA is on, + the
+    sentence-level DAMSM loss when ``t.damsm > 0``: the fakes, seen by the frozen image encoder trained with
+    the caption encoder, must pick out their own caption among the batch's -- Xu et al. 2018, AttnGAN, Eq. 10-11).
     Returns the step's statistics as tensors (no host sync).
     """
     B = real.size(0)
@@ -157,12 +163,17 @@ def gan_step(m, real: torch.Tensor, e_right: torch.Tensor, e_wrong: torch.Tensor
         else:
             g_loss = g_loss_dfgan(d_fake)
         g_total = g_loss + t.ca_kl * kl.float()
+        damsm = g_total.new_zeros(())
+        if t.damsm > 0:
+            damsm = info_nce(e_right.float(), m.image_encoder(fake.float()).float())
+            g_total = g_total + t.damsm * damsm
     m.opt_g.zero_grad(set_to_none=True)
     m.scaler_g.scale(g_total).backward()
     m.scaler_g.step(m.opt_g)
     m.scaler_g.update()
     ema_update(m.G_ema, m.G, t.ema_decay)
     return {"d_loss": d_loss.detach(), "g_loss": g_loss.detach(), "gp": gp.detach(), "kl": kl.detach(),
+            "damsm": damsm.detach(),
             "d_real_right": d_rr.detach().float().mean(), "d_real_wrong": d_rw.detach().float().mean(),
             "d_fake": d_fr.detach().float().mean()}
 
@@ -174,6 +185,9 @@ class GANTrainer:
         from textgen.data.images import ImageCaptionData
 
         self.cfg = cfg
+        if cfg.train.damsm > 0 and cfg.text_encoder.kind != "caption":
+            raise ValueError(f"train.damsm needs the caption text encoder (it has an image half); text_encoder.kind is "
+                             f"{cfg.text_encoder.kind!r}. Set train.damsm=0 or text_encoder.kind=caption")
         self.out_dir = Path(cfg.out_dir)
         self.device = resolve_device(cfg.runtime.device)
         self.dtype = resolve_precision(cfg.runtime.precision, self.device)
@@ -200,6 +214,7 @@ class GANTrainer:
 
         # the frozen text encoder, and every caption embedded once -----------------------------
         self.text_encoder = self._text_encoder(resume)
+        self.image_encoder = self._damsm_image_encoder()
         self.caption_emb, self.caption_owner = self._embed_captions()                # (M, E), (M,) image index
         self.captions_of = [np.flatnonzero(self.caption_owner == i) for i in range(len(self.data))]
         cfg.model.text_dim = int(self.caption_emb.size(1))
@@ -252,13 +267,31 @@ class GANTrainer:
         from textgen.gan.text_encoder_training import save_caption_encoder, train_caption_encoder
 
         spec, cfg = self.cfg.text_encoder, self.cfg
-        text, report = train_caption_encoder(
+        text, image, report = train_caption_encoder(
             self.data, image_size=cfg.model.image_size, dim=spec.dim, vocab_min_freq=spec.vocab_min_freq,
             steps=spec.pretrain_steps, lr=spec.pretrain_lr, batch_size=min(cfg.data.batch_size * 2, len(self.data)),
             seed=cfg.runtime.seed, device=self.device, show_progress=cfg.runtime.progress)
         print(f"text encoder: {report.summary()}")
-        save_caption_encoder(text, report, out)
+        save_caption_encoder(text, report, out, image_encoder=image)
         return text
+
+    def _damsm_image_encoder(self):
+        """The frozen image half of the caption encoder, for ``train.damsm`` (None when the loss is off)."""
+        from textgen.gan.text_encoder_training import IMAGE_ENCODER_DIR
+        from textgen.models.text_encoder import ImageEncoder
+
+        if self.cfg.train.damsm <= 0:
+            return None
+        spec = self.cfg.text_encoder
+        folder = Path(spec.path or self.out_dir / "text_encoder") / IMAGE_ENCODER_DIR
+        if not folder.is_dir():
+            raise CheckpointError(f"train.damsm needs {folder} (the image encoder trained with the caption encoder); "
+                                  "retrain the encoder with `textgen train-text-encoder` or set train.damsm=0")
+        enc = ImageEncoder.from_pretrained(folder, device=self.device).requires_grad_(False)
+        if enc.config.image_size != self.cfg.model.image_size:
+            raise ValueError(f"the image encoder in {folder} reads {enc.config.image_size} px images but the GAN makes "
+                             f"{self.cfg.model.image_size} px; train the text encoder at --size {self.cfg.model.image_size}")
+        return enc
 
     @torch.no_grad()
     def _embed_captions(self) -> tuple[torch.Tensor, np.ndarray]:

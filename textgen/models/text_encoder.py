@@ -14,6 +14,7 @@ Every implementation has ``dim``, ``tokenizer`` (where it has one) and ``encode(
 from __future__ import annotations
 
 import os
+import re
 from dataclasses import dataclass
 from typing import Optional, Protocol, Sequence
 
@@ -25,7 +26,8 @@ from torch import Tensor
 from textgen.config import check
 from textgen.models.pretrained import PretrainedMixin
 
-__all__ = ["TextEncoder", "CaptionEncoderConfig", "CaptionEncoder", "ImageEncoder", "info_nce", "VAETextEncoder", "HFTextEncoder"]
+__all__ = ["TextEncoder", "CaptionEncoderConfig", "CaptionEncoder", "ImageEncoderConfig", "ImageEncoder", "info_nce",
+           "strip_punctuation", "VAETextEncoder", "HFTextEncoder"]
 
 
 class TextEncoder(Protocol):
@@ -34,18 +36,31 @@ class TextEncoder(Protocol):
     def encode(self, captions: Sequence[str]) -> Tensor: ...
 
 
+_PUNCTUATION = re.compile(r"[^\w\s'-]+")
+
+
+def strip_punctuation(caption: str) -> str:
+    """``"a red bird, with a white belly."`` -> ``"a red bird  with a white belly "``: the caption encoder's word
+    tokenizer reads words only (otherwise ``belly.`` and ``belly,`` would be tokens of their own, and a word
+    the training captions only had before a comma would be unknown everywhere else). Hyphens and
+    apostrophes inside words stay (``white-tipped``, ``bird's``)."""
+    return _PUNCTUATION.sub(" ", caption)
+
+
 def knows_a_word(tokenizer, caption: str) -> bool:
     """Whether ``tokenizer`` knows at least one word of ``caption`` (otherwise it reads as all ``<unk>``)."""
     return any(i != tokenizer.UNK_ID for i in tokenizer.encode(caption, add_eos=False, max_length=None))
 
 
-def _check_captions(captions: Sequence[str], tokenizer) -> list[str]:
+def _check_captions(captions: Sequence[str], tokenizer, prepare=None) -> list[str]:
+    """The captions (passed through ``prepare`` when given) after checking each has a word ``tokenizer`` knows."""
     if isinstance(captions, str):
         raise TypeError("expected a list of captions, got a single string; wrap it in a list")
     out = []
     for i, c in enumerate(captions):
         if not isinstance(c, str) or not c.strip():
             raise ValueError(f"caption {i} is empty; every caption needs words (e.g. 'a red bird with black wings')")
+        c = prepare(c) if prepare is not None else c
         if tokenizer is not None and not knows_a_word(tokenizer, c):
             unknown = tokenizer.unknown_words(c)
             raise ValueError(f"caption {i} ({c!r}) has no word the text encoder knows ({', '.join(unknown)}); "
@@ -63,14 +78,17 @@ class CaptionEncoderConfig:
     embed_size: int = 128
     hidden_size: int = 128
     pad_id: int = 0
+    rnn: str = "lstm"             # "lstm" or "gru" (eval-gan's R-precision encoder differs from the GAN's in this)
 
     def validate(self) -> None:
         for key in ("vocab_size", "dim", "embed_size", "hidden_size"):
             check(getattr(self, key) >= 1, key, f"must be >= 1, got {getattr(self, key)}")
+        check(self.rnn in ("lstm", "gru"), "rnn", f"must be 'lstm' or 'gru', got {self.rnn!r}")
 
 
 class CaptionEncoder(PretrainedMixin, nn.Module):
-    """Bi-LSTM over token embeddings, max-pooled over real tokens, projected to ``dim`` and L2-normalised.
+    """Bi-LSTM (or bi-GRU) over token embeddings, max-pooled over real tokens, projected to ``dim`` and L2-normalised.
+    Captions are read without punctuation (:func:`strip_punctuation`), in training and in ``encode``.
 
     ``save_pretrained(dir)`` / ``CaptionEncoder.from_pretrained(dir)`` keep the weights, the config and the
     tokenizer together, like every textgen model folder.
@@ -85,7 +103,8 @@ class CaptionEncoder(PretrainedMixin, nn.Module):
         self.config = c = config
         self.dim, self.pad_id, self.tokenizer = c.dim, c.pad_id, tokenizer
         self.embedding = nn.Embedding(c.vocab_size, c.embed_size, padding_idx=c.pad_id)
-        self.rnn = nn.LSTM(c.embed_size, c.hidden_size, batch_first=True, bidirectional=True)
+        rnn = nn.LSTM if c.rnn == "lstm" else nn.GRU
+        self.rnn = rnn(c.embed_size, c.hidden_size, batch_first=True, bidirectional=True)
         self.proj = nn.Linear(2 * c.hidden_size, c.dim)
 
     def forward(self, input_ids: Tensor, lengths: Tensor) -> Tensor:
@@ -102,7 +121,7 @@ class CaptionEncoder(PretrainedMixin, nn.Module):
     def encode(self, captions: Sequence[str]) -> Tensor:
         if self.tokenizer is None:
             raise ValueError("this CaptionEncoder has no tokenizer; pass tokenizer= or load one saved with it")
-        batch = self.tokenizer.encode_batch(_check_captions(captions, self.tokenizer))
+        batch = self.tokenizer.encode_batch(_check_captions(captions, self.tokenizer, prepare=strip_punctuation))
         was = self.training
         self.eval()
         try:
@@ -111,18 +130,38 @@ class CaptionEncoder(PretrainedMixin, nn.Module):
             self.train(was)
 
 
-class ImageEncoder(nn.Module):
-    """A small CNN for the contrastive pre-training: strided convs, global average pool, projection, L2-norm."""
+@dataclass
+class ImageEncoderConfig:
+    dim: int = 256
+    channels: int = 32
+    image_size: int = 64
 
-    def __init__(self, dim: int = 256, channels: int = 32, image_size: int = 64):
+    def validate(self) -> None:
+        for key in ("dim", "channels", "image_size"):
+            check(getattr(self, key) >= 1, key, f"must be >= 1, got {getattr(self, key)}")
+
+
+class ImageEncoder(PretrainedMixin, nn.Module):
+    """The caption encoder's image half: strided convs, global average pool, projection, L2-norm.
+
+    Trained with the caption encoder (InfoNCE) and saved beside it (``<encoder>/image_encoder/``), so that
+    the GAN can use it for AttnGAN's sentence-level DAMSM loss on its fakes (``train.damsm``).
+    """
+
+    config_class = ImageEncoderConfig
+    model_type = "caption-image-encoder"
+    has_tokenizer = False
+
+    def __init__(self, config: ImageEncoderConfig):
         super().__init__()
-        layers, c_in, size = [], 3, image_size
-        c = channels
+        config.validate()
+        self.config = config
+        layers, c_in, size, c = [], 3, config.image_size, config.channels
         while size > 4:
             layers += [nn.Conv2d(c_in, c, 4, stride=2, padding=1), nn.BatchNorm2d(c), nn.LeakyReLU(0.2)]
-            c_in, c, size = c, min(c * 2, 8 * channels), size // 2
+            c_in, c, size = c, min(c * 2, 8 * config.channels), size // 2
         self.net = nn.Sequential(*layers)
-        self.proj = nn.Linear(c_in, dim)
+        self.proj = nn.Linear(c_in, config.dim)
 
     def forward(self, images: Tensor) -> Tensor:                                     # (B, 3, S, S) in [-1, 1]
         return F.normalize(self.proj(self.net(images).mean((2, 3))), dim=-1)         # (B, dim)

