@@ -146,14 +146,15 @@ def test_eval_gan_end_to_end(tmp_path, birds240, monkeypatch):
     cfg = load_config(GANRunConfig, None, [
         f"data.path={birds240}", "data.batch_size=8", "model.image_size=32", "model.noise_dim=8", "model.cond_dim=8",
         "model.g_channels=4", "model.d_channels=4", "text_encoder.dim=16", "text_encoder.vocab_min_freq=1",
-        "text_encoder.pretrain_steps=3", "train.steps=2", "train.samples_per_caption=1", "runtime.device=cpu",
+        "text_encoder.pretrain_steps=3", "train.steps=2", "train.keep_every=1", "train.samples_per_caption=1",
+        "runtime.device=cpu",
         "runtime.progress=false", f"out_dir={tmp_path / 'run'}"])
     GANTrainer(cfg).fit()
     monkeypatch.setattr(textgen.gan.fid, "InceptionFeatures", PixelFeatures)
     out = tmp_path / "eval.json"
-    args = ["eval-gan", "--model", str(tmp_path / "run" / "last"), "--data", str(birds240), "--metrics", "fid,rprecision",
+    args = ["eval-gan", "--model", str(tmp_path / "run"), "--data", str(birds240), "--metrics", "fid,rprecision",
             "--num-images", "100", "--encoder-steps", "400", "--diversity-captions", "2", "--diversity-images", "3",
-            "--plots", "--quiet", "--out", str(out)]
+            "--classifier-steps", "20", "--num-captions", "10", "--plots", "--quiet", "--out", str(out)]
     assert main(args) == 0
     report = json.loads(out.read_text())
     f = report["fid"]
@@ -170,3 +171,6 @@ def test_eval_gan_end_to_end(tmp_path, birds240, monkeypatch):
     md = out.with_suffix(".md").read_text()
     assert "FID" in md and "R-precision" in md
     assert (tmp_path / "eval_real_vs_generated.png").is_file()
+    # a run folder with --plots: curves over the kept checkpoints (steps 1 and 2; last/ is step 2 too)
+    assert [r["step"] for r in report["curves"]] == [1, 2] and all("fid" in r for r in report["curves"])
+    assert (tmp_path / "eval_curves.png").is_file()

@@ -417,7 +417,9 @@ def cmd_eval_gan(args: argparse.Namespace) -> int:
         raise ValueError("--num-captions and --images-per-caption must be >= 1 and --num-images >= 100 "
                          "(R-precision ranks each caption among 100)")
     metrics = tuple(m.strip() for m in args.metrics.split(",") if m.strip())
-    report = evaluate_gan(args.model, args.data, metrics=metrics, num_images=args.num_images,
+    run_dir = Path(args.model) if (Path(args.model) / "last").is_dir() else None     # a train-gan run folder
+    model = run_dir / "last" if run_dir else args.model
+    report = evaluate_gan(model, args.data, metrics=metrics, num_images=args.num_images,
                           num_captions=args.num_captions, images_per_caption=args.images_per_caption,
                           cub_captions_file=args.cub_captions, classifier_steps=args.classifier_steps,
                           encoder_steps=args.encoder_steps, truncation=args.truncation, seed=args.seed,
@@ -433,9 +435,22 @@ def cmd_eval_gan(args: argparse.Namespace) -> int:
     if args.plots:
         from textgen.gan.plots import real_vs_generated_grid
 
-        grid = real_vs_generated_grid(args.model, args.data, out.with_name(out.stem + "_real_vs_generated.png"),
+        grid = real_vs_generated_grid(model, args.data, out.with_name(out.stem + "_real_vs_generated.png"),
                                       seed=args.seed, device=args.device)
         print(f"wrote {grid}")
+        if run_dir is not None:
+            from textgen.gan.evaluate import evaluate_checkpoints
+            from textgen.gan.plots import training_curves
+
+            rows = evaluate_checkpoints(run_dir, args.data, num_captions=min(args.num_captions, 200),
+                                        num_images=min(args.num_images, 2048), with_fid="fid" in metrics,
+                                        classifier_steps=args.classifier_steps,
+                                        truncation=args.truncation, seed=args.seed, device=args.device,
+                                        show_progress=not args.quiet)
+            report["curves"] = rows
+            out.write_text(json.dumps(report, indent=2) + "\n")
+            curves = training_curves(rows, out.with_name(out.stem + "_curves.png"), title=str(run_dir))
+            print(f"wrote {curves} ({len(rows)} checkpoints)")
     return 0
 
 
@@ -614,7 +629,9 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--quiet", action="store_true", help="no progress bar")
 
     p = add("eval-gan", cmd_eval_gan, "text-to-image quality: attribute accuracy, FID/KID, R-precision, diversity")
-    p.add_argument("--model", default="birds-gan", help="GAN folder or shipped name (default: birds-gan)")
+    p.add_argument("--model", default="birds-gan",
+                   help="GAN folder, shipped name (default: birds-gan) or a train-gan run folder (its last/ is "
+                        "evaluated; with --plots, also every kept checkpoint, as training curves)")
     p.add_argument("--data", required=True, help="a synthetic-birds folder (textgen make-birds): the judge trains on it")
     p.add_argument("--cub-captions", help="also score real CUB captions, e.g. ../shared/data/cub_captions_train.jsonl.gz")
     p.add_argument("--metrics", default="attributes,fid,rprecision",
@@ -623,7 +640,8 @@ def build_parser() -> argparse.ArgumentParser:
                    help="generated images for FID/KID and R-precision (default 30000, capped at half the data: "
                         "the other half is the real reference)")
     p.add_argument("--encoder-steps", type=int, default=2000, help="training steps of the R-precision encoder if not cached")
-    p.add_argument("--plots", action="store_true", help="also write a real-vs-generated grid beside the report")
+    p.add_argument("--plots", action="store_true",
+                   help="also write a real-vs-generated grid beside the report, and training curves for a run folder")
     p.add_argument("--num-captions", type=int, default=1000, help="attribute accuracy: captions per set (default 1000)")
     p.add_argument("--images-per-caption", type=int, default=2)
     p.add_argument("--classifier-steps", type=int, default=3000, help="training steps of the judge if not cached")

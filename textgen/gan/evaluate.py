@@ -377,3 +377,49 @@ def inception_diversity(generate, captions: list[tuple[str, dict[str, str]]], fe
         real.append(mean_pairwise_distance(features(renders)))
     return {"captions": len(captions), "images_per_caption": n, "generated": float(np.mean(gen)),
             "real": float(np.mean(real)), "ratio": float(np.mean(gen) / max(np.mean(real), 1e-9))}
+
+
+def run_checkpoints(run_dir: str | Path) -> list[tuple[int, Path]]:
+    """(step, folder) of a train-gan run's kept checkpoints (``train.keep_every``), oldest first, then last/."""
+    from textgen.gan.trainer import CHECKPOINTS_DIR
+
+    run_dir = Path(run_dir)
+    out = [(int(p.name.split("_")[-1]), p) for p in sorted((run_dir / CHECKPOINTS_DIR).glob("step_*")) if p.is_dir()]
+    last = run_dir / "last"
+    state = last / "training_state"
+    if last.is_dir():
+        from textgen.checkpoint import load_tree
+
+        step = int(load_tree(state)["step"]) if state.is_dir() else (out[-1][0] + 1 if out else 0)
+        if not out or step > out[-1][0]:
+            out.append((step, last))
+    return out
+
+
+def evaluate_checkpoints(run_dir: str | Path, data_dir: str | Path, *, num_captions: int = 200,
+                         num_images: int = 2048, with_fid: bool = True, classifier_steps: int = 3000,
+                         truncation: float = 1.0, seed: int = 0, device: str = "cpu",
+                         show_progress: bool = True) -> list[dict]:
+    """Attribute accuracy (grammar captions) and FID of every kept checkpoint of a run: the training curves."""
+    from textgen.data.images import ImageCaptionData
+    from textgen.pipelines import TextToImagePipeline
+
+    rows, data, features = [], None, None
+    for step, folder in run_checkpoints(run_dir):
+        pipe = TextToImagePipeline.from_pretrained(folder, device=device)
+        att = evaluate_attributes(pipe, data_dir, num_captions=num_captions, images_per_caption=1, truncation=truncation,
+                                  classifier_steps=classifier_steps, seed=seed, diversity_captions=0, device=device,
+                                  show_progress=show_progress)
+        row = {"step": step, "checkpoint": str(folder), "attribute_accuracy": att["grammar"]["accuracy"],
+               "chance": att["grammar"]["chance"]}
+        if with_fid:
+            if features is None:
+                from textgen.gan.fid import InceptionFeatures
+
+                features = InceptionFeatures(pipe.device)
+                data = ImageCaptionData.load(data_dir, image_size=pipe.image_size)
+            f = evaluate_fid(pipe, data, Path(data_dir), features, min(num_images, len(data) // 2), seed=seed,
+                             truncation=truncation)
+            row.update(fid=f["fid"], fid_floor=f["fid_floor"], fid_images=f["num_images"])
+        rows.append(row)
+    return rows

@@ -38,3 +38,34 @@ def real_vs_generated_grid(model, data_dir: str | Path, out: str | Path, *, rows
     out.parent.mkdir(parents=True, exist_ok=True)
     captioned_grid(both, labels, per_row=1 + per_caption).save(out)
     return out
+
+
+def training_curves(rows: list[dict], out: str | Path, title: str = "") -> Path:
+    """Attribute accuracy (and FID, when measured) against the training step, from ``evaluate_checkpoints``."""
+    import matplotlib
+
+    matplotlib.use("Agg")
+    import matplotlib.pyplot as plt
+
+    steps = [r["step"] for r in rows]
+    has_fid = all("fid" in r for r in rows)
+    fig, axes = plt.subplots(1, 2 if has_fid else 1, figsize=(10 if has_fid else 5, 3.6), squeeze=False)
+    ax = axes[0][0]
+    ax.plot(steps, [100 * r["attribute_accuracy"] for r in rows], marker="o", label="generated")
+    ax.plot(steps, [100 * r["chance"] for r in rows], ls="--", color="gray", label="chance")
+    ax.set(xlabel="training step", ylabel="stated attributes found (%)", title="attribute accuracy (grammar captions)")
+    ax.legend()
+    if has_fid:
+        ax = axes[0][1]
+        ax.plot(steps, [r["fid"] for r in rows], marker="o", label="generated")
+        ax.plot(steps, [r["fid_floor"] for r in rows], ls="--", color="gray", label="real vs real (floor)")
+        ax.set(xlabel="training step", ylabel="FID", title=f"FID ({rows[0]['fid_images']:,} images)")
+        ax.legend()
+    if title:
+        fig.suptitle(title)
+    fig.tight_layout()
+    out = Path(out)
+    out.parent.mkdir(parents=True, exist_ok=True)
+    fig.savefig(out, dpi=110)
+    plt.close(fig)
+    return out

@@ -16,6 +16,7 @@ Run folder::
     out_dir/config.yaml, metrics.{jsonl,csv}, samples/step_XXXXXX.png
     out_dir/text_encoder/          the frozen caption encoder (+ tokenizer)
     out_dir/last/                  model folder (G, EMA-G, the text encoder) + training_state/ (D, optimizers, RNG)
+    out_dir/checkpoints/step_XXXXXX/   model folders every ``train.keep_every`` steps (eval-gan's training curves)
 """
 from __future__ import annotations
 
@@ -35,6 +36,8 @@ from textgen.models.gan import (Discriminator, GANConfig, Generator, d_loss_dfga
 from textgen.models.text_encoder import info_nce
 from textgen.runtime import (MetricsLogger, TrainingDiverged, autocast, get_rng_state, make_grad_scaler, progress,
                              resolve_device, resolve_precision, set_rng_state, set_seed)
+
+CHECKPOINTS_DIR = "checkpoints"
 
 __all__ = ["GANRunConfig", "GANTrainer", "TextEncoderSpec", "GANDataConfig", "GANTrainConfig", "GANOptimConfig"]
 
@@ -83,6 +86,7 @@ class GANTrainConfig:
     log_every: int = 50
     sample_every: int = 500
     save_every: int = 1000
+    keep_every: int = 0                     # also keep the model (no training state) in checkpoints/step_XXXXXX (0: off)
     ema_decay: float = 0.999
     ma_gp_k: float = 2.0                    # DF-GAN: k * ||grad||^p
     ma_gp_p: float = 6.0
@@ -96,6 +100,7 @@ class GANTrainConfig:
         check(self.steps >= 1, "steps", f"must be >= 1, got {self.steps}")
         check(0 <= self.ema_decay < 1, "ema_decay", f"must be in [0, 1), got {self.ema_decay}")
         check(self.damsm >= 0, "damsm", f"must be >= 0, got {self.damsm}")
+        check(self.keep_every >= 0, "keep_every", f"must be >= 0 (0 keeps only last/), got {self.keep_every}")
         for key in ("log_every", "sample_every", "save_every", "samples_per_caption"):
             check(getattr(self, key) >= 1, key, f"must be >= 1, got {getattr(self, key)}")
 
@@ -334,11 +339,13 @@ class GANTrainer:
         return stats
 
     # -- checkpoints ----------------------------------------------------------------------------------
-    def save_checkpoint(self, name: str = "last") -> Path:
+    def save_checkpoint(self, name: str = "last", with_state: bool = True) -> Path:
         from textgen.gan.model import save_gan_folder
 
         folder = self.out_dir / name
         save_gan_folder(folder, self.cfg.model, self.G, self.G_ema, self.text_encoder, self.cfg.text_encoder)
+        if not with_state:
+            return folder
         state = {"D": self.D.state_dict(), "opt_g": self.opt_g.state_dict(), "opt_d": self.opt_d.state_dict(),
                  "scaler_g": self.scaler_g.state_dict(), "scaler_d": self.scaler_d.state_dict(),
                  "rng": get_rng_state(), "np_rng": self._np_rng_state(), "step": self.step}
@@ -422,6 +429,8 @@ class GANTrainer:
                     self.save_samples()
                 if saving:
                     self.save_checkpoint("last")
+                if t.keep_every and self.step % t.keep_every == 0:      # for eval-gan's curves over training
+                    self.save_checkpoint(f"{CHECKPOINTS_DIR}/step_{self.step:06d}", with_state=False)
         finally:
             logger.close()
         return last
