@@ -109,3 +109,18 @@ def test_discriminator_learns_to_separate_right_from_wrong_captions():
     with torch.no_grad():
         h = d.features(imgs)
         assert (d.logit(h, emb) > d.logit(h, wrong)).all()
+
+
+def test_text_condition_is_as_strong_as_the_noise_for_any_embedding_scale():
+    """Unit-norm caption embeddings must not give a condition ~30x weaker than the noise (G would ignore the
+    text); G and D see the embedding rescaled to norm sqrt(E), so its scale does not matter."""
+    torch.manual_seed(0)
+    cfg = GANConfig(image_size=32, text_dim=256, g_channels=4, d_channels=4)
+    g, d = Generator(cfg).eval(), Discriminator(cfg).eval()
+    e = torch.nn.functional.normalize(torch.randn(16, 256), dim=-1)                  # a caption encoder's output
+    c, _ = g.condition(e)
+    assert 0.3 < c.std().item() < 3                                                  # like the N(0, 1) noise
+    z = torch.randn(16, cfg.noise_dim)
+    assert torch.allclose(g(z, e), g(z, 7.0 * e), atol=1e-5)
+    x = torch.rand(16, 3, 32, 32) * 2 - 1
+    assert torch.allclose(d(x, e), d(x, 7.0 * e), atol=1e-5)

@@ -27,7 +27,7 @@ from torch import Tensor
 from textgen.config import check
 
 __all__ = [
-    "GANConfig", "Generator", "Discriminator", "ConditioningAugmentation",
+    "GANConfig", "unit_scale", "Generator", "Discriminator", "ConditioningAugmentation",
     "d_loss_reed", "g_loss_reed", "d_loss_dfgan", "g_loss_dfgan", "ma_gradient_penalty",
     "truncated_noise", "ema_update",
 ]
@@ -58,6 +58,17 @@ class GANConfig:
     def num_blocks(self) -> int:
         """Up-sampling blocks of G (and down-sampling blocks of D): from 4x4 to image_size."""
         return int(math.log2(self.image_size // 4))
+
+
+def unit_scale(e: Tensor) -> Tensor:
+    """Sentence embeddings rescaled to norm sqrt(E), i.e. components of about unit size.
+
+    Text encoders differ in scale (the caption encoder's outputs are unit vectors, whose components are
+    ~1/sqrt(E) = 0.06 for E = 256; a VAE's posterior means are larger). Fed as they are, unit vectors give a
+    text condition ~30x weaker than the N(0, I) noise it is concatenated with, and the generator learns to
+    ignore the caption; rescaling puts text and noise on the same footing for every encoder.
+    """
+    return F.normalize(e.float(), dim=-1).to(e.dtype) * math.sqrt(e.size(-1))
 
 
 def _widths(base: int, n: int) -> list[int]:
@@ -147,6 +158,7 @@ class Generator(nn.Module):
 
     def condition(self, e: Tensor) -> tuple[Tensor, Tensor]:
         """The text condition (B, cond_dim) and its CA KL term (0 without conditioning augmentation)."""
+        e = unit_scale(e)
         if self.config.cond_aug:
             return self.text(e)
         return self.text(e), e.new_zeros(())
@@ -190,7 +202,7 @@ class Discriminator(nn.Module):
         return h                                                                     # (B, 8d, 4, 4)
 
     def logit(self, h: Tensor, e: Tensor) -> Tensor:
-        t = self.text(e)[:, :, None, None].expand(-1, -1, 4, 4)                      # (B, C, 4, 4)
+        t = self.text(unit_scale(e))[:, :, None, None].expand(-1, -1, 4, 4)          # (B, C, 4, 4)
         return self.joint(torch.cat([h, t], dim=1)).view(-1)                         # (B,)
 
     def forward(self, x: Tensor, e: Tensor) -> Tensor:
