@@ -92,3 +92,14 @@ def test_diversity_counts_distinct_colour_combinations(birds):
     caps = [(c, parse_caption(c)) for c in birds.captions[0][:3]]
     d = caption_diversity(collapsed, caps, clf, 16, n=4)
     assert d["generated"] == 1.0 and d["captions"] == 3 and 1.0 <= d["real"] <= 4.0
+
+
+def test_faithfulness_subset_weights_by_statements():
+    from textgen.gan.attributes import ATTRIBUTES, FaithfulnessReport
+
+    r = FaithfulnessReport(captions=3, images=3, stated=4, accuracy=0.75, per_attribute={"crown": 0.5, "size": 1.0},
+                           counts={"crown": 2, "size": 2})
+    sub = r.subset(["crown", "size", "tail"])                       # tail: never stated, ignored
+    assert sub["attributes"] == ["crown", "size"] and sub["stated"] == 4 and sub["accuracy"] == 0.75
+    assert abs(sub["chance"] - (2 / len(ATTRIBUTES["crown"]) + 2 / len(ATTRIBUTES["size"])) / 4) < 1e-12
+    assert r.subset(["tail"])["stated"] == 0

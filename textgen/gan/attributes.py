@@ -175,6 +175,17 @@ class FaithfulnessReport:
     accuracy: float                                               # found / stated, over every statement
     per_attribute: dict[str, float] = field(default_factory=dict)
     chance: float = float("nan")                                  # what a caption-blind generator would expect
+    counts: dict[str, int] = field(default_factory=dict)          # statements checked per attribute
+
+    def subset(self, keys) -> dict:
+        """Accuracy, statements and uniform chance over the statements about ``keys`` only."""
+        keys = [k for k in keys if self.counts.get(k)]
+        n = sum(self.counts[k] for k in keys)
+        if not n:
+            return {"attributes": keys, "stated": 0, "accuracy": float("nan"), "chance": float("nan")}
+        return {"attributes": keys, "stated": n,
+                "accuracy": sum(self.per_attribute[k] * self.counts[k] for k in keys) / n,
+                "chance": sum(self.counts[k] / len(ATTRIBUTES[k]) for k in keys) / n}
 
     def summary(self) -> str:
         return (f"attribute accuracy {self.accuracy:.1%} of {self.stated:,} stated attributes over {self.images:,} "
@@ -212,4 +223,4 @@ def attribute_accuracy(generate, captions: Sequence[tuple[str, dict[str, str]]],
     return FaithfulnessReport(captions=len(captions), images=n_images, stated=len(everything),
                               accuracy=float(np.mean(everything)),
                               per_attribute={k: float(np.mean(v)) for k, v in sorted(found.items())},
-                              chance=float(np.mean(chance)))
+                              chance=float(np.mean(chance)), counts={k: len(v) for k, v in sorted(found.items())})
