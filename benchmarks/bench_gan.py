@@ -4,7 +4,8 @@
     python benchmarks/bench_gan.py --device cuda --precision fp32 bf16
 
 A training step is exactly what `train-gan` runs (`textgen.gan.trainer.gan_step`: one D update with
-real/right, real/wrong and fake/right, MA-GP for dfgan, one G update, the EMA), on random images and
+real/right, real/wrong and fake/right, MA-GP for dfgan, one G update with the DAMSM loss where the config
+has it, the EMA), on random images and
 caption embeddings of the config's sizes (data loading is not timed). Each figure is the median over
 repeats; generation is 64 images from the EMA generator.
 """
@@ -43,7 +44,13 @@ def bench(path: Path, device, precision: str, steps: int, repeats: int) -> dict:
     torch.manual_seed(0)
     G, D = Generator(mc).to(device), Discriminator(mc).to(device)
     G_ema = Generator(mc).to(device)
-    m = SimpleNamespace(G=G, G_ema=G_ema, D=D,
+    image_encoder = None
+    if cfg.train.damsm > 0:                                   # the frozen image half of the caption encoder
+        from textgen.models.text_encoder import ImageEncoder, ImageEncoderConfig
+
+        image_encoder = ImageEncoder(ImageEncoderConfig(dim=mc.text_dim, image_size=mc.image_size)).to(device)
+        image_encoder.eval().requires_grad_(False)
+    m = SimpleNamespace(G=G, G_ema=G_ema, D=D, image_encoder=image_encoder,
                         opt_g=torch.optim.Adam(G.parameters(), lr=cfg.optim.g_lr, betas=cfg.optim.betas),
                         opt_d=torch.optim.Adam(D.parameters(), lr=cfg.optim.d_lr, betas=cfg.optim.betas),
                         scaler_g=make_grad_scaler(dtype, device), scaler_d=make_grad_scaler(dtype, device))
