@@ -15,10 +15,11 @@ get; (4) it replaces ``textgen/pretrained/ptb-lstm-vae`` only if its IW-NLL beat
 ``--force`` installs regardless.
 
 birds-gan: (1) ``textgen train-gan --config configs/gan/birds32_cpu.yaml`` into ``--run`` (resumable);
-(2) the run's ``last/`` folder (G, EMA-G, the caption encoder) in fp16 goes to a temporary folder; (3) a
-captioned sample grid is drawn from THAT folder (``samples.png`` beside the weights); (4) it is installed
-into ``textgen/pretrained/birds-gan`` when none is installed yet, or with ``--force`` (the evaluation that
-could decide "better" automatically is ``eval-gan``, a separate issue).
+(2) the run's ``last/`` folder (or ``--checkpoint checkpoints/step_XXXXXX``: G, EMA-G, the caption encoder) in
+fp16 goes to a temporary folder; (3) a captioned sample grid is drawn from THAT folder (``samples.png``
+beside the weights) and eval-gan's judge measures its attribute accuracy on ``--eval-captions`` grammar
+captions (``eval_attributes.json``, judge trained on the run's data folder); (4) it replaces
+``textgen/pretrained/birds-gan`` only if that accuracy beats the installed model's; ``--force`` regardless.
 """
 from __future__ import annotations
 
@@ -38,6 +39,7 @@ RECIPES = {
     "birds-gan": {"config": "configs/gan/birds32_cpu.yaml", "run": "runs/gan/birds32_cpu"},
 }
 VAE_REPORT = "eval_ptb_test.json"
+GAN_REPORT = "eval_attributes.json"
 GAN_CAPTIONS = ["a red bird with black wings", "this small bird has a blue crown and a white belly",
                 "a yellow bird with a short black bill", "this bird is mostly green with an orange breast",
                 "a white bird with grey wings and a long orange beak"]
@@ -86,6 +88,7 @@ def build_gan(args, target: Path) -> int:
     from types import SimpleNamespace
 
     from textgen.config import load_config
+    from textgen.gan.evaluate import evaluate_attributes
     from textgen.gan.model import load_gan_folder, save_gan_folder
     from textgen.gan.text_encoder_training import REPORT_FILE
     from textgen.gan.trainer import GANRunConfig, GANTrainer
@@ -102,10 +105,6 @@ def build_gan(args, target: Path) -> int:
     G.load_state_dict(loaded["generator"])
     G_ema.load_state_dict(loaded["generator_ema"])
 
-    if target.exists() and not args.force:
-        print(f"not installed: {target} exists and nothing measures 'better' automatically yet; "
-              "look at the grid in the run's samples/ and use --force to replace it")
-        return 1
     with tempfile.TemporaryDirectory(dir=target.parent) as tmp:
         staged = Path(tmp) / target.name
         save_gan_folder(staged, loaded["config"], G, G_ema, loaded["text_encoder"],
@@ -117,6 +116,20 @@ def build_gan(args, target: Path) -> int:
         pipe = TextToImagePipeline.from_pretrained(staged)
         out = pipe(GAN_CAPTIONS, num_images_per_caption=6, generator=torch.Generator().manual_seed(0))
         out.grid().save(staged / "samples.png")
+        data_dir = load_config(GANRunConfig, run / "config.yaml").data.path
+        new = evaluate_attributes(pipe, data_dir, num_captions=args.eval_captions, images_per_caption=2,
+                                  classifier_steps=args.judge_steps, diversity_captions=0, show_progress=False)
+        new["model"] = str(source)
+        (staged / GAN_REPORT).write_text(json.dumps(new, indent=2) + "\n")
+        acc = new["grammar"]["accuracy"]
+        print(f"attribute accuracy (grammar captions, {args.eval_captions}): {acc:.1%} (chance {new['grammar']['chance']:.1%})")
+        old = json.loads((target / GAN_REPORT).read_text())["grammar"]["accuracy"] if (target / GAN_REPORT).is_file() else None
+        if old is not None and acc <= old and not args.force:
+            print(f"not installed: attribute accuracy {acc:.1%} does not beat the installed {old:.1%}; --force to install anyway")
+            return 1
+        if target.exists() and old is None and not args.force:
+            print(f"not installed: {target} has no {GAN_REPORT} to compare with; --force to replace it")
+            return 1
         (staged / "build.json").write_text(json.dumps({"model": target.name, "trained_from": str(args.config),
                                                        "run": str(run), "checkpoint": str(source)}, indent=2) + "\n")
         _install(staged, target)
@@ -130,9 +143,11 @@ def main() -> int:
     ap.add_argument("--config", help="training config (default: the model's recipe)")
     ap.add_argument("--run", help="run folder to train into (default: runs/...)")
     ap.add_argument("--from-run", help="use this finished run instead of training")
-    ap.add_argument("--checkpoint", default="best", help="checkpoint of the run to ship: best (VAE) or last")
+    ap.add_argument("--checkpoint", default="best", help="checkpoint of the run to ship: best (VAE), last, or a GAN's checkpoints/step_XXXXXX")
     ap.add_argument("--resume", action="store_true", help="continue an interrupted training run")
     ap.add_argument("--iw-samples", type=int, default=100, help="VAE: importance samples for IW-NLL (default 100)")
+    ap.add_argument("--eval-captions", type=int, default=300, help="GAN: grammar captions for the attribute check")
+    ap.add_argument("--judge-steps", type=int, default=3000, help="GAN: judge training steps when not cached")
     ap.add_argument("--force", action="store_true", help="install even if it does not improve on the shipped one")
     ap.add_argument("--install-dir", default=str(PRETRAINED), help="where shipped models live (default: the package's)")
     ap.add_argument("overrides", nargs="*", metavar="KEY=VALUE", help="config overrides for training")

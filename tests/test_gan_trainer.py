@@ -143,6 +143,7 @@ def test_generate_images_cli(gan_dir, tmp_path, capsys):
 
 
 def test_build_pretrained_installs_a_gan_folder_once(tmp_path, birds):
+    import json
     import subprocess
     import sys
     from pathlib import Path
@@ -152,7 +153,8 @@ def test_build_pretrained_installs_a_gan_folder_once(tmp_path, birds):
     GANTrainer(tiny(tmp_path, birds, "run")).fit()
     root = Path(__file__).resolve().parents[1]
     cmd = [sys.executable, str(root / "scripts" / "build_pretrained.py"), "--model", "birds-gan",
-           "--from-run", str(tmp_path / "run"), "--install-dir", str(tmp_path / "pre")]
+           "--from-run", str(tmp_path / "run"), "--install-dir", str(tmp_path / "pre"), "--eval-captions", "6",
+           "--judge-steps", "3"]
     r = subprocess.run(cmd, capture_output=True, text=True, cwd=root)
     assert r.returncode == 0, r.stderr
     shipped = tmp_path / "pre" / "birds-gan"
@@ -162,8 +164,10 @@ def test_build_pretrained_installs_a_gan_folder_once(tmp_path, birds):
     g = lambda: torch.Generator().manual_seed(0)                                   # noqa: E731
     a, b = pipe(["a red bird"], 2, generator=g()).tensors, ref(["a red bird"], 2, generator=g()).tensors
     assert torch.allclose(a, b, atol=2e-2)                                         # fp16 weights, same images
-    r = subprocess.run(cmd, capture_output=True, text=True, cwd=root)              # already installed: refuse
-    assert r.returncode == 1 and "--force" in r.stdout
+    report = json.loads((shipped / "eval_attributes.json").read_text())
+    assert report["grammar"]["captions"] == 6 and 0 <= report["grammar"]["accuracy"] <= 1
+    r = subprocess.run(cmd, capture_output=True, text=True, cwd=root)              # the same model again: no better
+    assert r.returncode == 1 and "does not beat" in r.stdout and "--force" in r.stdout
 
 
 def test_eval_gan_reports_attribute_accuracy(tmp_path, birds):

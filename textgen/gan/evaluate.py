@@ -219,6 +219,11 @@ def evaluate_gan(model, data_dir: str | Path, *, metrics: tuple[str, ...] = ("at
         raise ValueError(f"unknown metrics {sorted(unknown)}; choose from attributes, fid, rprecision")
     pipe = TextToImagePipeline.from_pretrained(model, device=device)
     data_dir = Path(data_dir)
+    data = ImageCaptionData.load(data_dir, image_size=pipe.image_size)
+    synthetic = bool(data.attributes) and all(a is not None for a in data.attributes)
+    if "attributes" in metrics and not synthetic:
+        raise ValueError(f"attribute accuracy needs synthetic birds with attributes in {data_dir / 'metadata.jsonl'} "
+                         "(textgen make-birds); for other data use --metrics fid,rprecision")
     if "attributes" in metrics:
         report = evaluate_attributes(pipe, data_dir, num_captions=num_captions, images_per_caption=images_per_caption,
                                      cub_captions_file=cub_captions_file, classifier_steps=classifier_steps,
@@ -227,12 +232,11 @@ def evaluate_gan(model, data_dir: str | Path, *, metrics: tuple[str, ...] = ("at
     else:
         report = {"model": str(model), "data": str(data_dir), "image_size": pipe.image_size, "truncation": truncation}
     report["model"] = str(model)
-    data = ImageCaptionData.load(data_dir, image_size=pipe.image_size) if {"fid", "rprecision"} & set(metrics) else None
     if "fid" in metrics:
         features = InceptionFeatures(pipe.device)                        # raises with the install command if missing
         report["fid"] = evaluate_fid(pipe, data, data_dir, features, min(num_images, len(data) // 2), seed=seed,
                                      truncation=truncation)
-        if diversity_captions > 0 and all(a for a in data.attributes[:1]):
+        if diversity_captions > 0 and synthetic:
             def generate(captions, n, generator):
                 return pipe(captions, num_images_per_caption=n, generator=generator, truncation=truncation).tensors
 
