@@ -190,6 +190,8 @@ def test_eval_gan_reports_attribute_accuracy(tmp_path, birds):
     assert out.with_suffix(".md").read_text().startswith("attribute accuracy")
     d = report["diversity"]
     assert d["captions"] == 2 and 1 <= d["generated"] <= 3 and 1 <= d["real"] <= 3
+    rc = report["random_caption_combinations"]
+    assert rc["captions"] == 6 and 1 <= rc["generated"] <= 6 and 1 <= rc["real"] <= 6
     if shared.is_file():
         assert report["cub"]["captions"] == 6
     assert main(args[:-2] + ["--num-captions", "0", "--out", str(out)]) == 2

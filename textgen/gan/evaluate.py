@@ -12,8 +12,9 @@ This module measures **attribute accuracy** on synthetic birds (see :mod:`textge
 4. for each set: images are generated per caption, the judge reads them, and the fraction of stated
    attributes it finds is reported overall and per attribute, beside uniform chance.
 
-5. mode collapse, read by the same judge: for ``diversity_captions`` captions, ``diversity_images`` images
-   each, the number of distinct colour combinations of the six large parts (crown, back, wing, tail, breast,
+5. mode collapse, read by the same judge: the distinct large-part colour combinations among one image for
+   each of 200 random captions, generated vs real renders; and for ``diversity_captions`` captions,
+   ``diversity_images`` images each, the number of distinct colour combinations of the six large parts (crown, back, wing, tail, breast,
    belly) among the images of one caption -- for generated images and for real renders of the same caption
    (unstated attributes drawn at random, as the renderer does), so "at least half of real" can be checked.
 
@@ -37,7 +38,7 @@ from typing import Optional
 import numpy as np
 import torch
 
-__all__ = ["CLASSIFIER_CACHE", "LARGE_PARTS", "distinct_combinations", "render_for_caption", "caption_diversity",
+__all__ = ["CLASSIFIER_CACHE", "LARGE_PARTS", "distinct_combinations", "render_for_caption", "caption_diversity", "random_caption_combinations",
            "load_or_train_classifier", "grammar_captions", "cub_captions", "evaluate_attributes",
            "format_attribute_report", "format_gan_report", "evaluate_gan", "evaluate_fid", "r_precision",
            "evaluate_r_precision", "load_or_train_rprecision_encoder", "inception_diversity", "real_split"]
@@ -73,6 +74,17 @@ def caption_diversity(generate, captions: list[tuple[str, dict[str, str]]], clas
         real.append(distinct_combinations(classifier.predict(render_for_caption(stated, n, max(image_size, 32), seed=k))))
     return {"captions": len(captions), "images_per_caption": n, "generated": float(np.mean(gen)),
             "real": float(np.mean(real)), "ratio": float(np.mean(gen) / max(np.mean(real), 1e-9))}
+
+
+def random_caption_combinations(generate, captions: list[tuple[str, dict[str, str]]], classifier, image_size: int,
+                                generator: Optional[torch.Generator] = None) -> dict:
+    """Distinct large-part colour combinations among one image for each of many random captions, generated
+    vs one real render of each caption: a generator that collapses onto a few birds scores far below real."""
+    gen = classifier.predict(generate([c for c, _ in captions], 1, generator))
+    real = classifier.predict(torch.cat([render_for_caption(stated, 1, max(image_size, 32), seed=k)
+                                         for k, (_, stated) in enumerate(captions)]))
+    g, r = distinct_combinations(gen), distinct_combinations(real)
+    return {"captions": len(captions), "generated": g, "real": r, "ratio": g / max(r, 1)}
 
 
 def load_or_train_classifier(data_dir: str | Path, image_size: int, *, steps: int = 3000, seed: int = 0,
@@ -150,6 +162,8 @@ def evaluate_attributes(model: str | Path, data_dir: str | Path, *, num_captions
     if diversity_captions > 0:
         report["diversity"] = caption_diversity(generate, sets["grammar"][:diversity_captions], clf, pipe.image_size,
                                                 n=diversity_images, generator=torch.Generator().manual_seed(seed + 1))
+        report["random_caption_combinations"] = random_caption_combinations(
+            generate, sets["grammar"][:200], clf, pipe.image_size, generator=torch.Generator().manual_seed(seed + 2))
     return report
 
 
@@ -178,6 +192,10 @@ def format_attribute_report(report: dict) -> str:
         lines.append(f"\ndiversity: {d['generated']:.2f} distinct large-part colour combinations among "
                      f"{d['images_per_caption']} images per caption (real renders of the same captions: {d['real']:.2f}; "
                      f"ratio {d['ratio']:.2f}), over {d['captions']} captions")
+    if "random_caption_combinations" in report:
+        d = report["random_caption_combinations"]
+        lines.append(f"distinct large-part colour combinations among {d['captions']} images for {d['captions']} random "
+                     f"captions: generated {d['generated']}, real renders {d['real']} (ratio {d['ratio']:.2f})")
     return "\n".join(lines)
 
 
