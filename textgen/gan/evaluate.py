@@ -149,7 +149,7 @@ def evaluate_attributes(model: str | Path, data_dir: str | Path, *, num_captions
     sets = {"grammar": grammar_captions(num_captions)}
     if cub_captions_file:
         sets["cub"] = cub_captions(cub_captions_file, num_captions, seed)
-    report = {"model": str(getattr(pipe, "source", model)), "data": str(data_dir), "image_size": pipe.image_size,
+    report = {"model": str(model), "data": str(data_dir), "image_size": pipe.image_size,
               "images_per_caption": images_per_caption, "truncation": truncation, "classifier": clf_report}
     for name, caps in sets.items():
         tok = pipe.text_encoder.tokenizer
@@ -248,8 +248,8 @@ def evaluate_gan(model, data_dir: str | Path, *, metrics: tuple[str, ...] = ("at
                                      truncation=truncation, seed=seed, diversity_captions=diversity_captions,
                                      diversity_images=diversity_images, device=device, show_progress=show_progress)
     else:
-        report = {"model": str(model), "data": str(data_dir), "image_size": pipe.image_size, "truncation": truncation}
-    report["model"] = str(model)
+        report = {"data": str(data_dir), "image_size": pipe.image_size, "truncation": truncation}
+    report["model"] = str(model)                                      # the name given, not the loaded pipeline
     if "fid" in metrics:
         features = InceptionFeatures(pipe.device)                        # raises with the install command if missing
         report["fid"] = evaluate_fid(pipe, data, data_dir, features, min(num_images, len(data) // 2), seed=seed,

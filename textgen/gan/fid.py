@@ -24,7 +24,7 @@ import importlib.util
 import json
 import warnings
 from pathlib import Path
-from typing import Callable, Optional
+from typing import Callable
 
 import numpy as np
 import torch
@@ -186,11 +186,3 @@ def cached_features(cache_dir: str | Path, protocol: dict, compute: Callable[[],
     tmp.replace(path)
     return feats.astype(np.float32).astype(np.float64)
 
-
-def optional_features(device: str | torch.device = "cpu") -> Optional[InceptionFeatures]:
-    """The Inception features, or None (with the install command printed) when the eval extra is missing."""
-    try:
-        return InceptionFeatures(device)
-    except MissingEvalExtra as e:
-        print(f"skipping FID, KID and Inception diversity: {e}")
-        return None

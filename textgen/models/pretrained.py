@@ -27,7 +27,8 @@ __all__ = ["PretrainedMixin", "resolve_model_path"]
 
 # Short names of models shipped inside the package -> their folder under textgen/.
 # ptb-lstm-vae: configs/vae/ptb_lstm_interp.yaml trained on PTB train, rebuilt by scripts/build_pretrained.py.
-# birds-gan: configs/gan/birds32_cpu.yaml trained on synthetic birds (a text-to-image GAN folder; not built yet).
+# birds-gan: configs/gan/birds32_cpu.yaml trained on synthetic birds (a text-to-image GAN folder),
+# rebuilt by scripts/build_pretrained.py --model birds-gan.
 PRETRAINED_MODELS: dict[str, str] = {"ptb-lstm-vae": "pretrained/ptb-lstm-vae", "birds-gan": "pretrained/birds-gan"}
 
 
