@@ -419,38 +419,33 @@ def cmd_eval_gan(args: argparse.Namespace) -> int:
     metrics = tuple(m.strip() for m in args.metrics.split(",") if m.strip())
     run_dir = Path(args.model) if (Path(args.model) / "last").is_dir() else None     # a train-gan run folder
     model = run_dir / "last" if run_dir else args.model
+    out = Path(args.out)
+    out.parent.mkdir(parents=True, exist_ok=True)
     report = evaluate_gan(model, args.data, metrics=metrics, num_images=args.num_images,
                           num_captions=args.num_captions, images_per_caption=args.images_per_caption,
                           cub_captions_file=args.cub_captions, classifier_steps=args.classifier_steps,
                           encoder_steps=args.encoder_steps, truncation=args.truncation, seed=args.seed,
                           diversity_captions=args.diversity_captions, diversity_images=args.diversity_images,
-                          device=args.device, show_progress=not args.quiet)
+                          device=args.device, show_progress=not args.quiet,
+                          grid_out=out.with_name(out.stem + "_real_vs_generated.png") if args.plots else None)
     table = format_gan_report(report)
     print(table)
-    out = Path(args.out)
-    out.parent.mkdir(parents=True, exist_ok=True)
     out.write_text(json.dumps(report, indent=2) + "\n")
     out.with_suffix(".md").write_text(table + "\n")
-    print(f"wrote {out} and {out.with_suffix('.md')}")
-    if args.plots:
-        from textgen.gan.plots import real_vs_generated_grid
+    print(f"wrote {out} and {out.with_suffix('.md')}" + (f" and {report['grid']}" if args.plots else ""))
+    if args.plots and run_dir is not None:                         # training curves over kept checkpoints
+        from textgen.gan.evaluate import evaluate_checkpoints
+        from textgen.gan.plots import training_curves
 
-        grid = real_vs_generated_grid(model, args.data, out.with_name(out.stem + "_real_vs_generated.png"),
-                                      seed=args.seed, device=args.device)
-        print(f"wrote {grid}")
-        if run_dir is not None:
-            from textgen.gan.evaluate import evaluate_checkpoints
-            from textgen.gan.plots import training_curves
-
-            rows = evaluate_checkpoints(run_dir, args.data, num_captions=min(args.num_captions, 200),
-                                        num_images=min(args.num_images, 2048), with_fid="fid" in metrics,
-                                        classifier_steps=args.classifier_steps,
-                                        truncation=args.truncation, seed=args.seed, device=args.device,
-                                        show_progress=not args.quiet)
-            report["curves"] = rows
-            out.write_text(json.dumps(report, indent=2) + "\n")
-            curves = training_curves(rows, out.with_name(out.stem + "_curves.png"), title=str(run_dir))
-            print(f"wrote {curves} ({len(rows)} checkpoints)")
+        rows = evaluate_checkpoints(run_dir, args.data, num_captions=min(args.num_captions, 200),
+                                    num_images=min(args.num_images, 2048), with_fid="fid" in metrics,
+                                    classifier_steps=args.classifier_steps,
+                                    truncation=args.truncation, seed=args.seed, device=args.device,
+                                    show_progress=not args.quiet)
+        report["curves"] = rows
+        out.write_text(json.dumps(report, indent=2) + "\n")
+        curves = training_curves(rows, out.with_name(out.stem + "_curves.png"), title=str(run_dir))
+        print(f"wrote {curves} ({len(rows)} checkpoints)")
     return 0
 
 

@@ -38,6 +38,16 @@ class ImageCaptionData:
     def __len__(self) -> int:
         return len(self.captions)
 
+    def one_caption_each(self, idx, rng: np.random.Generator) -> list[str]:
+        """One of the captions of each image in ``idx``, drawn with ``rng``."""
+        return [self.captions[i][rng.integers(len(self.captions[i]))] for i in idx]
+
+    def float_images(self, idx) -> "torch.Tensor":
+        """Images ``idx`` as float (B, 3, S, S) in [-1, 1]."""
+        import torch
+
+        return torch.from_numpy(self.images[idx]).float() / 127.5 - 1.0
+
     @classmethod
     def load(cls, root: str | Path, image_size: int = 64, limit: Optional[int] = None,
              max_bad: int = 10) -> "ImageCaptionData":

@@ -226,8 +226,10 @@ def evaluate_gan(model, data_dir: str | Path, *, metrics: tuple[str, ...] = ("at
                  num_images: int = 30_000, num_captions: int = 1000, images_per_caption: int = 2,
                  cub_captions_file: Optional[str | Path] = None, classifier_steps: int = 3000,
                  encoder_steps: int = 2000, truncation: float = 1.0, seed: int = 0, diversity_captions: int = 20,
-                 diversity_images: int = 10, device: str = "cpu", show_progress: bool = True) -> dict:
-    """Everything ``textgen eval-gan`` measures, as one JSON-able dict (see the module docstring)."""
+                 diversity_images: int = 10, device: str = "cpu", show_progress: bool = True,
+                 grid_out: Optional[str | Path] = None) -> dict:
+    """Everything ``textgen eval-gan`` measures, as one JSON-able dict (see the module docstring); with
+    ``grid_out``, also the real-vs-generated picture of :func:`textgen.gan.plots.real_vs_generated_grid`."""
     from textgen.data.images import ImageCaptionData
     from textgen.gan.fid import InceptionFeatures
     from textgen.pipelines import TextToImagePipeline
@@ -265,6 +267,10 @@ def evaluate_gan(model, data_dir: str | Path, *, metrics: tuple[str, ...] = ("at
         report["r_precision"] = evaluate_r_precision(pipe, data, data_dir, min(num_images, len(data) // 2), seed=seed,
                                                      truncation=truncation, encoder_steps=encoder_steps,
                                                      show_progress=show_progress)
+    if grid_out is not None:
+        from textgen.gan.plots import real_vs_generated_grid
+
+        report["grid"] = str(real_vs_generated_grid(pipe, data, grid_out, seed=seed))
     return report
 
 
@@ -300,10 +306,6 @@ def _generate_batched(pipe, captions: list[str], generator: torch.Generator, tru
                            truncation=truncation).tensors for k in range(0, len(captions), chunk)])
 
 
-def _u8_to_float(images_u8: np.ndarray) -> torch.Tensor:
-    return torch.from_numpy(images_u8).float() / 127.5 - 1.0
-
-
 def evaluate_fid(pipe, data, data_dir: Path, features, n: int, *, seed: int = 0, truncation: float = 1.0) -> dict:
     """FID and KID of ``n`` generated images (one per caption of real set B) against real set A, and the
     floor: real set B against A (same N, so directly comparable)."""
@@ -314,10 +316,10 @@ def evaluate_fid(pipe, data, data_dir: Path, features, n: int, *, seed: int = 0,
     warn_if_few(n, "generated")
     base = {**features.protocol, "data": _fingerprint(data_dir), "image_size": pipe.image_size, "n": n, "seed": seed}
     cache = Path(data_dir) / CLASSIFIER_CACHE
-    feats_a = cached_features(cache, {**base, "set": "A"}, lambda: features(_u8_to_float(data.images[a_idx])))
-    feats_b = cached_features(cache, {**base, "set": "B"}, lambda: features(_u8_to_float(data.images[b_idx])))
+    feats_a = cached_features(cache, {**base, "set": "A"}, lambda: features(data.float_images(a_idx)))
+    feats_b = cached_features(cache, {**base, "set": "B"}, lambda: features(data.float_images(b_idx)))
     rng = np.random.default_rng(seed)
-    captions = [data.captions[i][rng.integers(len(data.captions[i]))] for i in b_idx]
+    captions = data.one_caption_each(b_idx, rng)
     fake = _generate_batched(pipe, captions, torch.Generator().manual_seed(seed), truncation)
     feats_g = features(fake)
     fid, floor = fid_from_features(feats_g, feats_a), fid_from_features(feats_b, feats_a)
@@ -378,10 +380,10 @@ def evaluate_r_precision(pipe, data, data_dir: Path, n: int, *, seed: int = 0, t
                                                                device=pipe.device, show_progress=show_progress)
     _, b_idx = real_split(len(data), n, seed)
     rng = np.random.default_rng(seed + 7)
-    captions = [data.captions[i][rng.integers(len(data.captions[i]))] for i in b_idx]
+    captions = data.one_caption_each(b_idx, rng)
     t = torch.cat([text.encode(captions[k:k + 256]).float().cpu() for k in range(0, len(captions), 256)])
     fake = _generate_batched(pipe, captions, torch.Generator().manual_seed(seed + 7), truncation)
-    real = _u8_to_float(data.images[b_idx])
+    real = data.float_images(b_idx)
 
     def embed(x: torch.Tensor) -> torch.Tensor:
         return torch.cat([image(x[k:k + 256].to(pipe.device)).float().cpu() for k in range(0, len(x), 256)])

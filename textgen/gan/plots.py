@@ -15,20 +15,16 @@ import torch.nn.functional as F
 __all__ = ["real_vs_generated_grid"]
 
 
-def real_vs_generated_grid(model, data_dir: str | Path, out: str | Path, *, rows: int = 8, per_caption: int = 5,
-                           seed: int = 0, device: str = "cpu", min_size: int = 64) -> Path:
-    from textgen.data.images import ImageCaptionData
+def real_vs_generated_grid(pipe, data, out: str | Path, *, rows: int = 8, per_caption: int = 5, seed: int = 0,
+                           min_size: int = 64) -> Path:
+    """``pipe``: a TextToImagePipeline; ``data``: the ImageCaptionData (at the pipeline's resolution) it is judged on."""
     from textgen.gan.evaluate import real_split
     from textgen.gan.model import captioned_grid
-    from textgen.pipelines import TextToImagePipeline
 
-    pipe = TextToImagePipeline.from_pretrained(model, device=device)
-    data = ImageCaptionData.load(data_dir, image_size=pipe.image_size, limit=None)
     _, b_idx = real_split(len(data), min(rows, len(data) // 2), seed)
-    rng = np.random.default_rng(seed)
-    captions = [data.captions[i][rng.integers(len(data.captions[i]))] for i in b_idx]
+    captions = data.one_caption_each(b_idx, np.random.default_rng(seed))
     fake = pipe(captions, num_images_per_caption=per_caption, generator=torch.Generator().manual_seed(seed)).tensors
-    real = torch.from_numpy(data.images[b_idx]).float() / 127.5 - 1.0                # (R, 3, S, S)
+    real = data.float_images(b_idx)                                                    # (R, 3, S, S)
     fake = fake.view(len(captions), per_caption, *fake.shape[1:])
     both = torch.cat([real[:, None], fake], dim=1).flatten(0, 1)                       # (R*(1+k), 3, S, S)
     if both.size(-1) < min_size:

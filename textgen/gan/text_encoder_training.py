@@ -108,7 +108,7 @@ def train_caption_encoder(data, *, image_size: int, dim: int = 256, vocab_min_fr
     bar = progress(range(steps), enabled=show_progress, desc="text encoder (InfoNCE)")
     for _ in bar:
         idx = rng.choice(train_idx, B, replace=False)
-        caps = [strip_punctuation(data.captions[i][rng.integers(len(data.captions[i]))]) for i in idx]
+        caps = [strip_punctuation(c) for c in data.one_caption_each(idx, rng)]
         batch = tokenizer.encode_batch(caps)
         t = text(batch.input_ids.to(device), batch.lengths)                          # (B, dim)
         v = image(_float_images(images[torch.from_numpy(idx)], image_size, device))  # (B, dim)
@@ -124,7 +124,7 @@ def train_caption_encoder(data, *, image_size: int, dim: int = 256, vocab_min_fr
     r1 = r5 = float("nan")
     if n_val >= 2:
         with torch.no_grad():
-            caps = [data.captions[i][rng.integers(len(data.captions[i]))] for i in val_idx]
+            caps = data.one_caption_each(val_idx, rng)
             t = torch.cat([text.encode(caps[k:k + 256]) for k in range(0, n_val, 256)])
             v = torch.cat([image(_float_images(images[torch.from_numpy(val_idx[k:k + 256])], image_size, device))
                            for k in range(0, n_val, 256)])
