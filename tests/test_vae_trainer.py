@@ -233,3 +233,56 @@ def test_build_pretrained_installs_a_vae_only_when_it_improves(model_dir, tmp_pa
     assert SentenceVAEPipeline.from_pretrained(shipped, show_progress=False).model.config.latent_size == 8
     r = subprocess.run(cmd, capture_output=True, text=True, cwd=root)            # the same model: not better
     assert r.returncode == 1 and "does not beat" in r.stdout
+
+
+def test_warm_start_from_the_lm_starts_the_vae_decoder_as_the_lm(tmp_path, corpus):
+    from textgen.models.vae import warm_start
+
+    VAETrainer(tiny_config(tmp_path, corpus, "lm", "model.mode=lm", "train.epochs=2", "optim.lr=0.01")).fit()
+    lm = SentenceVAE.from_pretrained(tmp_path / "lm" / "best")
+    # z at every step and as the initial state: both entry points must start silent
+    vae_cfg = tiny_config(tmp_path, corpus, "vae", "model.z_init_state=true", "model.z_concat_input=true",
+                          f"train.init_from={tmp_path / 'lm' / 'best'}", "train.max_steps=1")
+    trainer = VAETrainer(vae_cfg)
+    assert trainer.tokenizer.vocab_size == lm.tokenizer.vocab_size
+    assert trainer.tokenizer.encode("the cat sat") == lm.tokenizer.encode("the cat sat")
+    vae = trainer.model.eval()
+    batch = lm.tokenizer.encode_batch(SENTENCES, add_bos=False, add_eos=True)
+    ids, lengths = batch.input_ids, batch.lengths
+    z = torch.randn(len(SENTENCES), vae.config.latent_size) * 3
+    torch.testing.assert_close(vae.log_likelihood(z, ids, lengths), lm.log_likelihood(None, ids, lengths))
+
+    fresh = SentenceVAE(vae.config)
+    report = warm_start(fresh, lm)
+    assert report.exact and report.widened == ["decoder.rnn.weight_ih_l0"]
+    assert set(report.zeroed) == {"decoder.z_to_state.weight", "decoder.z_to_state.bias"}
+    assert report.fresh and all(n.startswith("encoder.") for n in report.fresh)
+    # training moves away from the LM: z now changes the likelihood
+    trainer.fit()
+    vae = trainer.model.eval()
+    assert not torch.allclose(vae.log_likelihood(z, ids, lengths), vae.log_likelihood(-z, ids, lengths))
+
+
+def test_warm_start_refuses_a_different_decoder_and_a_second_tokenizer(tmp_path, corpus):
+    VAETrainer(tiny_config(tmp_path, corpus, "lm", "model.mode=lm", "train.max_steps=1")).fit()
+    src = tmp_path / "lm" / "last"
+    with pytest.raises(ValueError, match=r"differs in size.*decoder.rnn.weight_hh_l0.*hidden_size"):
+        VAETrainer(tiny_config(tmp_path, corpus, "big", "model.hidden_size=48", f"train.init_from={src}"))
+    with pytest.raises(ValueError, match="lstm decoder, this model a gru one; set model.decoder=lstm"):
+        VAETrainer(tiny_config(tmp_path, corpus, "gru", "model.decoder=gru", f"train.init_from={src}"))
+    with pytest.raises(ValueError, match="brings its own tokenizer; remove tokenizer.path"):
+        VAETrainer(tiny_config(tmp_path, corpus, "tok", f"tokenizer.path={src}", f"train.init_from={src}"))
+    with pytest.raises(CheckpointError, match="does not exist"):
+        VAETrainer(tiny_config(tmp_path, corpus, "none", f"train.init_from={tmp_path / 'nope'}"))
+
+
+def test_warm_started_run_resumes_exactly(tmp_path, corpus):
+    VAETrainer(tiny_config(tmp_path, corpus, "lm", "model.mode=lm", "train.max_steps=3")).fit()
+    src = f"train.init_from={tmp_path / 'lm' / 'last'}"
+    straight = VAETrainer(tiny_config(tmp_path, corpus, "straight", src))
+    straight.fit()
+    VAETrainer(tiny_config(tmp_path, corpus, "split", src, "train.epochs=1")).fit()
+    resumed = VAETrainer(tiny_config(tmp_path, corpus, "split", src), resume=True)
+    resumed.fit()
+    for k, v in straight.model.state_dict().items():
+        torch.testing.assert_close(resumed.model.state_dict()[k], v, rtol=0, atol=0)

@@ -15,6 +15,8 @@ _LAZY = {
     "gaussian_kl": "textgen.models.vae",
     "word_dropout": "textgen.models.vae",
     "decoder_inputs": "textgen.models.vae",
+    "WarmStart": "textgen.models.vae",
+    "warm_start": "textgen.models.vae",
 }
 
 __all__ = list(_LAZY)
@@ -24,5 +26,5 @@ __getattr__, __dir__ = lazy_attributes(__name__, _LAZY, globals())
 
 
 if TYPE_CHECKING:  # pragma: no cover
-    from textgen.models.vae import (SentenceVAE, SentenceVAEConfig, VAEOutput, decoder_inputs, gaussian_kl,
-                                    word_dropout)
+    from textgen.models.vae import (SentenceVAE, SentenceVAEConfig, VAEOutput, WarmStart, decoder_inputs,
+                                    gaussian_kl, warm_start, word_dropout)

@@ -41,6 +41,8 @@ __all__ = [
     "decoder_inputs",
     "word_dropout",
     "gaussian_kl",
+    "WarmStart",
+    "warm_start",
 ]
 
 Arch = Literal["lstm", "gru", "transformer"]
@@ -389,3 +391,72 @@ class SentenceVAE(PretrainedMixin, nn.Module):
         seqs = tokens_to_lists(tokens, c.eos_id, c.pad_id)
         return (seqs, scores) if return_scores else seqs
 
+
+
+# ----------------------------------------------------------------------------- warm start
+
+@dataclass
+class WarmStart:
+    """What :func:`warm_start` did, parameter name by parameter name."""
+
+    copied: list[str]            # same name and shape: copied
+    widened: list[str]           # the source's columns copied, the new ones (z inputs) zeroed
+    zeroed: list[str]            # z's entry points into the decoder, zeroed so they add nothing at first
+    fresh: list[str]             # left at their initialisation (e.g. the encoder when starting from an LM)
+    exact: bool                  # True when the decoder computes exactly the source's p(x_t | x_<t) for any z
+
+    def summary(self) -> str:
+        return (f"{len(self.copied)} tensors copied, {len(self.widened)} widened for z, {len(self.zeroed)} z-inputs "
+                f"zeroed, {len(self.fresh)} new" + ("; the decoder starts as the source model exactly" if self.exact else ""))
+
+
+# Decoder modules through which z enters; zeroing them makes a z-decoder compute what a z-free one did.
+_Z_ENTRIES = ("decoder.z_to_state.", "decoder.z_embed.")
+
+
+@torch.no_grad()
+def warm_start(model: SentenceVAE, source: SentenceVAE) -> WarmStart:
+    """Initialise ``model`` from the weights of a trained ``source`` (typically the LM baseline).
+
+    Starting a VAE's decoder from a trained language model is the decoder pre-training of Li et al.
+    (2020, Optimus, with GPT-2) applied to the LSTM baseline. Every decoder tensor must come from the
+    source: equal shapes are copied; an RNN input matrix that is wider here because z is concatenated
+    to every step keeps the source's columns and gets zeros for z; ``z_to_state`` / ``z_embed``, absent
+    in an LM, are zeroed. An RNN decoder then starts as the LM exactly (``WarmStart.exact``): the VAE's first ELBO is
+    the LM's log-likelihood minus the KL, and training adds what z can explain. The encoder (absent in an
+    LM) keeps its initialisation, except the embedding it shares with the decoder.
+
+    Raises ``ValueError`` naming the tensors when the decoders differ in size, kind or vocabulary.
+    """
+    if source.config.decoder != model.config.decoder:
+        raise ValueError(f"warm start: the source has a {source.config.decoder} decoder, this model a "
+                         f"{model.config.decoder} one; set model.decoder={source.config.decoder}")
+    if source.config.vocab_size != model.config.vocab_size:
+        raise ValueError(f"warm start: the source has a vocabulary of {source.config.vocab_size} tokens, this model "
+                         f"{model.config.vocab_size}; train with the source's tokenizer (leave tokenizer.path unset)")
+    src = source.state_dict()
+    report = WarmStart([], [], [], [], exact=False)
+    mismatched = []
+    for name, param in model.state_dict().items():
+        theirs = src.get(name)
+        if theirs is None and name.startswith(_Z_ENTRIES):
+            param.zero_()
+            report.zeroed.append(name)
+        elif theirs is None:
+            report.fresh.append(name)                # the encoder; a Transformer's cross-attention to z
+        elif theirs.shape == param.shape:
+            param.copy_(theirs)
+            report.copied.append(name)
+        elif (name == "decoder.rnn.weight_ih_l0" and param.size(0) == theirs.size(0)
+              and theirs.size(1) == source.config.embed_size < param.size(1)):
+            param.zero_()
+            param[:, : theirs.size(1)] = theirs                                   # (4H, E) into (4H, E+Z)
+            report.widened.append(name)
+        else:
+            mismatched.append(f"{name}: {tuple(param.shape)} here vs {tuple(theirs.shape)} in the source")
+    if mismatched:
+        more = f" (and {len(mismatched) - 4} more)" if len(mismatched) > 4 else ""
+        raise ValueError("warm start: the model differs in size from the source: " + "; ".join(mismatched[:4]) + more
+                         + ". Use the source's embed_size, hidden_size, decoder_layers and tie_embeddings")
+    report.exact = not any(name.startswith("decoder.") for name in report.fresh)
+    return report

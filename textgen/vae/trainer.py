@@ -32,7 +32,7 @@ import torch
 
 from textgen.checkpoint import TRAINING_STATE_DIR, CheckpointError, load_tree, save_tree
 from textgen.config import DataConfig, RuntimeConfig, TokenizerConfig, check, save_config
-from textgen.models.vae import SentenceVAE, SentenceVAEConfig
+from textgen.models.vae import SentenceVAE, SentenceVAEConfig, warm_start
 from textgen.runtime import (
     TrainingDiverged,
     MetricsLogger,
@@ -88,6 +88,7 @@ class TrainConfig:
     save_every: Optional[int] = None           # steps between mid-epoch saves of last/ (epoch ends always save)
     eval_batch_size: int = 128
     early_stop_patience: Optional[int] = None  # epochs without a better valid -ELBO before stopping
+    init_from: Optional[str] = None            # a model folder (e.g. the LM's best/) to start from; its tokenizer is used
 
     def validate(self) -> None:
         check(self.epochs >= 1, "epochs", f"must be >= 1, got {self.epochs}")
@@ -221,7 +222,10 @@ class VAETrainer:
         set_seed(cfg.runtime.seed)
 
         # tokenizer and data ------------------------------------------------------------
-        self.tokenizer = tokenizer if tokenizer is not None else self._make_tokenizer()
+        source = self._load_init_source()
+        if tokenizer is None:
+            tokenizer = source.tokenizer if source is not None else self._make_tokenizer()
+        self.tokenizer = tokenizer
         max_len = cfg.model.max_length if cfg.tokenizer.max_length is None else min(cfg.tokenizer.max_length, cfg.model.max_length)
         self.max_length = max_len
         if splits is None:
@@ -236,6 +240,9 @@ class VAETrainer:
         model_cfg.vocab_size = self.tokenizer.vocab_size  # always the tokenizer's; the config's value is ignored
         self.model = SentenceVAE(model_cfg).to(self.device)
         self.model.tokenizer = self.tokenizer
+        if source is not None and not resume:   # a resumed run loads its own weights from last/
+            report = warm_start(self.model, source)
+            print(f"warm start from {cfg.train.init_from}: {report.summary()}")
 
         # optimisation ------------------------------------------------------------------
         self.optimizer = self._make_optimizer()
@@ -251,6 +258,20 @@ class VAETrainer:
             self._resume()
 
     # -- setup helpers --------------------------------------------------------------------
+    def _load_init_source(self) -> Optional[SentenceVAE]:
+        """The model of ``train.init_from``, or None. Its tokenizer replaces the config's (the weights need its ids)."""
+        path = self.cfg.train.init_from
+        if not path:
+            return None
+        if self.cfg.tokenizer.path:
+            raise ValueError(f"train.init_from={path} brings its own tokenizer; remove tokenizer.path="
+                             f"{self.cfg.tokenizer.path} (a model starts from weights made for one tokenizer only)")
+        source = SentenceVAE.from_pretrained(path)
+        if source.tokenizer is None:
+            raise CheckpointError(f"train.init_from={path} has no tokenizer files; point it at a folder written by "
+                                  "train-vae (e.g. runs/vae/ptb_lm/best)")
+        return source
+
     def _make_tokenizer(self):
         from textgen.tokenization import Tokenizer
 
