@@ -286,3 +286,22 @@ def test_warm_started_run_resumes_exactly(tmp_path, corpus):
     resumed.fit()
     for k, v in straight.model.state_dict().items():
         torch.testing.assert_close(resumed.model.state_dict()[k], v, rtol=0, atol=0)
+
+
+def test_freeze_decoder_trains_the_encoder_alone_and_tightens_the_elbo(tmp_path, corpus):
+    VAETrainer(tiny_config(tmp_path, corpus, "vae", "train.epochs=3", "optim.lr=0.01")).fit()
+    src = tmp_path / "vae" / "last"
+    trainer = VAETrainer(tiny_config(tmp_path, corpus, "refine", f"train.init_from={src}", "train.freeze_decoder=true",
+                                     "train.free_bits=0", "train.kl.kind=constant", "train.epochs=3", "optim.lr=0.01"))
+    before = trainer.validate()
+    after = trainer.fit()
+    source = SentenceVAE.from_pretrained(src).state_dict()
+    refined = trainer.model.state_dict()
+    for name, value in refined.items():
+        if name.startswith("decoder.") or name == "embedding.weight":
+            assert torch.equal(value, source[name]), name
+    assert any(not torch.equal(refined[n], source[n]) for n in refined if n.startswith("encoder.rnn"))
+    # p(x, z) is fixed, so a better ELBO can only come from a q(z|x) closer to the true posterior
+    assert after["nll_bound"] < before["nll_bound"], (before, after)
+    with pytest.raises(ValueError, match="freeze_decoder trains the encoder alone.*mode='lm'"):
+        VAETrainer(tiny_config(tmp_path, corpus, "lmf", "model.mode=lm", "train.freeze_decoder=true"))

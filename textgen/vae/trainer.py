@@ -89,6 +89,7 @@ class TrainConfig:
     eval_batch_size: int = 128
     early_stop_patience: Optional[int] = None  # epochs without a better valid -ELBO before stopping
     init_from: Optional[str] = None            # a model folder (e.g. the LM's best/) to start from; its tokenizer is used
+    freeze_decoder: bool = False               # train the encoder only: p(x, z) stays fixed, q(z|x) tightens
 
     def validate(self) -> None:
         check(self.epochs >= 1, "epochs", f"must be >= 1, got {self.epochs}")
@@ -240,6 +241,8 @@ class VAETrainer:
         model_cfg.vocab_size = self.tokenizer.vocab_size  # always the tokenizer's; the config's value is ignored
         self.model = SentenceVAE(model_cfg).to(self.device)
         self.model.tokenizer = self.tokenizer
+        if cfg.train.freeze_decoder:
+            self._freeze_decoder()
         if source is not None and not resume:   # a resumed run loads its own weights from last/
             report = warm_start(self.model, source)
             print(f"warm start from {cfg.train.init_from}: {report.summary()}")
@@ -283,6 +286,21 @@ class VAETrainer:
         texts = corpus_texts(self.cfg.data.train, text_column=self.cfg.data.text_column, errors=self.cfg.data.errors)
         return Tokenizer.train(texts, kind=t.kind, vocab_size=t.vocab_size, min_freq=t.min_freq,
                                lowercase=t.lowercase, max_length=t.max_length)
+
+    def _freeze_decoder(self) -> None:
+        """Fix p(x, z): the decoder and the embedding it reads stop learning, and its dropout is off (see train_step).
+
+        Only the encoder learns, and with the true ELBO (beta = 1, no free bits) it then minimises
+        KL(q(z|x) || p(z|x)) alone, since log p(x) = ELBO + that KL no longer moves: the amortisation gap
+        of Cremer et al. (2018, "Inference Suboptimality in Variational Autoencoders") closes, and the ELBO
+        and the importance-weighted NLL (whose proposal is q) measure the same model more tightly. He et
+        al. (2019) train the encoder alone in the inner loop of their aggressive schedule for the same reason.
+        """
+        if self.cfg.model.mode != "vae":
+            raise ValueError(f"train.freeze_decoder trains the encoder alone; a model with mode={self.cfg.model.mode!r} "
+                             "has nothing else to train. Use mode=vae (or set freeze_decoder=false)")
+        for p in self.model.decoder.parameters():   # includes the embedding when the encoder shares it
+            p.requires_grad_(False)
 
     def _make_optimizer(self) -> torch.optim.Optimizer:
         o = self.cfg.optim
@@ -343,6 +361,10 @@ class VAETrainer:
     def train_step(self, input_ids: torch.Tensor, lengths: torch.Tensor):
         cfg = self.cfg
         self.model.train()
+        if cfg.train.freeze_decoder:  # the fixed decoder is scored without dropout, as at evaluation
+            for m in self.model.decoder.modules():
+                if isinstance(m, torch.nn.Dropout):
+                    m.eval()
         input_ids, lengths = input_ids.to(self.device, non_blocking=True), lengths.to(self.device)
         lr = self.lr_schedule.lr_at(self.step)
         for g in self.optimizer.param_groups:
@@ -355,7 +377,7 @@ class VAETrainer:
         self.scaler.scale(terms.loss).backward()
         self.scaler.unscale_(self.optimizer)  # unscale before clipping
         if cfg.optim.grad_clip:
-            torch.nn.utils.clip_grad_norm_(self.model.parameters(), cfg.optim.grad_clip)
+            torch.nn.utils.clip_grad_norm_([p for p in self.model.parameters() if p.requires_grad], cfg.optim.grad_clip)
         self.scaler.step(self.optimizer)
         self.scaler.update()
         return terms, beta, lr
