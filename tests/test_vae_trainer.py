@@ -305,3 +305,18 @@ def test_freeze_decoder_trains_the_encoder_alone_and_tightens_the_elbo(tmp_path,
     assert after["nll_bound"] < before["nll_bound"], (before, after)
     with pytest.raises(ValueError, match="freeze_decoder trains the encoder alone.*mode='lm'"):
         VAETrainer(tiny_config(tmp_path, corpus, "lmf", "model.mode=lm", "train.freeze_decoder=true"))
+
+
+def test_warm_start_of_a_transformer_vae_copies_the_lm_and_says_it_is_not_exact():
+    from textgen.models.vae import SentenceVAEConfig, warm_start
+
+    common = dict(vocab_size=30, embed_size=16, hidden_size=16, num_heads=2, ff_size=32, max_length=16,
+                  encoder="transformer", decoder="transformer")
+    lm = SentenceVAE(SentenceVAEConfig(mode="lm", **common))
+    vae = SentenceVAE(SentenceVAEConfig(mode="vae", latent_size=4, z_mode="memory", z_add_embeddings=True, **common))
+    report = warm_start(vae, lm)
+    assert not report.exact
+    assert any(".cross." in n for n in report.fresh) and "decoder.z_embed.weight" in report.zeroed
+    assert {"embedding.weight", "decoder.ln_f.weight"} <= set(report.copied)
+    assert any(n.startswith("decoder.blocks.0.attn.") for n in report.copied)
+    assert all(torch.equal(vae.state_dict()[n], lm.state_dict()[n]) for n in report.copied)

@@ -419,12 +419,13 @@ def warm_start(model: SentenceVAE, source: SentenceVAE) -> WarmStart:
     """Initialise ``model`` from the weights of a trained ``source`` (typically the LM baseline).
 
     Starting a VAE's decoder from a trained language model is the decoder pre-training of Li et al.
-    (2020, Optimus, with GPT-2) applied to the LSTM baseline. Every decoder tensor must come from the
-    source: equal shapes are copied; an RNN input matrix that is wider here because z is concatenated
-    to every step keeps the source's columns and gets zeros for z; ``z_to_state`` / ``z_embed``, absent
-    in an LM, are zeroed. An RNN decoder then starts as the LM exactly (``WarmStart.exact``): the VAE's first ELBO is
-    the LM's log-likelihood minus the KL, and training adds what z can explain. The encoder (absent in an
-    LM) keeps its initialisation, except the embedding it shares with the decoder.
+    (2020, Optimus, with GPT-2) applied to the LSTM baseline. Tensors of the same name and shape are
+    copied; an RNN input matrix that is wider here because z is concatenated to every step keeps the
+    source's columns and gets zeros for z; ``z_to_state`` / ``z_embed``, absent in an LM, are zeroed. An
+    RNN decoder then starts as the LM exactly (``WarmStart.exact``): the VAE's first ELBO is the LM's
+    log-likelihood minus the KL, and training adds what z can explain. What the source lacks keeps its
+    initialisation: the encoder (except the embedding it shares with the decoder), and a Transformer
+    decoder's cross-attention to z or z prefix token (then ``exact`` is False).
 
     Raises ``ValueError`` naming the tensors when the decoders differ in size, kind or vocabulary.
     """
