@@ -68,20 +68,21 @@ def rnn_flops_per_token(cfg: SentenceVAEConfig) -> float:
     return 3 * fwd
 
 
-def transformer_flops_per_token(cfg: SentenceVAEConfig, mean_len: float) -> float:
+def transformer_flops_per_token(cfg: SentenceVAEConfig, attended_len: float) -> float:
     """Analytic forward+backward FLOPs per target token of a Transformer VAE (matmuls only; backward = 2x forward).
 
     Per token and block: Q, K, V and output projections 8 D^2, the MLP 4 D F, attention scores and the
-    weighted sum 4 L D over the L = mean_len positions it attends to (half of them under a causal mask),
+    weighted sum 4 L D over the L positions it attends to (half of them under a causal mask), where L is
+    the sentence length weighted by tokens (sum L^2 / sum L: a token of a long sentence attends to more),
     cross-attention to z's memory slots 4 D^2 (Q and output projections; the slots' K, V are per sentence).
     """
     D, F, E, V = cfg.hidden_size, cfg.ff_size, cfg.embed_size, cfg.vocab_size
     block = 8 * D * D + 4 * D * F
     fwd = 0.0
     if cfg.mode != "lm" and cfg.encoder == "transformer":
-        fwd += cfg.encoder_layers * (block + 4 * mean_len * D) + (2 * E * D if E != D else 0)
+        fwd += cfg.encoder_layers * (block + 4 * attended_len * D) + (2 * E * D if E != D else 0)
     cross = 4 * D * D if cfg.mode != "lm" and cfg.z_mode in ("memory", "both") else 0
-    fwd += cfg.decoder_layers * (block + 2 * mean_len * D + cross) + (2 * E * D if E != D else 0)
+    fwd += cfg.decoder_layers * (block + 2 * attended_len * D + cross) + (2 * E * D if E != D else 0)
     head_in = E if cfg.tie_embeddings else D
     fwd += 2 * head_in * V + (2 * D * E if cfg.tie_embeddings and D != E else 0)   # (bottleneck +) output projection
     return 3 * fwd
@@ -134,7 +135,8 @@ def bench_config(name: str, model_cfg: SentenceVAEConfig, split, tok, batch_size
     peak = (torch.cuda.max_memory_allocated() / 2**20) if device.type == "cuda" else \
         resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
     if model_cfg.decoder == "transformer":
-        flops = transformer_flops_per_token(model_cfg, float(split.lengths.mean()))
+        lengths = split.lengths.astype(np.float64)
+        flops = transformer_flops_per_token(model_cfg, float((lengths ** 2).sum() / lengths.sum()))
     else:
         flops = rnn_flops_per_token(model_cfg)
     tps = statistics.median(tok_rates)

@@ -20,6 +20,7 @@ Gaussian KL), then the model.
 """
 from __future__ import annotations
 
+import re
 from dataclasses import dataclass
 from typing import Literal, Optional
 
@@ -213,8 +214,10 @@ class SentenceVAE(PretrainedMixin, nn.Module):
 
     # -------------------------------------------------------------- training forward
 
-    def forward(self, input_ids: Tensor, lengths: Tensor, *, sample: bool = True) -> VAEOutput:
-        """Per-sentence reconstruction NLL and KL. ``sample=False`` decodes z = mu (no noise)."""
+    def forward(self, input_ids: Tensor, lengths: Tensor, *, sample: bool = True,
+                word_drop: Optional[bool] = None) -> VAEOutput:
+        """Per-sentence reconstruction NLL and KL. ``sample=False`` decodes z = mu (no noise).
+        ``word_drop`` applies word dropout to the decoder's inputs (default: in training mode)."""
         c = self.config
         lengths_cpu = lengths.to("cpu")
         input_ids = input_ids[:, : int(lengths_cpu.max())]                         # drop all-pad columns
@@ -231,7 +234,8 @@ class SentenceVAE(PretrainedMixin, nn.Module):
             else:
                 z = mu
                 kl_per_dim = torch.zeros_like(mu, dtype=torch.float32)
-        rec = self._rec_nll(z, input_ids, lengths_cpu, word_drop=self.training)    # (B,)
+        word_drop = self.training if word_drop is None else word_drop
+        rec = self._rec_nll(z, input_ids, lengths_cpu, word_drop=word_drop)        # (B,)
         return VAEOutput(
             rec_nll=rec, kl=kl_per_dim.sum(-1), kl_per_dim=kl_per_dim, mu=mu, logvar=logvar, z=z,
             num_tokens=lengths_cpu.to(input_ids.device, non_blocking=True), variational=c.mode == "vae",
@@ -410,8 +414,10 @@ class WarmStart:
                 f"zeroed, {len(self.fresh)} new" + ("; the decoder starts as the source model exactly" if self.exact else ""))
 
 
-# Decoder modules through which z enters; zeroing them makes a z-decoder compute what a z-free one did.
-_Z_ENTRIES = ("decoder.z_to_state.", "decoder.z_embed.")
+# Where z enters the decoder, and Transformer cross-attention's output projection (its residual branch to z):
+# zeroed when the source has no such tensor, so that a z-decoder computes what a z-free one did.
+_Z_ENTRIES = re.compile(r"decoder\.(z_to_state|z_embed)\.|decoder\.blocks\.\d+\.cross\.proj\.")
+_CROSS_BRANCH = re.compile(r"decoder\.(z_memory\.|blocks\.\d+\.(cross|ln_x)\.)")
 
 
 @torch.no_grad()
@@ -421,26 +427,38 @@ def warm_start(model: SentenceVAE, source: SentenceVAE) -> WarmStart:
     Starting a VAE's decoder from a trained language model is the decoder pre-training of Li et al.
     (2020, Optimus, with GPT-2) applied to the LSTM baseline. Tensors of the same name and shape are
     copied; an RNN input matrix that is wider here because z is concatenated to every step keeps the
-    source's columns and gets zeros for z; ``z_to_state`` / ``z_embed``, absent in an LM, are zeroed. An
-    RNN decoder then starts as the LM exactly (``WarmStart.exact``): the VAE's first ELBO is the LM's
-    log-likelihood minus the KL, and training adds what z can explain. What the source lacks keeps its
-    initialisation: the encoder (except the embedding it shares with the decoder), and a Transformer
-    decoder's cross-attention to z or z prefix token (then ``exact`` is False).
+    source's columns and gets zeros for z; ``z_to_state``, ``z_embed`` and the output projection of a
+    Transformer's cross-attention to z, absent in an LM, are zeroed. The decoder then starts as the LM
+    exactly (``WarmStart.exact``): the VAE's first ELBO is the LM's log-likelihood minus the KL, and
+    training adds what z can explain. What the source lacks keeps its initialisation: the encoder (except
+    the embedding it shares with the decoder), and a Transformer's z prefix token (then ``exact`` is False:
+    the prefix shifts every position).
 
-    Raises ``ValueError`` naming the tensors when the decoders differ in size, kind or vocabulary.
+    Raises ``ValueError`` naming the problem when the decoders differ in kind, size, vocabulary or tying.
     """
-    if source.config.decoder != model.config.decoder:
-        raise ValueError(f"warm start: the source has a {source.config.decoder} decoder, this model a "
-                         f"{model.config.decoder} one; set model.decoder={source.config.decoder}")
-    if source.config.vocab_size != model.config.vocab_size:
-        raise ValueError(f"warm start: the source has a vocabulary of {source.config.vocab_size} tokens, this model "
-                         f"{model.config.vocab_size}; train with the source's tokenizer (leave tokenizer.path unset)")
+    c, sc = model.config, source.config
+    if sc.decoder != c.decoder:
+        raise ValueError(f"warm start: the source has a {sc.decoder} decoder, this model a {c.decoder} one; "
+                         f"set model.decoder={sc.decoder}")
+    if sc.vocab_size != c.vocab_size:
+        raise ValueError(f"warm start: the source has a vocabulary of {sc.vocab_size} tokens, this model "
+                         f"{c.vocab_size}; train with the source's tokenizer (leave tokenizer.path unset)")
+    if sc.tie_embeddings != c.tie_embeddings:
+        raise ValueError(f"warm start: the source has tie_embeddings={sc.tie_embeddings}, this model "
+                         f"{c.tie_embeddings}; set model.tie_embeddings={str(sc.tie_embeddings).lower()}")
+    if sc.mode != "lm" and c.mode != "lm" and sc.share_embeddings != c.share_embeddings:
+        raise ValueError(f"warm start: the source has share_embeddings={sc.share_embeddings}, this model "
+                         f"{c.share_embeddings}; set model.share_embeddings={str(sc.share_embeddings).lower()}")
     src = source.state_dict()
+    ours = model.state_dict(keep_vars=True)
     report = WarmStart([], [], [], [], exact=False)
-    mismatched = []
-    for name, param in model.state_dict().items():
-        theirs = src.get(name)
-        if theirs is None and name.startswith(_Z_ENTRIES):
+    mismatched, seen = [], set()
+    for name, tensor in ours.items():
+        if id(tensor) in seen:                      # a tied or shared tensor, handled under its first name
+            continue
+        seen.add(id(tensor))
+        param, theirs = tensor.data, src.get(name)
+        if theirs is None and _Z_ENTRIES.match(name):
             param.zero_()
             report.zeroed.append(name)
         elif theirs is None:
@@ -449,7 +467,7 @@ def warm_start(model: SentenceVAE, source: SentenceVAE) -> WarmStart:
             param.copy_(theirs)
             report.copied.append(name)
         elif (name == "decoder.rnn.weight_ih_l0" and param.size(0) == theirs.size(0)
-              and theirs.size(1) == source.config.embed_size < param.size(1)):
+              and theirs.size(1) == sc.embed_size < param.size(1)):
             param.zero_()
             param[:, : theirs.size(1)] = theirs                                   # (4H, E) into (4H, E+Z)
             report.widened.append(name)
@@ -459,5 +477,7 @@ def warm_start(model: SentenceVAE, source: SentenceVAE) -> WarmStart:
         more = f" (and {len(mismatched) - 4} more)" if len(mismatched) > 4 else ""
         raise ValueError("warm start: the model differs in size from the source: " + "; ".join(mismatched[:4]) + more
                          + ". Use the source's embed_size, hidden_size, decoder_layers and tie_embeddings")
-    report.exact = not any(name.startswith("decoder.") for name in report.fresh)
+    unused = [k for k in src if k.startswith("decoder.") and k not in ours]   # e.g. a source VAE's z_to_state
+    fresh_decoder = [n for n in report.fresh if n.startswith("decoder.") and not _CROSS_BRANCH.match(n)]
+    report.exact = not unused and not fresh_decoder
     return report

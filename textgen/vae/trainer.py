@@ -98,6 +98,8 @@ class TrainConfig:
         check(self.log_every >= 1, "log_every", f"must be >= 1, got {self.log_every}")
         check(self.save_every is None or self.save_every >= 1, "save_every", f"must be >= 1 or null, got {self.save_every}")
         check(self.eval_batch_size >= 1, "eval_batch_size", f"must be >= 1, got {self.eval_batch_size}")
+        check(not self.freeze_decoder or bool(self.init_from), "freeze_decoder",
+              "trains the encoder against a fixed decoder, which must come from a trained model: set train.init_from")
 
 
 @dataclass
@@ -223,7 +225,10 @@ class VAETrainer:
         set_seed(cfg.runtime.seed)
 
         # tokenizer and data ------------------------------------------------------------
-        source = self._load_init_source()
+        # A warm start brings its tokenizer; a resumed warm start takes it from last/, not from the source again.
+        source = None if resume else self._load_init_source()
+        if tokenizer is None and resume and cfg.train.init_from:
+            tokenizer = self._resume_tokenizer()
         if tokenizer is None:
             tokenizer = source.tokenizer if source is not None else self._make_tokenizer()
         self.tokenizer = tokenizer
@@ -243,7 +248,7 @@ class VAETrainer:
         self.model.tokenizer = self.tokenizer
         if cfg.train.freeze_decoder:
             self._freeze_decoder()
-        if source is not None and not resume:   # a resumed run loads its own weights from last/
+        if source is not None:                  # (a resumed run loads its own weights from last/)
             report = warm_start(self.model, source)
             print(f"warm start from {cfg.train.init_from}: {report.summary()}")
 
@@ -287,6 +292,15 @@ class VAETrainer:
         return Tokenizer.train(texts, kind=t.kind, vocab_size=t.vocab_size, min_freq=t.min_freq,
                                lowercase=t.lowercase, max_length=t.max_length)
 
+    def _resume_tokenizer(self):
+        from textgen.tokenization import Tokenizer
+
+        last = self.out_dir / "last"
+        if not (last / TRAINING_STATE_DIR).is_dir():
+            raise CheckpointError(f"cannot resume: {last / TRAINING_STATE_DIR} does not exist; start without --resume, "
+                                  "or point out_dir at the run folder you want to continue")
+        return Tokenizer.load(last)
+
     def _freeze_decoder(self) -> None:
         """Fix p(x, z): the decoder and the embedding it reads stop learning, and its dropout is off (see train_step).
 
@@ -301,6 +315,18 @@ class VAETrainer:
                              "has nothing else to train. Use mode=vae (or set freeze_decoder=false)")
         for p in self.model.decoder.parameters():   # includes the embedding when the encoder shares it
             p.requires_grad_(False)
+
+    def _decoder_without_dropout(self) -> None:
+        """Score the fixed decoder as at evaluation: every dropout off (word dropout is off in train_step).
+
+        Its RNN stays in training mode with its between-layer dropout at 0 (cuDNN runs an RNN's backward,
+        which the encoder's gradient passes through, only in training mode); every other module is in eval.
+        """
+        for m in self.model.decoder.modules():
+            if isinstance(m, torch.nn.RNNBase):
+                m.dropout = 0.0
+            else:
+                m.training = False
 
     def _make_optimizer(self) -> torch.optim.Optimizer:
         o = self.cfg.optim
@@ -361,17 +387,16 @@ class VAETrainer:
     def train_step(self, input_ids: torch.Tensor, lengths: torch.Tensor):
         cfg = self.cfg
         self.model.train()
-        if cfg.train.freeze_decoder:  # the fixed decoder is scored without dropout, as at evaluation
-            for m in self.model.decoder.modules():
-                if isinstance(m, torch.nn.Dropout):
-                    m.eval()
+        frozen = cfg.train.freeze_decoder
+        if frozen:
+            self._decoder_without_dropout()
         input_ids, lengths = input_ids.to(self.device, non_blocking=True), lengths.to(self.device)
         lr = self.lr_schedule.lr_at(self.step)
         for g in self.optimizer.param_groups:
             g["lr"] = lr
         beta = self.kl_weight(self.step)
         with autocast(self.device, self.dtype):
-            out = self.model(input_ids, lengths)
+            out = self.model(input_ids, lengths, word_drop=None if not frozen else False)
         terms = vae_loss(out, beta=beta, free_bits=cfg.train.free_bits, free_bits_mode=cfg.train.free_bits_mode)
         self.optimizer.zero_grad(set_to_none=True)
         self.scaler.scale(terms.loss).backward()
