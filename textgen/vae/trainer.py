@@ -295,11 +295,17 @@ class VAETrainer:
     def _resume_tokenizer(self):
         from textgen.tokenization import Tokenizer
 
+        return Tokenizer.load(self._resumable_last())
+
+    def _resumable_last(self) -> Path:
+        """``<out_dir>/last``, checked to hold a training state to resume from."""
         last = self.out_dir / "last"
         if not (last / TRAINING_STATE_DIR).is_dir():
-            raise CheckpointError(f"cannot resume: {last / TRAINING_STATE_DIR} does not exist; start without --resume, "
-                                  "or point out_dir at the run folder you want to continue")
-        return Tokenizer.load(last)
+            raise CheckpointError(
+                f"cannot resume: {last / TRAINING_STATE_DIR} does not exist; start without --resume, "
+                "or point out_dir at the run folder you want to continue"
+            )
+        return last
 
     def _freeze_decoder(self) -> None:
         """Fix p(x, z): the decoder and the embedding it reads stop learning, and its dropout is off (see train_step).
@@ -358,12 +364,7 @@ class VAETrainer:
         return folder
 
     def _resume(self) -> None:
-        last = self.out_dir / "last"
-        if not (last / TRAINING_STATE_DIR).is_dir():
-            raise CheckpointError(
-                f"cannot resume: {last / TRAINING_STATE_DIR} does not exist; start without --resume, "
-                "or point out_dir at the run folder you want to continue"
-            )
+        last = self._resumable_last()
         loaded = SentenceVAE.from_pretrained(last)
         if loaded.config != self.model.config:
             diff = [f"model.{k}: checkpoint {v!r} vs config {getattr(self.model.config, k)!r}"
@@ -396,7 +397,7 @@ class VAETrainer:
             g["lr"] = lr
         beta = self.kl_weight(self.step)
         with autocast(self.device, self.dtype):
-            out = self.model(input_ids, lengths, word_drop=None if not frozen else False)
+            out = self.model(input_ids, lengths, word_drop=False if frozen else None)
         terms = vae_loss(out, beta=beta, free_bits=cfg.train.free_bits, free_bits_mode=cfg.train.free_bits_mode)
         self.optimizer.zero_grad(set_to_none=True)
         self.scaler.scale(terms.loss).backward()
