@@ -278,14 +278,7 @@ def test_warm_start_refuses_a_different_decoder_and_a_second_tokenizer(tmp_path,
 
 def test_warm_started_run_resumes_exactly(tmp_path, corpus):
     VAETrainer(tiny_config(tmp_path, corpus, "lm", "model.mode=lm", "train.max_steps=3")).fit()
-    src = f"train.init_from={tmp_path / 'lm' / 'last'}"
-    straight = VAETrainer(tiny_config(tmp_path, corpus, "straight", src))
-    straight.fit()
-    VAETrainer(tiny_config(tmp_path, corpus, "split", src, "train.epochs=1")).fit()
-    resumed = VAETrainer(tiny_config(tmp_path, corpus, "split", src), resume=True)
-    resumed.fit()
-    for k, v in straight.model.state_dict().items():
-        torch.testing.assert_close(resumed.model.state_dict()[k], v, rtol=0, atol=0)
+    assert_stop_after_one_epoch_and_resume_is_exact(tmp_path, corpus, "warm", f"train.init_from={tmp_path / 'lm' / 'last'}")
 
 
 def test_freeze_decoder_trains_the_encoder_alone_and_tightens_the_elbo(tmp_path, corpus):
@@ -324,11 +317,18 @@ def test_frozen_decoder_sees_no_dropout_and_a_frozen_run_resumes_exactly(tmp_pat
     assert trainer.model.encoder.training
     monkeypatch.undo()
 
-    straight = VAETrainer(tiny_config(tmp_path, corpus, "f_straight", *args))
+    # resuming needs only the run folder, not the model it started from
+    assert_stop_after_one_epoch_and_resume_is_exact(
+        tmp_path, corpus, "frozen", *args, before_resume=lambda: (tmp_path / "vae" / "last").rename(tmp_path / "gone"))
+
+
+def assert_stop_after_one_epoch_and_resume_is_exact(tmp_path, corpus, name, *args, before_resume=lambda: None):
+    """Train 2 epochs straight; train 1, stop, resume to 2: the weights must be bit-identical."""
+    straight = VAETrainer(tiny_config(tmp_path, corpus, f"{name}_straight", *args))
     straight.fit()
-    VAETrainer(tiny_config(tmp_path, corpus, "f_split", *args, "train.epochs=1")).fit()
-    (tmp_path / "vae" / "last").rename(tmp_path / "gone")      # resuming needs only the run folder
-    resumed = VAETrainer(tiny_config(tmp_path, corpus, "f_split", *args), resume=True)
+    VAETrainer(tiny_config(tmp_path, corpus, f"{name}_split", *args, "train.epochs=1")).fit()
+    before_resume()
+    resumed = VAETrainer(tiny_config(tmp_path, corpus, f"{name}_split", *args), resume=True)
     resumed.fit()
     for k, v in straight.model.state_dict().items():
         torch.testing.assert_close(resumed.model.state_dict()[k], v, rtol=0, atol=0)

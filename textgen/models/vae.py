@@ -396,7 +396,6 @@ class SentenceVAE(PretrainedMixin, nn.Module):
         return (seqs, scores) if return_scores else seqs
 
 
-
 # ----------------------------------------------------------------------------- warm start
 
 @dataclass
