@@ -240,3 +240,49 @@ def test_reconstruction_quality_counts_exact_matches_and_word_errors(trained, mo
     monkeypatch.setattr(trained, "generate", lambda mu, **kw: canned[: mu.size(0)])
     r = reconstruction_quality(trained, refs)
     assert r == {"recon_sentences": 3, "recon_exact": pytest.approx(1 / 3), "recon_wer": pytest.approx(3 / 9)}
+
+
+# ----------------------------------------------------------------------------- importance-weighted training
+
+def test_iwae_loss_is_the_iw_bound_of_the_samples_the_decoder_saw(trained):
+    from textgen.vae import iwae_loss
+
+    ids, lengths = corpus(n=16, seed=4)
+    torch.manual_seed(4)
+    out = trained(ids, lengths, num_samples=6)
+    assert out.z.shape == (6, 16, Z) and out.rec_nll.shape == (6, 16)
+    # each row of rec_nll is -log p(x|z_k) for that row's sample, as log_likelihood computes it
+    for k in (0, 5):
+        torch.testing.assert_close(-out.rec_nll[k], trained.log_likelihood(out.z[k], ids, lengths), rtol=1e-5, atol=1e-4)
+    t = iwae_loss(out)
+    log_w = (-out.rec_nll + log_standard_normal(out.z) - log_normal_diag(out.z, out.mu, out.logvar)).double()
+    expected = (torch.logsumexp(log_w, 0) - math.log(6)).mean()
+    torch.testing.assert_close(t.iw_bound.double(), expected, rtol=1e-6, atol=1e-5)
+    torch.testing.assert_close(t.loss.double(), -expected, rtol=1e-6, atol=1e-5)
+    assert t.elbo.item() == pytest.approx(-(out.rec_nll.mean() + out.kl.mean()).item(), rel=1e-6)
+    assert t.iw_bound > log_w.mean()              # log-mean-exp >= mean: the bound is tighter than its ELBO estimate
+
+
+def test_iwae_loss_trains_encoder_and_decoder_and_its_floor_lifts_a_small_kl():
+    from textgen.vae import iwae_loss
+
+    torch.manual_seed(0)
+    model = SentenceVAE(tiny())
+    ids, lengths = corpus(n=16)
+    t = iwae_loss(model(ids, lengths, num_samples=4))
+    t.loss.backward()
+    for name in ("encoder", "decoder"):
+        grads = [p.grad for n, p in model.named_parameters() if n.startswith(name) and p.grad is not None]
+        assert grads and any(g.abs().sum() > 0 for g in grads), name
+    # the floor adds sum_j max(0, lambda - mean_x KL_j), which is 0 once every dimension holds lambda
+    out = model(ids, lengths, num_samples=4)
+    free = iwae_loss(out)
+    floored = iwae_loss(out, free_bits=10.0, free_bits_mode="per_dim")
+    expected = torch.clamp(10.0 - out.kl_per_dim.mean(0), min=0).sum()
+    torch.testing.assert_close(floored.loss - free.loss, expected, rtol=1e-5, atol=1e-4)
+    total = iwae_loss(out, free_bits=1e-6, free_bits_mode="total")
+    assert total.loss.item() == pytest.approx(free.loss.item()) or out.kl.mean() < 1e-6
+    with pytest.raises(ValueError, match="num_samples=K"):
+        iwae_loss(model(ids, lengths))
+    with pytest.raises(ValueError, match="mode='vae'"):
+        SentenceVAE(tiny(mode="ae"))(ids, lengths, num_samples=3)

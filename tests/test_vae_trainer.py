@@ -7,7 +7,7 @@ import torch
 
 from textgen.checkpoint import CheckpointError
 from textgen.cli import main
-from textgen.config import load_config
+from textgen.config import ConfigError, load_config
 from textgen.models.vae import SentenceVAE
 from textgen.vae.trainer import TrainingDiverged, VAERunConfig, VAETrainer
 
@@ -375,3 +375,20 @@ def test_warm_start_refuses_different_tying_and_notices_unused_source_tensors():
     dst = SentenceVAE(SentenceVAEConfig(z_init_state=False, z_concat_input=True, **common))
     report = warm_start(dst, src)
     assert not report.exact and "decoder.rnn.weight_ih_l0" in report.copied
+
+
+def test_importance_weighted_training_learns_and_resumes_exactly(tmp_path, corpus):
+    iw = ("train.iw_samples=3", "train.kl.kind=constant", "train.kl.value=1.0", "train.free_bits_mode=total")
+    trainer = VAETrainer(tiny_config(tmp_path, corpus, "iw", *iw, "train.epochs=6", "model.word_dropout=0.0", "optim.lr=0.01"))
+    seen = []
+    model_forward = trainer.model.forward
+    trainer.model.forward = lambda *a, **k: seen.append(k.get("num_samples")) or model_forward(*a, **k)
+    before = trainer.validate()
+    after = trainer.fit()
+    assert 3 in seen                                          # the training steps decoded 3 samples per sentence
+    assert after["nll_bound"] < 0.8 * before["nll_bound"], (before, after)
+    assert_stop_after_one_epoch_and_resume_is_exact(tmp_path, corpus, "iw_resume", *iw)
+    with pytest.raises(ConfigError, match="iw_samples.*kind: constant, value: 1.0"):
+        tiny_config(tmp_path, corpus, "iw_beta", "train.iw_samples=3")      # the tiny config anneals beta
+    with pytest.raises(ValueError, match="iw_samples=3 needs a VAE.*mode='ae'"):
+        VAETrainer(tiny_config(tmp_path, corpus, "iw_ae", *iw, "model.mode=ae"))

@@ -138,12 +138,12 @@ class SentenceVAEConfig:
 class VAEOutput:
     """What :meth:`SentenceVAE.forward` returns: per-sentence terms, in nats, never reduced."""
 
-    rec_nll: Tensor              # (B,) -log p(x|z), summed over the tokens (incl. <eos>)
+    rec_nll: Tensor              # (B,) -log p(x|z), summed over the tokens (incl. <eos>); (K, B) for K samples
     kl: Tensor                   # (B,) KL(q(z|x) || p(z)); zeros for ae/lm
     kl_per_dim: Tensor           # (B, Z) its terms per latent dimension; (B, 0) for lm
     mu: Optional[Tensor]         # (B, Z); None for lm
     logvar: Optional[Tensor]     # (B, Z); None for ae/lm
-    z: Optional[Tensor]          # (B, Z) the code the decoder saw; None for lm
+    z: Optional[Tensor]          # (B, Z) the code the decoder saw; (K, B, Z) for K samples; None for lm
     num_tokens: Tensor           # (B,) tokens scored per sentence (= lengths, <eos> included)
     variational: bool = True     # False for ae/lm: there is no KL term to weight
 
@@ -215,10 +215,15 @@ class SentenceVAE(PretrainedMixin, nn.Module):
     # -------------------------------------------------------------- training forward
 
     def forward(self, input_ids: Tensor, lengths: Tensor, *, sample: bool = True,
-                word_drop: Optional[bool] = None) -> VAEOutput:
+                word_drop: Optional[bool] = None, num_samples: int = 1) -> VAEOutput:
         """Per-sentence reconstruction NLL and KL. ``sample=False`` decodes z = mu (no noise).
-        ``word_drop`` applies word dropout to the decoder's inputs (default: in training mode)."""
+        ``word_drop`` applies word dropout to the decoder's inputs (default: in training mode).
+        ``num_samples=K > 1`` (VAE only) decodes K posterior samples per sentence, for the importance-weighted
+        objective: ``z`` is then (K, B, Z) and ``rec_nll`` (K, B)."""
         c = self.config
+        if num_samples != 1 and (c.mode != "vae" or not sample or num_samples < 1):
+            raise ValueError(f"num_samples={num_samples}: several posterior samples need mode='vae' and sample=True "
+                             f"(got mode={c.mode!r}, sample={sample}); use num_samples=1")
         lengths_cpu = lengths.to("cpu")
         input_ids = input_ids[:, : int(lengths_cpu.max())]                         # drop all-pad columns
         B = input_ids.size(0)
@@ -229,13 +234,20 @@ class SentenceVAE(PretrainedMixin, nn.Module):
         else:
             mu, logvar = self.encoder(input_ids, lengths_cpu)                       # (B, Z) each
             if c.mode == "vae":
-                z = self._reparameterize(mu, logvar) if sample else mu              # (B, Z)
+                if num_samples > 1:                                                 # (K, B, Z)
+                    z = self._reparameterize(mu.expand(num_samples, -1, -1), logvar.expand(num_samples, -1, -1))
+                else:
+                    z = self._reparameterize(mu, logvar) if sample else mu          # (B, Z)
                 kl_per_dim = gaussian_kl(mu.float(), logvar.float())                # (B, Z)
             else:
                 z = mu
                 kl_per_dim = torch.zeros_like(mu, dtype=torch.float32)
         word_drop = self.training if word_drop is None else word_drop
-        rec = self._rec_nll(z, input_ids, lengths_cpu, word_drop=word_drop)        # (B,)
+        if num_samples > 1:  # row s*B + i is sample s of sentence i
+            rec = self._rec_nll(z.reshape(num_samples * B, -1), input_ids.repeat(num_samples, 1),
+                                lengths_cpu.repeat(num_samples), word_drop=word_drop).view(num_samples, B)  # (K, B)
+        else:
+            rec = self._rec_nll(z, input_ids, lengths_cpu, word_drop=word_drop)    # (B,)
         return VAEOutput(
             rec_nll=rec, kl=kl_per_dim.sum(-1), kl_per_dim=kl_per_dim, mu=mu, logvar=logvar, z=z,
             num_tokens=lengths_cpu.to(input_ids.device, non_blocking=True), variational=c.mode == "vae",

@@ -20,6 +20,7 @@ _LAZY = {
     # objective
     "LossTerms": "textgen.vae.objective",
     "vae_loss": "textgen.vae.objective",
+    "iwae_loss": "textgen.vae.objective",
     # metrics
     "evaluate_vae": "textgen.vae.metrics",
     "iw_log_likelihood": "textgen.vae.metrics",
@@ -41,6 +42,6 @@ if TYPE_CHECKING:  # pragma: no cover
     from textgen.vae.metrics import (active_units, evaluate_vae, iw_log_likelihood, log_normal_diag,
                                      log_standard_normal, mutual_information, mutual_information_batch,
                                      perplexity)
-    from textgen.vae.objective import LossTerms, vae_loss
+    from textgen.vae.objective import LossTerms, iwae_loss, vae_loss
     from textgen.vae.schedules import (KLScheduleConfig, constant, cyclical, linear, logistic, make_kl_schedule,
                                        zero_then_linear)

@@ -11,6 +11,18 @@
   average KL is below lambda gets no gradient from the KL term, so the encoder may use it freely.
 * ``free_bits_mode="total"`` -- one threshold on the total: ``KL_eff = max(lambda, mean_x KL)``.
 
+**Importance-weighted training** (``iwae_loss``; Burda et al. 2016, "Importance Weighted Autoencoders"):
+with K posterior samples per sentence the loss is the negative IW bound
+
+    loss = -mean_x [ log (1/K) sum_k p(x|z_k) p(z_k) / q(z_k|x) ] + sum_j max(0, lambda - mean_x KL_j),
+
+the bound that ``textgen eval-vae --iw-samples`` measures, tighter than the ELBO for K > 1 (K = 1 is the
+ELBO with a sampled KL). Free bits carry over as the hinge they are: ``max(lambda, KL) = KL + max(0,
+lambda - KL)``, so the thresholded ELBO is exactly the ELBO plus this "information floor", and here the same
+floor is added to the IW bound (per dimension, or on the total with ``"total"``). For K = 1 that is free bits
+again; for K > 1 the bound penalises information in z less than the ELBO does, so below lambda the floor is a
+net push up on the KL rather than no gradient at all.
+
 **What to report.** ``LossTerms.loss`` is the *weighted* objective being optimised (beta, free bits):
 log it as the training loss, never as a likelihood. ``LossTerms.elbo`` is always the true ELBO
 (beta = 1, no free bits), and validation/test numbers must come from it (or from
@@ -18,15 +30,17 @@ log it as the training loss, never as a likelihood. ``LossTerms.elbo`` is always
 """
 from __future__ import annotations
 
+import math
 from dataclasses import dataclass
-from typing import Literal
+from typing import Literal, Optional
 
 import torch
 from torch import Tensor
 
 from textgen.models.vae import VAEOutput
+from textgen.vae.metrics import log_normal_diag, log_standard_normal
 
-__all__ = ["LossTerms", "vae_loss"]
+__all__ = ["LossTerms", "iwae_loss", "vae_loss"]
 
 
 @dataclass
@@ -39,6 +53,14 @@ class LossTerms:
     kl_eff: Tensor      # the KL term actually weighted by beta (after free bits)
     elbo: Tensor        # mean true ELBO per sentence = -(rec + kl)
     num_tokens: Tensor  # tokens scored in the batch (incl. <eos>), for per-token averages
+    iw_bound: Optional[Tensor] = None  # mean IW bound per sentence (iwae_loss only)
+
+
+def _check_free_bits(free_bits: float, free_bits_mode: str) -> None:
+    if free_bits_mode not in ("per_dim", "total"):
+        raise ValueError(f"free_bits_mode must be 'per_dim' or 'total', got {free_bits_mode!r}")
+    if free_bits < 0:
+        raise ValueError(f"free_bits must be >= 0, got {free_bits}")
 
 
 def vae_loss(out: VAEOutput, beta: float = 1.0, free_bits: float = 0.0,
@@ -48,10 +70,7 @@ def vae_loss(out: VAEOutput, beta: float = 1.0, free_bits: float = 0.0,
     For ``mode="ae"`` and ``mode="lm"`` there is no KL term: the loss is the reconstruction NLL and
     ``beta``/``free_bits`` have no effect.
     """
-    if free_bits_mode not in ("per_dim", "total"):
-        raise ValueError(f"free_bits_mode must be 'per_dim' or 'total', got {free_bits_mode!r}")
-    if free_bits < 0:
-        raise ValueError(f"free_bits must be >= 0, got {free_bits}")
+    _check_free_bits(free_bits, free_bits_mode)
     rec = out.rec_nll.mean()
     kl = out.kl.mean()
     if not out.variational:
@@ -70,4 +89,36 @@ def vae_loss(out: VAEOutput, beta: float = 1.0, free_bits: float = 0.0,
         kl_eff=kl_eff.detach(),
         elbo=-(rec + kl).detach(),
         num_tokens=out.num_tokens.sum(),
+    )
+
+
+def iwae_loss(out: VAEOutput, free_bits: float = 0.0,
+              free_bits_mode: Literal["per_dim", "total"] = "per_dim") -> LossTerms:
+    """The negative importance-weighted bound (Burda et al. 2016) of an output with K samples per sentence
+    (``model(input_ids, lengths, num_samples=K)``), plus the free-bits floor on the KL (module docstring).
+
+    Gradients flow through the reparameterised samples into the encoder and through p(x|z) into the decoder.
+    """
+    _check_free_bits(free_bits, free_bits_mode)
+    if not out.variational or out.z is None or out.z.dim() != 3:
+        raise ValueError("iwae_loss needs a VAE output with K samples per sentence: "
+                         "call model(input_ids, lengths, num_samples=K) on a model with mode='vae'")
+    K = out.z.size(0)
+    z, mu, logvar = out.z.float(), out.mu.float(), out.logvar.float()                 # (K, B, Z), (B, Z)
+    log_w = -out.rec_nll.float() + log_standard_normal(z) - log_normal_diag(z, mu, logvar)   # (K, B)
+    iw = (torch.logsumexp(log_w, dim=0) - math.log(K)).mean()                         # mean_x IW_K bound
+    kl = out.kl.mean()
+    if free_bits > 0 and free_bits_mode == "per_dim":
+        floor = torch.clamp(free_bits - out.kl_per_dim.mean(0), min=0.0).sum()       # sum_j max(0, lambda - E_x KL_j)
+    else:
+        floor = torch.clamp(free_bits - kl, min=0.0)                                  # 0 when free_bits = 0
+    rec = out.rec_nll.mean()
+    return LossTerms(
+        loss=-iw + floor,
+        rec=rec.detach(),
+        kl=kl.detach(),
+        kl_eff=(kl + floor).detach(),
+        elbo=-(rec + kl).detach(),
+        num_tokens=out.num_tokens.sum(),
+        iw_bound=iw.detach(),
     )

@@ -45,7 +45,7 @@ from textgen.runtime import (
     set_rng_state,
     set_seed,
 )
-from textgen.vae.objective import vae_loss
+from textgen.vae.objective import iwae_loss, vae_loss
 from textgen.vae.schedules import KLScheduleConfig, make_kl_schedule
 
 __all__ = ["OptimConfig", "TrainConfig", "VAERunConfig", "VAETrainer", "TrainingDiverged", "TrainingInterrupted"]
@@ -90,6 +90,7 @@ class TrainConfig:
     early_stop_patience: Optional[int] = None  # epochs without a better valid -ELBO before stopping
     init_from: Optional[str] = None            # a model folder (e.g. the LM's best/) to start from; its tokenizer is used
     freeze_decoder: bool = False               # train the encoder only: p(x, z) stays fixed, q(z|x) tightens
+    iw_samples: int = 1                        # K > 1: train on the importance-weighted bound (IWAE) with K samples
 
     def validate(self) -> None:
         check(self.epochs >= 1, "epochs", f"must be >= 1, got {self.epochs}")
@@ -98,6 +99,10 @@ class TrainConfig:
         check(self.log_every >= 1, "log_every", f"must be >= 1, got {self.log_every}")
         check(self.save_every is None or self.save_every >= 1, "save_every", f"must be >= 1 or null, got {self.save_every}")
         check(self.eval_batch_size >= 1, "eval_batch_size", f"must be >= 1, got {self.eval_batch_size}")
+        check(self.iw_samples >= 1, "iw_samples", f"must be >= 1, got {self.iw_samples}")
+        check(self.iw_samples == 1 or (self.kl.kind == "constant" and self.kl.value == 1.0), "iw_samples",
+              "the importance-weighted bound has no KL term to weight: use kl: {kind: constant, value: 1.0} "
+              "(free_bits still sets a floor on the KL)")
         check(not self.freeze_decoder or bool(self.init_from), "freeze_decoder",
               "trains the encoder against a fixed decoder, which must come from a trained model: set train.init_from")
 
@@ -246,6 +251,9 @@ class VAETrainer:
         model_cfg.vocab_size = self.tokenizer.vocab_size  # always the tokenizer's; the config's value is ignored
         self.model = SentenceVAE(model_cfg).to(self.device)
         self.model.tokenizer = self.tokenizer
+        if cfg.train.iw_samples > 1 and model_cfg.mode != "vae":
+            raise ValueError(f"train.iw_samples={cfg.train.iw_samples} needs a VAE; a model with "
+                             f"mode={model_cfg.mode!r} has no posterior to sample. Set train.iw_samples=1")
         if cfg.train.freeze_decoder:
             self._freeze_decoder()
         if source is not None:                  # (a resumed run loads its own weights from last/)
@@ -396,9 +404,13 @@ class VAETrainer:
         for g in self.optimizer.param_groups:
             g["lr"] = lr
         beta = self.kl_weight(self.step)
+        K = cfg.train.iw_samples
         with autocast(self.device, self.dtype):
-            out = self.model(input_ids, lengths, word_drop=False if frozen else None)
-        terms = vae_loss(out, beta=beta, free_bits=cfg.train.free_bits, free_bits_mode=cfg.train.free_bits_mode)
+            out = self.model(input_ids, lengths, word_drop=False if frozen else None, num_samples=K)
+        if K > 1:
+            terms = iwae_loss(out, free_bits=cfg.train.free_bits, free_bits_mode=cfg.train.free_bits_mode)
+        else:
+            terms = vae_loss(out, beta=beta, free_bits=cfg.train.free_bits, free_bits_mode=cfg.train.free_bits_mode)
         self.optimizer.zero_grad(set_to_none=True)
         self.scaler.scale(terms.loss).backward()
         self.scaler.unscale_(self.optimizer)  # unscale before clipping
