@@ -286,3 +286,43 @@ def test_iwae_loss_trains_encoder_and_decoder_and_its_floor_lifts_a_small_kl():
         iwae_loss(model(ids, lengths))
     with pytest.raises(ValueError, match="mode='vae'"):
         SentenceVAE(tiny(mode="ae"))(ids, lengths, num_samples=3)
+
+
+# ----------------------------------------------------------------------------- tightness and the true posterior
+
+def test_iw_nll_by_samples_averages_disjoint_groups_and_falls_with_k(trained):
+    from textgen.vae.metrics import iw_log_weights, iw_nll_by_samples
+
+    ids, lengths = corpus(n=16, seed=5)
+    log_w, log_p = iw_log_weights(trained, ids, lengths, 40, generator=torch.Generator().manual_seed(5))
+    assert log_w.shape == log_p.shape == (40, 16)
+    curve = iw_nll_by_samples(log_w, [1, 4, 40])
+    assert curve[1] == pytest.approx(-log_w.double().mean().item())          # k = 1: the ELBO estimate
+    groups = torch.stack([torch.logsumexp(log_w[i * 4:(i + 1) * 4].double(), 0) - math.log(4) for i in range(10)])
+    assert curve[4] == pytest.approx(-groups.mean().item())
+    assert curve[1] > curve[4] > curve[40]
+    with pytest.raises(ValueError, match=r"k=41 must lie in \[1, 40\]"):
+        iw_nll_by_samples(log_w, [41])
+
+
+def test_true_posterior_kl_is_zero_when_the_decoder_ignores_z_and_positive_when_it_uses_it(trained):
+    from textgen.vae.metrics import true_posterior_kl
+
+    # p(x|z) constant in z: p(z|x) = p(z), whatever q is, and SNIS recovers KL = 0 exactly
+    g = torch.Generator().manual_seed(0)
+    z = torch.randn(200, 3, 2, generator=g)
+    mu, logvar = torch.tensor([[0.5, -0.2]] * 3), torch.full((3, 2), -0.5)
+    z = mu + z * (0.5 * logvar).exp()
+    log_p = torch.full((200, 3), -7.0)
+    log_w = log_p + log_standard_normal(z) - log_normal_diag(z, mu, logvar)
+    res = true_posterior_kl(log_w, log_p)
+    assert res["posterior_rec"] == pytest.approx(7.0)
+    assert res["posterior_kl"] == pytest.approx(0.0, abs=0.3)                 # up to the noise of IW_K
+    assert 1 <= res["ess"] < 200
+    prior_q = true_posterior_kl(log_p.clone(), log_p)                          # q = p(z): every weight equal
+    assert prior_q["posterior_kl"] == pytest.approx(0.0, abs=1e-9) and prior_q["ess"] == pytest.approx(200)
+    # a decoder that uses z: the true posterior moves away from the prior
+    ids, lengths = corpus(n=16, seed=6)
+    from textgen.vae.metrics import iw_log_weights
+    log_w, log_p = iw_log_weights(trained, ids, lengths, 200, generator=torch.Generator().manual_seed(6))
+    assert true_posterior_kl(log_w, log_p)["posterior_kl"] > 0.01

@@ -19,9 +19,9 @@ from textgen.config import DataConfig
 from textgen.models.vae import SentenceVAE
 from textgen.runtime import atomic_write_text, progress, resolve_device
 from textgen.vae.metrics import evaluate_vae, reconstruction_quality
-from textgen.vae.trainer import iterate_batches, tokenize_split
+from textgen.vae.trainer import TokenizedSplit, iterate_batches, tokenize_split
 
-__all__ = ["evaluate_folder", "format_report"]
+__all__ = ["evaluate_folder", "format_report", "load_model_and_split"]
 
 # (key, label, format) in the order the table prints them
 ROWS = [
@@ -42,20 +42,29 @@ ROWS = [
 ]
 
 
+def load_model_and_split(model_dir: str | Path, data: str, device: torch.device,
+                         text_column: str = "text") -> tuple[SentenceVAE, TokenizedSplit]:
+    """The saved model and corpus ``data`` tokenized by its own tokenizer, every sentence whole.
+
+    A recurrent model has no length limit, so nothing is truncated (a cut sentence would understate its NLL);
+    a Transformer's positions cap the length, and the cuts are counted in the split.
+    """
+    model = SentenceVAE.from_pretrained(model_dir, device=device)
+    tok = copy.copy(model.tokenizer)
+    tok.max_length = model.max_positions
+    split = tokenize_split(data, tok, DataConfig(train=data, text_column=text_column), model.max_positions)
+    return model, split
+
+
 def evaluate_folder(model_dir: str | Path, data: str, *, iw_samples: int = 0, batch_size: int = 64,
                     device: str = "auto", seed: int = 0, text_column: str = "text",
                     show_progress: bool = True, recon_max_words: int = 12) -> dict[str, Any]:
     """Every metric of :func:`evaluate_vae` on corpus ``data``, plus (for VAEs and AEs) greedy reconstruction
     of the sentences of at most ``recon_max_words`` words (0: skip)."""
     dev = resolve_device(device)
-    model = SentenceVAE.from_pretrained(model_dir, device=dev)
-    # Score every sentence whole: a recurrent model has no length limit, so nothing is truncated (a cut
-    # sentence would understate its NLL); a Transformer's positions cap the length, and cuts are counted.
-    tok = copy.copy(model.tokenizer)
-    tok.max_length = model.max_positions
-    split = tokenize_split(data, tok, DataConfig(train=data, text_column=text_column), model.max_positions)
+    model, split = load_model_and_split(model_dir, data, dev, text_column)
     n_batches = math.ceil(len(split.ids) / batch_size)
-    batches = progress(iterate_batches(split, batch_size, tok.pad_id, shuffle=False), total=n_batches,
+    batches = progress(iterate_batches(split, batch_size, model.tokenizer.pad_id, shuffle=False), total=n_batches,
                        enabled=show_progress, desc="eval")
     gen = torch.Generator(device=dev).manual_seed(seed)
     t0 = time.perf_counter()

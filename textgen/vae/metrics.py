@@ -44,6 +44,9 @@ __all__ = [
     "log_standard_normal",
     "perplexity",
     "iw_log_likelihood",
+    "iw_log_weights",
+    "iw_nll_by_samples",
+    "true_posterior_kl",
     "mutual_information_batch",
     "mutual_information",
     "active_units",
@@ -98,10 +101,11 @@ def _unpack(batch: Any, device: torch.device) -> tuple[Tensor, Tensor]:
 
 # ----------------------------------------------------------------------------- importance weighting
 
-def iw_log_likelihood(model: SentenceVAE, input_ids: Tensor, lengths: Tensor, num_samples: int, *,
-                      mu: Optional[Tensor] = None, logvar: Optional[Tensor] = None,
-                      generator: Optional[torch.Generator] = None, max_rows: int = 512) -> Tensor:
-    """Importance-weighted estimate of log p(x) with K = ``num_samples`` posterior samples (Burda et al. 2016): (B,).
+def iw_log_weights(model: SentenceVAE, input_ids: Tensor, lengths: Tensor, num_samples: int, *,
+                   mu: Optional[Tensor] = None, logvar: Optional[Tensor] = None,
+                   generator: Optional[torch.Generator] = None, max_rows: int = 512) -> tuple[Tensor, Tensor]:
+    """Log importance weights ``log p(x|z_k) + log p(z_k) - log q(z_k|x)`` of K = ``num_samples`` posterior samples
+    z_k ~ q(z|x), and the ``log p(x|z_k)`` inside them: two (K, B) tensors.
 
     Samples are scored ``max_rows // B`` at a time (at least one), so memory stays bounded for any K.
     """
@@ -113,7 +117,7 @@ def iw_log_likelihood(model: SentenceVAE, input_ids: Tensor, lengths: Tensor, nu
         mu, logvar = model.encode(input_ids, lengths)
     B = input_ids.size(0)
     chunk = max(1, min(num_samples, max_rows // max(B, 1)))
-    log_w = []
+    log_w, log_p = [], []
     with torch.no_grad():
         done = 0
         while done < num_samples:
@@ -123,9 +127,47 @@ def iw_log_likelihood(model: SentenceVAE, input_ids: Tensor, lengths: Tensor, nu
             log_px_z = model.log_likelihood(z, input_ids.repeat(m, 1), lengths.repeat(m))  # (m*B,)
             lw = log_px_z + log_standard_normal(z.float()) - log_normal_diag(z.float(), mu_r.float(), logvar_r.float())
             log_w.append(lw.view(m, B))
+            log_p.append(log_px_z.view(m, B))
             done += m
-    log_w = torch.cat(log_w, dim=0)                                                 # (K, B)
+    return torch.cat(log_w, dim=0), torch.cat(log_p, dim=0)                         # (K, B) each
+
+
+def iw_log_likelihood(model: SentenceVAE, input_ids: Tensor, lengths: Tensor, num_samples: int, *,
+                      mu: Optional[Tensor] = None, logvar: Optional[Tensor] = None,
+                      generator: Optional[torch.Generator] = None, max_rows: int = 512) -> Tensor:
+    """Importance-weighted estimate of log p(x) with K = ``num_samples`` posterior samples (Burda et al. 2016): (B,)."""
+    log_w, _ = iw_log_weights(model, input_ids, lengths, num_samples, mu=mu, logvar=logvar,
+                              generator=generator, max_rows=max_rows)
     return torch.logsumexp(log_w, dim=0) - math.log(num_samples)                    # (B,)
+
+
+def iw_nll_by_samples(log_w: Tensor, ks: Iterable[int]) -> dict[int, float]:
+    """Mean IW-NLL for each k in ``ks`` from K log weights (K, B): the K samples are cut into K // k disjoint
+    groups of k, each an independent IW_k estimate, and their bounds averaged (less noise than one group).
+    How fast the bound falls with k shows how far IW_K still is from log p(x) (Burda et al. 2016)."""
+    K = log_w.size(0)
+    out = {}
+    for k in ks:
+        if not 1 <= k <= K:
+            raise ValueError(f"k={k} must lie in [1, {K}], the number of samples given")
+        groups = log_w[: (K // k) * k].double().view(K // k, k, -1)                # (G, k, B)
+        out[k] = float(-(torch.logsumexp(groups, dim=1) - math.log(k)).mean())
+    return out
+
+
+def true_posterior_kl(log_w: Tensor, log_px_z: Tensor) -> dict[str, float]:
+    """How much of z the generative model itself uses, estimated from K samples of q by self-normalised
+    importance sampling (weights w_k / sum w): log p(x) = E_{p(z|x)}[log p(x|z)] - KL(p(z|x) || p(z)) exactly,
+    so KL(p(z|x) || p(z)) ~ SNIS E[log p(x|z)] - IW_K. Unlike the encoder's KL(q(z|x) || p(z)) this does not
+    depend on q, but SNIS is biased for small effective sample sizes, so ``ess`` (Kish: 1 / sum of squared
+    normalised weights, mean over sentences) is reported beside it; an ESS of a few percent of K means q is a
+    poor proposal for p(z|x). Means per sentence, in nats."""
+    log_w, log_px_z = log_w.double(), log_px_z.double()                              # (K, B)
+    w = torch.softmax(log_w, dim=0)                                                 # normalised weights
+    log_px = torch.logsumexp(log_w, dim=0) - math.log(log_w.size(0))                # IW_K, (B,)
+    post_rec = (w * log_px_z).sum(0)                                                # E_p(z|x)[log p(x|z)], (B,)
+    return {"posterior_kl": float((post_rec - log_px).mean()), "posterior_rec": float(-post_rec.mean()),
+            "ess": float((1.0 / w.pow(2).sum(0)).mean()), "iw_nll": float(-log_px.mean())}
 
 
 # ----------------------------------------------------------------------------- mutual information, active units
