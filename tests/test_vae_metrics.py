@@ -88,6 +88,10 @@ def test_vae_metrics_are_consistent(trained):
     assert res["iw_ppl"] == pytest.approx(math.exp(res["iw_nll"] * res["num_sentences"] / res["num_tokens"]))
     assert res["rec_ppl"] == pytest.approx(math.exp(res["rec"] * res["num_sentences"] / res["num_tokens"]))
     assert res["iw_samples"] == 10 and 0 <= res["au"] <= Z and res["mi"] > 0
+    # the curve ends at K itself; k = 1 is an ELBO estimate, so it lies above the K-sample bound
+    assert list(res["iw_nll_by_k"]) == [1, 10] and res["iw_nll_by_k"][10] == pytest.approx(res["iw_nll"])
+    assert res["iw_nll_by_k"][1] > res["iw_nll"]
+    assert res["posterior_kl"] > 0 and 1 <= res["ess"] <= 10
     # deterministic given the generator
     again = evaluate_vae(trained, batches(ids, lengths), iw_samples=10, generator=torch.Generator().manual_seed(0))
     assert again == res

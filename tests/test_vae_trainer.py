@@ -152,6 +152,11 @@ def test_cli_train_and_eval_vae(tmp_path, corpus, capsys):
     assert r["num_sentences"] == 6 and r["iw_samples"] == 20
     # Burda et al.: the IW bound is tighter than the ELBO (up to Monte-Carlo noise)
     assert r["iw_nll"] <= r["nll"] + 0.5
+    assert "true-posterior KL" in printed and "IW-NLL as k grows" in printed
+    assert main(["eval-vae", "--model", str(out / "best"), "--data", str(valid), "--iw-samples", "5",
+                 "--num-sentences", "4", "--quiet", "--recon-max-words", "0"]) == 0
+    first4 = json.loads((out / "best" / f"eval_{str(valid).replace('/', '_')}_first4.json").read_text())
+    assert first4["num_sentences"] == 4 and first4["first_sentences"] == 4
     assert main(["eval-vae", "--model", str(tmp_path / "nope"), "--quiet"]) == 2
     assert "does not exist" in capsys.readouterr().err
     assert main(["eval-vae", "--model", str(out), "--quiet"]) == 2

@@ -171,9 +171,11 @@ def cmd_eval_vae(args: argparse.Namespace) -> int:
         raise ValueError(f"--iw-samples must be >= 0, got {args.iw_samples}")
     report = evaluate_folder(args.model, args.data, iw_samples=args.iw_samples, batch_size=args.batch_size,
                              device=args.device, seed=args.seed, show_progress=not args.quiet,
-                             recon_max_words=args.recon_max_words)
+                             recon_max_words=args.recon_max_words, num_sentences=args.num_sentences)
     print(format_report(report))
-    out = args.out or str(__import__("pathlib").Path(args.model) / f"eval_{args.data.replace(':', '_').replace('/', '_')}.json")
+    subset = f"_first{args.num_sentences}" if args.num_sentences else ""
+    name = f"eval_{args.data.replace(':', '_').replace('/', '_')}{subset}.json"
+    out = args.out or str(__import__("pathlib").Path(args.model) / name)
     write_report(report, out)
     print(f"wrote {out}")
     return 0
@@ -555,6 +557,7 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--model", required=True, help="model folder (e.g. runs/vae/ptb_lstm/best)")
     p.add_argument("--data", default="ptb:test", help="corpus spec (default: ptb:test)")
     p.add_argument("--iw-samples", type=int, default=0, help="importance samples for IW-NLL (Burda et al. 2016), e.g. 500")
+    p.add_argument("--num-sentences", type=int, help="evaluate the first N sentences only (default: all)")
     p.add_argument("--batch-size", type=int, default=64)
     p.add_argument("--device", default="auto", choices=["auto", "cpu", "cuda", "mps"])
     p.add_argument("--seed", type=int, default=0)

@@ -7,6 +7,7 @@ truncation as in training), and computes every metric of :func:`textgen.vae.metr
 from __future__ import annotations
 
 import copy
+import dataclasses
 import json
 import math
 import time
@@ -32,6 +33,7 @@ ROWS = [
     ("ppl", "PPL (bound for a VAE)", "{:.2f}"),
     ("iw_nll", "IW-NLL, nats/sentence", "{:.2f}"),
     ("iw_ppl", "IW-PPL", "{:.2f}"),
+    ("posterior_kl", "true-posterior KL(p(z|x) || p(z)), SNIS", "{:.2f}"),
     ("mi", "mutual information I(x;z), nats", "{:.3f}"),
     ("au", "active units", "{}"),
     ("rec_mu", "reconstruction NLL at z=mu", "{:.2f}"),
@@ -58,11 +60,17 @@ def load_model_and_split(model_dir: str | Path, data: str, device: torch.device,
 
 def evaluate_folder(model_dir: str | Path, data: str, *, iw_samples: int = 0, batch_size: int = 64,
                     device: str = "auto", seed: int = 0, text_column: str = "text",
-                    show_progress: bool = True, recon_max_words: int = 12) -> dict[str, Any]:
-    """Every metric of :func:`evaluate_vae` on corpus ``data``, plus (for VAEs and AEs) greedy reconstruction
-    of the sentences of at most ``recon_max_words`` words (0: skip)."""
+                    show_progress: bool = True, recon_max_words: int = 12,
+                    num_sentences: Optional[int] = None) -> dict[str, Any]:
+    """Every metric of :func:`evaluate_vae` on corpus ``data`` (its first ``num_sentences``, if given), plus
+    (for VAEs and AEs) greedy reconstruction of the sentences of at most ``recon_max_words`` words (0: skip)."""
     dev = resolve_device(device)
     model, split = load_model_and_split(model_dir, data, dev, text_column)
+    if num_sentences is not None:
+        if num_sentences < 1:
+            raise ValueError(f"num_sentences must be >= 1, got {num_sentences}")
+        # (the truncated / empty counts stay those of the whole corpus)
+        split = dataclasses.replace(split, ids=split.ids[:num_sentences], lengths=split.lengths[:num_sentences])
     n_batches = math.ceil(len(split.ids) / batch_size)
     batches = progress(iterate_batches(split, batch_size, model.tokenizer.pad_id, shuffle=False), total=n_batches,
                        enabled=show_progress, desc="eval")
@@ -74,7 +82,7 @@ def evaluate_folder(model_dir: str | Path, data: str, *, iw_samples: int = 0, ba
         report.update(reconstruction_quality(model, short))
         report["recon_max_words"] = recon_max_words
     report.update({
-        "model": str(model_dir), "data": data, "seed": seed, "batch_size": batch_size,
+        "model": str(model_dir), "data": data, "first_sentences": num_sentences, "seed": seed, "batch_size": batch_size,
         "num_truncated": split.num_truncated, "num_empty_skipped": split.num_empty,
         "latent_size": model.config.latent_size, "seconds": round(time.perf_counter() - t0, 1),
     })
@@ -90,8 +98,13 @@ def format_report(report: dict[str, Any]) -> str:
                 value += f" / {report['latent_size']}"
             if key == "iw_nll":
                 label += f" (k={report['iw_samples']})"
+            if key == "posterior_kl":
+                value += f" (ESS {report['ess']:.1f} of {report['iw_samples']})"
 
             lines.append(f"  {label:<42} {value}")
+    if len(report.get("iw_nll_by_k", {})) > 1:
+        curve = ", ".join(f"{v:.2f} (k={k})" for k, v in report["iw_nll_by_k"].items())
+        lines.append(f"  IW-NLL as k grows: {curve}")
     if "recon_sentences" in report:
         lines.append(f"  (short sentences: the {report['recon_sentences']:,} of at most {report['recon_max_words']} words, "
                      "greedy decoding from the posterior mean)")

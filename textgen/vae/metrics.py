@@ -56,6 +56,7 @@ __all__ = [
 ]
 
 LOG_2PI = math.log(2.0 * math.pi)
+IW_CURVE_KS = (1, 10, 100, 1000)  # the k at which evaluate_vae also reports IW-NLL, besides K itself
 
 
 # ----------------------------------------------------------------------------- densities
@@ -247,6 +248,9 @@ def evaluate_vae(model: SentenceVAE, batches: Iterable, iw_samples: int = 0,
     ppl              exp(sum nll / tokens)  (an upper bound for vae)         yes        -          yes
     rec_ppl          exp(sum rec / tokens): reconstruction perplexity        yes        yes        yes
     iw_nll, iw_ppl   importance-weighted NLL / PPL, K = iw_samples            if K > 0   -          -
+    iw_nll_by_k      {k: IW-NLL with k of the K samples} for k = 1, 10, 100, ..., K  if K > 0   -          -
+    posterior_kl     KL(p(z|x) || p(z)) of the true posterior, SNIS estimate  if K > 0   -          -
+    ess              effective sample size of the K importance weights       if K > 0   -          -
     mi               I_q(x; z), He et al. (2019) estimator                   yes        -          -
     au               active units, threshold ``au_threshold``                yes        yes        -
     ===============  =====================================================  =========  =========  =========
@@ -256,9 +260,11 @@ def evaluate_vae(model: SentenceVAE, batches: Iterable, iw_samples: int = 0,
     """
     mode = model.config.mode
     n_sent, n_tok = 0, 0
-    rec_sum, rec_mu_sum, kl_sum, iw_sum, mi_sum = 0.0, 0.0, 0.0, 0.0, 0.0
+    rec_sum, rec_mu_sum, kl_sum, mi_sum, post_kl_sum, ess_sum = 0.0, 0.0, 0.0, 0.0, 0.0, 0.0
     moments = _Moments()
     use_iw = mode == "vae" and iw_samples > 0
+    curve_ks = sorted({k for k in IW_CURVE_KS if k < iw_samples} | {iw_samples}) if use_iw else []
+    iw_sums = dict.fromkeys(curve_ks, 0.0)
     with _eval_mode(model):
         for batch in batches:
             input_ids, lengths = _unpack(batch, model.device)
@@ -280,9 +286,13 @@ def evaluate_vae(model: SentenceVAE, batches: Iterable, iw_samples: int = 0,
             kl_sum += float(gaussian_kl(mu.float(), logvar.float()).sum().double())
             mi_sum += float(mutual_information_batch(mu, logvar, generator)) * B
             if use_iw:
-                ll = iw_log_likelihood(model, input_ids, lengths, iw_samples, mu=mu, logvar=logvar,
-                                       generator=generator, max_rows=iw_max_rows)
-                iw_sum += float(-ll.double().sum())
+                log_w, log_px_z = iw_log_weights(model, input_ids, lengths, iw_samples, mu=mu, logvar=logvar,
+                                                 generator=generator, max_rows=iw_max_rows)
+                for k, v in iw_nll_by_samples(log_w, curve_ks).items():          # k = K is the IW-NLL itself
+                    iw_sums[k] += v * B
+                post = true_posterior_kl(log_w, log_px_z)
+                post_kl_sum += post["posterior_kl"] * B
+                ess_sum += post["ess"] * B
 
     n = max(n_sent, 1)
     out: dict[str, Any] = {"mode": mode, "num_sentences": n_sent, "num_tokens": n_tok}
@@ -304,8 +314,11 @@ def evaluate_vae(model: SentenceVAE, batches: Iterable, iw_samples: int = 0,
         out["mi"] = mi_sum / n
         out["iw_samples"] = iw_samples if use_iw else 0
         if use_iw:
-            out["iw_nll"] = iw_sum / n
-            out["iw_ppl"] = perplexity(iw_sum, n_tok)
+            out["iw_nll"] = iw_sums[iw_samples] / n
+            out["iw_ppl"] = perplexity(iw_sums[iw_samples], n_tok)
+            out["iw_nll_by_k"] = {k: v / n for k, v in iw_sums.items()}
+            out["posterior_kl"] = post_kl_sum / n
+            out["ess"] = ess_sum / n
     return out
 
 
