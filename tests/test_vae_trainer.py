@@ -382,18 +382,27 @@ def test_warm_start_refuses_different_tying_and_notices_unused_source_tensors():
     assert not report.exact and "decoder.rnn.weight_ih_l0" in report.copied
 
 
-def test_importance_weighted_training_learns_and_resumes_exactly(tmp_path, corpus):
+def test_importance_weighted_training_learns_and_resumes_exactly(tmp_path, corpus, monkeypatch):
+    from textgen.vae.objective import iwae_loss
     iw = ("train.iw_samples=3", "train.kl.kind=constant", "train.kl.value=1.0", "train.free_bits_mode=total")
     trainer = VAETrainer(tiny_config(tmp_path, corpus, "iw", *iw, "train.epochs=6", "model.word_dropout=0.0", "optim.lr=0.01"))
-    seen = []
-    model_forward = trainer.model.forward
-    trainer.model.forward = lambda *a, **k: seen.append(k.get("num_samples")) or model_forward(*a, **k)
+    import textgen.vae.trainer as trainer_module
+
+    samples = []
+    spy = lambda out, **kw: samples.append(out.z.size(0)) or iwae_loss(out, **kw)  # noqa: E731
+    monkeypatch.setattr(trainer_module, "iwae_loss", spy)
     before = trainer.validate()
     after = trainer.fit()
-    assert 3 in seen                                          # the training steps decoded 3 samples per sentence
-    assert after["nll_bound"] < 0.8 * before["nll_bound"], (before, after)
+    assert samples and set(samples) == {3}                   # every step scored the IW bound of 3 samples
+    assert after["iw_nll"] < 0.8 * before["iw_nll"], (before, after)
+    assert after["iw_nll"] <= after["nll_bound"] + 0.5       # validated on the bound it trains (and the ELBO)
+    rows = [json.loads(x) for x in (tmp_path / "iw" / "metrics.jsonl").read_text().splitlines()]
+    assert all("iw_bound" in r for r in rows if r["split"] == "train")
+    monkeypatch.undo()
     assert_stop_after_one_epoch_and_resume_is_exact(tmp_path, corpus, "iw_resume", *iw)
     with pytest.raises(ConfigError, match="iw_samples.*kind: constant, value: 1.0"):
         tiny_config(tmp_path, corpus, "iw_beta", "train.iw_samples=3")      # the tiny config anneals beta
     with pytest.raises(ValueError, match="iw_samples=3 needs a VAE.*mode='ae'"):
         VAETrainer(tiny_config(tmp_path, corpus, "iw_ae", *iw, "model.mode=ae"))
+    with pytest.raises(ConfigError, match="iw_samples.*Use iw_samples=1 with freeze_decoder"):
+        tiny_config(tmp_path, corpus, "iw_frozen", *iw, "train.freeze_decoder=true", f"train.init_from={tmp_path}")

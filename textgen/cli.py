@@ -563,7 +563,8 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--seed", type=int, default=0)
     p.add_argument("--recon-max-words", type=int, default=12,
                    help="greedy-reconstruct the sentences of at most this many words (0: skip)")
-    p.add_argument("--out", help="JSON report path (default: <model>/eval_<data>.json)")
+    p.add_argument("--out", help="JSON report path (default: <model>/eval_<data>.json, "
+                                 "<model>/eval_<data>_first<N>.json with --num-sentences N)")
     p.add_argument("--quiet", action="store_true", help="no progress bar")
 
     def pipeline_options(p: argparse.ArgumentParser, decoding: bool = True) -> None:

@@ -69,8 +69,9 @@ def evaluate_folder(model_dir: str | Path, data: str, *, iw_samples: int = 0, ba
     if num_sentences is not None:
         if num_sentences < 1:
             raise ValueError(f"num_sentences must be >= 1, got {num_sentences}")
-        # (the truncated / empty counts stay those of the whole corpus)
-        split = dataclasses.replace(split, ids=split.ids[:num_sentences], lengths=split.lengths[:num_sentences])
+        # the corpus' truncated / empty counts do not apply to the subset: reported as unknown (None)
+        split = dataclasses.replace(split, ids=split.ids[:num_sentences], lengths=split.lengths[:num_sentences],
+                                    num_truncated=None, num_empty=None)
     n_batches = math.ceil(len(split.ids) / batch_size)
     batches = progress(iterate_batches(split, batch_size, model.tokenizer.pad_id, shuffle=False), total=n_batches,
                        enabled=show_progress, desc="eval")
@@ -99,7 +100,7 @@ def format_report(report: dict[str, Any]) -> str:
             if key == "iw_nll":
                 label += f" (k={report['iw_samples']})"
             if key == "posterior_kl":
-                value += f" (ESS {report['ess']:.1f} of {report['iw_samples']})"
+                value += f" (ESS {report['ess']:.1f} of {report['iw_samples']}, min {report['ess_min']:.1f}; leans high)"
 
             lines.append(f"  {label:<42} {value}")
     if len(report.get("iw_nll_by_k", {})) > 1:

@@ -16,12 +16,13 @@ with K posterior samples per sentence the loss is the negative IW bound
 
     loss = -mean_x [ log (1/K) sum_k p(x|z_k) p(z_k) / q(z_k|x) ] + sum_j max(0, lambda - mean_x KL_j),
 
-the bound that ``textgen eval-vae --iw-samples`` measures, tighter than the ELBO for K > 1 (K = 1 is the
-ELBO with a sampled KL). Free bits carry over as the hinge they are: ``max(lambda, KL) = KL + max(0,
-lambda - KL)``, so the thresholded ELBO is exactly the ELBO plus this "information floor", and here the same
-floor is added to the IW bound (per dimension, or on the total with ``"total"``). For K = 1 that is free bits
-again; for K > 1 the bound penalises information in z less than the ELBO does, so below lambda the floor is a
-net push up on the KL rather than no gradient at all.
+the bound that ``textgen eval-vae --iw-samples`` measures, tighter than the ELBO for K > 1 (with K = 1 it
+would be the ELBO with a sampled KL; the trainer uses ``vae_loss`` then). Free bits carry over as the hinge
+they are: ``max(lambda, KL) = KL + max(0, lambda - KL)``, so the thresholded ELBO is exactly the ELBO plus
+this "information floor", and here the same floor is added to the IW bound (per dimension, or on the total
+with ``"total"``). At K = 1 that would be free bits in expectation; for K > 1 the bound penalises information
+in z less than the ELBO does, so below lambda the floor is a net push up on the KL, not just no gradient.
+Memory: the decoder runs on K x B rows at once, so K multiplies the activation memory of a step.
 
 **What to report.** ``LossTerms.loss`` is the *weighted* objective being optimised (beta, free bits):
 log it as the training loss, never as a likelihood. ``LossTerms.elbo`` is always the true ELBO
@@ -71,6 +72,9 @@ def vae_loss(out: VAEOutput, beta: float = 1.0, free_bits: float = 0.0,
     ``beta``/``free_bits`` have no effect.
     """
     _check_free_bits(free_bits, free_bits_mode)
+    if out.rec_nll.dim() != 1:
+        raise ValueError(f"vae_loss takes one sample per sentence, got rec_nll of shape {tuple(out.rec_nll.shape)}; "
+                         "an output with K samples (num_samples=K) goes to iwae_loss")
     rec = out.rec_nll.mean()
     kl = out.kl.mean()
     if not out.variational:

@@ -45,6 +45,7 @@ from textgen.runtime import (
     set_rng_state,
     set_seed,
 )
+from textgen.vae.metrics import iw_log_likelihood
 from textgen.vae.objective import iwae_loss, vae_loss
 from textgen.vae.schedules import KLScheduleConfig, make_kl_schedule
 
@@ -103,6 +104,9 @@ class TrainConfig:
         check(self.iw_samples == 1 or (self.kl.kind == "constant" and self.kl.value == 1.0), "iw_samples",
               "the importance-weighted bound has no KL term to weight: use kl: {kind: constant, value: 1.0} "
               "(free_bits still sets a floor on the KL)")
+        check(not (self.freeze_decoder and self.iw_samples > 1), "iw_samples",
+              "freeze_decoder fits q(z|x) to a fixed decoder by the true ELBO; the IW bound's encoder gradient "
+              "weakens as K grows (Rainforth et al. 2018). Use iw_samples=1 with freeze_decoder")
         check(not self.freeze_decoder or bool(self.init_from), "freeze_decoder",
               "trains the encoder against a fixed decoder, which must come from a trained model: set train.init_from")
 
@@ -424,6 +428,8 @@ class VAETrainer:
     @torch.no_grad()
     def validate(self) -> dict[str, float]:
         """True ELBO on the validation split: beta = 1 and no free bits, whatever the training objective.
+        A run trained on the IW bound (``train.iw_samples`` = K > 1) also reports ``iw_nll`` with the same K,
+        and keeps its best checkpoint (and steers a plateau schedule) by that bound instead of the ELBO.
 
         It samples z from its own forked RNG, so validating never changes the training's random stream
         (a resumed run repeats an uninterrupted one exactly).
@@ -438,25 +444,31 @@ class VAETrainer:
 
     def _validate(self, split: TokenizedSplit) -> dict[str, float]:
         self.model.eval()
-        rec = kl = 0.0
+        K = self.cfg.train.iw_samples
+        rec = kl = iw = 0.0
         n = 0
         for input_ids, lengths in iterate_batches(split, self.cfg.train.eval_batch_size, self.tokenizer.pad_id,
                                                   shuffle=False, bucketing=True):
             input_ids, lengths = input_ids.to(self.device), lengths.to(self.device)
             with autocast(self.device, self.dtype):
                 out = self.model(input_ids, lengths)
+                if K > 1:
+                    iw += float(iw_log_likelihood(self.model, input_ids, lengths, K).double().sum())
             rec += out.rec_nll.float().sum().item()
             kl += out.kl.float().sum().item()
             n += len(lengths)
         tokens = split.num_tokens
         nll_bound = rec + kl
-        return {
+        valid = {
             "elbo": -nll_bound / n,
             "rec": rec / n,
             "kl": kl / n,
             "nll_bound": nll_bound / n,
             "ppl_bound": math.exp(nll_bound / tokens),
         }
+        if K > 1:
+            valid["iw_nll"] = -iw / n
+        return valid
 
     # -- the loop ------------------------------------------------------------------------------
     def fit(self) -> dict[str, float]:
@@ -527,17 +539,21 @@ class VAETrainer:
         for input_ids, lengths in bar:
             terms, beta, lr = self.train_step(input_ids, lengths)
             # accumulate on device; one host sync per log window, not per step
-            stats = torch.stack([terms.loss.detach().float(), terms.rec.detach().float(), terms.kl.detach().float()])
+            parts = [terms.loss, terms.rec, terms.kl] + ([terms.iw_bound] if terms.iw_bound is not None else [])
+            stats = torch.stack([t.detach().float() for t in parts])
             acc = stats if acc is None else acc + stats
             window["n"] += 1
             window["tokens"] += int(lengths.sum())
             self.step += 1
             self.batch_in_epoch += 1
             if self.step % cfg.train.log_every == 0 or self.batch_in_epoch == self.batches_per_epoch:
-                loss, rec, kl = self._window_means(acc, window["n"])
+                means = self._window_means(acc, window["n"])
+                loss, rec, kl = means[:3]
                 dt = time.perf_counter() - window["t0"]
                 row = {"loss": loss, "rec": rec, "kl": kl, "beta": beta, "lr": lr, "epoch": self.epoch + 1,
                        "tokens_per_s": window["tokens"] / dt, "sentences_per_s": window["n"] * cfg.data.batch_size / dt}
+                if len(means) > 3:                    # IWAE: the bound being maximised (loss = -bound + KL floor)
+                    row["iw_bound"] = means[3]
                 logger.log(row, step=self.step)
                 bar.set_postfix(loss=f"{loss:.2f}", kl=f"{kl:.2f}", beta=f"{beta:.2f}", tok_s=f"{row['tokens_per_s']:.0f}")
                 acc, window = None, {"loss": 0.0, "rec": 0.0, "kl": 0.0, "n": 0, "tokens": 0, "t0": time.perf_counter()}
@@ -560,24 +576,26 @@ class VAETrainer:
         valid = self.validate()
         if valid:
             logger.log(valid, step=self.step, split="valid")
-            self.lr_schedule.epoch_end(valid["nll_bound"])
-            if valid["nll_bound"] < self.best_valid:
-                self.best_valid = valid["nll_bound"]
+            score = valid.get("iw_nll", valid["nll_bound"])     # the bound the run optimises
+            self.lr_schedule.epoch_end(score)
+            if score < self.best_valid:
+                self.best_valid = score
                 self.epochs_since_best = 0
                 self.save_checkpoint("best", with_state=False)
             else:
                 self.epochs_since_best += 1
             when = f"epoch {self.epoch}" if self.batch_in_epoch == 0 else f"step {self.step} (epoch {self.epoch + 1}, partial)"
+            iw = f", IW-NLL (k={self.cfg.train.iw_samples}) {valid['iw_nll']:.2f}" if "iw_nll" in valid else ""
             print(f"{when}: valid -ELBO {valid['nll_bound']:.2f} (rec {valid['rec']:.2f} + KL {valid['kl']:.2f}), "
-                  f"PPL bound {valid['ppl_bound']:.1f}")
+                  f"PPL bound {valid['ppl_bound']:.1f}{iw}")
         self.save_checkpoint("last", with_state=True)
         return valid
 
     def _window_means(self, acc: torch.Tensor, n: int) -> list[float]:
-        """Mean (loss, rec, KL) of the steps since the last log row; stops the run if any is non-finite."""
-        loss, rec, kl = means = (acc / n).tolist()
+        """Mean (loss, rec, KL[, IW bound]) of the steps since the last log row; stops the run if any is non-finite."""
+        means = (acc / n).tolist()
         if not all(math.isfinite(v) for v in means):
-            self._diverged(loss, rec, kl)
+            self._diverged(*means[:3])
         return means
 
     def _diverged(self, loss: float, rec: float, kl: float) -> None:
