@@ -88,7 +88,7 @@ class TrainConfig:
     log_every: int = 50                        # steps between metrics rows
     save_every: Optional[int] = None           # steps between mid-epoch saves of last/ (epoch ends always save)
     eval_batch_size: int = 128
-    early_stop_patience: Optional[int] = None  # epochs without a better valid -ELBO before stopping
+    early_stop_patience: Optional[int] = None  # epochs without a better valid bound (-ELBO; IW-NLL for IWAE) before stopping
     init_from: Optional[str] = None            # a model folder (e.g. the LM's best/) to start from; its tokenizer is used
     freeze_decoder: bool = False               # train the encoder only: p(x, z) stays fixed, q(z|x) tightens
     iw_samples: int = 1                        # K > 1: train on the importance-weighted bound (IWAE) with K samples
