@@ -42,6 +42,7 @@ from textgen.models.vae import SentenceVAE, gaussian_kl
 __all__ = [
     "log_normal_diag",
     "log_standard_normal",
+    "log_importance_weight",
     "perplexity",
     "iw_log_likelihood",
     "iw_log_weights",
@@ -69,6 +70,11 @@ def log_normal_diag(z: Tensor, mu: Tensor, logvar: Tensor) -> Tensor:
 def log_standard_normal(z: Tensor) -> Tensor:
     """log N(z; 0, I), summed over the last dimension."""
     return -0.5 * (LOG_2PI + z.pow(2)).sum(-1)
+
+
+def log_importance_weight(log_px_z: Tensor, z: Tensor, mu: Tensor, logvar: Tensor) -> Tensor:
+    """log w = log p(x|z) + log p(z) - log q(z|x) for z ~ q(z|x) = N(mu, diag(exp(logvar))), p(z) = N(0, I)."""
+    return log_px_z + log_standard_normal(z) - log_normal_diag(z, mu, logvar)
 
 
 def perplexity(total_nll: float, total_tokens: int) -> float:
@@ -126,7 +132,7 @@ def iw_log_weights(model: SentenceVAE, input_ids: Tensor, lengths: Tensor, num_s
             mu_r, logvar_r = mu.repeat(m, 1), logvar.repeat(m, 1)                  # (m*B, Z), row s*B + i
             z = model.reparameterize(mu_r, logvar_r, generator)
             log_px_z = model.log_likelihood(z, input_ids.repeat(m, 1), lengths.repeat(m))  # (m*B,)
-            lw = log_px_z + log_standard_normal(z.float()) - log_normal_diag(z.float(), mu_r.float(), logvar_r.float())
+            lw = log_importance_weight(log_px_z, z.float(), mu_r.float(), logvar_r.float())
             log_w.append(lw.view(m, B))
             log_p.append(log_px_z.view(m, B))
             done += m

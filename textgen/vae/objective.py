@@ -39,7 +39,7 @@ import torch
 from torch import Tensor
 
 from textgen.models.vae import VAEOutput
-from textgen.vae.metrics import log_normal_diag, log_standard_normal
+from textgen.vae.metrics import log_importance_weight
 
 __all__ = ["LossTerms", "iwae_loss", "vae_loss"]
 
@@ -109,7 +109,7 @@ def iwae_loss(out: VAEOutput, free_bits: float = 0.0,
                          "call model(input_ids, lengths, num_samples=K) on a model with mode='vae'")
     K = out.z.size(0)
     z, mu, logvar = out.z.float(), out.mu.float(), out.logvar.float()                 # (K, B, Z), (B, Z)
-    log_w = -out.rec_nll.float() + log_standard_normal(z) - log_normal_diag(z, mu, logvar)   # (K, B)
+    log_w = log_importance_weight(-out.rec_nll.float(), z, mu, logvar)                # (K, B)
     iw = (torch.logsumexp(log_w, dim=0) - math.log(K)).mean()                         # mean_x IW_K bound
     kl = out.kl.mean()
     if free_bits > 0 and free_bits_mode == "per_dim":
