@@ -453,7 +453,8 @@ class VAETrainer:
             with autocast(self.device, self.dtype):
                 out = self.model(input_ids, lengths)
                 if K > 1:
-                    iw += float(iw_log_likelihood(self.model, input_ids, lengths, K).double().sum())
+                    iw += float(iw_log_likelihood(self.model, input_ids, lengths, K, mu=out.mu,  # encoded once
+                                                  logvar=out.logvar).double().sum())
             rec += out.rec_nll.float().sum().item()
             kl += out.kl.float().sum().item()
             n += len(lengths)
