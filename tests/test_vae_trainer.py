@@ -1,4 +1,5 @@
 """The VAE trainer end to end on a tiny corpus: run folder, checkpoints, exact resume, NaN stop, eval-vae."""
+import dataclasses
 import json
 import math
 
@@ -279,6 +280,68 @@ def test_warm_start_refuses_a_different_decoder_and_a_second_tokenizer(tmp_path,
         VAETrainer(tiny_config(tmp_path, corpus, "tok", f"tokenizer.path={src}", f"train.init_from={src}"))
     with pytest.raises(CheckpointError, match="does not exist"):
         VAETrainer(tiny_config(tmp_path, corpus, "none", f"train.init_from={tmp_path / 'nope'}"))
+
+
+def test_encoder_warm_start_from_an_autoencoder_keeps_its_codes_and_resets_the_decoder(tmp_path, corpus):
+    """Li et al. (2019): the VAE's q(z|x) starts as the AE's encoder (same mu), the decoder starts fresh."""
+    from textgen.models.vae import warm_start
+
+    VAETrainer(tiny_config(tmp_path, corpus, "ae", "model.mode=ae", "train.kl.kind=constant", "train.kl.value=0",
+                           "train.free_bits=0", "train.epochs=2", "optim.lr=0.01")).fit()
+    ae = SentenceVAE.from_pretrained(tmp_path / "ae" / "best").eval()
+    trainer = VAETrainer(tiny_config(tmp_path, corpus, "li", f"train.init_from={tmp_path / 'ae' / 'best'}",
+                                     "train.init_parts=encoder", "train.max_steps=2"))
+    vae = trainer.model.eval()
+    assert trainer.tokenizer.encode("the cat sat") == ae.tokenizer.encode("the cat sat")
+    batch = ae.tokenizer.encode_batch(SENTENCES, add_bos=False, add_eos=True)
+    with torch.no_grad():
+        mu_vae, logvar = vae.encode(batch.input_ids, batch.lengths)
+        mu_ae, none = ae.encode(batch.input_ids, batch.lengths)
+    assert none is None and logvar is not None
+    torch.testing.assert_close(mu_vae, mu_ae)
+
+    # the decoder is a fresh initialisation, not the AE's: the seeded model the config builds
+    torch.manual_seed(0)
+    fresh = SentenceVAE(vae.config)
+    report = warm_start(fresh, ae, parts="encoder")
+    assert not report.exact and not report.zeroed
+    assert set(report.widened) == {"encoder.head.weight", "encoder.head.bias"}
+    assert "embedding.weight" in report.copied and all(n.startswith("encoder.") for n in report.copied
+                                                        if n != "embedding.weight")
+    assert report.fresh and all(n.startswith("decoder.") for n in report.fresh)
+    ae_state = ae.state_dict()
+    assert not torch.equal(vae.state_dict()["decoder.rnn.weight_hh_l0"], ae_state["decoder.rnn.weight_hh_l0"])
+    assert trainer.fit()["kl"] > 0
+
+
+def test_encoder_warm_start_refuses_an_lm_a_frozen_fresh_decoder_and_a_different_encoder(tmp_path, corpus):
+    from textgen.models.vae import warm_start
+
+    VAETrainer(tiny_config(tmp_path, corpus, "lm", "model.mode=lm", "train.max_steps=1")).fit()
+    VAETrainer(tiny_config(tmp_path, corpus, "vae", "train.max_steps=1")).fit()
+    lm, vae = tmp_path / "lm" / "last", tmp_path / "vae" / "last"
+    with pytest.raises(ValueError, match="source has mode=lm and no encoder"):
+        VAETrainer(tiny_config(tmp_path, corpus, "a", f"train.init_from={lm}", "train.init_parts=encoder"))
+    with pytest.raises(ValueError, match=r"differs in size.*encoder\.rnn.*encoder_hidden_size"):
+        VAETrainer(tiny_config(tmp_path, corpus, "b", f"train.init_from={vae}", "train.init_parts=encoder",
+                               "model.encoder_hidden_size=24"))
+    with pytest.raises(ValueError, match="lstm encoder, this model a gru one; set model.encoder=lstm"):
+        VAETrainer(tiny_config(tmp_path, corpus, "c", f"train.init_from={vae}", "train.init_parts=encoder",
+                               "model.encoder=gru"))
+    with pytest.raises(ConfigError, match="freshly initialised decoder"):
+        tiny_config(tmp_path, corpus, "d", f"train.init_from={vae}", "train.init_parts=encoder",
+                    "train.freeze_decoder=true", "train.kl.kind=constant", "train.free_bits=0")
+    with pytest.raises(ConfigError, match="set train.init_from"):
+        tiny_config(tmp_path, corpus, "e", "train.init_parts=encoder")
+    source = SentenceVAE.from_pretrained(vae)
+    with pytest.raises(ValueError, match="deterministic auto-encoder"):
+        warm_start(SentenceVAE(dataclasses.replace(source.config, mode="ae")), source, parts="encoder")
+
+
+def test_encoder_warm_started_run_resumes_exactly(tmp_path, corpus):
+    VAETrainer(tiny_config(tmp_path, corpus, "src", "train.max_steps=3")).fit()
+    assert_stop_after_one_epoch_and_resume_is_exact(tmp_path, corpus, "li", f"train.init_from={tmp_path / 'src' / 'last'}",
+                                                    "train.init_parts=encoder")
 
 
 def test_warm_started_run_resumes_exactly(tmp_path, corpus):

@@ -432,28 +432,41 @@ _CROSS_BRANCH = re.compile(r"decoder\.(z_memory\.|blocks\.\d+\.(cross|ln_x)\.)")
 
 
 @torch.no_grad()
-def warm_start(model: SentenceVAE, source: SentenceVAE) -> WarmStart:
-    """Initialise ``model`` from the weights of a trained ``source`` (typically the LM baseline).
+def warm_start(model: SentenceVAE, source: SentenceVAE, parts: Literal["all", "encoder"] = "all") -> WarmStart:
+    """Initialise ``model`` from the weights of a trained ``source``.
 
-    Starting a VAE's decoder from a trained language model is the decoder pre-training of Li et al.
-    (2020, Optimus, with GPT-2) applied to the LSTM baseline. Tensors of the same name and shape are
-    copied; an RNN input matrix that is wider here because z is concatenated to every step keeps the
-    source's columns and gets zeros for z; ``z_to_state``, ``z_embed`` and the output projection of a
-    Transformer's cross-attention to z, absent in an LM, are zeroed. The decoder then starts as the LM
-    exactly (``WarmStart.exact``): the VAE's first ELBO is the LM's log-likelihood minus the KL, and
-    training adds what z can explain. What the source lacks keeps its initialisation: the encoder (except
-    the embedding it shares with the decoder), and a Transformer's z prefix token (then ``exact`` is False:
-    the prefix shifts every position).
+    ``parts="all"`` (typically from the LM baseline): starting a VAE's decoder from a trained language
+    model is the decoder pre-training of Li et al. (2020, Optimus, with GPT-2) applied to the LSTM
+    baseline. Tensors of the same name and shape are copied; an RNN input matrix that is wider here
+    because z is concatenated to every step keeps the source's columns and gets zeros for z;
+    ``z_to_state``, ``z_embed`` and the output projection of a Transformer's cross-attention to z, absent
+    in an LM, are zeroed. The decoder then starts as the LM exactly (``WarmStart.exact``): the VAE's first
+    ELBO is the LM's log-likelihood minus the KL, and training adds what z can explain. What the source
+    lacks keeps its initialisation: the encoder (except the embedding it shares with the decoder), and a
+    Transformer's z prefix token (then ``exact`` is False: the prefix shifts every position).
 
-    Raises ``ValueError`` naming the problem when the decoders differ in kind, size, vocabulary or tying.
+    ``parts="encoder"`` (from an auto-encoder or a beta = 0 VAE): the encoder and the embedding table it
+    reads are copied and the decoder keeps its fresh initialisation. This is the recipe of Li et al.
+    (2019, "A Surprisingly Effective Fix for Deep Latent Variable Modeling of Text"): pre-train q(z|x)
+    with the auto-encoding objective, reset the decoder, then train the VAE with free bits, so that the
+    decoder learns to read an informative z before it becomes a good language model on its own. An AE's
+    head predicts mu only; a VAE's predicts (mu, logvar): the mu rows are copied and the logvar rows keep
+    their initialisation (listed in ``widened``). With ``share_embeddings`` the decoder reads (and with
+    ``tie_embeddings`` predicts through) that same copied table.
+
+    Raises ``ValueError`` naming the problem when the copied parts differ in kind, size, vocabulary or tying.
     """
     c, sc = model.config, source.config
-    if sc.decoder != c.decoder:
-        raise ValueError(f"warm start: the source has a {sc.decoder} decoder, this model a {c.decoder} one; "
-                         f"set model.decoder={sc.decoder}")
+    if parts not in ("all", "encoder"):
+        raise ValueError(f"warm start: parts must be 'all' or 'encoder', got {parts!r}")
     if sc.vocab_size != c.vocab_size:
         raise ValueError(f"warm start: the source has a vocabulary of {sc.vocab_size} tokens, this model "
                          f"{c.vocab_size}; train with the source's tokenizer (leave tokenizer.path unset)")
+    if parts == "encoder":
+        return _warm_start_encoder(model, source)
+    if sc.decoder != c.decoder:
+        raise ValueError(f"warm start: the source has a {sc.decoder} decoder, this model a {c.decoder} one; "
+                         f"set model.decoder={sc.decoder}")
     if sc.tie_embeddings != c.tie_embeddings:
         raise ValueError(f"warm start: the source has tie_embeddings={sc.tie_embeddings}, this model "
                          f"{c.tie_embeddings}; set model.tie_embeddings={str(sc.tie_embeddings).lower()}")
@@ -484,11 +497,54 @@ def warm_start(model: SentenceVAE, source: SentenceVAE) -> WarmStart:
             report.widened.append(name)
         else:
             mismatched.append(f"{name}: {tuple(param.shape)} here vs {tuple(theirs.shape)} in the source")
-    if mismatched:
-        more = f" (and {len(mismatched) - 4} more)" if len(mismatched) > 4 else ""
-        raise ValueError("warm start: the model differs in size from the source: " + "; ".join(mismatched[:4]) + more
-                         + ". Use the source's embed_size, hidden_size, decoder_layers and tie_embeddings")
+    _raise_if_mismatched(mismatched, "embed_size, hidden_size, decoder_layers and tie_embeddings")
     unused = [k for k in src if k.startswith("decoder.") and k not in ours]   # e.g. a source VAE's z_to_state
     fresh_decoder = [n for n in report.fresh if n.startswith("decoder.") and not _CROSS_BRANCH.match(n)]
     report.exact = not unused and not fresh_decoder
     return report
+
+
+def _warm_start_encoder(model: SentenceVAE, source: SentenceVAE) -> WarmStart:
+    """``warm_start(..., parts="encoder")``: copy q(z|x) and its embedding, leave the decoder fresh."""
+    c, sc = model.config, source.config
+    if c.mode == "lm" or sc.mode == "lm":
+        which = "the source" if sc.mode == "lm" else "this model"
+        raise ValueError(f"warm start of the encoder: {which} has mode=lm and no encoder; start the encoder from "
+                         "an auto-encoder or VAE folder (e.g. one trained with model.mode=ae)")
+    if sc.encoder != c.encoder:
+        raise ValueError(f"warm start: the source has a {sc.encoder} encoder, this model a {c.encoder} one; "
+                         f"set model.encoder={sc.encoder}")
+    if sc.mode == "vae" and c.mode == "ae":
+        raise ValueError("warm start: the source encoder is a VAE's (mu and logvar), this model is a deterministic "
+                         "auto-encoder; start a mode=ae model from an auto-encoder, or set model.mode=vae")
+    src = source.state_dict()
+    ours = model.state_dict(keep_vars=True)
+    report = WarmStart([], [], [], [], exact=False)
+    mismatched, seen = [], set()
+    for name, tensor in ours.items():
+        if id(tensor) in seen:
+            continue
+        seen.add(id(tensor))
+        param, theirs = tensor.data, src.get(name)
+        if not (name.startswith("encoder.") or name == "embedding.weight"):
+            report.fresh.append(name)                # the decoder (and a separate decoder embedding)
+        elif theirs is not None and theirs.shape == param.shape:
+            param.copy_(theirs)
+            report.copied.append(name)
+        elif (theirs is not None and name.startswith("encoder.head.") and sc.mode == "ae"
+              and theirs.size(0) == c.latent_size and param.size(0) == 2 * c.latent_size
+              and theirs.shape[1:] == param.shape[1:]):
+            param[: c.latent_size] = theirs                                      # mu rows; logvar rows stay fresh
+            report.widened.append(name)
+        else:
+            shape = "missing" if theirs is None else tuple(theirs.shape)
+            mismatched.append(f"{name}: {tuple(param.shape)} here vs {shape} in the source")
+    _raise_if_mismatched(mismatched, "embed_size, encoder_hidden_size, encoder_layers, bidirectional and latent_size")
+    return report
+
+
+def _raise_if_mismatched(mismatched: list[str], keys: str) -> None:
+    if mismatched:
+        more = f" (and {len(mismatched) - 4} more)" if len(mismatched) > 4 else ""
+        raise ValueError("warm start: the model differs in size from the source: " + "; ".join(mismatched[:4]) + more
+                         + f". Use the source's {keys}")

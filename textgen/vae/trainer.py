@@ -90,6 +90,7 @@ class TrainConfig:
     eval_batch_size: int = 128
     early_stop_patience: Optional[int] = None  # epochs without a better valid bound (-ELBO; IW-NLL for IWAE) before stopping
     init_from: Optional[str] = None            # a model folder (e.g. the LM's best/) to start from; its tokenizer is used
+    init_parts: Literal["all", "encoder"] = "all"  # encoder: copy q(z|x) only, fresh decoder (Li et al. 2019)
     freeze_decoder: bool = False               # train the encoder only: p(x, z) stays fixed, q(z|x) tightens
     iw_samples: int = 1                        # K > 1: train on the importance-weighted bound (IWAE) with K samples
 
@@ -109,6 +110,11 @@ class TrainConfig:
               "weakens as K grows (Rainforth et al. 2018). Use iw_samples=1 with freeze_decoder")
         check(not self.freeze_decoder or bool(self.init_from), "freeze_decoder",
               "trains the encoder against a fixed decoder, which must come from a trained model: set train.init_from")
+        check(not (self.freeze_decoder and self.init_parts == "encoder"), "freeze_decoder",
+              "would freeze a freshly initialised decoder (init_parts=encoder copies the encoder only); "
+              "set train.init_parts=all")
+        check(self.init_parts == "all" or bool(self.init_from), "init_parts",
+              f"{self.init_parts!r} says which parts of train.init_from to copy; set train.init_from")
 
 
 @dataclass
@@ -261,8 +267,8 @@ class VAETrainer:
         if cfg.train.freeze_decoder:
             self._freeze_decoder()
         if source is not None:                  # (a resumed run loads its own weights from last/)
-            report = warm_start(self.model, source)
-            print(f"warm start from {cfg.train.init_from}: {report.summary()}")
+            report = warm_start(self.model, source, parts=cfg.train.init_parts)
+            print(f"warm start ({cfg.train.init_parts}) from {cfg.train.init_from}: {report.summary()}")
 
         # optimisation ------------------------------------------------------------------
         self.optimizer = self._make_optimizer()
