@@ -415,13 +415,13 @@ class WarmStart:
     """What :func:`warm_start` did, parameter name by parameter name."""
 
     copied: list[str]            # same name and shape: copied
-    widened: list[str]           # the source's columns copied, the new ones (z inputs) zeroed
+    widened: list[str]           # partly copied: an RNN input's source columns (z's zeroed), or an AE's mu rows
     zeroed: list[str]            # z's entry points into the decoder, zeroed so they add nothing at first
     fresh: list[str]             # left at their initialisation (e.g. the encoder when starting from an LM)
     exact: bool                  # True when the decoder computes exactly the source's p(x_t | x_<t) for any z
 
     def summary(self) -> str:
-        return (f"{len(self.copied)} tensors copied, {len(self.widened)} widened for z, {len(self.zeroed)} z-inputs "
+        return (f"{len(self.copied)} tensors copied, {len(self.widened)} partly copied, {len(self.zeroed)} z-inputs "
                 f"zeroed, {len(self.fresh)} new" + ("; the decoder starts as the source model exactly" if self.exact else ""))
 
 
@@ -507,16 +507,29 @@ def warm_start(model: SentenceVAE, source: SentenceVAE, parts: Literal["all", "e
 def _warm_start_encoder(model: SentenceVAE, source: SentenceVAE) -> WarmStart:
     """``warm_start(..., parts="encoder")``: copy q(z|x) and its embedding, leave the decoder fresh."""
     c, sc = model.config, source.config
-    if c.mode == "lm" or sc.mode == "lm":
-        which = "the source" if sc.mode == "lm" else "this model"
-        raise ValueError(f"warm start of the encoder: {which} has mode=lm and no encoder; start the encoder from "
+    if sc.mode == "lm":
+        raise ValueError("warm start of the encoder: the source has mode=lm and no encoder; start the encoder from "
                          "an auto-encoder or VAE folder (e.g. one trained with model.mode=ae)")
-    if sc.encoder != c.encoder:
-        raise ValueError(f"warm start: the source has a {sc.encoder} encoder, this model a {c.encoder} one; "
-                         f"set model.encoder={sc.encoder}")
+    if c.mode == "lm":
+        raise ValueError("warm start of the encoder: this model has mode=lm and no encoder to start; "
+                         "set model.mode=vae (or ae), or train.init_parts=all")
     if sc.mode == "vae" and c.mode == "ae":
         raise ValueError("warm start: the source encoder is a VAE's (mu and logvar), this model is a deterministic "
                          "auto-encoder; start a mode=ae model from an auto-encoder, or set model.mode=vae")
+    # settings that change what same-shaped encoder tensors mean, or which tensors exist
+    keys = ["encoder", "latent_size", "embed_size"]
+    keys += (["hidden_size", "encoder_layers", "num_heads", "ff_size", "pooling", "positional", "max_length"]
+             if c.encoder == "transformer" else ["encoder_layers", "bidirectional"])
+    own = {"encoder_hidden_size": c.encoder_hidden_size or c.hidden_size}
+    theirs_own = {"encoder_hidden_size": sc.encoder_hidden_size or sc.hidden_size}
+    differ = [(k, getattr(sc, k), getattr(c, k)) for k in keys if getattr(sc, k) != getattr(c, k)]
+    if c.encoder != "transformer" and own != theirs_own:
+        differ.append(("encoder_hidden_size", theirs_own["encoder_hidden_size"], own["encoder_hidden_size"]))
+    if differ:
+        raise ValueError("warm start of the encoder: the source's encoder differs: "
+                         + "; ".join(f"{k}={theirs!r} there, {ours!r} here" for k, theirs, ours in differ)
+                         + ". Set " + " ".join(f"model.{k}={str(v).lower() if isinstance(v, bool) else v}"
+                                               for k, v, _ in differ))
     src = source.state_dict()
     ours = model.state_dict(keep_vars=True)
     report = WarmStart([], [], [], [], exact=False)
@@ -539,7 +552,9 @@ def _warm_start_encoder(model: SentenceVAE, source: SentenceVAE) -> WarmStart:
         else:
             shape = "missing" if theirs is None else tuple(theirs.shape)
             mismatched.append(f"{name}: {tuple(param.shape)} here vs {shape} in the source")
-    _raise_if_mismatched(mismatched, "embed_size, encoder_hidden_size, encoder_layers, bidirectional and latent_size")
+    unused = [k for k in src if k.startswith("encoder.") and k not in ours]
+    mismatched += [f"{k}: in the source only" for k in unused]
+    _raise_if_mismatched(mismatched, "encoder settings")
     return report
 
 
