@@ -520,11 +520,10 @@ def _warm_start_encoder(model: SentenceVAE, source: SentenceVAE) -> WarmStart:
     keys = ["encoder", "latent_size", "embed_size"]
     keys += (["hidden_size", "encoder_layers", "num_heads", "ff_size", "pooling", "positional", "max_length"]
              if c.encoder == "transformer" else ["encoder_layers", "bidirectional"])
-    own = {"encoder_hidden_size": c.encoder_hidden_size or c.hidden_size}
-    theirs_own = {"encoder_hidden_size": sc.encoder_hidden_size or sc.hidden_size}
     differ = [(k, getattr(sc, k), getattr(c, k)) for k in keys if getattr(sc, k) != getattr(c, k)]
-    if c.encoder != "transformer" and own != theirs_own:
-        differ.append(("encoder_hidden_size", theirs_own["encoder_hidden_size"], own["encoder_hidden_size"]))
+    theirs_h, ours_h = sc.encoder_hidden_size or sc.hidden_size, c.encoder_hidden_size or c.hidden_size
+    if c.encoder != "transformer" and theirs_h != ours_h:     # an RNN's effective size (null: hidden_size)
+        differ.append(("encoder_hidden_size", theirs_h, ours_h))
     if differ:
         raise ValueError("warm start of the encoder: the source's encoder differs: "
                          + "; ".join(f"{k}={theirs!r} there, {ours!r} here" for k, theirs, ours in differ)
