@@ -480,3 +480,20 @@ def test_importance_weighted_training_learns_and_resumes_exactly(tmp_path, corpu
         VAETrainer(tiny_config(tmp_path, corpus, "iw_ae", *iw, "model.mode=ae"))
     with pytest.raises(ConfigError, match="iw_samples.*Use iw_samples=1 with freeze_decoder"):
         tiny_config(tmp_path, corpus, "iw_frozen", *iw, "train.freeze_decoder=true", f"train.init_from={tmp_path}")
+
+
+def test_compare_nll_pairs_the_same_sentences_and_refuses_another_tokenizer(tmp_path, corpus):
+    from textgen.vae.evaluate import compare_nll, evaluate_folder
+
+    VAETrainer(tiny_config(tmp_path, corpus, "lm", "model.mode=lm", "train.max_steps=3")).fit()
+    VAETrainer(tiny_config(tmp_path, corpus, "vae", "train.max_steps=3")).fit()
+    lm, vae, valid = tmp_path / "lm" / "last", tmp_path / "vae" / "last", str(corpus[1])
+    r = compare_nll([lm, vae, lm], valid, iw_samples=5, device="cpu")["models"]
+    assert [m["mode"] for m in r] == ["lm", "vae", "lm"] and all(m["num_sentences"] == 6 for m in r)
+    exact = evaluate_folder(lm, valid, device="cpu", show_progress=False, recon_max_words=0)["nll"]
+    assert r[0]["nll"] == pytest.approx(exact)                                 # an LM's NLL is exact
+    assert r[2]["diff"] == 0 and r[2]["diff_se"] == 0 and r[2]["better_fraction"] == 0
+    assert r[1]["diff"] == pytest.approx(r[1]["nll"] - r[0]["nll"]) and r[1]["diff_se"] > 0
+    VAETrainer(tiny_config(tmp_path, corpus, "other", "model.mode=lm", "tokenizer.min_freq=5", "train.max_steps=1")).fit()
+    with pytest.raises(ValueError, match="another tokenizer"):
+        compare_nll([lm, tmp_path / "other" / "last"], valid, iw_samples=5, device="cpu")

@@ -19,10 +19,10 @@ import torch
 from textgen.config import DataConfig
 from textgen.models.vae import SentenceVAE
 from textgen.runtime import atomic_write_text, progress, resolve_device
-from textgen.vae.metrics import evaluate_vae, reconstruction_quality
+from textgen.vae.metrics import evaluate_vae, iw_log_likelihood, reconstruction_quality
 from textgen.vae.trainer import TokenizedSplit, iterate_batches, tokenize_split
 
-__all__ = ["evaluate_folder", "format_report", "load_model_and_split"]
+__all__ = ["compare_nll", "evaluate_folder", "format_report", "load_model_and_split", "per_sentence_nll"]
 
 # (key, label, format) in the order the table prints them
 ROWS = [
@@ -87,6 +87,52 @@ def evaluate_folder(model_dir: str | Path, data: str, *, iw_samples: int = 0, ba
         "num_truncated": split.num_truncated, "num_empty_skipped": split.num_empty,
         "latent_size": model.config.latent_size, "seconds": round(time.perf_counter() - t0, 1),
     })
+    return report
+
+
+@torch.no_grad()
+def per_sentence_nll(model: SentenceVAE, split: TokenizedSplit, *, iw_samples: int = 100, batch_size: int = 64,
+                     seed: int = 0) -> torch.Tensor:
+    """-log p(x) per sentence of ``split``, in corpus order, nats: exact for an LM, the importance-weighted
+    bound with ``iw_samples`` posterior samples for a VAE (Burda et al. 2016). (N,) float64."""
+    if model.config.mode == "ae":
+        raise ValueError("a plain auto-encoder defines no likelihood p(x); compare VAEs and LMs")
+    model.eval()
+    gen = torch.Generator(device=model.device).manual_seed(seed)
+    out = []
+    for ids, lengths in iterate_batches(split, batch_size, model.tokenizer.pad_id, shuffle=False, bucketing=False):
+        ids = ids.to(model.device)
+        if model.config.mode == "lm":
+            out.append(-model.log_likelihood(None, ids, lengths))
+        else:
+            out.append(-iw_log_likelihood(model, ids, lengths, iw_samples, generator=gen))
+    return torch.cat(out).double().cpu()
+
+
+def compare_nll(model_dirs: list[str | Path], data: str, *, iw_samples: int = 100, batch_size: int = 64,
+                device: str = "auto", seed: int = 0) -> dict[str, Any]:
+    """Paired comparison of -log p(x) on the same sentences: each model's mean, and each model's per-sentence
+    difference from the first model with its standard error (std / sqrt(N)), the honest yardstick for
+    "is A better than B on this test set". The models must share one vocabulary."""
+    if len(model_dirs) < 2:
+        raise ValueError(f"compare_nll needs at least two model folders, got {len(model_dirs)}")
+    dev = resolve_device(device)
+    nlls, vocab, report = [], None, {"data": data, "iw_samples": iw_samples, "seed": seed, "models": []}
+    for path in model_dirs:
+        model, split = load_model_and_split(path, data, dev)
+        if vocab is None:
+            vocab = model.tokenizer.get_vocab()
+        elif model.tokenizer.get_vocab() != vocab:
+            raise ValueError(f"{path} has another tokenizer than {model_dirs[0]}: per-sentence likelihoods of "
+                             "different token sequences are not paired; compare models trained with one tokenizer")
+        nll = per_sentence_nll(model, split, iw_samples=iw_samples, batch_size=batch_size, seed=seed)
+        row = {"model": str(path), "mode": model.config.mode, "nll": nll.mean().item(), "num_sentences": nll.numel()}
+        if nlls:
+            d = nll - nlls[0]
+            row.update(diff=d.mean().item(), diff_se=(d.std() / math.sqrt(d.numel())).item(),
+                       better_fraction=(d < 0).double().mean().item())
+        nlls.append(nll)
+        report["models"].append(row)
     return report
 
 
