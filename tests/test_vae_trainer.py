@@ -494,6 +494,10 @@ def test_compare_nll_pairs_the_same_sentences_and_refuses_another_tokenizer(tmp_
     assert r[0]["nll"] == pytest.approx(exact)                                 # an LM's NLL is exact
     assert r[2]["diff"] == 0 and r[2]["diff_se"] == 0 and r[2]["better_fraction"] == 0
     assert r[1]["diff"] == pytest.approx(r[1]["nll"] - r[0]["nll"]) and r[1]["diff_se"] > 0
+    out = tmp_path / "compare.json"
+    assert main(["compare-nll", str(lm), str(vae), "--data", valid, "--iw-samples", "5", "--device", "cpu",
+                 "--out", str(out)]) == 0
+    assert json.loads(out.read_text())["models"][0]["nll"] == pytest.approx(exact)
     VAETrainer(tiny_config(tmp_path, corpus, "other", "model.mode=lm", "tokenizer.min_freq=5", "train.max_steps=1")).fit()
     with pytest.raises(ValueError, match="another tokenizer"):
         compare_nll([lm, tmp_path / "other" / "last"], valid, iw_samples=5, device="cpu")

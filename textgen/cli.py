@@ -181,6 +181,29 @@ def cmd_eval_vae(args: argparse.Namespace) -> int:
     return 0
 
 
+def cmd_compare_nll(args: argparse.Namespace) -> int:
+    """Paired -log p(x) of several model folders on the same sentences, with paired standard errors."""
+    import json
+
+    from textgen.runtime import atomic_write_text
+    from textgen.vae.evaluate import compare_nll
+
+    if args.iw_samples < 1:
+        raise ValueError(f"--iw-samples must be >= 1, got {args.iw_samples}")
+    report = compare_nll(args.models, args.data, iw_samples=args.iw_samples, batch_size=args.batch_size,
+                         device=args.device, seed=args.seed)
+    print(f"{'model':<50} {'mode':<4} {'NLL':>8} {'minus first':>12} {'paired SE':>9} {'better on':>9}")
+    for r in report["models"]:
+        extra = f"{r['diff']:>+12.3f} {r['diff_se']:>9.3f} {r['better_fraction']:>9.1%}" if "diff" in r else ""
+        print(f"{r['model'][-50:]:<50} {r['mode']:<4} {r['nll']:>8.3f} {extra}")
+    print(f"({report['models'][0]['num_sentences']:,} sentences of {args.data}; VAEs: IW bound, k={args.iw_samples}; "
+          "'better on': sentences where that model beats the first)")
+    if args.out:
+        atomic_write_text(args.out, json.dumps(report, indent=2) + "\n")
+        print(f"wrote {args.out}")
+    return 0
+
+
 def cmd_show_config(args: argparse.Namespace) -> int:
     """Print a config file resolved with overrides (validates it on the way)."""
     import yaml
@@ -566,6 +589,16 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--out", help="JSON report path (default: <model>/eval_<data>.json, "
                                  "<model>/eval_<data>_first<N>.json with --num-sentences N)")
     p.add_argument("--quiet", action="store_true", help="no progress bar")
+
+    p = add("compare-nll", cmd_compare_nll,
+            "paired -log p(x) of model folders on the same sentences (exact for an LM, IW bound for a VAE)")
+    p.add_argument("models", nargs="+", help="model folders sharing one tokenizer; the first is the reference")
+    p.add_argument("--data", default="ptb:test", help="corpus spec (default: ptb:test)")
+    p.add_argument("--iw-samples", type=int, default=100, help="importance samples for a VAE's bound (default 100)")
+    p.add_argument("--batch-size", type=int, default=64)
+    p.add_argument("--device", default="auto", choices=["auto", "cpu", "cuda", "mps"])
+    p.add_argument("--seed", type=int, default=0)
+    p.add_argument("--out", help="also write the report as JSON")
 
     def pipeline_options(p: argparse.ArgumentParser, decoding: bool = True) -> None:
         p.add_argument("--model", default="ptb-lstm-vae",
