@@ -183,10 +183,7 @@ def cmd_eval_vae(args: argparse.Namespace) -> int:
 
 def cmd_compare_nll(args: argparse.Namespace) -> int:
     """Paired -log p(x) of several model folders on the same sentences, with paired standard errors."""
-    import json
-
-    from textgen.runtime import atomic_write_text
-    from textgen.vae.evaluate import compare_nll
+    from textgen.vae.evaluate import compare_nll, write_report
 
     if args.iw_samples < 1:
         raise ValueError(f"--iw-samples must be >= 1, got {args.iw_samples}")
@@ -198,8 +195,7 @@ def cmd_compare_nll(args: argparse.Namespace) -> int:
         print(f"{r['model'][-50:]:<50} {r['mode']:<4} {r['nll']:>8.3f} {extra}")
     print(f"({report['models'][0]['num_sentences']:,} sentences of {args.data}; VAEs: IW bound, k={args.iw_samples}; "
           "'better on': sentences where that model beats the first)")
-    if args.out:
-        atomic_write_text(args.out, json.dumps(report, indent=2) + "\n")
+    if write_report(report, args.out):
         print(f"wrote {args.out}")
     return 0
 

@@ -117,7 +117,7 @@ def compare_nll(model_dirs: list[str | Path], data: str, *, iw_samples: int = 10
     if len(model_dirs) < 2:
         raise ValueError(f"compare_nll needs at least two model folders, got {len(model_dirs)}")
     dev = resolve_device(device)
-    nlls, vocab, report = [], None, {"data": data, "iw_samples": iw_samples, "seed": seed, "models": []}
+    first, vocab, report = None, None, {"data": data, "iw_samples": iw_samples, "seed": seed, "models": []}
     for path in model_dirs:
         model, split = load_model_and_split(path, data, dev)
         if vocab is None:
@@ -127,11 +127,12 @@ def compare_nll(model_dirs: list[str | Path], data: str, *, iw_samples: int = 10
                              "different token sequences are not paired; compare models trained with one tokenizer")
         nll = per_sentence_nll(model, split, iw_samples=iw_samples, batch_size=batch_size, seed=seed)
         row = {"model": str(path), "mode": model.config.mode, "nll": nll.mean().item(), "num_sentences": nll.numel()}
-        if nlls:
-            d = nll - nlls[0]
+        if first is None:
+            first = nll
+        else:
+            d = nll - first
             row.update(diff=d.mean().item(), diff_se=(d.std() / math.sqrt(d.numel())).item(),
                        better_fraction=(d < 0).double().mean().item())
-        nlls.append(nll)
         report["models"].append(row)
     return report
 
