@@ -73,6 +73,30 @@ def test_resume_is_exact(tmp_path, birds):
             assert torch.equal(v, w), k
 
 
+def test_hard_wrong_captions_are_the_closest_of_their_candidates(tmp_path, birds):
+    import numpy as np
+
+    trainer = GANTrainer(tiny(tmp_path, birds, "hard", "train.wrong_candidates=6", "text_encoder.pretrain_recon=1.0"))
+    assert (tmp_path / "hard" / "text_encoder").is_dir()
+    # known embeddings: caption c points at angle c / 10 on a circle, so the closest is the nearest angle
+    n = trainer.caption_emb.size(0)
+    angle = torch.arange(n, dtype=torch.float32) / 10
+    trainer.caption_emb = torch.stack([angle.cos(), angle.sin()], 1) * 3.0        # not unit norm: cosine is used
+    right, cands = np.array([5, 40]), np.array([[9, 7, 30], [0, 44, 38]])
+    assert trainer._hardest(right, cands).tolist() == [1, 2]                      # 7 is nearest 5, 38 nearest 40
+
+    def mean_cosine(k: int) -> float:                       # right vs wrong over many batches, real embeddings
+        trainer.cfg.train.wrong_candidates = k
+        rng = np.random.default_rng(0)
+        sims = [torch.nn.functional.cosine_similarity(*trainer._batch(rng)[1:]).mean() for _ in range(30)]
+        return float(torch.stack(sims).mean())
+
+    trainer.caption_emb = trainer._embed_captions()[0]
+    assert 1 - mean_cosine(6) < 0.75 * (1 - mean_cosine(1))                   # closer than random ones
+    with pytest.raises(Exception, match="wrong_candidates"):
+        tiny(tmp_path, birds, "bad", "train.wrong_candidates=0")
+
+
 def test_nan_stops_with_a_clear_message(tmp_path, birds, monkeypatch):
     trainer = GANTrainer(tiny(tmp_path, birds, "nan", "train.steps=6"))
     import textgen.gan.trainer as mod

@@ -145,3 +145,25 @@ def test_train_text_encoder_command_writes_a_usable_encoder(tmp_path):
     e = enc.encode(["a red bird with black wings", "a blue bird"])
     assert e.shape == (2, 16) and torch.allclose(e.norm(dim=-1), torch.ones(2), atol=1e-5)
     assert main(["train-text-encoder", "--data", str(tmp_path / "nope"), "--out", str(out)]) == 2
+
+
+def test_caption_reconstruction_keeps_what_the_images_cannot_show():
+    """Identical images give InfoNCE nothing to learn from, so only the reconstruction term can make the
+    embedding carry the crown colour; the held-out captions are then rebuilt word for word."""
+    from textgen.gan.text_encoder_training import train_caption_encoder
+
+    colours = ["red", "blue", "green", "yellow"]
+    captions = [[f"a bird with a {colours[i % 4]} crown"] for i in range(40)]
+    data = ImageCaptionData(images=np.full((40, 3, 32, 32), 128, dtype=np.uint8), captions=captions)
+    kwargs = dict(image_size=32, dim=16, vocab_min_freq=1, batch_size=16, val_fraction=0.25, device="cpu",
+                  show_progress=False, image_channels=8)
+    enc, _, report = train_caption_encoder(data, steps=500, lr=1e-2, recon_weight=1.0, **kwargs)
+    # "a bird with a <colour> crown <eos>": 6 of 7 tokens need no information; guessing the colour gives 6.25/7
+    assert report.recon_weight == 1.0 and report.val_word_accuracy > 0.97 and report.final_recon_loss < 0.01
+    e = enc.encode([f"a bird with a {c} crown" for c in colours])
+    assert (e @ e.t()).fill_diagonal_(-1).max() < 0.99               # four distinct embeddings
+    _, _, plain = train_caption_encoder(data, steps=2, **kwargs)
+    assert plain.recon_weight == 0 and plain.val_word_accuracy is None and "reconstruction" not in plain.summary()
+    assert "next-word accuracy" in report.summary()
+    with pytest.raises(ValueError, match="recon_weight must be >= 0"):
+        train_caption_encoder(data, steps=1, recon_weight=-1.0, **kwargs)

@@ -9,10 +9,18 @@ A held-out slice of the images (``val_fraction``) measures what the encoder lear
 retrieval: for each held-out image one of its captions is embedded, and R@1 / R@5 count how often its own
 image ranks first / in the top five among ``pool`` held-out images (chance: 1/pool and 5/pool).
 
+Contrast alone leaves the small parts out: at 32 px the image CNN hardly sees a crown or a bill, so InfoNCE
+never asks the caption encoder to tell "a red crown" from "a blue crown", and the generator cannot draw what
+its condition does not carry (a linear probe of the InfoNCE-only embedding reads the stated bill colour of
+grammar captions 27% of the time, the wing colour 97%; benchmarks/RESULTS.md). ``recon_weight > 0`` adds a
+sequence auto-encoder term (Dai & Le 2015, "Semi-supervised Sequence Learning"): a small GRU decoder, used
+only in training and then thrown away, rebuilds the caption word by word from its embedding, so the
+embedding must keep every stated attribute and which part it belongs to.
+
 The image CNN is kept too (``<out>/image_encoder/``): the GAN can train its generator against it with
 AttnGAN's sentence-level DAMSM loss (``train.damsm``). Evaluation never uses it (eval-gan has its own judges).
 
-    enc, image_enc, report = train_caption_encoder(data, image_size=32, steps=1500)
+    enc, image_enc, report = train_caption_encoder(data, image_size=32, steps=1500, recon_weight=1.0)
     save_caption_encoder(enc, report, "runs/text_encoder", image_encoder=image_enc)   # text_encoder.path=...
 """
 from __future__ import annotations
@@ -23,8 +31,8 @@ from typing import Optional
 import numpy as np
 import torch
 
-__all__ = ["TextEncoderTrainingReport", "train_caption_encoder", "save_caption_encoder", "retrieval_at_k",
-           "IMAGE_ENCODER_DIR"]
+__all__ = ["TextEncoderTrainingReport", "CaptionDecoder", "train_caption_encoder", "save_caption_encoder",
+           "retrieval_at_k", "IMAGE_ENCODER_DIR"]
 
 REPORT_FILE = "training_report.json"
 IMAGE_ENCODER_DIR = "image_encoder"           # inside the caption encoder's folder
@@ -39,11 +47,50 @@ class TextEncoderTrainingReport:
     pool: int                     # candidates per retrieval query
     r_at_1: float                 # caption -> image retrieval on held-out images
     r_at_5: float
+    recon_weight: float = 0.0     # weight of the caption reconstruction term (0: InfoNCE only)
+    final_recon_loss: Optional[float] = None       # its per-token cross-entropy at the last step (nats)
+    val_word_accuracy: Optional[float] = None      # held-out captions rebuilt from their embeddings, teacher-forced
 
     def summary(self) -> str:
-        return (f"InfoNCE {self.final_loss:.3f} after {self.steps} steps on {self.train_images:,} images; held-out "
+        text = (f"InfoNCE {self.final_loss:.3f} after {self.steps} steps on {self.train_images:,} images; held-out "
                 f"caption->image retrieval among {self.pool}: R@1 {self.r_at_1:.1%}, R@5 {self.r_at_5:.1%} "
                 f"(chance {1 / self.pool:.1%} / {min(5, self.pool) / self.pool:.1%})")
+        if self.recon_weight > 0:
+            held_out = "not measured" if self.val_word_accuracy is None else f"{self.val_word_accuracy:.1%}"
+            text += (f"; caption reconstruction (weight {self.recon_weight:g}): {self.final_recon_loss:.3f} nats/token, "
+                     f"held-out next-word accuracy {held_out}")
+        return text
+
+
+class CaptionDecoder(torch.nn.Module):
+    """The training-only half of the sequence auto-encoder: a GRU whose first state comes from the caption
+    embedding (B, dim) and which predicts the caption's tokens one by one (teacher forcing)."""
+
+    def __init__(self, vocab_size: int, dim: int, embed_size: int = 64, hidden_size: int = 256):
+        super().__init__()
+        self.embedding = torch.nn.Embedding(vocab_size, embed_size)
+        self.init = torch.nn.Linear(dim, hidden_size)
+        self.rnn = torch.nn.GRU(embed_size, hidden_size, batch_first=True)
+        self.out = torch.nn.Linear(hidden_size, vocab_size)
+
+    def forward(self, emb: torch.Tensor, input_ids: torch.Tensor) -> torch.Tensor:
+        """Logits (B, T, V) for ``input_ids`` (B, T) (the caption with EOS, PAD after), given ``emb`` (B, dim)."""
+        from textgen.tokenization import Tokenizer
+
+        bos = input_ids.new_full((input_ids.size(0), 1), Tokenizer.BOS_ID)
+        shifted = torch.cat([bos, input_ids[:, :-1]], dim=1)                          # (B, T): BOS w1 ... wn
+        h0 = torch.tanh(self.init(emb * emb.size(-1) ** 0.5))[None]                   # (1, B, H); emb is unit-norm
+        out, _ = self.rnn(self.embedding(shifted), h0)                                # (B, T, H)
+        return self.out(out)                                                         # (B, T, V)
+
+    def loss(self, emb: torch.Tensor, input_ids: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
+        """Mean per-token cross-entropy over real tokens, and the fraction of them predicted exactly."""
+        from textgen.tokenization import Tokenizer
+
+        logits = self(emb, input_ids)
+        real = input_ids != Tokenizer.PAD_ID
+        ce = torch.nn.functional.cross_entropy(logits[real], input_ids[real])
+        return ce, (logits[real].argmax(-1) == input_ids[real]).float().mean()
 
 
 def _float_images(images_u8: torch.Tensor, image_size: int, device: torch.device) -> torch.Tensor:
@@ -77,9 +124,13 @@ def retrieval_at_k(text_emb: torch.Tensor, image_emb: torch.Tensor, ks: tuple[in
 def train_caption_encoder(data, *, image_size: int, dim: int = 256, vocab_min_freq: int = 2, steps: int = 1500,
                           lr: float = 2e-3, batch_size: int = 64, seed: int = 0, val_fraction: float = 0.05,
                           pool: int = 100, device: str | torch.device = "cpu", show_progress: bool = True,
-                          temperature: float = 0.07, tokenizer=None, rnn: str = "lstm", image_channels: int = 32):
+                          temperature: float = 0.07, tokenizer=None, rnn: str = "lstm", image_channels: int = 32,
+                          recon_weight: float = 0.0):
     """Train a :class:`CaptionEncoder` and its :class:`ImageEncoder` with InfoNCE on ``data`` (an
-    :class:`~textgen.data.images.ImageCaptionData`); returns ``(caption_encoder, image_encoder, report)``."""
+    :class:`~textgen.data.images.ImageCaptionData`); returns ``(caption_encoder, image_encoder, report)``.
+
+    ``recon_weight > 0`` adds ``recon_weight`` x the caption reconstruction cross-entropy of a training-only
+    :class:`CaptionDecoder` to the loss, so the embedding keeps what the images are too small to show."""
     from textgen.models.text_encoder import (CaptionEncoder, CaptionEncoderConfig, ImageEncoder, ImageEncoderConfig,
                                              info_nce, strip_punctuation)
     from textgen.runtime import progress
@@ -89,6 +140,8 @@ def train_caption_encoder(data, *, image_size: int, dim: int = 256, vocab_min_fr
         raise ValueError(f"contrastive training needs at least 4 images with captions, the data has {len(data)}")
     if steps < 0:
         raise ValueError(f"steps must be >= 0, got {steps}")
+    if not recon_weight >= 0:
+        raise ValueError(f"recon_weight must be >= 0, got {recon_weight}")
     device = torch.device(device)
     rng = np.random.default_rng(seed)
     torch.manual_seed(seed)
@@ -101,23 +154,30 @@ def train_caption_encoder(data, *, image_size: int, dim: int = 256, vocab_min_fr
         tokenizer = Tokenizer.train(texts, kind="word", min_freq=vocab_min_freq, lowercase=True, max_length=48)
     text = CaptionEncoder(CaptionEncoderConfig(vocab_size=tokenizer.vocab_size, dim=dim, rnn=rnn), tokenizer=tokenizer).to(device)
     image = ImageEncoder(ImageEncoderConfig(dim=dim, channels=image_channels, image_size=image_size)).to(device)
-    opt = torch.optim.Adam([*text.parameters(), *image.parameters()], lr=lr)
+    decoder = CaptionDecoder(tokenizer.vocab_size, dim).to(device) if recon_weight > 0 else None
+    params = [*text.parameters(), *image.parameters(), *(decoder.parameters() if decoder is not None else ())]
+    opt = torch.optim.Adam(params, lr=lr)
     images = torch.from_numpy(data.images)                                           # (N, 3, L, L) uint8
     B = min(batch_size, len(train_idx))
-    loss_value = float("nan")
+    loss_value = recon_value = float("nan")
     bar = progress(range(steps), enabled=show_progress, desc="text encoder (InfoNCE)")
     for _ in bar:
         idx = rng.choice(train_idx, B, replace=False)
         caps = [strip_punctuation(c) for c in data.one_caption_each(idx, rng)]
         batch = tokenizer.encode_batch(caps)
-        t = text(batch.input_ids.to(device), batch.lengths)                          # (B, dim)
+        ids = batch.input_ids.to(device)
+        t = text(ids, batch.lengths)                                                  # (B, dim)
         v = image(_float_images(images[torch.from_numpy(idx)], image_size, device))  # (B, dim)
         loss = info_nce(t, v, temperature)
+        loss_value = loss.item()
+        if decoder is not None:
+            recon, _ = decoder.loss(t, ids)
+            loss = loss + recon_weight * recon
+            recon_value = recon.item()
         opt.zero_grad(set_to_none=True)
         loss.backward()
         opt.step()
-        loss_value = loss.item()
-        bar.set_postfix(loss=f"{loss_value:.3f}")
+        bar.set_postfix(loss=f"{loss_value:.3f}", **({"recon": f"{recon_value:.3f}"} if decoder is not None else {}))
     text.eval()
     image.eval()
 
@@ -130,8 +190,18 @@ def train_caption_encoder(data, *, image_size: int, dim: int = 256, vocab_min_fr
                            for k in range(0, n_val, 256)])
         r = retrieval_at_k(t, v, (1, 5), pool)
         r1, r5 = r[1], r[5]
+    word_acc = None
+    if decoder is not None and n_val >= 2:
+        with torch.no_grad():
+            batch = tokenizer.encode_batch([strip_punctuation(c) for c in caps])
+            ids = batch.input_ids.to(device)
+            _, acc = decoder.eval().loss(text(ids, batch.lengths), ids)
+        word_acc = acc.item()
     report = TextEncoderTrainingReport(steps=steps, final_loss=loss_value, train_images=len(train_idx),
-                                       val_images=n_val, pool=min(pool, max(n_val, 1)), r_at_1=r1, r_at_5=r5)
+                                       val_images=n_val, pool=min(pool, max(n_val, 1)), r_at_1=r1, r_at_5=r5,
+                                       recon_weight=recon_weight,
+                                       final_recon_loss=recon_value if decoder is not None else None,
+                                       val_word_accuracy=word_acc)
     return text, image, report
 
 

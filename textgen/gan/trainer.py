@@ -59,10 +59,12 @@ class TextEncoderSpec:
     vocab_min_freq: int = 2                 # caption kind: word tokenizer over the training captions
     pretrain_steps: int = 1500              # caption kind: InfoNCE steps when trained here
     pretrain_lr: float = 2e-3
+    pretrain_recon: float = 0.0             # caption kind: weight of the caption reconstruction term (keeps small parts)
 
     def validate(self) -> None:
         check(self.kind == "caption" or self.path is not None, "path", f"a {self.kind!r} text encoder needs a path")
         check(self.pretrain_steps >= 0, "pretrain_steps", f"must be >= 0, got {self.pretrain_steps}")
+        check(self.pretrain_recon >= 0, "pretrain_recon", f"must be >= 0, got {self.pretrain_recon}")
 
 
 @dataclass
@@ -93,6 +95,8 @@ class GANTrainConfig:
     gan_int: float = 1.0                    # reed: weight of the GAN-INT term (0 disables)
     ca_kl: float = 1.0                      # weight of the conditioning-augmentation KL term
     damsm: float = 0.0                      # weight of AttnGAN's sentence-level DAMSM loss on G (0 = off; caption kind)
+    wrong_candidates: int = 1               # D's wrong caption: the one closest to the right caption among this many
+                                            # captions of other images (1 = a random one, as in Reed et al.)
     sample_captions: list[str] = field(default_factory=lambda: list(DEFAULT_SAMPLE_CAPTIONS))
     samples_per_caption: int = 6
 
@@ -101,6 +105,7 @@ class GANTrainConfig:
         check(0 <= self.ema_decay < 1, "ema_decay", f"must be in [0, 1), got {self.ema_decay}")
         check(self.damsm >= 0, "damsm", f"must be >= 0, got {self.damsm}")
         check(self.keep_every >= 0, "keep_every", f"must be >= 0 (0 keeps only last/), got {self.keep_every}")
+        check(self.wrong_candidates >= 1, "wrong_candidates", f"must be >= 1 (1: a random wrong caption), got {self.wrong_candidates}")
         for key in ("log_every", "sample_every", "save_every", "samples_per_caption"):
             check(getattr(self, key) >= 1, key, f"must be >= 1, got {getattr(self, key)}")
 
@@ -275,7 +280,8 @@ class GANTrainer:
         text, image, report = train_caption_encoder(
             self.data, image_size=cfg.model.image_size, dim=spec.dim, vocab_min_freq=spec.vocab_min_freq,
             steps=spec.pretrain_steps, lr=spec.pretrain_lr, batch_size=min(cfg.data.batch_size * 2, len(self.data)),
-            seed=cfg.runtime.seed, device=self.device, show_progress=cfg.runtime.progress)
+            seed=cfg.runtime.seed, device=self.device, show_progress=cfg.runtime.progress,
+            recon_weight=spec.pretrain_recon)
         print(f"text encoder: {report.summary()}")
         save_caption_encoder(text, report, out, image_encoder=image)
         return text
@@ -314,11 +320,12 @@ class GANTrainer:
 
     def _batch(self, rng: np.random.Generator):
         """Images, a right caption embedding for each, and a wrong one (a caption of a different image)."""
-        B = self.cfg.data.batch_size
+        B, K = self.cfg.data.batch_size, self.cfg.train.wrong_candidates
         idx = rng.choice(len(self.data), B, replace=len(self.data) < B)
         right = np.array([rng.choice(self.captions_of[i]) for i in idx])
-        other = (idx + rng.integers(1, len(self.data), B)) % len(self.data)         # never the same image
-        wrong = np.array([rng.choice(self.captions_of[j]) for j in other])
+        other = (idx[:, None] + rng.integers(1, len(self.data), (B, K))) % len(self.data)   # never the same image
+        wrong = np.array([[rng.choice(self.captions_of[j]) for j in row] for row in other])  # (B, K)
+        wrong = wrong[np.arange(B), self._hardest(right, wrong)] if K > 1 else wrong[:, 0]
         e_right = self.caption_emb[torch.from_numpy(right)].to(self.device)
         e_wrong = self.caption_emb[torch.from_numpy(wrong)].to(self.device)
         images = self.images[torch.from_numpy(idx)]                                  # (B, 3, L, L) uint8
@@ -330,6 +337,17 @@ class GANTrainer:
             flip = torch.from_numpy(rng.random(B) < 0.5)
             images = torch.where(flip[:, None, None, None], images.flip(-1), images)
         return self._to_float(images), e_right, e_wrong
+
+    def _hardest(self, right: np.ndarray, candidates: np.ndarray) -> np.ndarray:
+        """For each right caption (B,), the column of its most similar (cosine) candidate caption (B, K).
+
+        Random wrong captions differ from the right one in most attributes, so D learns to reject them on the
+        large parts alone and G is never pushed to get a crown or a bill right; the closest of K differs in
+        fewer, often only small, parts (hard negatives, as in VSE++: Faghri et al. 2018)."""
+        unit = torch.nn.functional.normalize
+        cand = unit(self.caption_emb[torch.from_numpy(candidates)], dim=-1)                      # (B, K, E)
+        sims = (cand * unit(self.caption_emb[torch.from_numpy(right)], dim=-1)[:, None]).sum(-1)  # (B, K)
+        return sims.argmax(1).numpy()
 
     # -- one step -------------------------------------------------------------------------------------
     def train_step(self, rng: np.random.Generator) -> dict[str, torch.Tensor]:
