@@ -146,6 +146,12 @@ def test_train_text_encoder_command_writes_a_usable_encoder(tmp_path):
     assert e.shape == (2, 16) and torch.allclose(e.norm(dim=-1), torch.ones(2), atol=1e-5)
     assert main(["train-text-encoder", "--data", str(tmp_path / "nope"), "--out", str(out)]) == 2
 
+    assert main(["probe-text-encoder", "--encoder", str(out), "--num-captions", "300", "--out",
+                 str(tmp_path / "probe.json")]) == 0
+    probe = json.loads((tmp_path / "probe.json").read_text())["probe"]
+    assert set(probe) >= {"crown", "wing", "bill", "size"} and all(0 <= r["accuracy"] <= 1 for r in probe.values())
+    assert main(["probe-text-encoder", "--encoder", str(out), "--num-captions", "10"]) == 2
+
 
 def test_caption_reconstruction_keeps_what_the_images_cannot_show():
     """Identical images give InfoNCE nothing to learn from, so only the reconstruction term can make the
@@ -167,3 +173,33 @@ def test_caption_reconstruction_keeps_what_the_images_cannot_show():
     assert "next-word accuracy" in report.summary()
     with pytest.raises(ValueError, match="recon_weight must be >= 0"):
         train_caption_encoder(data, steps=1, recon_weight=-1.0, **kwargs)
+
+
+def test_attribute_probe_reads_what_an_embedding_carries():
+    from textgen.gan.evaluate import grammar_captions
+    from textgen.gan.text_encoder_training import attribute_probe
+    from textgen.data.birds import COLOR_NAMES
+
+    class Words:                  # a bag of colour words: colours are there, which part they belong to is not
+        dim = len(COLOR_NAMES)
+
+        def encode(self, captions):
+            return torch.tensor([[float(c in caption.split()) for c in COLOR_NAMES] for caption in captions])
+
+    class CrownOnly(Words):       # knows the crown's colour exactly, nothing else
+        def __init__(self, stated):
+            self.stated = stated
+
+        def encode(self, captions):
+            rows = [[float(self.stated[c].get("crown") == k) for k in COLOR_NAMES] for c in captions]
+            return torch.tensor(rows) + 0.01 * torch.randn(len(captions), self.dim)
+
+    caps = grammar_captions(1500, seed=5)
+    crown = attribute_probe(CrownOnly(dict(caps)), caps)
+    assert crown["crown"]["accuracy"] > 0.98 and crown["crown"]["n"] > 300
+    assert crown["wing"]["accuracy"] < crown["wing"]["majority"] + 0.1            # nothing about wings: chance
+    words = attribute_probe(Words(), caps)
+    assert words["size"]["accuracy"] <= words["size"]["majority"] + 0.1           # no size words in the bag
+    assert words["wing"]["majority"] + 0.15 < words["wing"]["accuracy"] < 0.9     # colours without their parts
+    with pytest.raises(ValueError, match="train_fraction"):
+        attribute_probe(Words(), caps, train_fraction=1.0)

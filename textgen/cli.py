@@ -416,6 +416,33 @@ def cmd_train_text_encoder(args: argparse.Namespace) -> int:
     return 0
 
 
+def cmd_probe_text_encoder(args: argparse.Namespace) -> int:
+    """What a caption encoder's embedding carries: a linear probe per bird attribute on grammar captions."""
+    import json
+    from pathlib import Path
+
+    from textgen.gan.evaluate import grammar_captions
+    from textgen.gan.text_encoder_training import attribute_probe
+    from textgen.models.pretrained import resolve_model_path
+    from textgen.models.text_encoder import CaptionEncoder
+
+    if args.num_captions < 100:
+        raise ValueError(f"--num-captions must be >= 100 (each attribute is stated by about a third), got {args.num_captions}")
+    folder = resolve_model_path(args.encoder)
+    if (folder / "text_encoder").is_dir():                        # a GAN model folder or a train-gan run folder
+        folder = folder / "text_encoder"
+    encoder = CaptionEncoder.from_pretrained(folder)
+    probe = attribute_probe(encoder, grammar_captions(args.num_captions, seed=args.seed))
+    print(f"linear probe of {folder} on {args.num_captions:,} grammar captions (80% train / 20% held out)")
+    print("| attribute | held-out accuracy | majority class | captions stating it |\n|---|---|---|---|")
+    for key, row in probe.items():
+        print(f"| {key} | {row['accuracy']:.1%} | {row['majority']:.1%} | {row['n']:,} |")
+    if args.out:
+        Path(args.out).write_text(json.dumps({"encoder": str(folder), "probe": probe}, indent=2) + "\n")
+        print(f"wrote {args.out}")
+    return 0
+
+
 def cmd_train_gan(args: argparse.Namespace) -> int:
     """Train the text-to-image GAN from a YAML config; ``--resume`` continues the run."""
     from textgen.gan.trainer import GANRunConfig, GANTrainer
@@ -574,6 +601,14 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--seed", type=int, default=0)
     p.add_argument("--device", default="auto", choices=["auto", "cpu", "cuda", "mps"])
     p.add_argument("--quiet", action="store_true", help="no progress bar")
+
+    p = add("probe-text-encoder", cmd_probe_text_encoder,
+            "what a caption encoder carries: a linear probe per bird attribute on grammar captions")
+    p.add_argument("--encoder", required=True,
+                   help="caption encoder folder, or a GAN model/run folder holding text_encoder/ (e.g. birds-gan)")
+    p.add_argument("--num-captions", type=int, default=12000, help="grammar captions of fresh random birds (default 12000)")
+    p.add_argument("--seed", type=int, default=123)
+    p.add_argument("--out", help="also write the probe as JSON here")
 
     p = add("eval-vae", cmd_eval_vae, "evaluate a saved VAE: ELBO, NLL, KL, PPL, IW-NLL, MI, active units")
     p.add_argument("--model", required=True, help="model folder (e.g. runs/vae/ptb_lstm/best)")
