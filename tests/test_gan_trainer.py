@@ -76,8 +76,11 @@ def test_resume_is_exact(tmp_path, birds):
 def test_hard_wrong_captions_are_the_closest_of_their_candidates(tmp_path, birds):
     import numpy as np
 
-    trainer = GANTrainer(tiny(tmp_path, birds, "hard", "train.wrong_candidates=6", "text_encoder.pretrain_recon=1.0"))
-    assert (tmp_path / "hard" / "text_encoder").is_dir()
+    from textgen.models.text_encoder import ImageEncoder
+
+    trainer = GANTrainer(tiny(tmp_path, birds, "hard", "train.wrong_candidates=6", "text_encoder.pretrain_recon=1.0",
+                              "text_encoder.image_pool=flatten"))
+    assert ImageEncoder.from_pretrained(tmp_path / "hard" / "text_encoder" / "image_encoder").config.pool == "flatten"
     # known embeddings: caption c points at angle c / 10 on a circle, so the closest is the nearest angle
     n = trainer.caption_emb.size(0)
     angle = torch.arange(n, dtype=torch.float32) / 10

@@ -80,6 +80,23 @@ def test_caption_encoder_and_contrastive_training():
     assert first > 0.5 * math.log(4) and loss.item() < 0.1 * first
 
 
+def test_image_encoder_pools_keep_or_drop_where_a_colour_is(tmp_path):
+    torch.manual_seed(0)
+    top, bottom = torch.full((1, 3, 32, 32), -1.0), torch.full((1, 3, 32, 32), -1.0)
+    top[..., 2:6, 12:20] = 1.0                     # the same red patch, at the top or at the bottom
+    bottom[..., 26:30, 12:20] = 1.0
+    bottom = bottom.flip(-1)                       # mirrored too: same pixels, same counts, other place
+    flat = ImageEncoder(ImageEncoderConfig(dim=16, channels=8, image_size=32, pool="flatten")).eval()
+    e = flat(torch.cat([top, bottom]))
+    assert e.shape == (2, 16) and torch.allclose(e.norm(dim=-1), torch.ones(2), atol=1e-5)
+    assert (e[0] - e[1]).abs().max() > 1e-3
+    flat.save_pretrained(tmp_path / "flat")
+    again = ImageEncoder.from_pretrained(tmp_path / "flat").eval()
+    assert again.config.pool == "flatten" and torch.allclose(again(top), flat(top))
+    with pytest.raises(Exception, match="pool"):
+        ImageEncoder(ImageEncoderConfig(pool="max"))
+
+
 def test_caption_encoder_save_load_round_trip(tmp_path):
     tok = Tokenizer.train(CAPTIONS, kind="word")
     enc = CaptionEncoder(CaptionEncoderConfig(tok.vocab_size, dim=16, embed_size=8, hidden_size=8), tokenizer=tok)
@@ -163,7 +180,9 @@ def test_caption_reconstruction_keeps_what_the_images_cannot_show():
     data = ImageCaptionData(images=np.full((40, 3, 32, 32), 128, dtype=np.uint8), captions=captions)
     kwargs = dict(image_size=32, dim=16, vocab_min_freq=1, batch_size=16, val_fraction=0.25, device="cpu",
                   show_progress=False, image_channels=8)
-    enc, _, report = train_caption_encoder(data, steps=500, lr=1e-2, recon_weight=1.0, **kwargs)
+    enc, image, report = train_caption_encoder(data, steps=500, lr=1e-2, recon_weight=1.0, image_pool="flatten",
+                                               **kwargs)
+    assert image.config.pool == "flatten"
     # "a bird with a <colour> crown <eos>": 6 of 7 tokens need no information; guessing the colour gives 6.25/7
     assert report.recon_weight == 1.0 and report.val_word_accuracy > 0.97 and report.final_recon_loss < 0.01
     e = enc.encode([f"a bird with a {c} crown" for c in colours])

@@ -409,7 +409,7 @@ def cmd_train_text_encoder(args: argparse.Namespace) -> int:
     enc, image_enc, report = train_caption_encoder(
         data, image_size=args.size, dim=args.dim, vocab_min_freq=args.min_freq, steps=args.steps, lr=args.lr,
         batch_size=args.batch_size, seed=args.seed, device=resolve_device(args.device), show_progress=not args.quiet,
-        recon_weight=args.recon_weight)
+        recon_weight=args.recon_weight, image_pool=args.image_pool)
     save_caption_encoder(enc, report, args.out, image_encoder=image_enc)
     print(report.summary())
     print(f"wrote {args.out}; use it in a GAN config with text_encoder.path={args.out}")
@@ -596,6 +596,8 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--lr", type=float, default=2e-3)
     p.add_argument("--recon-weight", type=float, default=0.0,
                    help="weight of the caption reconstruction term that keeps small parts in the embedding (default 0)")
+    p.add_argument("--image-pool", default="mean", choices=["mean", "flatten"],
+                   help="the image encoder's last step: average the 4x4 map, or keep its 16 positions (default mean)")
     p.add_argument("--batch-size", type=int, default=64)
     p.add_argument("--limit", type=int, help="use only the first N images")
     p.add_argument("--seed", type=int, default=0)

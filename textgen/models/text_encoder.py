@@ -135,14 +135,17 @@ class ImageEncoderConfig:
     dim: int = 256
     channels: int = 32
     image_size: int = 64
+    pool: str = "mean"            # "mean": global average of the 4x4 map; "flatten": all 16 positions (where is it red?)
 
     def validate(self) -> None:
         for key in ("dim", "channels", "image_size"):
             check(getattr(self, key) >= 1, key, f"must be >= 1, got {getattr(self, key)}")
+        check(self.pool in ("mean", "flatten"), "pool", f"must be 'mean' or 'flatten', got {self.pool!r}")
 
 
 class ImageEncoder(PretrainedMixin, nn.Module):
-    """The caption encoder's image half: strided convs, global average pool, projection, L2-norm.
+    """The caption encoder's image half: strided convs to 4x4, global average pool (or, with ``pool="flatten"``,
+    the whole 4x4 map, so that a colour keeps its place: a red crown is red at the top), projection, L2-norm.
 
     Trained with the caption encoder (InfoNCE) and saved beside it (``<encoder>/image_encoder/``), so that
     the GAN can use it for AttnGAN's sentence-level DAMSM loss on its fakes (``train.damsm``).
@@ -161,10 +164,12 @@ class ImageEncoder(PretrainedMixin, nn.Module):
             layers += [nn.Conv2d(c_in, c, 4, stride=2, padding=1), nn.BatchNorm2d(c), nn.LeakyReLU(0.2)]
             c_in, c, size = c, min(c * 2, 8 * config.channels), size // 2
         self.net = nn.Sequential(*layers)
-        self.proj = nn.Linear(c_in, config.dim)
+        self.proj = nn.Linear(c_in * (16 if config.pool == "flatten" else 1), config.dim)
 
     def forward(self, images: Tensor) -> Tensor:                                     # (B, 3, S, S) in [-1, 1]
-        return F.normalize(self.proj(self.net(images).mean((2, 3))), dim=-1)         # (B, dim)
+        h = self.net(images)                                                         # (B, C, 4, 4)
+        h = h.flatten(1) if self.config.pool == "flatten" else h.mean((2, 3))        # (B, 16C) or (B, C)
+        return F.normalize(self.proj(h), dim=-1)                                     # (B, dim)
 
 
 def info_nce(text: Tensor, image: Tensor, temperature: float = 0.07) -> Tensor:
