@@ -163,10 +163,11 @@ def test_train_text_encoder_command_writes_a_usable_encoder(tmp_path):
     assert e.shape == (2, 16) and torch.allclose(e.norm(dim=-1), torch.ones(2), atol=1e-5)
     assert main(["train-text-encoder", "--data", str(tmp_path / "nope"), "--out", str(out)]) == 2
 
-    assert main(["probe-text-encoder", "--encoder", str(out), "--num-captions", "300", "--out",
-                 str(tmp_path / "probe.json")]) == 0
-    probe = json.loads((tmp_path / "probe.json").read_text())["probe"]
-    assert set(probe) >= {"crown", "wing", "bill", "size"} and all(0 <= r["accuracy"] <= 1 for r in probe.values())
+    assert main(["probe-text-encoder", "--encoder", str(out), "--num-captions", "300", "--data", str(data),
+                 "--out", str(tmp_path / "probe.json")]) == 0
+    probes = json.loads((tmp_path / "probe.json").read_text())
+    assert set(probes["text"]) >= {"crown", "wing", "bill", "size"}
+    assert all(0 <= r["accuracy"] <= 1 for r in probes["text"].values()) and probes["image"]["wing"]["n"] == 48
     assert main(["probe-text-encoder", "--encoder", str(out), "--num-captions", "10"]) == 2
 
 

@@ -417,28 +417,41 @@ def cmd_train_text_encoder(args: argparse.Namespace) -> int:
 
 
 def cmd_probe_text_encoder(args: argparse.Namespace) -> int:
-    """What a caption encoder's embedding carries: a linear probe per bird attribute on grammar captions."""
+    """What a caption encoder carries (and, with --data, what its image half sees): a linear probe per attribute."""
     import json
     from pathlib import Path
 
     from textgen.gan.evaluate import grammar_captions
-    from textgen.gan.text_encoder_training import attribute_probe
+    from textgen.gan.text_encoder_training import IMAGE_ENCODER_DIR, attribute_probe, image_attribute_probe
     from textgen.models.pretrained import resolve_model_path
-    from textgen.models.text_encoder import CaptionEncoder
+    from textgen.models.text_encoder import CaptionEncoder, ImageEncoder
 
     if args.num_captions < 100:
         raise ValueError(f"--num-captions must be >= 100 (each attribute is stated by about a third), got {args.num_captions}")
     folder = resolve_model_path(args.encoder)
     if (folder / "text_encoder").is_dir():                        # a GAN model folder or a train-gan run folder
         folder = folder / "text_encoder"
-    encoder = CaptionEncoder.from_pretrained(folder)
-    probe = attribute_probe(encoder, grammar_captions(args.num_captions, seed=args.seed))
-    print(f"linear probe of {folder} on {args.num_captions:,} grammar captions (80% train / 20% held out)")
-    print("| attribute | held-out accuracy | majority class | captions stating it |\n|---|---|---|---|")
-    for key, row in probe.items():
-        print(f"| {key} | {row['accuracy']:.1%} | {row['majority']:.1%} | {row['n']:,} |")
+    probes = {"text": attribute_probe(CaptionEncoder.from_pretrained(folder),
+                                      grammar_captions(args.num_captions, seed=args.seed))}
+    print(f"linear probes of {folder} (80% train / 20% held out)\n"
+          f"text: {args.num_captions:,} grammar captions, each attribute probed on the captions that state it")
+    if args.data:
+        from textgen.data.images import ImageCaptionData
+
+        if not (folder / IMAGE_ENCODER_DIR).is_dir():
+            raise FileNotFoundError(f"{folder} has no {IMAGE_ENCODER_DIR}/ to probe (shipped GAN folders keep only the "
+                                    "caption encoder); probe a train-text-encoder or train-gan output, or drop --data")
+        image_encoder = ImageEncoder.from_pretrained(folder / IMAGE_ENCODER_DIR)
+        data = ImageCaptionData.load(args.data, image_size=image_encoder.config.image_size, limit=args.num_images)
+        probes["image"] = image_attribute_probe(image_encoder, data, n=args.num_images)
+        print(f"image: the image encoder on {min(args.num_images, len(data)):,} real renders of {args.data}")
+    print("| attribute | " + " | ".join(f"{k} probe" for k in probes) + " | majority class (text) |")
+    print("|---|" + "---|" * (len(probes) + 1))
+    for key, row in probes["text"].items():
+        cells = [f"{probes[k][key]['accuracy']:.1%}" if key in probes[k] else "" for k in probes]
+        print(f"| {key} | " + " | ".join(cells) + f" | {row['majority']:.1%} |")
     if args.out:
-        Path(args.out).write_text(json.dumps({"encoder": str(folder), "probe": probe}, indent=2) + "\n")
+        Path(args.out).write_text(json.dumps({"encoder": str(folder), **probes}, indent=2) + "\n")
         print(f"wrote {args.out}")
     return 0
 
@@ -609,6 +622,8 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--encoder", required=True,
                    help="caption encoder folder, or a GAN model/run folder holding text_encoder/ (e.g. birds-gan)")
     p.add_argument("--num-captions", type=int, default=12000, help="grammar captions of fresh random birds (default 12000)")
+    p.add_argument("--data", help="a synthetic-birds folder: also probe the image encoder on its real renders")
+    p.add_argument("--num-images", type=int, default=6000, help="renders for the image probe (default 6000)")
     p.add_argument("--seed", type=int, default=123)
     p.add_argument("--out", help="also write the probe as JSON here")
 

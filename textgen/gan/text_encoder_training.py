@@ -32,7 +32,7 @@ import numpy as np
 import torch
 
 __all__ = ["TextEncoderTrainingReport", "CaptionDecoder", "train_caption_encoder", "save_caption_encoder",
-           "retrieval_at_k", "attribute_probe", "IMAGE_ENCODER_DIR"]
+           "retrieval_at_k", "linear_probe", "attribute_probe", "image_attribute_probe", "IMAGE_ENCODER_DIR"]
 
 REPORT_FILE = "training_report.json"
 IMAGE_ENCODER_DIR = "image_encoder"           # inside the caption encoder's folder
@@ -220,10 +220,39 @@ def save_caption_encoder(encoder, report: TextEncoderTrainingReport, out, image_
     (out / REPORT_FILE).write_text(json.dumps(dataclasses.asdict(report), indent=2) + "\n")
 
 
+def linear_probe(x: torch.Tensor, y: torch.Tensor, *, train_fraction: float = 0.8, steps: int = 300,
+                 seed: int = 0) -> tuple[float, float]:
+    """Held-out accuracy of multinomial logistic regression (L-BFGS, a small L2 penalty) on standardised
+    features ``x`` (N, D) for class indices ``y`` (N,), trained on the first ``train_fraction``; with the
+    majority-class accuracy of the held-out part as its baseline."""
+    if not 0 < train_fraction < 1:
+        raise ValueError(f"train_fraction must be in (0, 1), got {train_fraction}")
+    cut = int(len(y) * train_fraction)
+    if cut < 1 or cut == len(y):
+        raise ValueError(f"a probe needs examples on both sides of the split, got {len(y)}")
+    x = (x - x[:cut].mean(0)) / x[:cut].std(0).clamp_min(1e-6)                      # (N, D)
+    torch.manual_seed(seed)
+    n_classes = int(y.max()) + 1
+    head = torch.nn.Linear(x.size(1), n_classes)
+    opt = torch.optim.LBFGS(head.parameters(), lr=1.0, max_iter=steps, line_search_fn="strong_wolfe")
+
+    def closure():
+        opt.zero_grad()
+        loss = torch.nn.functional.cross_entropy(head(x[:cut]), y[:cut]) + 1e-3 * head.weight.pow(2).sum()
+        loss.backward()
+        return loss
+
+    with torch.enable_grad():
+        opt.step(closure)
+    with torch.no_grad():
+        acc = (head(x[cut:]).argmax(1) == y[cut:]).float().mean().item()
+    return acc, torch.bincount(y[cut:], minlength=n_classes).max().item() / (len(y) - cut)
+
+
 def attribute_probe(encoder, captions: list[tuple[str, dict[str, str]]], *, train_fraction: float = 0.8,
                     steps: int = 300, seed: int = 0) -> dict[str, dict[str, float]]:
-    """What a caption embedding carries: for each attribute, a linear probe (multinomial logistic regression,
-    L-BFGS on the frozen embeddings) trained on the captions that state it and scored on held-out ones.
+    """What a caption embedding carries: for each attribute, a :func:`linear_probe` trained on the embeddings
+    of the captions that state it and scored on held-out ones.
 
     ``captions`` are ``(caption, stated attributes)`` pairs, e.g. :func:`textgen.gan.evaluate.grammar_captions`.
     Returns ``{attribute: {"accuracy", "majority", "n"}}`` (held-out accuracy, the majority-class baseline and
@@ -234,30 +263,40 @@ def attribute_probe(encoder, captions: list[tuple[str, dict[str, str]]], *, trai
         raise ValueError(f"train_fraction must be in (0, 1), got {train_fraction}")
     texts = [c for c, _ in captions]
     emb = torch.cat([encoder.encode(texts[k:k + 512]).float().cpu() for k in range(0, len(texts), 512)])
-    emb = (emb - emb.mean(0)) / emb.std(0).clamp_min(1e-6)                          # (N, E) standardised
     out = {}
-    keys = sorted({k for _, stated in captions for k in stated})
-    for key in keys:
+    for key in sorted({k for _, stated in captions for k in stated}):
         rows = [(i, stated[key]) for i, (_, stated) in enumerate(captions) if key in stated]
         classes = sorted({v for _, v in rows})
-        x = emb[torch.tensor([i for i, _ in rows])]
-        y = torch.tensor([classes.index(v) for _, v in rows])
-        cut = int(len(rows) * train_fraction)
-        if cut < 1 or cut == len(rows) or len(classes) < 2:
+        if len(classes) < 2 or int(len(rows) * train_fraction) in (0, len(rows)):
             continue
-        torch.manual_seed(seed)
-        head = torch.nn.Linear(x.size(1), len(classes))
-        opt = torch.optim.LBFGS(head.parameters(), lr=1.0, max_iter=steps, line_search_fn="strong_wolfe")
-
-        def closure():
-            opt.zero_grad()
-            loss = torch.nn.functional.cross_entropy(head(x[:cut]), y[:cut]) + 1e-3 * head.weight.pow(2).sum()
-            loss.backward()
-            return loss
-
-        opt.step(closure)
-        with torch.no_grad():
-            acc = (head(x[cut:]).argmax(1) == y[cut:]).float().mean().item()
-        majority = torch.bincount(y[cut:], minlength=len(classes)).max().item() / (len(rows) - cut)
+        y = torch.tensor([classes.index(v) for _, v in rows])
+        acc, majority = linear_probe(emb[torch.tensor([i for i, _ in rows])], y, train_fraction=train_fraction,
+                                     steps=steps, seed=seed)
         out[key] = {"accuracy": acc, "majority": majority, "n": len(rows)}
+    return out
+
+
+@torch.no_grad()
+def image_attribute_probe(image_encoder, data, *, n: int = 6000, train_fraction: float = 0.8,
+                          seed: int = 0) -> dict[str, dict[str, float]]:
+    """What the caption encoder's image half sees: a :func:`linear_probe` per attribute on its embeddings of
+    the first ``n`` real renders of ``data`` (an ImageCaptionData of synthetic birds, which know their
+    attributes). AttnGAN's DAMSM loss (``train.damsm``) can only push the generator towards what this
+    encoder sees, so a part it cannot read is a part that loss does not teach."""
+    from textgen.gan.attributes import ATTRIBUTES
+
+    n = min(n, len(data))
+    if not data.attributes or any(a is None for a in data.attributes[:n]):
+        raise ValueError("the image probe needs images with known attributes: a synthetic-birds folder (textgen make-birds)")
+    image_encoder.eval()
+    size = image_encoder.config.image_size
+    images = torch.from_numpy(data.images[:n])
+    device = next(image_encoder.parameters()).device
+    emb = torch.cat([image_encoder(_float_images(images[k:k + 256], size, device)).float().cpu()
+                     for k in range(0, n, 256)])                                     # (n, dim)
+    out = {}
+    for key, classes in ATTRIBUTES.items():
+        y = torch.tensor([classes.index(a[key]) for a in data.attributes[:n]])
+        acc, majority = linear_probe(emb, y, train_fraction=train_fraction, seed=seed)
+        out[key] = {"accuracy": acc, "majority": majority, "n": n}
     return out
