@@ -186,21 +186,18 @@ def train_caption_encoder(data, *, image_size: int, dim: int = 256, vocab_min_fr
     image.eval()
 
     r1 = r5 = float("nan")
+    word_acc = None
     if n_val >= 2:
         with torch.no_grad():
-            caps = data.one_caption_each(val_idx, rng)
-            t = torch.cat([text.encode(caps[k:k + 256]) for k in range(0, n_val, 256)])
+            val_caps = data.one_caption_each(val_idx, rng)
+            t = torch.cat([text.encode(val_caps[k:k + 256]) for k in range(0, n_val, 256)])
             v = torch.cat([image(_float_images(images[torch.from_numpy(val_idx[k:k + 256])], image_size, device))
                            for k in range(0, n_val, 256)])
+            if decoder is not None:                        # the same held-out captions, rebuilt from t
+                batch = tokenizer.encode_batch([strip_punctuation(c) for c in val_caps])
+                word_acc = decoder.eval().loss(t, batch.input_ids.to(device))[1].item()
         r = retrieval_at_k(t, v, (1, 5), pool)
         r1, r5 = r[1], r[5]
-    word_acc = None
-    if decoder is not None and n_val >= 2:
-        with torch.no_grad():
-            batch = tokenizer.encode_batch([strip_punctuation(c) for c in caps])
-            ids = batch.input_ids.to(device)
-            _, acc = decoder.eval().loss(text(ids, batch.lengths), ids)
-        word_acc = acc.item()
     report = TextEncoderTrainingReport(steps=steps, final_loss=loss_value, train_images=len(train_idx),
                                        val_images=n_val, pool=min(pool, max(n_val, 1)), r_at_1=r1, r_at_5=r5,
                                        recon_weight=recon_weight,
