@@ -283,7 +283,7 @@ def image_attribute_probe(image_encoder, data, *, n: int = 6000, train_fraction:
     the first ``n`` real renders of ``data`` (an ImageCaptionData of synthetic birds, which know their
     attributes). AttnGAN's DAMSM loss (``train.damsm``) can only push the generator towards what this
     encoder sees, so a part it cannot read is a part that loss does not teach."""
-    from textgen.gan.attributes import ATTRIBUTES
+    from textgen.gan.attributes import encode_labels
 
     n = min(n, len(data))
     if not data.attributes or any(a is None for a in data.attributes[:n]):
@@ -295,8 +295,7 @@ def image_attribute_probe(image_encoder, data, *, n: int = 6000, train_fraction:
     emb = torch.cat([image_encoder(_float_images(images[k:k + 256], size, device)).float().cpu()
                      for k in range(0, n, 256)])                                     # (n, dim)
     out = {}
-    for key, classes in ATTRIBUTES.items():
-        y = torch.tensor([classes.index(a[key]) for a in data.attributes[:n]])
+    for key, y in encode_labels(data.attributes[:n]).items():                       # {attribute: (n,) classes}
         acc, majority = linear_probe(emb, y, train_fraction=train_fraction, seed=seed)
         out[key] = {"accuracy": acc, "majority": majority, "n": n}
     return out
