@@ -5,7 +5,7 @@ import json
 import numpy as np
 import pytest
 
-from textgen.data.bird_captions import make_caption, make_captions, parse_caption
+from textgen.data.bird_captions import edit_caption, make_caption, make_captions, parse_caption
 from textgen.data.birds import sample_attributes
 
 
@@ -18,6 +18,31 @@ def test_generated_captions_round_trip_through_the_parser():
         assert 2 <= len(things) <= 5, caption
         assert parse_caption(caption) == stated, caption
         assert all(getattr(attrs, k) == v for k, v in stated.items())
+
+
+def test_an_edit_changes_exactly_one_stated_attribute_and_nothing_else():
+    rng = np.random.default_rng(2)
+    changed = set()
+    for _ in range(500):
+        caption, stated = make_caption(sample_attributes(rng), rng)
+        edited = edit_caption(caption, rng)
+        parsed = parse_caption(edited)
+        diff = {k for k in stated.keys() | parsed.keys() if stated.get(k) != parsed.get(k)}
+        assert len(diff) == 1, (caption, edited)
+        changed |= diff
+        before, after = caption.split(), edited.split()
+        assert len(before) == len(after) and sum(a != b for a, b in zip(before, after)) == 1
+    assert {"crown", "bill", "leg", "size", "bill_shape"} <= changed        # every kind of word gets edited
+
+
+def test_an_edit_keeps_case_suffixes_and_punctuation():
+    rng = np.random.default_rng(0)
+    edits = {edit_caption("This bird has a Tan-colored breast.", rng) for _ in range(60)}
+    assert len(edits) == 11                                                  # the 11 other colours
+    assert all(e.startswith("This bird has a ") and e.endswith("-colored breast.") for e in edits)
+    assert "This bird has a Tan-colored breast." not in edits
+    assert edit_caption("a bird sitting on a branch", rng) is None           # nothing to change
+    assert edit_caption("", rng) is None
 
 
 def test_captions_vary_and_use_synonyms():

@@ -100,6 +100,33 @@ def test_hard_wrong_captions_are_the_closest_of_their_candidates(tmp_path, birds
         tiny(tmp_path, birds, "bad", "train.wrong_candidates=0")
 
 
+def test_edited_wrong_captions_are_the_right_caption_with_one_word_changed(tmp_path, birds):
+    import numpy as np
+
+    from textgen.data.bird_captions import edit_caption
+
+    trainer = GANTrainer(tiny(tmp_path, birds, "edit", "train.edited_wrong=1.0"))
+    rng = np.random.default_rng(0)
+    right = np.arange(6)
+    e_wrong = trainer.caption_emb[right + 10].clone()
+    edited = trainer._edited_wrong(right, e_wrong, rng)
+    rng = np.random.default_rng(0)                                   # replay: every row is edited (fraction 1)
+    assert (rng.random(6) < 1.0).all()
+    texts = [edit_caption(trainer.caption_texts[r], rng) for r in right]
+    assert all(t is not None and t != trainer.caption_texts[r] for t, r in zip(texts, right))
+    torch.testing.assert_close(edited, trainer.text_encoder.encode(texts).float())
+
+    def mean_cosine(fraction: float) -> float:                      # right vs wrong over many batches
+        trainer.cfg.train.edited_wrong = fraction
+        rng = np.random.default_rng(0)
+        return float(torch.stack([torch.nn.functional.cosine_similarity(*trainer._batch(rng)[1:]).mean()
+                                  for _ in range(20)]).mean())
+
+    assert 1 - mean_cosine(1.0) < 0.5 * (1 - mean_cosine(0.0))       # a one-word edit is a near miss
+    with pytest.raises(Exception, match="edited_wrong"):
+        tiny(tmp_path, birds, "bad", "train.edited_wrong=1.5")
+
+
 def test_nan_stops_with_a_clear_message(tmp_path, birds, monkeypatch):
     trainer = GANTrainer(tiny(tmp_path, birds, "nan", "train.steps=6"))
     import textgen.gan.trainer as mod

@@ -6,6 +6,8 @@
 * :func:`parse_caption` maps free text ("this bird has a white chest with a long pointed white beak") to
   the attributes it states (``{"breast": "white", "bill": "white", "bill_length": "long",
   "bill_shape": "pointed"}``), so images can be rendered for *real* captions.
+* :func:`edit_caption` changes one attribute word of a caption ("a *blue* crown" for "a red crown"): the
+  near-miss wrong captions that teach a matching-aware discriminator to check every part.
 
 Both work on the vocabulary below; the parser knows more words than the grammar writes (``gray``,
 ``tan``, ``olive``, ``underbelly`` ...), because real captions use them.
@@ -19,7 +21,7 @@ import numpy as np
 
 from textgen.data.birds import BirdAttributes
 
-__all__ = ["make_caption", "make_captions", "parse_caption", "PART_WORDS", "COLOR_WORDS"]
+__all__ = ["make_caption", "make_captions", "parse_caption", "edit_caption", "PART_WORDS", "COLOR_WORDS"]
 
 # ----------------------------------------------------------------------------- vocabulary
 
@@ -304,3 +306,39 @@ def stated_subset(stated: dict[str, str], parsed: dict[str, str]) -> Optional[di
     """Attributes where the parse disagrees with what was stated: ``{key: (stated, parsed)}`` (None if none)."""
     diff = {k: (v, parsed.get(k, "")) for k, v in stated.items() if parsed.get(k) != v}
     return diff or None
+
+
+# ----------------------------------------------------------------------------- edits
+
+# the words an edit may change: (word -> value, value -> the word written for it); a word found in several
+# tables ("small": a size or a bill length) belongs to the first
+_EDIT_TABLES = (
+    (COLOR_WORDS, {c: c for c in dict.fromkeys(COLOR_WORDS.values())}),
+    (SIZE_WORDS, {v: words[0] for v, words in _SIZE_PHRASE.items()}),
+    (BILL_LENGTH_WORDS, {v: words[0] for v, words in _BILL_LEN_PHRASE.items()}),
+    (BILL_SHAPE_WORDS, {v: words[0] for v, words in _BILL_SHAPE_PHRASE.items()}),
+)
+_TOKEN_ANY_CASE = re.compile(_TOKEN.pattern, re.IGNORECASE)
+
+
+def edit_caption(text: str, rng: np.random.Generator) -> Optional[str]:
+    """``text`` with one attribute word (a colour, size, bill length or bill shape) replaced by a word for a
+    *different* value of the same kind, everything else kept: "a small bird with a red crown" -> "a small
+    bird with a blue crown". None when the caption has no such word.
+
+    Such near-misses are the wrong captions a matching-aware discriminator (Reed et al. 2016) needs to
+    learn to check a crown or a bill: a random caption of another image differs in most parts, so rejecting
+    it never requires looking at the small ones.
+    """
+    spots = []                                                      # (start, end, value, value -> word)
+    for m in _TOKEN_ANY_CASE.finditer(text):
+        word = _normalize_word(m.group().lower())                  # "Tan-colored" -> "tan" (the suffix stays)
+        for table, writes in _EDIT_TABLES:
+            if word in table:
+                spots.append((m.start(), m.start() + len(word), table[word], writes))
+                break
+    if not spots:
+        return None
+    start, end, value, writes = spots[int(rng.integers(len(spots)))]
+    others = [v for v in writes if v != value]
+    return text[:start] + writes[others[int(rng.integers(len(others)))]] + text[end:]

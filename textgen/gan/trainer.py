@@ -98,6 +98,8 @@ class GANTrainConfig:
     damsm: float = 0.0                      # weight of AttnGAN's sentence-level DAMSM loss on G (0 = off; caption kind)
     wrong_candidates: int = 1               # D's wrong caption: the one closest to the right caption among this many
                                             # captions of other images (1 = a random one, as in Reed et al.)
+    edited_wrong: float = 0.0               # fraction of D's wrong captions that are the right caption with one
+                                            # attribute word changed (edit_caption), instead of another image's
     sample_captions: list[str] = field(default_factory=lambda: list(DEFAULT_SAMPLE_CAPTIONS))
     samples_per_caption: int = 6
 
@@ -106,6 +108,7 @@ class GANTrainConfig:
         check(0 <= self.ema_decay < 1, "ema_decay", f"must be in [0, 1), got {self.ema_decay}")
         check(self.damsm >= 0, "damsm", f"must be >= 0, got {self.damsm}")
         check(self.keep_every >= 0, "keep_every", f"must be >= 0 (0 keeps only last/), got {self.keep_every}")
+        check(0 <= self.edited_wrong <= 1, "edited_wrong", f"must be in [0, 1], got {self.edited_wrong}")
         check(self.wrong_candidates >= 1, "wrong_candidates", f"must be >= 1 (1: a random wrong caption), got {self.wrong_candidates}")
         for key in ("log_every", "sample_every", "save_every", "samples_per_caption"):
             check(getattr(self, key) >= 1, key, f"must be >= 1, got {getattr(self, key)}")
@@ -311,6 +314,7 @@ class GANTrainer:
         for i, caps in enumerate(self.data.captions):
             texts += caps
             owner += [i] * len(caps)
+        self.caption_texts = texts                                                   # for train.edited_wrong
         out = [self.text_encoder.encode(texts[k:k + 512]).float().cpu() for k in range(0, len(texts), 512)]
         return torch.cat(out), np.asarray(owner)
 
@@ -329,6 +333,8 @@ class GANTrainer:
         wrong = wrong[np.arange(B), self._hardest(right, wrong)] if K > 1 else wrong[:, 0]
         e_right = self.caption_emb[torch.from_numpy(right)].to(self.device)
         e_wrong = self.caption_emb[torch.from_numpy(wrong)].to(self.device)
+        if self.cfg.train.edited_wrong > 0:
+            e_wrong = self._edited_wrong(right, e_wrong, rng)
         images = self.images[torch.from_numpy(idx)]                                  # (B, 3, L, L) uint8
         S, L = self.cfg.model.image_size, images.size(-1)
         if L > S:                                                                    # random crops (StackGAN)
@@ -349,6 +355,29 @@ class GANTrainer:
         cand = unit(self.caption_emb[torch.from_numpy(candidates)], dim=-1)                      # (B, K, E)
         sims = (cand * unit(self.caption_emb[torch.from_numpy(right)], dim=-1)[:, None]).sum(-1)  # (B, K)
         return sims.argmax(1).numpy()
+
+    @torch.no_grad()
+    def _edited_wrong(self, right: np.ndarray, e_wrong: torch.Tensor, rng: np.random.Generator) -> torch.Tensor:
+        """``e_wrong`` with a ``train.edited_wrong`` fraction of its rows replaced by the embeddings of the
+        right captions with one attribute word changed ("a red crown" -> "a blue crown"; captions without one
+        keep their random wrong caption).
+
+        A wrong caption that differs from the right one in a single part is rejected only by a D that checks
+        that part in the image, so D learns to check crowns, legs and bills, and G to draw them; random or
+        nearest-neighbour wrong captions still differ in large parts. (Swapped-word negatives for
+        image-text matching: Yuksekgonul et al. 2023, "When and why vision-language models behave like
+        bags-of-words", ICLR.)"""
+        from textgen.data.bird_captions import edit_caption
+
+        rows = np.flatnonzero(rng.random(len(right)) < self.cfg.train.edited_wrong)
+        edits = [(r, edit_caption(self.caption_texts[right[r]], rng)) for r in rows]
+        edits = [(r, text) for r, text in edits if text is not None]
+        if not edits:
+            return e_wrong
+        rows, texts = zip(*edits)
+        e_wrong = e_wrong.clone()
+        e_wrong[list(rows)] = self.text_encoder.encode(list(texts)).to(e_wrong.device, e_wrong.dtype)
+        return e_wrong
 
     # -- one step -------------------------------------------------------------------------------------
     def train_step(self, rng: np.random.Generator) -> dict[str, torch.Tensor]:
