@@ -110,6 +110,27 @@ def test_info_nce_on_known_cases():
     assert info_nce(eye, eye, temperature=0.01).item() < 1e-6           # perfect alignment
     same = torch.nn.functional.normalize(torch.ones(8, 8), dim=1)
     assert abs(info_nce(same, same).item() - math.log(8)) < 1e-5       # no information: log B
+    # an extra caption identical to an image's own: the image can only split its bet, 1/2 each: (0 + log 2) / 2
+    assert abs(info_nce(eye, eye, temperature=0.01, extra_text=eye).item() - 0.5 * math.log(2)) < 1e-5
+    assert info_nce(eye, eye, temperature=0.01, extra_text=-eye).item() < 1e-6      # far negatives cost nothing
+    assert info_nce(eye, eye, extra_text=eye[:0]).item() == info_nce(eye, eye).item()
+
+
+def test_edited_negatives_train_the_encoder_on_near_miss_captions():
+    from textgen.gan.text_encoder_training import train_caption_encoder
+
+    colours = ["red", "blue", "green", "yellow"]
+    captions = [[f"a bird with a {colours[i % 4]} crown", "a bird"] for i in range(40)]   # "a bird": no edit
+    images = np.stack([np.full((3, 32, 32), 60 * (i % 4), dtype=np.uint8) for i in range(40)])
+    kwargs = dict(image_size=32, dim=16, vocab_min_freq=1, batch_size=16, val_fraction=0.25, device="cpu",
+                  show_progress=False, image_channels=8)
+    enc, image, report = train_caption_encoder(ImageCaptionData(images=images, captions=captions), steps=60,
+                                               lr=1e-2, edited_negatives=True, **kwargs)
+    assert report.edited_negatives and math.isfinite(report.final_loss)
+    with torch.no_grad():                     # each image ranks its own caption above every one-word edit
+        e = enc.encode([f"a bird with a {c} crown" for c in colours])                       # (4, 16)
+        v = image(torch.from_numpy(images[:4]).float() / 127.5 - 1)                         # (4, 16)
+    assert ((v @ e.t()).argmax(1) == torch.arange(4)).all()
 
 
 def test_vae_text_encoder(model_dir):

@@ -51,6 +51,7 @@ class TextEncoderTrainingReport:
     r_at_1: float                 # caption -> image retrieval on held-out images
     r_at_5: float
     recon_weight: float = 0.0     # weight of the caption reconstruction term (0: InfoNCE only)
+    edited_negatives: bool = False  # each image also ranked against its caption with one attribute word changed
     final_recon_loss: Optional[float] = None       # its per-token cross-entropy at the last step (nats)
     val_word_accuracy: Optional[float] = None      # held-out captions rebuilt from their embeddings, teacher-forced
 
@@ -128,12 +129,15 @@ def train_caption_encoder(data, *, image_size: int, dim: int = 256, vocab_min_fr
                           lr: float = 2e-3, batch_size: int = 64, seed: int = 0, val_fraction: float = 0.05,
                           pool: int = 100, device: str | torch.device = "cpu", show_progress: bool = True,
                           temperature: float = 0.07, tokenizer=None, rnn: str = "lstm", image_channels: int = 32,
-                          recon_weight: float = 0.0, image_pool: str = "mean"):
+                          recon_weight: float = 0.0, image_pool: str = "mean", edited_negatives: bool = False):
     """Train a :class:`CaptionEncoder` and its :class:`ImageEncoder` with InfoNCE on ``data`` (an
     :class:`~textgen.data.images.ImageCaptionData`); returns ``(caption_encoder, image_encoder, report)``.
 
     ``recon_weight > 0`` adds ``recon_weight`` x the caption reconstruction cross-entropy of a training-only
-    :class:`CaptionDecoder` to the loss, so the embedding keeps what the images are too small to show."""
+    :class:`CaptionDecoder` to the loss, so the embedding keeps what the images are too small to show.
+    ``edited_negatives`` adds, for every image, its caption with one attribute word changed
+    (:func:`~textgen.data.bird_captions.edit_caption`) as a caption it must rank below its own, so the image
+    encoder must see the part the edit changed, small parts included."""
     from textgen.models.text_encoder import (CaptionEncoder, CaptionEncoderConfig, ImageEncoder, ImageEncoderConfig,
                                              info_nce, strip_punctuation)
     from textgen.runtime import progress
@@ -172,7 +176,15 @@ def train_caption_encoder(data, *, image_size: int, dim: int = 256, vocab_min_fr
         ids = batch.input_ids.to(device)
         t = text(ids, batch.lengths)                                                  # (B, dim)
         v = image(_float_images(images[torch.from_numpy(idx)], image_size, device))  # (B, dim)
-        loss = info_nce(t, v, temperature)
+        negatives = None
+        if edited_negatives:
+            from textgen.data.bird_captions import edit_caption
+
+            edits = [e for e in (edit_caption(c, rng) for c in caps) if e is not None]
+            if edits:
+                neg = tokenizer.encode_batch(edits)
+                negatives = text(neg.input_ids.to(device), neg.lengths)              # (K, dim)
+        loss = info_nce(t, v, temperature, extra_text=negatives)
         loss_value = loss.item()
         if decoder is not None:
             recon, _ = decoder.loss(t, ids)
@@ -200,7 +212,7 @@ def train_caption_encoder(data, *, image_size: int, dim: int = 256, vocab_min_fr
         r1, r5 = r[1], r[5]
     report = TextEncoderTrainingReport(steps=steps, final_loss=loss_value, train_images=len(train_idx),
                                        val_images=n_val, pool=min(pool, max(n_val, 1)), r_at_1=r1, r_at_5=r5,
-                                       recon_weight=recon_weight,
+                                       recon_weight=recon_weight, edited_negatives=edited_negatives,
                                        final_recon_loss=recon_value if decoder is not None else None,
                                        val_word_accuracy=word_acc)
     return text, image, report

@@ -61,6 +61,7 @@ class TextEncoderSpec:
     pretrain_lr: float = 2e-3
     pretrain_recon: float = 0.0             # caption kind: weight of the caption reconstruction term (keeps small parts)
     image_pool: Literal["mean", "flatten"] = "mean"   # caption kind: the image encoder's 4x4 map averaged or kept whole
+    pretrain_edited: bool = False           # caption kind: edited captions as extra negatives (see edit_caption)
 
     def validate(self) -> None:
         check(self.kind == "caption" or self.path is not None, "path", f"a {self.kind!r} text encoder needs a path")
@@ -285,7 +286,7 @@ class GANTrainer:
             self.data, image_size=cfg.model.image_size, dim=spec.dim, vocab_min_freq=spec.vocab_min_freq,
             steps=spec.pretrain_steps, lr=spec.pretrain_lr, batch_size=min(cfg.data.batch_size * 2, len(self.data)),
             seed=cfg.runtime.seed, device=self.device, show_progress=cfg.runtime.progress,
-            recon_weight=spec.pretrain_recon, image_pool=spec.image_pool)
+            recon_weight=spec.pretrain_recon, image_pool=spec.image_pool, edited_negatives=spec.pretrain_edited)
         print(f"text encoder: {report.summary()}")
         save_caption_encoder(text, report, out, image_encoder=image)
         return text

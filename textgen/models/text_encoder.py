@@ -172,11 +172,17 @@ class ImageEncoder(PretrainedMixin, nn.Module):
         return F.normalize(self.proj(h), dim=-1)                                     # (B, dim)
 
 
-def info_nce(text: Tensor, image: Tensor, temperature: float = 0.07) -> Tensor:
-    """Symmetric InfoNCE (CLIP): row i of ``text`` matches row i of ``image``; both L2-normalised (B, D)."""
+def info_nce(text: Tensor, image: Tensor, temperature: float = 0.07, extra_text: Optional[Tensor] = None) -> Tensor:
+    """Symmetric InfoNCE (CLIP): row i of ``text`` matches row i of ``image``; both L2-normalised (B, D).
+
+    ``extra_text`` (K, D) are further captions that match no image (hard negatives, as NegCLIP's edited
+    captions, Yuksekgonul et al. 2023): each image must also rank its own caption above all of them."""
     logits = text @ image.t() / temperature                                          # (B, B)
     target = torch.arange(text.size(0), device=text.device)
-    return 0.5 * (F.cross_entropy(logits, target) + F.cross_entropy(logits.t(), target))
+    image_to_text = logits.t()
+    if extra_text is not None and extra_text.size(0) > 0:
+        image_to_text = torch.cat([image_to_text, image @ extra_text.t() / temperature], dim=1)   # (B, B + K)
+    return 0.5 * (F.cross_entropy(logits, target) + F.cross_entropy(image_to_text, target))
 
 
 # ----------------------------------------------------------------------------- other encoders
