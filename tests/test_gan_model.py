@@ -66,6 +66,22 @@ def test_ma_gp_is_zero_centred_and_differentiable():
     assert ma_gradient_penalty(d, x, e).item() == 0.0
 
 
+def test_ma_gp_on_the_rescaled_text_is_sqrt_e_times_gentler_for_unit_embeddings():
+    torch.manual_seed(0)
+    d = Discriminator(tiny())
+    for p in d.parameters():                                   # DF-GAN's D starts with its residuals at 0
+        torch.nn.init.normal_(p, std=0.2)
+    x, e = torch.randn(4, 3, 32, 32), torch.nn.functional.normalize(torch.randn(4, 12), dim=1)   # unit norm, E = 12
+    xr = x.clone().requires_grad_(True)
+    image_part = torch.autograd.grad(d(xr, e).sum(), xr)[0].flatten(1).pow(2).sum(1).mean()
+    # p = 2: the penalty is the mean squared gradient norm, image part + text part
+    text_unit = ma_gradient_penalty(d, x, e, k=1.0, p=2.0) - image_part
+    text_scaled = ma_gradient_penalty(d, x, e, k=1.0, p=2.0, scaled_text=True) - image_part
+    assert text_scaled > 0 and torch.allclose(text_unit, 12 * text_scaled, rtol=1e-3)
+    # and D's output is the same either way: only where the gradient is taken changes
+    assert torch.allclose(d(x, e), d(x, torch.nn.functional.normalize(e, dim=1) * 12 ** 0.5))
+
+
 def test_conditioning_augmentation():
     torch.manual_seed(0)
     ca = ConditioningAugmentation(12, 8)

@@ -94,6 +94,8 @@ class GANTrainConfig:
     ema_decay: float = 0.999
     ma_gp_k: float = 2.0                    # DF-GAN: k * ||grad||^p
     ma_gp_p: float = 6.0
+    ma_gp_scaled_text: bool = False         # MA-GP's sentence gradient w.r.t. the rescaled embedding D reads
+                                            # (see ma_gradient_penalty; False: w.r.t. the unit-norm embedding)
     gan_int: float = 1.0                    # reed: weight of the GAN-INT term (0 disables)
     ca_kl: float = 1.0                      # weight of the conditioning-augmentation KL term
     damsm: float = 0.0                      # weight of AttnGAN's sentence-level DAMSM loss on G (0 = off; caption kind)
@@ -160,7 +162,8 @@ def gan_step(m, real: torch.Tensor, e_right: torch.Tensor, e_wrong: torch.Tensor
         d_fr = m.D(fake, e_right)
         loss_fn = d_loss_reed if model_cfg.loss == "reed" else d_loss_dfgan
         d_loss = loss_fn(d_rr.float(), d_rw.float(), d_fr.float())
-    gp = ma_gradient_penalty(m.D, real, e_right, t.ma_gp_k, t.ma_gp_p) if model_cfg.loss == "dfgan" else d_loss.new_zeros(())
+    gp = (ma_gradient_penalty(m.D, real, e_right, t.ma_gp_k, t.ma_gp_p, scaled_text=t.ma_gp_scaled_text)
+          if model_cfg.loss == "dfgan" else d_loss.new_zeros(()))
     m.opt_d.zero_grad(set_to_none=True)
     m.scaler_d.scale(d_loss + gp).backward()
     m.scaler_d.step(m.opt_d)

@@ -227,11 +227,18 @@ def g_loss_reed(d_fake_right: Tensor, d_fake_interp: Optional[Tensor] = None) ->
     return loss
 
 
-def ma_gradient_penalty(d: Discriminator, real: Tensor, e: Tensor, k: float = 2.0, p: float = 6.0) -> Tensor:
+def ma_gradient_penalty(d: Discriminator, real: Tensor, e: Tensor, k: float = 2.0, p: float = 6.0,
+                        scaled_text: bool = False) -> Tensor:
     """DF-GAN's matching-aware zero-centred gradient penalty on (real image, right caption):
-    k * E[ ||(grad_x D, grad_e D)||_2 ^ p ], with the gradient taken w.r.t. both the image and the sentence."""
+    k * E[ ||(grad_x D, grad_e D)||_2 ^ p ], with the gradient taken w.r.t. both the image and the sentence.
+
+    ``scaled_text`` takes the sentence gradient w.r.t. ``unit_scale(e)``, the vector D reads (components of
+    about 1, like the pixels), instead of w.r.t. ``e`` as given. For unit-norm embeddings (the caption
+    encoder) the latter is sqrt(E) = 16 times larger, so with p = 6 it penalises reacting to the caption
+    16^6 times harder than DF-GAN's unnormalised sentence vectors are penalised: D stays nearly blind to the
+    caption (a real image scores about as high with a random caption as with its own; RESULTS)."""
     real = real.detach().requires_grad_(True)
-    e = e.detach().requires_grad_(True)
+    e = (unit_scale(e.detach()) if scaled_text else e.detach()).requires_grad_(True)   # D rescales again: a no-op
     out = d(real, e)
     gx, ge = torch.autograd.grad(out.sum(), (real, e), create_graph=True)
     norm = torch.sqrt(gx.flatten(1).pow(2).sum(1) + ge.pow(2).sum(1))               # (B,)
