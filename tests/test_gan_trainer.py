@@ -249,3 +249,26 @@ def test_eval_gan_reports_attribute_accuracy(tmp_path, birds):
     if shared.is_file():
         assert report["cub"]["captions"] == 6
     assert main(args[:-2] + ["--num-captions", "0", "--out", str(out)]) == 2
+
+
+def test_discriminator_caption_check_reads_a_saved_d(tmp_path, birds):
+    import math
+
+    from textgen.checkpoint import CheckpointError
+    from textgen.gan.diagnostics import discriminator_caption_check
+
+    GANTrainer(tiny(tmp_path, birds, "dcheck", "train.ma_gp_scaled_text=true")).fit()
+    report = discriminator_caption_check(tmp_path / "dcheck", birds, n=12)
+    assert report["images"] == 12 and set(report["mean_score"]) == {"right", "edited", "random"}
+    assert 0 <= report["right_beats_random"] <= 1 and report["right_minus_edited_by_attribute"]
+    g = report["grad_norm"]
+    # the unit-norm embedding's gradient is sqrt(E) times the rescaled one's (E = 16 here)
+    assert math.isclose(g["text_unit_norm"], 4 * g["text_rescaled"], rel_tol=1e-3)
+    with pytest.raises(CheckpointError, match="training_state"):
+        discriminator_caption_check(tmp_path / "nope", birds)
+    from textgen.cli import main
+
+    assert main(["check-discriminator", "--run", str(tmp_path / "dcheck"), "--data", str(birds), "--n", "8",
+                 "--out", str(tmp_path / "d.json")]) == 0
+    assert (tmp_path / "d.json").is_file()
+    assert main(["check-discriminator", "--run", str(tmp_path / "nope"), "--data", str(birds)]) != 0

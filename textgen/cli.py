@@ -416,6 +416,21 @@ def cmd_train_text_encoder(args: argparse.Namespace) -> int:
     return 0
 
 
+def cmd_check_discriminator(args: argparse.Namespace) -> int:
+    """Does a GAN run's saved D read the caption? Right vs one-word-edited vs random captions on real images."""
+    import json
+    from pathlib import Path
+
+    from textgen.gan.diagnostics import discriminator_caption_check
+
+    report = discriminator_caption_check(args.run, args.data, n=args.n, seed=args.seed)
+    text = json.dumps(report, indent=2)
+    print(text)
+    if args.out:
+        Path(args.out).write_text(text + "\n")
+    return 0
+
+
 def cmd_probe_text_encoder(args: argparse.Namespace) -> int:
     """What a caption encoder carries (and, with --data, what its image half sees): a linear probe per attribute."""
     import json
@@ -628,6 +643,14 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--num-images", type=int, default=6000, help="renders for the image probe (default 6000)")
     p.add_argument("--seed", type=int, default=123)
     p.add_argument("--out", help="also write the probe as JSON here")
+
+    p = add("check-discriminator", cmd_check_discriminator,
+            "does a GAN run's discriminator read the caption? (right vs edited vs random captions)")
+    p.add_argument("--run", required=True, help="a train-gan run folder (its last/ keeps D's training state)")
+    p.add_argument("--data", required=True, help="a synthetic-birds image folder (textgen make-birds)")
+    p.add_argument("--n", type=int, default=512, help="real images to score (default 512)")
+    p.add_argument("--seed", type=int, default=1)
+    p.add_argument("--out", help="also write the report here as JSON")
 
     p = add("eval-vae", cmd_eval_vae, "evaluate a saved VAE: ELBO, NLL, KL, PPL, IW-NLL, MI, active units")
     p.add_argument("--model", required=True, help="model folder (e.g. runs/vae/ptb_lstm/best)")
