@@ -101,11 +101,15 @@ def test_hard_wrong_captions_are_the_closest_of_their_candidates(tmp_path, birds
 
 
 def test_edited_wrong_captions_are_the_right_caption_with_one_word_changed(tmp_path, birds):
+    import json
+
     import numpy as np
 
     from textgen.data.bird_captions import edit_caption
 
-    trainer = GANTrainer(tiny(tmp_path, birds, "edit", "train.edited_wrong=1.0"))
+    trainer = GANTrainer(tiny(tmp_path, birds, "edit", "train.edited_wrong=1.0", "text_encoder.pretrain_edited=true"))
+    report = json.loads((tmp_path / "edit" / "text_encoder" / "training_report.json").read_text())
+    assert report["edited_negatives"] is True
     rng = np.random.default_rng(0)
     right = np.arange(6)
     e_wrong = trainer.caption_emb[right + 10].clone()

@@ -1,4 +1,4 @@
-"""Does a trained discriminator read the caption? ``python scripts/check_discriminator.py --run DIR --data DIR``.
+"""Does a trained discriminator read the caption? ``textgen check-discriminator --run DIR --data DIR``.
 
 A matching-aware D (Reed et al. 2016) is the generator's teacher for caption faithfulness: G is pushed
 towards whatever makes D(fake, caption) high, so a D that scores a real image about as high with a random

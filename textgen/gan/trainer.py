@@ -6,7 +6,8 @@ One explicit trainer class, read top to bottom:
       setup:   data (an imagefolder; rendered first when ``data.make_birds`` asks) -> text encoder (loaded, or
                trained contrastively first) -> every caption embedded ONCE with the frozen encoder ->
                G, EMA-G, D -> optimizers (G 1e-4, D 4e-4, betas (0, 0.9)) and GradScalers
-      loop:    D step: real/right, real/wrong (a caption of another image), fake/right; ``reed`` = GAN-CLS BCE,
+      loop:    D step: real/right, real/wrong (a caption of another image, or with ``train.edited_wrong`` the
+               right caption with one word changed), fake/right; ``reed`` = GAN-CLS BCE,
                ``dfgan`` = hinge + MA-GP.  G step: fool D on the right captions (+ GAN-INT for ``reed``,
                + the CA KL term when conditioning augmentation is on).  EMA update of G.
       every N: a sample grid from fixed captions and fixed noise, checkpoints (atomic), metrics rows
