@@ -53,17 +53,17 @@ def discriminator_caption_check(run, data, *, n: int = 512, seed: int = 1) -> di
     random = [right[(i + s) % n] for i, s in enumerate(shift)]                 # a caption of another image
 
     x = torch.from_numpy(images.images).float() / 127.5 - 1                      # (n, 3, S, S)
+    emb = {name: encoder.encode(texts).float() for name, texts in (("right", right), ("edited", edited), ("random", random))}
     with torch.no_grad():
-        h = D.features(x)
-        scores = {name: D.logit(h, encoder.encode(texts).float())
-                  for name, texts in (("right", right), ("edited", edited), ("random", random))}
+        h = D.features(x)                                                        # (n, C, 4, 4)
+        scores = {name: D.logit(h, e) for name, e in emb.items()}
     gap = (scores["right"] - scores["edited"]).numpy()
     changed = np.array(changed)
 
-    e = encoder.encode(right).float()                                            # unit-norm caption embeddings
+    e = emb["right"]                                                             # unit-norm caption embeddings
     xr, eu, es = x.clone().requires_grad_(True), e.clone().requires_grad_(True), unit_scale(e).requires_grad_(True)
     gx, gu = torch.autograd.grad(D(xr, eu).sum(), (xr, eu))
-    gs, = torch.autograd.grad(D(x, es).sum(), (es,))
+    gs, = torch.autograd.grad(D.logit(h, es).sum(), (es,))                      # the text path only needs h
     norm = lambda g: float(g.flatten(1).norm(dim=1).mean())                      # noqa: E731
     return {
         "images": n,

@@ -138,6 +138,7 @@ def train_caption_encoder(data, *, image_size: int, dim: int = 256, vocab_min_fr
     ``edited_negatives`` adds, for every image, its caption with one attribute word changed
     (:func:`~textgen.data.bird_captions.edit_caption`) as a caption it must rank below its own, so the image
     encoder must see the part the edit changed, small parts included."""
+    from textgen.data.bird_captions import edit_caption
     from textgen.models.text_encoder import (CaptionEncoder, CaptionEncoderConfig, ImageEncoder, ImageEncoderConfig,
                                              info_nce, strip_punctuation)
     from textgen.runtime import progress
@@ -178,8 +179,6 @@ def train_caption_encoder(data, *, image_size: int, dim: int = 256, vocab_min_fr
         v = image(_float_images(images[torch.from_numpy(idx)], image_size, device))  # (B, dim)
         negatives = None
         if edited_negatives:
-            from textgen.data.bird_captions import edit_caption
-
             edits = [e for e in (edit_caption(c, rng) for c in caps) if e is not None]
             if edits:
                 neg = tokenizer.encode_batch(edits)
