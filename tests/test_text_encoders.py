@@ -97,6 +97,33 @@ def test_image_encoder_pools_keep_or_drop_where_a_colour_is(tmp_path):
         ImageEncoder(ImageEncoderConfig(pool="max"))
 
 
+def test_image_encoder_depth_adds_full_resolution_convs_and_keeps_old_folders_loading(tmp_path):
+    import json
+
+    torch.manual_seed(0)
+    x = torch.rand(2, 3, 32, 32) * 2 - 1
+    shallow = ImageEncoder(ImageEncoderConfig(dim=16, channels=8, image_size=32))
+    deep = ImageEncoder(ImageEncoderConfig(dim=16, channels=8, image_size=32, depth=2)).eval()
+    assert shallow.net[0](x).shape == (2, 8, 16, 16)                # depth 1: halves at once
+    assert deep.net[0](x).shape == (2, 8, 32, 32)                   # depth 2: a 3x3 conv at 32 px first
+    convs = [m for m in deep.net if isinstance(m, torch.nn.Conv2d)]
+    assert [m.stride[0] for m in convs] == [1, 2, 1, 2, 1, 2]        # 32 -> 16 -> 8 -> 4, looking at each
+    assert deep(x).shape == (2, 16)
+    deep.save_pretrained(tmp_path / "deep")
+    again = ImageEncoder.from_pretrained(tmp_path / "deep").eval()
+    assert again.config.depth == 2 and torch.allclose(again(x), deep(x))
+    # a folder saved before `depth` existed (no such key in config.json) loads as depth 1, weights and all
+    shallow.eval().save_pretrained(tmp_path / "old")
+    cfg_file = tmp_path / "old" / "config.json"
+    cfg = json.loads(cfg_file.read_text())
+    cfg["config"].pop("depth")
+    cfg_file.write_text(json.dumps(cfg))
+    old = ImageEncoder.from_pretrained(tmp_path / "old").eval()
+    assert old.config.depth == 1 and torch.allclose(old(x), shallow(x))
+    with pytest.raises(Exception, match="depth"):
+        ImageEncoder(ImageEncoderConfig(depth=0))
+
+
 def test_caption_encoder_save_load_round_trip(tmp_path):
     tok = Tokenizer.train(CAPTIONS, kind="word")
     enc = CaptionEncoder(CaptionEncoderConfig(tok.vocab_size, dim=16, embed_size=8, hidden_size=8), tokenizer=tok)

@@ -409,7 +409,8 @@ def cmd_train_text_encoder(args: argparse.Namespace) -> int:
     enc, image_enc, report = train_caption_encoder(
         data, image_size=args.size, dim=args.dim, vocab_min_freq=args.min_freq, steps=args.steps, lr=args.lr,
         batch_size=args.batch_size, seed=args.seed, device=resolve_device(args.device), show_progress=not args.quiet,
-        recon_weight=args.recon_weight, image_pool=args.image_pool, edited_negatives=args.edited_negatives)
+        recon_weight=args.recon_weight, image_pool=args.image_pool, edited_negatives=args.edited_negatives,
+        image_channels=args.image_channels, image_depth=args.image_depth)
     save_caption_encoder(enc, report, args.out, image_encoder=image_enc)
     print(report.summary())
     print(f"wrote {args.out}; use it in a GAN config with text_encoder.path={args.out}")
@@ -626,6 +627,10 @@ def build_parser() -> argparse.ArgumentParser:
                    help="weight of the caption reconstruction term that keeps small parts in the embedding (default 0)")
     p.add_argument("--image-pool", default="mean", choices=["mean", "flatten"],
                    help="the image encoder's last step: average the 4x4 map, or keep its 16 positions (default mean)")
+    p.add_argument("--image-channels", type=int, default=32,
+                   help="width of the image encoder's first conv; later ones double it up to 8x (default 32)")
+    p.add_argument("--image-depth", type=int, default=1,
+                   help="convs per resolution in the image encoder: 1 strided conv, plus depth-1 3x3 convs (default 1)")
     p.add_argument("--edited-negatives", action="store_true",
                    help="also rank each image against its caption with one colour/size/bill word changed")
     p.add_argument("--batch-size", type=int, default=64)

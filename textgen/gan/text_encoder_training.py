@@ -129,7 +129,8 @@ def train_caption_encoder(data, *, image_size: int, dim: int = 256, vocab_min_fr
                           lr: float = 2e-3, batch_size: int = 64, seed: int = 0, val_fraction: float = 0.05,
                           pool: int = 100, device: str | torch.device = "cpu", show_progress: bool = True,
                           temperature: float = 0.07, tokenizer=None, rnn: str = "lstm", image_channels: int = 32,
-                          recon_weight: float = 0.0, image_pool: str = "mean", edited_negatives: bool = False):
+                          recon_weight: float = 0.0, image_pool: str = "mean", edited_negatives: bool = False,
+                          image_depth: int = 1):
     """Train a :class:`CaptionEncoder` and its :class:`ImageEncoder` with InfoNCE on ``data`` (an
     :class:`~textgen.data.images.ImageCaptionData`); returns ``(caption_encoder, image_encoder, report)``.
 
@@ -162,7 +163,7 @@ def train_caption_encoder(data, *, image_size: int, dim: int = 256, vocab_min_fr
         tokenizer = Tokenizer.train(texts, kind="word", min_freq=vocab_min_freq, lowercase=True, max_length=48)
     text = CaptionEncoder(CaptionEncoderConfig(vocab_size=tokenizer.vocab_size, dim=dim, rnn=rnn), tokenizer=tokenizer).to(device)
     image = ImageEncoder(ImageEncoderConfig(dim=dim, channels=image_channels, image_size=image_size,
-                                            pool=image_pool)).to(device)
+                                            pool=image_pool, depth=image_depth)).to(device)
     decoder = CaptionDecoder(tokenizer.vocab_size, dim).to(device) if recon_weight > 0 else None
     params = [*text.parameters(), *image.parameters(), *(decoder.parameters() if decoder is not None else ())]
     opt = torch.optim.Adam(params, lr=lr)

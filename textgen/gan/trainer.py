@@ -62,12 +62,16 @@ class TextEncoderSpec:
     pretrain_lr: float = 2e-3
     pretrain_recon: float = 0.0             # caption kind: weight of the caption reconstruction term (keeps small parts)
     image_pool: Literal["mean", "flatten"] = "mean"   # caption kind: the image encoder's 4x4 map averaged or kept whole
+    image_channels: int = 32                # caption kind: width of the image encoder's first conv
+    image_depth: int = 1                    # caption kind: convs per resolution in the image encoder (1 = strided only)
     pretrain_edited: bool = False           # caption kind: edited captions as extra negatives (see edit_caption)
 
     def validate(self) -> None:
         check(self.kind == "caption" or self.path is not None, "path", f"a {self.kind!r} text encoder needs a path")
         check(self.pretrain_steps >= 0, "pretrain_steps", f"must be >= 0, got {self.pretrain_steps}")
         check(self.pretrain_recon >= 0, "pretrain_recon", f"must be >= 0, got {self.pretrain_recon}")
+        check(self.image_channels >= 1, "image_channels", f"must be >= 1, got {self.image_channels}")
+        check(self.image_depth >= 1, "image_depth", f"must be >= 1, got {self.image_depth}")
 
 
 @dataclass
@@ -290,7 +294,8 @@ class GANTrainer:
             self.data, image_size=cfg.model.image_size, dim=spec.dim, vocab_min_freq=spec.vocab_min_freq,
             steps=spec.pretrain_steps, lr=spec.pretrain_lr, batch_size=min(cfg.data.batch_size * 2, len(self.data)),
             seed=cfg.runtime.seed, device=self.device, show_progress=cfg.runtime.progress,
-            recon_weight=spec.pretrain_recon, image_pool=spec.image_pool, edited_negatives=spec.pretrain_edited)
+            recon_weight=spec.pretrain_recon, image_pool=spec.image_pool, edited_negatives=spec.pretrain_edited,
+            image_channels=spec.image_channels, image_depth=spec.image_depth)
         print(f"text encoder: {report.summary()}")
         save_caption_encoder(text, report, out, image_encoder=image)
         return text

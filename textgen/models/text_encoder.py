@@ -136,9 +136,10 @@ class ImageEncoderConfig:
     channels: int = 32
     image_size: int = 64
     pool: str = "mean"            # "mean": global average of the 4x4 map; "flatten": all 16 positions (where is it red?)
+    depth: int = 1                # convs per resolution: 1 = one strided 4x4 conv; d > 1 adds d - 1 3x3 convs before it
 
     def validate(self) -> None:
-        for key in ("dim", "channels", "image_size"):
+        for key in ("dim", "channels", "image_size", "depth"):
             check(getattr(self, key) >= 1, key, f"must be >= 1, got {getattr(self, key)}")
         check(self.pool in ("mean", "flatten"), "pool", f"must be 'mean' or 'flatten', got {self.pool!r}")
 
@@ -146,6 +147,8 @@ class ImageEncoderConfig:
 class ImageEncoder(PretrainedMixin, nn.Module):
     """The caption encoder's image half: strided convs to 4x4, global average pool (or, with ``pool="flatten"``,
     the whole 4x4 map, so that a colour keeps its place: a red crown is red at the top), projection, L2-norm.
+    ``depth > 1`` puts ``depth - 1`` stride-1 3x3 convs before each strided one, so that the encoder looks at
+    each resolution before halving it: a crown or a bill is only a few pixels at 32 px.
 
     Trained with the caption encoder (InfoNCE) and saved beside it (``<encoder>/image_encoder/``), so that
     the GAN can use it for AttnGAN's sentence-level DAMSM loss on its fakes (``train.damsm``).
@@ -161,6 +164,9 @@ class ImageEncoder(PretrainedMixin, nn.Module):
         self.config = config
         layers, c_in, size, c = [], 3, config.image_size, config.channels
         while size > 4:
+            for _ in range(config.depth - 1):                                       # look before halving
+                layers += [nn.Conv2d(c_in, c, 3, padding=1), nn.BatchNorm2d(c), nn.LeakyReLU(0.2)]
+                c_in = c
             layers += [nn.Conv2d(c_in, c, 4, stride=2, padding=1), nn.BatchNorm2d(c), nn.LeakyReLU(0.2)]
             c_in, c, size = c, min(c * 2, 8 * config.channels), size // 2
         self.net = nn.Sequential(*layers)
