@@ -201,8 +201,11 @@ def test_train_text_encoder_command_writes_a_usable_encoder(tmp_path):
     make_birds_dataset(data, n=48, size=32, show_progress=False)
     out = tmp_path / "enc"
     code = main(["train-text-encoder", "--data", str(data), "--out", str(out), "--size", "32", "--steps", "30",
-                 "--dim", "16", "--min-freq", "1", "--batch-size", "16", "--device", "cpu", "--quiet"])
+                 "--dim", "16", "--min-freq", "1", "--batch-size", "16", "--device", "cpu", "--quiet",
+                 "--image-depth", "2", "--image-channels", "8"])
     assert code == 0
+    image_enc = ImageEncoder.from_pretrained(out / "image_encoder")
+    assert image_enc.config.depth == 2 and image_enc.config.channels == 8
     report = json.loads((out / "training_report.json").read_text())
     assert report["steps"] == 30 and report["val_images"] == 2 and report["train_images"] == 46
     assert math.isfinite(report["final_loss"]) and report["final_loss"] < math.log(16)   # below chance InfoNCE
