@@ -91,7 +91,7 @@ def test_hard_wrong_captions_are_the_closest_of_their_candidates(tmp_path, birds
     def mean_cosine(k: int) -> float:                       # right vs wrong over many batches, real embeddings
         trainer.cfg.train.wrong_candidates = k
         rng = np.random.default_rng(0)
-        sims = [torch.nn.functional.cosine_similarity(*trainer._batch(rng)[1:]).mean() for _ in range(30)]
+        sims = [torch.nn.functional.cosine_similarity(*trainer._batch(rng)[1:3]).mean() for _ in range(30)]
         return float(torch.stack(sims).mean())
 
     trainer.caption_emb = trainer._embed_captions()[0]
@@ -123,12 +123,49 @@ def test_edited_wrong_captions_are_the_right_caption_with_one_word_changed(tmp_p
     def mean_cosine(fraction: float) -> float:                      # right vs wrong over many batches
         trainer.cfg.train.edited_wrong = fraction
         rng = np.random.default_rng(0)
-        return float(torch.stack([torch.nn.functional.cosine_similarity(*trainer._batch(rng)[1:]).mean()
+        return float(torch.stack([torch.nn.functional.cosine_similarity(*trainer._batch(rng)[1:3]).mean()
                                   for _ in range(20)]).mean())
 
     assert 1 - mean_cosine(1.0) < 0.5 * (1 - mean_cosine(0.0))       # a one-word edit is a near miss
     with pytest.raises(Exception, match="edited_wrong"):
         tiny(tmp_path, birds, "bad", "train.edited_wrong=1.5")
+
+
+def test_damsm_edited_makes_each_fake_rank_its_caption_above_its_one_word_edits(tmp_path, birds):
+    import copy
+    import math
+
+    import numpy as np
+
+    from textgen.data.bird_captions import edit_caption
+    from textgen.gan.trainer import gan_step
+
+    trainer = GANTrainer(tiny(tmp_path, birds, "dedit", "train.damsm=5.0", "train.damsm_edited=true"))
+    real, e_right, e_wrong, e_edit = trainer._batch(np.random.default_rng(0))
+    assert e_edit is not None and 1 <= e_edit.size(0) <= 4 and e_edit.shape[1:] == e_right.shape[1:]
+    right = np.arange(4)                                             # the edits are the encoder's embeddings of edits
+    rows, emb = trainer._edited(right, right, np.random.default_rng(1))
+    rng = np.random.default_rng(1)
+    texts = [t for t in (edit_caption(trainer.caption_texts[r], rng) for r in right) if t is not None]
+    assert len(rows) == len(texts) and all(t not in trainer.caption_texts[:4] for t in texts)
+    torch.testing.assert_close(emb, trainer.text_encoder.encode(texts).float())
+
+    names = ("G", "D", "G_ema", "opt_g", "opt_d")
+    snapshot = copy.deepcopy({k: getattr(trainer, k).state_dict() for k in names})
+
+    def damsm(edits):                                                # the same step from the same state
+        for k in names:
+            getattr(trainer, k).load_state_dict(copy.deepcopy(snapshot[k]))
+        torch.manual_seed(0)
+        return gan_step(trainer, real, e_right, e_wrong, trainer.cfg.model, trainer.cfg.train, trainer.device,
+                        trainer.dtype, e_edit=edits)["damsm"].item()
+
+    plain = damsm(None)
+    assert damsm(e_edit) > plain                                     # more captions to be ranked above
+    assert damsm(e_right) >= 0.5 * math.log(2) > 0                   # a copy of its own caption ties: >= log 2 / 2
+    assert damsm(None) == plain                                      # the snapshot really restores the state
+    with pytest.raises(Exception, match="damsm_edited"):
+        tiny(tmp_path, birds, "bad", "train.damsm_edited=true")      # DAMSM off: nothing to add negatives to
 
 
 def test_nan_stops_with_a_clear_message(tmp_path, birds, monkeypatch):

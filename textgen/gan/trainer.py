@@ -108,6 +108,8 @@ class GANTrainConfig:
                                             # captions of other images (1 = a random one, as in Reed et al.)
     edited_wrong: float = 0.0               # fraction of D's wrong captions that are the right caption with one
                                             # attribute word changed (edit_caption), instead of another image's
+    damsm_edited: bool = False              # DAMSM: each fake must also rank its caption above that caption with one
+                                            # attribute word changed, not only above the batch's other captions
     sample_captions: list[str] = field(default_factory=lambda: list(DEFAULT_SAMPLE_CAPTIONS))
     samples_per_caption: int = 6
 
@@ -117,6 +119,8 @@ class GANTrainConfig:
         check(self.damsm >= 0, "damsm", f"must be >= 0, got {self.damsm}")
         check(self.keep_every >= 0, "keep_every", f"must be >= 0 (0 keeps only last/), got {self.keep_every}")
         check(0 <= self.edited_wrong <= 1, "edited_wrong", f"must be in [0, 1], got {self.edited_wrong}")
+        check(not self.damsm_edited or self.damsm > 0, "damsm_edited",
+              "adds negatives to the DAMSM loss, which is off; set train.damsm > 0 (the shipped configs use 2)")
         check(self.wrong_candidates >= 1, "wrong_candidates", f"must be >= 1 (1: a random wrong caption), got {self.wrong_candidates}")
         for key in ("log_every", "sample_every", "save_every", "samples_per_caption"):
             check(getattr(self, key) >= 1, key, f"must be >= 1, got {getattr(self, key)}")
@@ -146,14 +150,16 @@ class GANRunConfig:
 # ----------------------------------------------------------------------------- one optimisation step
 
 def gan_step(m, real: torch.Tensor, e_right: torch.Tensor, e_wrong: torch.Tensor, model_cfg: GANConfig,
-             t: GANTrainConfig, device: torch.device, dtype: torch.dtype) -> dict[str, torch.Tensor]:
+             t: GANTrainConfig, device: torch.device, dtype: torch.dtype,
+             e_edit: Optional[torch.Tensor] = None) -> dict[str, torch.Tensor]:
     """One D update and one G update, then the EMA; ``m`` has G, G_ema, D, opt_g, opt_d, scaler_g, scaler_d
     and image_encoder (None unless ``t.damsm > 0``).
 
     D sees real/right, real/wrong and fake/right: GAN-CLS BCE (``reed``) or hinge + MA-GP (``dfgan``). G is
     trained to fool D on the right captions (+ GAN-INT for ``reed``, + the CA KL term when CA is on, + the
     sentence-level DAMSM loss when ``t.damsm > 0``: the fakes, seen by the frozen image encoder trained with
-    the caption encoder, must pick out their own caption among the batch's -- Xu et al. 2018, AttnGAN, Eq. 10-11).
+    the caption encoder, must pick out their own caption among the batch's -- Xu et al. 2018, AttnGAN, Eq. 10-11;
+    and, given ``e_edit`` (K, E), also above those edited captions: ``train.damsm_edited``).
     Returns the step's statistics as tensors (no host sync).
     """
     B = real.size(0)
@@ -188,7 +194,8 @@ def gan_step(m, real: torch.Tensor, e_right: torch.Tensor, e_wrong: torch.Tensor
         g_total = g_loss + t.ca_kl * kl.float()
         damsm = g_total.new_zeros(())
         if t.damsm > 0:
-            damsm = info_nce(e_right.float(), m.image_encoder(fake.float()).float())
+            damsm = info_nce(e_right.float(), m.image_encoder(fake.float()).float(),
+                             extra_text=e_edit.float() if e_edit is not None else None)
             g_total = g_total + t.damsm * damsm
     m.opt_g.zero_grad(set_to_none=True)
     m.scaler_g.scale(g_total).backward()
@@ -334,7 +341,8 @@ class GANTrainer:
         return x.contiguous(memory_format=torch.channels_last) if self.device.type == "cuda" else x
 
     def _batch(self, rng: np.random.Generator):
-        """Images, a right caption embedding for each, and a wrong one (a caption of a different image)."""
+        """Images, a right caption embedding for each, a wrong one (a caption of a different image), and the
+        embeddings of the right captions with one word edited for ``train.damsm_edited`` (else None)."""
         B, K = self.cfg.data.batch_size, self.cfg.train.wrong_candidates
         idx = rng.choice(len(self.data), B, replace=len(self.data) < B)
         right = np.array([rng.choice(self.captions_of[i]) for i in idx])
@@ -345,6 +353,7 @@ class GANTrainer:
         e_wrong = self.caption_emb[torch.from_numpy(wrong)].to(self.device)
         if self.cfg.train.edited_wrong > 0:
             e_wrong = self._edited_wrong(right, e_wrong, rng)
+        e_edit = self._edited(right, np.arange(B), rng)[1] if self.cfg.train.damsm_edited else None
         images = self.images[torch.from_numpy(idx)]                                  # (B, 3, L, L) uint8
         S, L = self.cfg.model.image_size, images.size(-1)
         if L > S:                                                                    # random crops (StackGAN)
@@ -353,7 +362,7 @@ class GANTrainer:
         if self.cfg.data.flip:
             flip = torch.from_numpy(rng.random(B) < 0.5)
             images = torch.where(flip[:, None, None, None], images.flip(-1), images)
-        return self._to_float(images), e_right, e_wrong
+        return self._to_float(images), e_right, e_wrong, e_edit
 
     def _hardest(self, right: np.ndarray, candidates: np.ndarray) -> np.ndarray:
         """For each right caption (B,), the column of its most similar (cosine) candidate caption (B, K).
@@ -377,22 +386,31 @@ class GANTrainer:
         nearest-neighbour wrong captions still differ in large parts. (Swapped-word negatives for
         image-text matching: Yuksekgonul et al. 2023, "When and why vision-language models behave like
         bags-of-words", ICLR.)"""
+        rows, emb = self._edited(right, np.flatnonzero(rng.random(len(right)) < self.cfg.train.edited_wrong), rng)
+        if not rows:
+            return e_wrong
+        e_wrong = e_wrong.clone()
+        e_wrong[rows] = emb.to(e_wrong.device, e_wrong.dtype)
+        return e_wrong
+
+    @torch.no_grad()
+    def _edited(self, right: np.ndarray, rows, rng: np.random.Generator) -> tuple[list[int], Optional[torch.Tensor]]:
+        """For the given rows of a batch, the captions ``right[row]`` with one attribute word changed
+        (:func:`~textgen.data.bird_captions.edit_caption`), encoded: ``(rows that had a word to edit, (K, E))``."""
         from textgen.data.bird_captions import edit_caption
 
-        rows = np.flatnonzero(rng.random(len(right)) < self.cfg.train.edited_wrong)
         edits = [(r, edit_caption(self.caption_texts[right[r]], rng)) for r in rows]
-        edits = [(r, text) for r, text in edits if text is not None]
+        edits = [(int(r), text) for r, text in edits if text is not None]
         if not edits:
-            return e_wrong
-        rows, texts = zip(*edits)
-        e_wrong = e_wrong.clone()
-        e_wrong[list(rows)] = self.text_encoder.encode(list(texts)).to(e_wrong.device, e_wrong.dtype)
-        return e_wrong
+            return [], None
+        kept, texts = zip(*edits)
+        return list(kept), self.text_encoder.encode(list(texts)).to(self.device)
 
     # -- one step -------------------------------------------------------------------------------------
     def train_step(self, rng: np.random.Generator) -> dict[str, torch.Tensor]:
-        real, e_right, e_wrong = self._batch(rng)
-        stats = gan_step(self, real, e_right, e_wrong, self.cfg.model, self.cfg.train, self.device, self.dtype)
+        real, e_right, e_wrong, e_edit = self._batch(rng)
+        stats = gan_step(self, real, e_right, e_wrong, self.cfg.model, self.cfg.train, self.device, self.dtype,
+                         e_edit=e_edit)
         self.step += 1
         return stats
 
