@@ -219,7 +219,42 @@ def test_train_text_encoder_command_writes_a_usable_encoder(tmp_path):
     probes = json.loads((tmp_path / "probe.json").read_text())
     assert set(probes["text"]) >= {"crown", "wing", "bill", "size"}
     assert all(0 <= r["accuracy"] <= 1 for r in probes["text"].values()) and probes["image"]["wing"]["n"] == 48
+    edits = probes["edit"]
+    assert 0 < edits["all"]["n"] <= 48 and sum(r["n"] for k, r in edits.items() if k != "all") == edits["all"]["n"]
     assert main(["probe-text-encoder", "--encoder", str(out), "--num-captions", "10"]) == 2
+
+
+def test_edit_ranking_compares_each_render_s_caption_with_its_one_word_edit(tmp_path):
+    """Known cases: an encoder pair that prefers the data's own captions wins every edit; one that cannot
+    tell captions apart wins none (a tie is not a win)."""
+    from textgen.data.birds import make_birds_dataset
+    from textgen.gan.text_encoder_training import edit_ranking
+
+    make_birds_dataset(tmp_path / "b", n=40, size=32, show_progress=False)
+    data = ImageCaptionData.load(tmp_path / "b", image_size=32)
+    own = {c for caps in data.captions for c in caps}
+
+    class Text:                                     # +1 for a caption of the data, -1 for anything else
+        def encode(self, texts):
+            return torch.tensor([[1.0 if t in own else -1.0] for t in texts])
+
+    class Image(torch.nn.Module):
+        config = ImageEncoderConfig(dim=1, image_size=32)
+
+        def __init__(self):
+            super().__init__()
+            self.w = torch.nn.Parameter(torch.ones(1))
+
+        def forward(self, x):
+            return self.w.expand(x.size(0), 1)
+
+    good = edit_ranking(Text(), Image(), data)
+    assert good["all"]["accuracy"] == 1.0 and 30 <= good["all"]["n"] <= 40
+    assert sum(r["n"] for k, r in good.items() if k != "all") == good["all"]["n"]
+    assert {"crown", "size"} & set(good) and all(r["accuracy"] == 1.0 for r in good.values())
+    blind = Text()
+    blind.encode = lambda texts: torch.ones(len(texts), 1)
+    assert edit_ranking(blind, Image(), data)["all"]["accuracy"] == 0.0
 
 
 def test_caption_reconstruction_keeps_what_the_images_cannot_show():

@@ -438,7 +438,7 @@ def cmd_probe_text_encoder(args: argparse.Namespace) -> int:
     from pathlib import Path
 
     from textgen.gan.evaluate import grammar_captions
-    from textgen.gan.text_encoder_training import IMAGE_ENCODER_DIR, attribute_probe, image_attribute_probe
+    from textgen.gan.text_encoder_training import IMAGE_ENCODER_DIR, attribute_probe, edit_ranking, image_attribute_probe
     from textgen.models.pretrained import resolve_model_path
     from textgen.models.text_encoder import CaptionEncoder, ImageEncoder
 
@@ -447,8 +447,8 @@ def cmd_probe_text_encoder(args: argparse.Namespace) -> int:
     folder = resolve_model_path(args.encoder)
     if (folder / "text_encoder").is_dir():                        # a GAN model folder or a train-gan run folder
         folder = folder / "text_encoder"
-    probes = {"text": attribute_probe(CaptionEncoder.from_pretrained(folder),
-                                      grammar_captions(args.num_captions, seed=args.seed))}
+    text_encoder = CaptionEncoder.from_pretrained(folder)
+    probes = {"text": attribute_probe(text_encoder, grammar_captions(args.num_captions, seed=args.seed))}
     print(f"linear probes of {folder} (80% train / 20% held out)\n"
           f"text: {args.num_captions:,} grammar captions, each attribute probed on the captions that state it")
     if args.data:
@@ -460,12 +460,17 @@ def cmd_probe_text_encoder(args: argparse.Namespace) -> int:
         image_encoder = ImageEncoder.from_pretrained(folder / IMAGE_ENCODER_DIR)
         data = ImageCaptionData.load(args.data, image_size=image_encoder.config.image_size, limit=args.num_images)
         probes["image"] = image_attribute_probe(image_encoder, data, n=args.num_images)
-        print(f"image: the image encoder on {min(args.num_images, len(data)):,} real renders of {args.data}")
-    print("| attribute | " + " | ".join(f"{k} probe" for k in probes) + " | majority class (text) |")
+        probes["edit"] = edit_ranking(text_encoder, image_encoder, data, n=args.num_images, seed=args.seed + 1)
+        print(f"image: the image encoder on {min(args.num_images, len(data)):,} real renders of {args.data}\n"
+              "edit: how often a render's own caption scores above it with that attribute's word changed (chance 50%)")
+    print("| attribute | " + " | ".join(f"{k} probe" if k != "edit" else "edit ranking" for k in probes)
+          + " | majority class (text) |")
     print("|---|" + "---|" * (len(probes) + 1))
     for key, row in probes["text"].items():
         cells = [f"{probes[k][key]['accuracy']:.1%}" if key in probes[k] else "" for k in probes]
         print(f"| {key} | " + " | ".join(cells) + f" | {row['majority']:.1%} |")
+    if "edit" in probes:
+        print("| all edits | " + " | ".join([""] * (len(probes) - 1)) + f" | {probes['edit']['all']['accuracy']:.1%} | |")
     if args.out:
         Path(args.out).write_text(json.dumps({"encoder": str(folder), **probes}, indent=2) + "\n")
         print(f"wrote {args.out}")

@@ -21,7 +21,8 @@ import numpy as np
 
 from textgen.data.birds import BirdAttributes
 
-__all__ = ["make_caption", "make_captions", "parse_caption", "edit_caption", "PART_WORDS", "COLOR_WORDS"]
+__all__ = ["make_caption", "make_captions", "parse_caption", "edit_caption", "changed_attribute", "PART_WORDS",
+           "COLOR_WORDS"]
 
 # ----------------------------------------------------------------------------- vocabulary
 
@@ -342,3 +343,10 @@ def edit_caption(text: str, rng: np.random.Generator) -> Optional[str]:
     start, end, value, writes = spots[int(rng.integers(len(spots)))]
     others = [v for v in writes if v != value]
     return text[:start] + writes[others[int(rng.integers(len(others)))]] + text[end:]
+
+
+def changed_attribute(before: str, after: str) -> str:
+    """The attribute (as :func:`parse_caption` names it) that differs between two captions, e.g. a caption and
+    its :func:`edit_caption`; the first in sorted order when several do, ``"none"`` when none does."""
+    a, b = parse_caption(before), parse_caption(after)
+    return next(iter(sorted(k for k in a.keys() | b.keys() if a.get(k) != b.get(k))), "none")

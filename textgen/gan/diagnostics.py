@@ -24,7 +24,7 @@ __all__ = ["discriminator_caption_check"]
 
 def discriminator_caption_check(run, data, *, n: int = 512, seed: int = 1) -> dict:
     from textgen.checkpoint import TRAINING_STATE_DIR, CheckpointError, load_tree
-    from textgen.data.bird_captions import edit_caption, parse_caption
+    from textgen.data.bird_captions import changed_attribute, edit_caption
     from textgen.data.images import ImageCaptionData
     from textgen.gan.model import load_gan_folder
     from textgen.models.gan import Discriminator, unit_scale
@@ -46,8 +46,7 @@ def discriminator_caption_check(run, data, *, n: int = 512, seed: int = 1) -> di
     edited, changed = [], []
     for caption in right:
         new = edit_caption(caption, rng) or caption
-        a, b = parse_caption(caption), parse_caption(new)
-        changed.append(next(iter(sorted(k for k in a.keys() | b.keys() if a.get(k) != b.get(k))), "none"))
+        changed.append(changed_attribute(caption, new))
         edited.append(new)
     shift = rng.integers(1, n, n)
     random = [right[(i + s) % n] for i, s in enumerate(shift)]                 # a caption of another image

@@ -289,6 +289,44 @@ def attribute_probe(encoder, captions: list[tuple[str, dict[str, str]]], *, trai
 
 
 @torch.no_grad()
+def edit_ranking(text_encoder, image_encoder, data, *, n: int = 2000, seed: int = 1) -> dict[str, dict[str, float]]:
+    """How often the encoder pair scores a real render's own caption above the same caption with one
+    attribute word changed (:func:`~textgen.data.bird_captions.edit_caption`), by the attribute changed;
+    ``"all"`` over every edit. Uses the first ``n`` images of ``data``.
+
+    In-batch InfoNCE (the DAMSM loss) only asks an image to beat captions of *other* images, which the
+    large parts settle; this asks what ``train.damsm_edited`` asks, so a part ranked near 50% here is a
+    part that loss cannot teach."""
+    from textgen.data.bird_captions import changed_attribute, edit_caption
+
+    n = min(n, len(data))
+    rng = np.random.default_rng(seed)
+    rows = []                                                                        # (image, caption, edit)
+    for i in range(n):
+        caption = data.captions[i][int(rng.integers(len(data.captions[i])))]
+        new = edit_caption(caption, rng)
+        if new is not None:
+            rows.append((i, caption, new))
+    if not rows:
+        raise ValueError("no caption of the data has a colour, size or bill word to edit")
+    image_encoder.eval()
+    device = next(image_encoder.parameters()).device
+    idx = torch.tensor([i for i, _, _ in rows])
+    images = torch.from_numpy(data.images)[idx]
+    size = image_encoder.config.image_size
+    v = torch.cat([image_encoder(_float_images(images[k:k + 256], size, device)).float().cpu()
+                   for k in range(0, len(rows), 256)])                               # (K, dim)
+    enc = lambda texts: torch.cat([text_encoder.encode(texts[k:k + 512]).float().cpu()  # noqa: E731
+                                   for k in range(0, len(texts), 512)])
+    wins = ((v * enc([c for _, c, _ in rows])).sum(1) > (v * enc([e for _, _, e in rows])).sum(1)).numpy()
+    changed = np.array([changed_attribute(c, e) for _, c, e in rows])
+    out = {key: {"accuracy": float(wins[changed == key].mean()), "n": int((changed == key).sum())}
+           for key in sorted(set(changed))}
+    out["all"] = {"accuracy": float(wins.mean()), "n": len(rows)}
+    return out
+
+
+@torch.no_grad()
 def image_attribute_probe(image_encoder, data, *, n: int = 6000, train_fraction: float = 0.8,
                           seed: int = 0) -> dict[str, dict[str, float]]:
     """What the caption encoder's image half sees: a :func:`linear_probe` per attribute on its embeddings of
