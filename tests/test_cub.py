@@ -86,7 +86,7 @@ def test_gan_trains_on_the_cub_tree_with_random_crops_and_flips(cub_tree, tmp_pa
         "train.steps=2", "train.samples_per_caption=1", "runtime.device=cpu", "runtime.progress=false",
         f"out_dir={tmp_path / 'run'}"])
     trainer = GANTrainer(cfg)
-    real, _, _ = trainer._batch(np.random.default_rng(0))
+    real = trainer._batch(np.random.default_rng(0))[0]
     assert real.shape == (4, 3, 32, 32)
     trainer.fit()
     assert (tmp_path / "run" / "last" / "model.safetensors").is_file()
