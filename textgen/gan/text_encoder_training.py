@@ -107,6 +107,21 @@ def _float_images(images_u8: torch.Tensor, image_size: int, device: torch.device
 
 
 @torch.no_grad()
+@torch.no_grad()
+def _embed_texts(encoder, texts: list[str]) -> torch.Tensor:
+    """``encoder.encode`` over ``texts`` in chunks of 512: (N, dim) float on the CPU."""
+    return torch.cat([encoder.encode(texts[k:k + 512]).float().cpu() for k in range(0, len(texts), 512)])
+
+
+@torch.no_grad()
+def _embed_images(image_encoder, images_u8: torch.Tensor) -> torch.Tensor:
+    """The image encoder (in eval mode) over uint8 images (N, 3, L, L) in chunks of 256: (N, dim) float on the CPU."""
+    image_encoder.eval()
+    size, device = image_encoder.config.image_size, next(image_encoder.parameters()).device
+    return torch.cat([image_encoder(_float_images(images_u8[k:k + 256], size, device)).float().cpu()
+                      for k in range(0, len(images_u8), 256)])
+
+
 def retrieval_at_k(text_emb: torch.Tensor, image_emb: torch.Tensor, ks: tuple[int, ...] = (1, 5),
                    pool: int = 100) -> dict[int, float]:
     """Row i of ``text_emb`` matches row i of ``image_emb`` (both L2-normalised); queries are ranked against
@@ -274,7 +289,7 @@ def attribute_probe(encoder, captions: list[tuple[str, dict[str, str]]], *, trai
     if not 0 < train_fraction < 1:
         raise ValueError(f"train_fraction must be in (0, 1), got {train_fraction}")
     texts = [c for c, _ in captions]
-    emb = torch.cat([encoder.encode(texts[k:k + 512]).float().cpu() for k in range(0, len(texts), 512)])
+    emb = _embed_texts(encoder, texts)                                               # (N, dim)
     out = {}
     for key in sorted({k for _, stated in captions for k in stated}):
         rows = [(i, stated[key]) for i, (_, stated) in enumerate(captions) if key in stated]
@@ -309,16 +324,10 @@ def edit_ranking(text_encoder, image_encoder, data, *, n: int = 2000, seed: int 
             rows.append((i, caption, new))
     if not rows:
         raise ValueError("no caption of the data has a colour, size or bill word to edit")
-    image_encoder.eval()
-    device = next(image_encoder.parameters()).device
-    idx = torch.tensor([i for i, _, _ in rows])
-    images = torch.from_numpy(data.images)[idx]
-    size = image_encoder.config.image_size
-    v = torch.cat([image_encoder(_float_images(images[k:k + 256], size, device)).float().cpu()
-                   for k in range(0, len(rows), 256)])                               # (K, dim)
-    enc = lambda texts: torch.cat([text_encoder.encode(texts[k:k + 512]).float().cpu()  # noqa: E731
-                                   for k in range(0, len(texts), 512)])
-    wins = ((v * enc([c for _, c, _ in rows])).sum(1) > (v * enc([e for _, _, e in rows])).sum(1)).numpy()
+    v = _embed_images(image_encoder, torch.from_numpy(data.images)[torch.tensor([i for i, _, _ in rows])])  # (K, dim)
+    own = _embed_texts(text_encoder, [c for _, c, _ in rows])                        # (K, dim)
+    edited = _embed_texts(text_encoder, [e for _, _, e in rows])
+    wins = ((v * own).sum(1) > (v * edited).sum(1)).numpy()
     changed = np.array([changed_attribute(c, e) for _, c, e in rows])
     out = {key: {"accuracy": float(wins[changed == key].mean()), "n": int((changed == key).sum())}
            for key in sorted(set(changed))}
@@ -338,12 +347,7 @@ def image_attribute_probe(image_encoder, data, *, n: int = 6000, train_fraction:
     n = min(n, len(data))
     if not data.attributes or any(a is None for a in data.attributes[:n]):
         raise ValueError("the image probe needs images with known attributes: a synthetic-birds folder (textgen make-birds)")
-    image_encoder.eval()
-    size = image_encoder.config.image_size
-    images = torch.from_numpy(data.images[:n])
-    device = next(image_encoder.parameters()).device
-    emb = torch.cat([image_encoder(_float_images(images[k:k + 256], size, device)).float().cpu()
-                     for k in range(0, n, 256)])                                     # (n, dim)
+    emb = _embed_images(image_encoder, torch.from_numpy(data.images[:n]))            # (n, dim)
     out = {}
     for key, y in encode_labels(data.attributes[:n]).items():                       # {attribute: (n,) classes}
         acc, majority = linear_probe(emb, y, train_fraction=train_fraction, seed=seed)
