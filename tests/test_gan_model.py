@@ -4,9 +4,9 @@ import pytest
 import torch
 
 from textgen.config import ConfigError
-from textgen.models.gan import (ConditioningAugmentation, Discriminator, GANConfig, Generator, d_loss_dfgan,
-                                d_loss_reed, ema_update, g_loss_dfgan, g_loss_reed, ma_gradient_penalty,
-                                truncated_noise)
+from textgen.models.gan import (ConditioningAugmentation, Discriminator, GANConfig, Generator, MinibatchStd,
+                                d_loss_dfgan, d_loss_reed, ema_update, g_loss_dfgan, g_loss_reed,
+                                ma_gradient_penalty, truncated_noise)
 
 
 def tiny(size=32, **kw):
@@ -80,6 +80,34 @@ def test_ma_gp_on_the_rescaled_text_is_sqrt_e_times_gentler_for_unit_embeddings(
     assert text_scaled > 0 and torch.allclose(text_unit, 12 * text_scaled, rtol=1e-3)
     # and D's output is the same either way: only where the gradient is taken changes
     assert torch.allclose(d(x, e), d(x, torch.nn.functional.normalize(e, dim=1) * 12 ** 0.5))
+
+
+def test_minibatch_std_is_the_spread_within_each_strided_group():
+    h = torch.randn(8, 3, 4, 4)
+    out = MinibatchStd(4)(h)
+    assert out.shape == (8, 4, 4, 4) and torch.equal(out[:, :3], h)
+    for j in range(2):                                               # groups {0, 2, 4, 6} and {1, 3, 5, 7}
+        members = h[j::2]
+        want = members.var(0, unbiased=False).add(1e-8).sqrt().mean()
+        assert torch.allclose(out[j::2, 3], want.expand(4, 4, 4), atol=1e-6)
+    same = MinibatchStd(4)(h[:1].expand(4, -1, -1, -1))              # no variety: the feature is ~0
+    assert same[:, 3].abs().max() < 1e-3
+    assert MinibatchStd(4)(torch.randn(6, 3, 4, 4)).shape == (6, 4, 4, 4)   # 6 images: groups of 3
+    assert MinibatchStd(4)(torch.randn(1, 3, 4, 4)).shape == (1, 4, 4, 4)
+
+
+def test_minibatch_std_lets_d_see_a_batch_without_variety():
+    torch.manual_seed(0)
+    d_plain, d = Discriminator(tiny()), Discriminator(tiny(minibatch_std=4))
+    assert d_plain.joint[0].in_channels + 1 == d.joint[0].in_channels   # off by default: old run states load
+    x, e = torch.randn(4, 3, 32, 32), torch.randn(4, 12)
+    collapsed = x[:1].expand(4, -1, -1, -1)                          # the same image four times
+    with torch.no_grad():
+        # image 0 with the same caption scores differently beside varied and beside identical images
+        assert not torch.allclose(d(x, e)[0], d(collapsed, e)[0])
+        assert torch.allclose(d_plain(x, e)[0], d_plain(collapsed, e)[0])
+    with pytest.raises(ConfigError, match="minibatch_std"):
+        tiny(minibatch_std=-1).validate()
 
 
 def test_conditioning_augmentation():

@@ -10,7 +10,8 @@ and training uses the hinge loss with the matching-aware zero-centred gradient p
 Conditioning augmentation (Zhang et al. 2017, StackGAN) is a switch.
 
 Sections, top-down: the config; small blocks (affine fusion, G and D residual blocks, conditioning
-augmentation); the generator; the discriminator; the losses; sampling helpers (truncated noise, EMA).
+augmentation, minibatch standard deviation); the generator; the discriminator; the losses; sampling helpers
+(truncated noise, EMA).
 Shapes use (B, C, H, W) images in [-1, 1] and (B, E) sentence embeddings.
 """
 from __future__ import annotations
@@ -27,7 +28,7 @@ from torch import Tensor
 from textgen.config import check
 
 __all__ = [
-    "GANConfig", "unit_scale", "Generator", "Discriminator", "ConditioningAugmentation",
+    "GANConfig", "unit_scale", "Generator", "Discriminator", "ConditioningAugmentation", "MinibatchStd",
     "d_loss_reed", "g_loss_reed", "d_loss_dfgan", "g_loss_dfgan", "ma_gradient_penalty",
     "truncated_noise", "ema_update",
 ]
@@ -47,12 +48,14 @@ class GANConfig:
     d_channels: int = 32              # D width: d_channels at full size, doubling towards 4x4
     cond_aug: bool = False            # StackGAN conditioning augmentation (adds a KL term to G's loss)
     loss: Literal["reed", "dfgan"] = "dfgan"
+    minibatch_std: int = 0            # D: group size of the minibatch standard-deviation feature (ProGAN; 0 = off)
 
     def validate(self) -> None:
         check(self.image_size in (32, 64, 128, 256), "image_size", f"must be 32, 64, 128 or 256, got {self.image_size}")
         for key in ("noise_dim", "text_dim", "cond_dim", "g_channels", "d_channels"):
             value = getattr(self, key)
             check(value >= 1, key, f"must be >= 1, got {value}")
+        check(self.minibatch_std >= 0, "minibatch_std", f"must be >= 0 (0 turns it off), got {self.minibatch_std}")
 
     @property
     def num_blocks(self) -> int:
@@ -139,6 +142,28 @@ class DBlock(nn.Module):
         return F.avg_pool2d(self.shortcut(x), 2) + self.gamma * h
 
 
+class MinibatchStd(nn.Module):
+    """ProGAN's minibatch standard deviation (Karras et al. 2018, Sec. 3): one extra feature map holding how
+    much the images of a group of ``group`` differ from each other, so that D can see a batch that lacks
+    variety (every fake on the same background) and G is pushed to restore it.
+
+    Group members are strided through the batch (image i is with i + B/g, i + 2B/g, ...), as in StyleGAN2;
+    ``group`` shrinks to the largest divisor of B that is no larger, so any batch works.
+    """
+
+    def __init__(self, group: int):
+        super().__init__()
+        self.group = group
+
+    def forward(self, h: Tensor) -> Tensor:
+        B, C, H, W = h.shape
+        g = max(d for d in range(1, min(self.group, B) + 1) if B % d == 0)
+        y = h.float().view(g, B // g, C, H, W)                                      # (g, B/g, C, H, W)
+        std = (y.var(dim=0, unbiased=False) + 1e-8).sqrt().mean(dim=(1, 2, 3))       # (B/g,)
+        s = std.repeat(g).view(B, 1, 1, 1).expand(B, 1, H, W)                        # (B, 1, H, W); image i: group i % (B/g)
+        return torch.cat([h, s.to(h.dtype)], dim=1)                                  # (B, C + 1, H, W)
+
+
 # ----------------------------------------------------------------------------- generator
 
 class Generator(nn.Module):
@@ -188,10 +213,11 @@ class Discriminator(nn.Module):
         widths = list(reversed(_widths(c.d_channels, c.num_blocks)))                 # SxS ... 4x4
         self.from_rgb = nn.Conv2d(3, widths[0], 3, padding=1)
         self.blocks = nn.ModuleList(DBlock(widths[i], widths[i + 1]) for i in range(c.num_blocks))
+        self.mbstd = MinibatchStd(c.minibatch_std) if c.minibatch_std else nn.Identity()
         self.text = nn.Linear(c.text_dim, c.cond_dim)
         top = widths[-1]
         self.joint = nn.Sequential(                                                  # sentence joined at 4x4
-            nn.Conv2d(top + c.cond_dim, top * 2, 3, padding=1), nn.LeakyReLU(0.2),
+            nn.Conv2d(top + int(c.minibatch_std > 0) + c.cond_dim, top * 2, 3, padding=1), nn.LeakyReLU(0.2),
             nn.Conv2d(top * 2, 1, 4),
         )
 
@@ -199,7 +225,7 @@ class Discriminator(nn.Module):
         h = self.from_rgb(x)
         for block in self.blocks:
             h = block(h)
-        return h                                                                     # (B, 8d, 4, 4)
+        return self.mbstd(h)                                                         # (B, 8d [+ 1], 4, 4)
 
     def logit(self, h: Tensor, e: Tensor) -> Tensor:
         t = self.text(unit_scale(e))[:, :, None, None].expand(-1, -1, 4, 4)          # (B, C, 4, 4)
