@@ -169,6 +169,45 @@ def test_damsm_edited_makes_each_fake_rank_its_caption_above_its_one_word_edits(
         tiny(tmp_path, birds, "bad", "train.damsm_edited=true")      # DAMSM off: nothing to add negatives to
 
 
+def test_mode_seeking_loss_on_known_generators_and_in_training(tmp_path, birds):
+    import json
+
+    from textgen.gan.trainer import mode_seeking_loss
+    from textgen.models.gan import GANConfig, Generator
+
+    z, e = torch.randn(6, 8), torch.randn(6, 5)
+    constant = lambda z, e: torch.tanh(e[:, :3, None, None]).expand(-1, 3, 4, 4)   # ignores its noise  # noqa: E731
+    loss, ratio = mode_seeking_loss(constant, constant(z, e), z, e)
+    assert ratio.item() == 0 and loss.item() == pytest.approx(1e5)
+    first3 = lambda z, e: 2 * z[:, :3, None, None].expand(-1, 3, 4, 4)             # noqa: E731
+    torch.manual_seed(1)
+    loss, ratio = mode_seeking_loss(first3, first3(z, e), z, e)
+    torch.manual_seed(1)
+    z2 = torch.randn(3, 8)                                           # the second noise, for the first half
+    want = (2 * (z[:3, :3] - z2[:, :3]).abs().mean() / (z[:3] - z2).abs().mean()).item()
+    assert ratio.item() == pytest.approx(want) and loss.item() == pytest.approx(1 / (want + 1e-5))
+
+    torch.manual_seed(0)                                             # minimising it makes G use its noise more
+    G = Generator(GANConfig(image_size=32, noise_dim=8, text_dim=5, cond_dim=8, g_channels=4))
+    opt = torch.optim.Adam(G.parameters(), lr=1e-2)
+    ratios = []
+    for _ in range(20):
+        fake = G(z, e)
+        loss, ratio = mode_seeking_loss(G, fake, z, e)
+        opt.zero_grad()
+        loss.backward()
+        opt.step()
+        ratios.append(ratio.item())
+    assert ratios[-1] > 2 * ratios[0]
+
+    cfg = tiny(tmp_path, birds, "ms", "train.mode_seeking=1.0")
+    GANTrainer(cfg).fit()
+    rows = [json.loads(line) for line in (tmp_path / "ms" / "metrics.jsonl").read_text().splitlines()]
+    assert all(r["ms_ratio"] > 0 for r in rows if r.get("split") == "train")
+    with pytest.raises(Exception, match="mode_seeking"):
+        tiny(tmp_path, birds, "bad", "train.mode_seeking=-1")
+
+
 def test_nan_stops_with_a_clear_message(tmp_path, birds, monkeypatch):
     trainer = GANTrainer(tiny(tmp_path, birds, "nan", "train.steps=6"))
     import textgen.gan.trainer as mod

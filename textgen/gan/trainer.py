@@ -110,6 +110,8 @@ class GANTrainConfig:
                                             # attribute word changed (edit_caption), instead of another image's
     damsm_edited: bool = False              # DAMSM: each fake must also rank its caption above that caption with one
                                             # attribute word changed, not only above the batch's other captions
+    mode_seeking: float = 0.0               # weight of MSGAN's mode-seeking term on G (0 = off): two noises for the
+                                            # same caption must give images as far apart as the noises are
     sample_captions: list[str] = field(default_factory=lambda: list(DEFAULT_SAMPLE_CAPTIONS))
     samples_per_caption: int = 6
 
@@ -117,6 +119,7 @@ class GANTrainConfig:
         check(self.steps >= 1, "steps", f"must be >= 1, got {self.steps}")
         check(0 <= self.ema_decay < 1, "ema_decay", f"must be in [0, 1), got {self.ema_decay}")
         check(self.damsm >= 0, "damsm", f"must be >= 0, got {self.damsm}")
+        check(self.mode_seeking >= 0, "mode_seeking", f"must be >= 0 (0 turns it off), got {self.mode_seeking}")
         check(self.keep_every >= 0, "keep_every", f"must be >= 0 (0 keeps only last/), got {self.keep_every}")
         check(0 <= self.edited_wrong <= 1, "edited_wrong", f"must be in [0, 1], got {self.edited_wrong}")
         check(not self.damsm_edited or self.damsm > 0, "damsm_edited",
@@ -149,6 +152,21 @@ class GANRunConfig:
 
 # ----------------------------------------------------------------------------- one optimisation step
 
+def mode_seeking_loss(G, fake: torch.Tensor, z: torch.Tensor, e: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
+    """MSGAN's mode-seeking term (Mao et al. 2019, "Mode Seeking Generative Adversarial Networks for Diverse
+    Image Synthesis", CVPR, Eq. 3): for the first half of the batch, a second image from new noise z2 and the
+    same captions; ``ratio`` = mean|G(z, e) - G(z2, e)| / mean|z - z2|, and the loss is 1 / (ratio + 1e-5).
+
+    G gets it when all noises give much the same image for a caption (the same background behind every bird,
+    say). Returns ``(loss, ratio)``; ``fake`` (B, 3, S, S) is G(z, e) already computed with gradients.
+    """
+    h = max(1, z.size(0) // 2)
+    z2 = torch.randn_like(z[:h])                                                     # (B/2, Z)
+    fake2 = G(z2, e[:h])                                                             # (B/2, 3, S, S)
+    ratio = (fake[:h].float() - fake2.float()).abs().mean() / (z[:h] - z2).abs().mean()
+    return 1.0 / (ratio + 1e-5), ratio.detach()
+
+
 def gan_step(m, real: torch.Tensor, e_right: torch.Tensor, e_wrong: torch.Tensor, model_cfg: GANConfig,
              t: GANTrainConfig, device: torch.device, dtype: torch.dtype,
              e_edit: Optional[torch.Tensor] = None) -> dict[str, torch.Tensor]:
@@ -159,7 +177,8 @@ def gan_step(m, real: torch.Tensor, e_right: torch.Tensor, e_wrong: torch.Tensor
     trained to fool D on the right captions (+ GAN-INT for ``reed``, + the CA KL term when CA is on, + the
     sentence-level DAMSM loss when ``t.damsm > 0``: the fakes, seen by the frozen image encoder trained with
     the caption encoder, must pick out their own caption among the batch's -- Xu et al. 2018, AttnGAN, Eq. 10-11;
-    and, given ``e_edit`` (K, E), also above those edited captions: ``train.damsm_edited``).
+    and, given ``e_edit`` (K, E), also above those edited captions: ``train.damsm_edited``; + the mode-seeking
+    term when ``t.mode_seeking > 0``, see ``mode_seeking_loss``).
     Returns the step's statistics as tensors (no host sync).
     """
     B = real.size(0)
@@ -197,13 +216,17 @@ def gan_step(m, real: torch.Tensor, e_right: torch.Tensor, e_wrong: torch.Tensor
             damsm = info_nce(e_right.float(), m.image_encoder(fake.float()).float(),
                              extra_text=e_edit.float() if e_edit is not None else None)
             g_total = g_total + t.damsm * damsm
+        ms_ratio = g_total.new_zeros(())
+        if t.mode_seeking > 0:
+            ms, ms_ratio = mode_seeking_loss(m.G, fake, z, e_right)
+            g_total = g_total + t.mode_seeking * ms
     m.opt_g.zero_grad(set_to_none=True)
     m.scaler_g.scale(g_total).backward()
     m.scaler_g.step(m.opt_g)
     m.scaler_g.update()
     ema_update(m.G_ema, m.G, t.ema_decay)
     return {"d_loss": d_loss.detach(), "g_loss": g_loss.detach(), "gp": gp.detach(), "kl": kl.detach(),
-            "damsm": damsm.detach(),
+            "damsm": damsm.detach(), "ms_ratio": ms_ratio.detach(),
             "d_real_right": d_rr.detach().float().mean(), "d_real_wrong": d_rw.detach().float().mean(),
             "d_fake": d_fr.detach().float().mean()}
 
