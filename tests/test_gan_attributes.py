@@ -94,6 +94,49 @@ def test_diversity_counts_distinct_colour_combinations(birds):
     assert d["generated"] == 1.0 and d["captions"] == 3 and 1.0 <= d["real"] <= 4.0
 
 
+def test_scene_classifier_learns_backgrounds(birds):
+    from textgen.gan.attributes import SCENE
+
+    assert birds.scene[0]["background"] in SCENE["background"] and birds.scene[0]["facing"] in SCENE["facing"]
+    clf, report = train_attribute_classifier(birds, image_size=16, steps=80, batch_size=32, channels=8,
+                                             val_fraction=0.25, show_progress=False, label_space="scene")
+    assert set(report.accuracy) == {"background", "facing"} and clf.config.label_space == "scene"
+    assert report.accuracy["background"] > 0.6                       # chance 1/3: sky and foliage are easy to see
+    with pytest.raises(ValueError, match="scene"):
+        train_attribute_classifier(ImageCaptionData(birds.images[:4], birds.captions[:4]), image_size=16, steps=1,
+                                   show_progress=False, label_space="scene")
+
+
+def test_scene_coverage_finds_a_dropped_background(monkeypatch):
+    import textgen.gan.evaluate as ev
+    from textgen.gan.attributes import SCENE
+
+    class SceneOracle(AttributeClassifier):                          # reads the scene from the first two pixels
+        def __init__(self):
+            super().__init__(AttributeClassifierConfig(image_size=16, channels=1, label_space="scene"))
+
+        def predict(self, images, batch_size=256):
+            return {k: images[:, 0, 0, i].round().long() for i, k in enumerate(SCENE)}
+
+    def coded(backgrounds):
+        x = torch.zeros(len(backgrounds), 3, 16, 16)
+        x[:, 0, 0, 0] = torch.tensor(backgrounds, dtype=torch.float)
+        return x
+
+    # real renders of caption k: background k % 3, facing left
+    monkeypatch.setattr(ev, "render_for_caption", lambda stated, n, size, seed=0: coded([seed % 3] * n))
+    caps = [(f"caption {k}", {}) for k in range(30)]
+    foliage_only = lambda captions, n, g: coded([1] * len(captions) * n)                    # noqa: E731
+    faithful = lambda captions, n, g: coded([k % 3 for k in range(len(captions))])           # noqa: E731
+    r = ev.scene_coverage(foliage_only, caps, SceneOracle(), 16)["labels"]
+    assert r["background"]["generated"] == {"sky": 0.0, "foliage": 1.0, "branch": 0.0}
+    assert r["background"]["real"] == pytest.approx({"sky": 1 / 3, "foliage": 1 / 3, "branch": 1 / 3})
+    assert r["background"]["tv_distance"] == pytest.approx(2 / 3) and r["background"]["dropped"] == ["sky", "branch"]
+    assert r["facing"]["tv_distance"] == 0 and r["facing"]["dropped"] == []
+    r = ev.scene_coverage(faithful, caps, SceneOracle(), 16)["labels"]
+    assert r["background"]["tv_distance"] == pytest.approx(0) and r["background"]["dropped"] == []
+
+
 def test_faithfulness_subset_weights_by_statements():
     from textgen.gan.attributes import ATTRIBUTES, FaithfulnessReport
 

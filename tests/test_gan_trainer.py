@@ -327,6 +327,13 @@ def test_eval_gan_reports_attribute_accuracy(tmp_path, birds):
     assert d["captions"] == 2 and 1 <= d["generated"] <= 3 and 1 <= d["real"] <= 3
     rc = report["random_caption_combinations"]
     assert rc["captions"] == 6 and 1 <= rc["generated"] <= 6 and 1 <= rc["real"] <= 6
+    scene = report["scene"]                                          # backgrounds and facings, generated vs real
+    assert scene["captions"] == 500 and set(scene["labels"]) == {"background", "facing"}
+    for r in scene["labels"].values():
+        assert sum(r["generated"].values()) == pytest.approx(1) and sum(r["real"].values()) == pytest.approx(1)
+        assert 0 <= r["tv_distance"] <= 1
+    assert (birds / ".textgen_eval" / "scene_classifier_32px" / "model.safetensors").is_file()
+    assert "unstated scene" in out.with_suffix(".md").read_text()
     if shared.is_file():
         assert report["cub"]["captions"] == 6
     assert main(args[:-2] + ["--num-captions", "0", "--out", str(out)]) == 2

@@ -34,6 +34,7 @@ class ImageCaptionData:
     attributes: list[Optional[dict]] = field(default_factory=list)
     files: list[str] = field(default_factory=list)
     skipped: list[str] = field(default_factory=list)   # files that failed to decode
+    scene: list[Optional[dict]] = field(default_factory=list)   # {"background", "facing"} of synthetic birds
 
     def __len__(self) -> int:
         return len(self.captions)
@@ -61,7 +62,7 @@ class ImageCaptionData:
             raise ImageDataError(f"{root} has no metadata.jsonl (expected at {meta}); it must list file_name and "
                                  "captions per image, as `textgen make-birds` writes")
         base = root.resolve()
-        images, captions, attributes, files, skipped = [], [], [], [], []
+        images, captions, attributes, files, skipped, scene = [], [], [], [], [], []
         with meta.open(encoding="utf-8") as f:
             for lineno, line in enumerate(f, 1):
                 if not line.strip():
@@ -92,6 +93,8 @@ class ImageCaptionData:
                 images.append(arr)
                 captions.append([str(c) for c in caps])
                 attributes.append(row.get("attributes"))
+                scene.append({k: row[k] for k in ("background", "facing")} if "background" in row and "facing" in row
+                             else None)
                 files.append(name)
                 if limit is not None and len(images) >= limit:
                     break
@@ -100,4 +103,4 @@ class ImageCaptionData:
         if skipped:
             warnings.warn(f"skipped {len(skipped)} image(s) of {root} that failed to decode: {'; '.join(skipped[:3])}",
                           UserWarning, stacklevel=2)
-        return cls(np.stack(images), captions, attributes, files, skipped)
+        return cls(np.stack(images), captions, attributes, files, skipped, scene)

@@ -12,7 +12,11 @@ the evaluation issue, with a judge that never saw the generator (like the R-prec
     report.accuracy["breast"]                                                  # held-out accuracy per head
     acc = attribute_accuracy(pipe, [("a red bird with black wings", {"breast": "red", "wing": "black"})], clf)
 
-Sections: the label space, the classifier, training, and the faithfulness measure.
+The same classifier with ``label_space="scene"`` reads what captions never state -- the background (sky,
+foliage, a branch) and which way the bird faces -- so that ``eval-gan`` can tell whether a generator still
+draws every kind of scene the data has (a mode it dropped would never show in caption faithfulness).
+
+Sections: the label spaces, the classifier, training, and the faithfulness measure.
 """
 from __future__ import annotations
 
@@ -28,7 +32,7 @@ from torch import Tensor
 from textgen.config import check
 from textgen.models.pretrained import PretrainedMixin
 
-__all__ = ["ATTRIBUTES", "AttributeClassifierConfig", "AttributeClassifier", "ClassifierReport",
+__all__ = ["ATTRIBUTES", "SCENE", "LABEL_SPACES", "AttributeClassifierConfig", "AttributeClassifier", "ClassifierReport",
            "train_attribute_classifier", "FaithfulnessReport", "attribute_accuracy", "encode_labels"]
 
 
@@ -41,11 +45,13 @@ def _attribute_classes() -> dict[str, tuple[str, ...]]:
 
 
 ATTRIBUTES: dict[str, tuple[str, ...]] = _attribute_classes()     # attribute -> its classes (colours, sizes ...)
+SCENE: dict[str, tuple[str, ...]] = {"background": ("sky", "foliage", "branch"), "facing": ("left", "right")}
+LABEL_SPACES = {"attributes": ATTRIBUTES, "scene": SCENE}
 
 
-def encode_labels(attributes: Sequence[dict]) -> dict[str, Tensor]:
-    """Attribute dicts -> ``{attribute: (N,) class indices}``."""
-    return {k: torch.tensor([classes.index(a[k]) for a in attributes]) for k, classes in ATTRIBUTES.items()}
+def encode_labels(attributes: Sequence[dict], classes: dict[str, tuple[str, ...]] = ATTRIBUTES) -> dict[str, Tensor]:
+    """Label dicts (attributes, or scenes) -> ``{head: (N,) class indices}``."""
+    return {k: torch.tensor([values.index(a[k]) for a in attributes]) for k, values in classes.items()}
 
 
 # ----------------------------------------------------------------------------- the classifier
@@ -54,15 +60,17 @@ def encode_labels(attributes: Sequence[dict]) -> dict[str, Tensor]:
 class AttributeClassifierConfig:
     image_size: int = 32
     channels: int = 32
+    label_space: str = "attributes"       # "attributes" (what captions state) or "scene" (background, facing)
 
     def validate(self) -> None:
         check(self.image_size in (16, 32, 64, 128, 256), "image_size", f"must be 16-256 (a power of two), got {self.image_size}")
         check(self.channels >= 1, "channels", f"must be >= 1, got {self.channels}")
+        check(self.label_space in LABEL_SPACES, "label_space", f"must be one of {sorted(LABEL_SPACES)}, got {self.label_space!r}")
 
 
 class AttributeClassifier(PretrainedMixin, nn.Module):
-    """Conv blocks down to 4x4, then one linear head per attribute over the flattened 4x4 map (positions
-    matter: the crown is at the top, the legs at the bottom)."""
+    """Conv blocks down to 4x4, then one linear head per attribute (or scene label) over the flattened 4x4 map
+    (positions matter: the crown is at the top, the legs at the bottom)."""
 
     config_class = AttributeClassifierConfig
     model_type = "bird-attribute-classifier"
@@ -78,7 +86,8 @@ class AttributeClassifier(PretrainedMixin, nn.Module):
                        nn.Conv2d(width, width, 3, padding=1), nn.BatchNorm2d(width), nn.ReLU(), nn.MaxPool2d(2)]
             c_in, width, size = width, min(width * 2, 4 * c.channels), size // 2
         self.features = nn.Sequential(*layers)
-        self.heads = nn.ModuleDict({k: nn.Linear(c_in * 16, len(v)) for k, v in ATTRIBUTES.items()})
+        self.classes = LABEL_SPACES[c.label_space]                                    # head -> its class names
+        self.heads = nn.ModuleDict({k: nn.Linear(c_in * 16, len(v)) for k, v in self.classes.items()})
 
     def forward(self, images: Tensor) -> dict[str, Tensor]:                          # (B, 3, S, S) in [-1, 1]
         h = self.features(images).flatten(1)                                         # (B, C*16)
@@ -91,7 +100,7 @@ class AttributeClassifier(PretrainedMixin, nn.Module):
         self.eval()
         try:
             S, dev = self.config.image_size, next(self.parameters()).device
-            out: dict[str, list[Tensor]] = {k: [] for k in ATTRIBUTES}
+            out: dict[str, list[Tensor]] = {k: [] for k in self.classes}
             for i in range(0, images.size(0), batch_size):
                 x = images[i:i + batch_size].to(dev).float()
                 if x.size(-1) != S:
@@ -128,22 +137,26 @@ def _to_float(images_u8: Tensor, size: int) -> Tensor:
 
 def train_attribute_classifier(data, *, image_size: int, steps: int = 3000, batch_size: int = 64, lr: float = 2e-3,
                                channels: int = 32, val_fraction: float = 0.1, seed: int = 0,
-                               device: str | torch.device = "cpu", show_progress: bool = True):
-    """Train on real renders (``data``: an ImageCaptionData with ``attributes``); ``(classifier, report)``."""
+                               device: str | torch.device = "cpu", show_progress: bool = True,
+                               label_space: str = "attributes"):
+    """Train on real renders (``data``: an ImageCaptionData with ``attributes``, or ``scene`` for
+    ``label_space="scene"``); ``(classifier, report)``."""
     from textgen.runtime import progress
 
-    if not data.attributes or any(a is None for a in data.attributes):
-        raise ValueError("the attribute classifier needs rendered birds with their attributes "
-                         "(a folder written by `textgen make-birds`)")
+    rows = data.attributes if label_space == "attributes" else data.scene
+    if not rows or any(a is None for a in rows):
+        raise ValueError(f"the {label_space} classifier needs rendered birds with their {label_space} in "
+                         "metadata.jsonl (a folder written by `textgen make-birds`)")
     device = torch.device(device)
     torch.manual_seed(seed)
     rng = np.random.default_rng(seed)
     order = rng.permutation(len(data))
     n_val = max(1, int(round(len(data) * val_fraction)))
     val_idx, train_idx = order[:n_val], order[n_val:]
-    labels = encode_labels(data.attributes)                                          # {attr: (N,)}
+    clf = AttributeClassifier(AttributeClassifierConfig(image_size=image_size, channels=channels,
+                                                        label_space=label_space)).to(device)
+    labels = encode_labels(rows, clf.classes)                                        # {head: (N,)}
     images = torch.from_numpy(data.images)                                           # (N, 3, L, L) uint8
-    clf = AttributeClassifier(AttributeClassifierConfig(image_size=image_size, channels=channels)).to(device)
     opt = torch.optim.AdamW(clf.parameters(), lr=lr, weight_decay=1e-4)
     sched = torch.optim.lr_scheduler.OneCycleLR(opt, max_lr=lr, total_steps=max(steps, 1))
     clf.train()
@@ -151,7 +164,7 @@ def train_attribute_classifier(data, *, image_size: int, steps: int = 3000, batc
     for _ in bar:
         idx = torch.from_numpy(rng.choice(train_idx, min(batch_size, len(train_idx)), replace=False))
         logits = clf(_to_float(images[idx], image_size).to(device))
-        loss = sum(F.cross_entropy(logits[k], labels[k][idx].to(device)) for k in ATTRIBUTES) / len(ATTRIBUTES)
+        loss = sum(F.cross_entropy(logits[k], labels[k][idx].to(device)) for k in clf.classes) / len(clf.classes)
         opt.zero_grad(set_to_none=True)
         loss.backward()
         opt.step()
@@ -159,7 +172,7 @@ def train_attribute_classifier(data, *, image_size: int, steps: int = 3000, batc
         bar.set_postfix(loss=f"{loss.item():.3f}")
     vi = torch.from_numpy(val_idx)
     pred = clf.predict(_to_float(images[vi], image_size))
-    acc = {k: float((pred[k] == labels[k][vi]).float().mean()) for k in ATTRIBUTES}
+    acc = {k: float((pred[k] == labels[k][vi]).float().mean()) for k in clf.classes}
     report = ClassifierReport(steps=steps, train_images=len(train_idx), val_images=n_val, accuracy=acc,
                               mean_accuracy=float(np.mean(list(acc.values()))))
     return clf, report

@@ -17,6 +17,9 @@ This module measures **attribute accuracy** on synthetic birds (see :mod:`textge
    ``diversity_images`` images each, the number of distinct colour combinations of the six large parts (crown, back, wing, tail, breast,
    belly) among the images of one caption -- for generated images and for real renders of the same caption
    (unstated attributes drawn at random, as the renderer does), so "at least half of real" can be checked.
+   Beyond the caption: the share of each background and facing among one image for each of 500 captions,
+   read by a second classifier trained on the renders' scene labels (``scene_classifier_<S>px/``), against
+   real renders of the same captions; a class drawn under half as often as real is reported as dropped.
 
 6. FID and KID (:mod:`textgen.gan.fid`): ``num_images`` generated images, one per caption of a random real set
    B, against a disjoint real set A of the same size; the floor is B against A. Real features are cached
@@ -38,13 +41,15 @@ from typing import Optional
 import numpy as np
 import torch
 
-__all__ = ["CLASSIFIER_CACHE", "LARGE_PARTS", "distinct_combinations", "render_for_caption", "caption_diversity", "random_caption_combinations",
+__all__ = ["CLASSIFIER_CACHE", "LARGE_PARTS", "distinct_combinations", "render_for_caption", "caption_diversity",
+           "random_caption_combinations", "scene_coverage", "load_or_train_scene_classifier",
            "load_or_train_classifier", "grammar_captions", "cub_captions", "evaluate_attributes",
            "format_attribute_report", "format_gan_report", "evaluate_gan", "evaluate_fid", "r_precision",
            "evaluate_r_precision", "load_or_train_rprecision_encoder", "inception_diversity", "real_split"]
 
 CLASSIFIER_CACHE = ".textgen_eval"
 RELIABLE_JUDGE = 0.97        # a judge head at least this accurate on held-out real renders is "reliable"
+SCENE_CAPTIONS = 500         # one image each for the background/facing shares: +-2 points of standard error
 LARGE_PARTS = ("crown", "back", "wing", "tail", "breast", "belly")     # colours a judge reads reliably at 32 px
 
 
@@ -87,21 +92,49 @@ def random_caption_combinations(generate, captions: list[tuple[str, dict[str, st
     return {"captions": len(captions), "generated": g, "real": r, "ratio": g / max(r, 1)}
 
 
+def scene_coverage(generate, captions: list[tuple[str, dict[str, str]]], classifier, image_size: int,
+                   generator: Optional[torch.Generator] = None) -> dict:
+    """What captions never state: the share of each background (sky, foliage, branch) and facing among one
+    image for each caption, generated vs one real render of each caption, read by the scene classifier.
+
+    A generator can state every attribute right and still draw every bird on foliage; that is mode collapse
+    on an unstated factor, which none of the caption metrics sees. Reported per class, with the total
+    variation distance 0.5 * sum |p_gen - p_real| per label and the *dropped* classes: those generated less
+    than half as often as real renders show them.
+    """
+    gen = classifier.predict(generate([c for c, _ in captions], 1, generator))
+    real = classifier.predict(torch.cat([render_for_caption(stated, 1, max(image_size, 32), seed=k)
+                                         for k, (_, stated) in enumerate(captions)]))
+    out: dict = {"captions": len(captions), "labels": {}}
+    for head, names in classifier.classes.items():
+        p_gen = torch.bincount(gen[head], minlength=len(names)).float() / len(captions)
+        p_real = torch.bincount(real[head], minlength=len(names)).float() / len(captions)
+        out["labels"][head] = {
+            "generated": dict(zip(names, p_gen.tolist())), "real": dict(zip(names, p_real.tolist())),
+            "tv_distance": 0.5 * float((p_gen - p_real).abs().sum()),
+            "dropped": [n for n, g, r in zip(names, p_gen.tolist(), p_real.tolist()) if g < 0.5 * r]}
+    return out
+
+
 def load_or_train_classifier(data_dir: str | Path, image_size: int, *, steps: int = 3000, seed: int = 0,
-                             device: str | torch.device = "cpu", show_progress: bool = True, retrain: bool = False):
-    """The cached judge for ``data_dir`` at ``image_size`` px, trained on its renders first if missing."""
+                             device: str | torch.device = "cpu", show_progress: bool = True, retrain: bool = False,
+                             label_space: str = "attributes", data=None):
+    """The cached judge for ``data_dir`` at ``image_size`` px, trained on its renders first if missing
+    (``label_space="scene"``: the background/facing classifier of :func:`scene_coverage`; ``data``: the folder
+    already loaded at ``image_size``, to save reading it again)."""
     from textgen.data.images import ImageCaptionData
     from textgen.gan.attributes import AttributeClassifier, train_attribute_classifier
 
-    folder = Path(data_dir) / CLASSIFIER_CACHE / f"attribute_classifier_{image_size}px"
+    name = "attribute_classifier" if label_space == "attributes" else f"{label_space}_classifier"
+    folder = Path(data_dir) / CLASSIFIER_CACHE / f"{name}_{image_size}px"
     report_file = folder / "classifier_report.json"
     if folder.is_dir() and report_file.is_file() and not retrain:
         clf = AttributeClassifier.from_pretrained(folder, device=device)
-        if clf.config.image_size == image_size:
+        if clf.config.image_size == image_size and clf.config.label_space == label_space:
             return clf, json.loads(report_file.read_text())
-    data = ImageCaptionData.load(data_dir, image_size=image_size)
+    data = data if data is not None else ImageCaptionData.load(data_dir, image_size=image_size)
     clf, report = train_attribute_classifier(data, image_size=image_size, steps=steps, seed=seed, device=device,
-                                             show_progress=show_progress)
+                                             show_progress=show_progress, label_space=label_space)
     clf.save_pretrained(folder)
     report = dataclasses.asdict(report)
     report_file.write_text(json.dumps(report, indent=2) + "\n")
@@ -164,7 +197,33 @@ def evaluate_attributes(model: str | Path, data_dir: str | Path, *, num_captions
                                                 n=diversity_images, generator=torch.Generator().manual_seed(seed + 1))
         report["random_caption_combinations"] = random_caption_combinations(
             generate, sets["grammar"][:200], clf, pipe.image_size, generator=torch.Generator().manual_seed(seed + 2))
+        scene_clf, scene_report = load_or_train_scene_classifier(   # two easy heads: a third of the judge's steps
+            data_dir, pipe.image_size, steps=max(1, classifier_steps // 3), seed=seed, device=pipe.device,
+            show_progress=show_progress)
+        if scene_clf is not None:
+            report["scene"] = scene_coverage(generate, grammar_captions(SCENE_CAPTIONS), scene_clf, pipe.image_size,
+                                             generator=torch.Generator().manual_seed(seed + 3))
+            report["scene"]["classifier"] = scene_report
     return report
+
+
+def load_or_train_scene_classifier(data_dir: str | Path, image_size: int, *, steps: int = 1000, seed: int = 0,
+                                   device: str | torch.device = "cpu", show_progress: bool = True):
+    """The cached background/facing classifier, or ``(None, None)`` for a folder whose metadata predates them."""
+    from textgen.data.images import ImageCaptionData
+
+    folder = Path(data_dir) / CLASSIFIER_CACHE / f"scene_classifier_{image_size}px"
+    data = None
+    if not (folder / "classifier_report.json").is_file():
+        data = ImageCaptionData.load(data_dir, image_size=image_size)
+        if not data.scene or any(s is None for s in data.scene):
+            return None, None
+    return load_or_train_classifier(data_dir, image_size, steps=steps, seed=seed, device=device,
+                                    show_progress=show_progress, label_space="scene", data=data)
+
+
+def _shares(p: dict[str, float]) -> str:
+    return " / ".join(f"{name} {share:.0%}" for name, share in p.items())
 
 
 def format_attribute_report(report: dict) -> str:
@@ -196,6 +255,15 @@ def format_attribute_report(report: dict) -> str:
         d = report["random_caption_combinations"]
         lines.append(f"distinct large-part colour combinations among {d['captions']} images for {d['captions']} random "
                      f"captions: generated {d['generated']}, real renders {d['real']} (ratio {d['ratio']:.2f})")
+    if "scene" in report:
+        d = report["scene"]
+        acc = d["classifier"]["accuracy"]
+        lines += ["", f"unstated scene, one image for each of {d['captions']} captions (scene classifier on held-out "
+                      f"real renders: " + ", ".join(f"{k} {a:.1%}" for k, a in acc.items()) + ")",
+                  "| label | generated | real renders | TV distance | dropped (< half of real) |", "|---|---|---|---|---|"]
+        for head, r in d["labels"].items():
+            lines.append(f"| {head} | {_shares(r['generated'])} | {_shares(r['real'])} | {r['tv_distance']:.2f} | "
+                         f"{', '.join(r['dropped']) or 'none'} |")
     return "\n".join(lines)
 
 
