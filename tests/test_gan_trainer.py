@@ -342,6 +342,8 @@ def test_eval_gan_reports_attribute_accuracy(tmp_path, birds):
 def test_discriminator_caption_check_reads_a_saved_d(tmp_path, birds):
     import math
 
+    import numpy as np
+
     from textgen.checkpoint import CheckpointError
     from textgen.gan.diagnostics import discriminator_caption_check
 
@@ -352,6 +354,15 @@ def test_discriminator_caption_check_reads_a_saved_d(tmp_path, birds):
     g = report["grad_norm"]
     # the unit-norm embedding's gradient is sqrt(E) times the rescaled one's (E = 16 here)
     assert math.isclose(g["text_unit_norm"], 4 * g["text_rescaled"], rel_tol=1e-3)
+    from textgen.data.images import ImageCaptionData
+    from textgen.gan.diagnostics import _by_background
+
+    by_bg = report["right_score_by_background"]                      # the mean of D's scores per real background
+    scene = ImageCaptionData.load(birds, image_size=32, limit=12).scene
+    assert set(by_bg) == {s["background"] for s in scene}
+    scores = torch.arange(12.0)
+    want = {b: float(np.mean([i for i, s in enumerate(scene) if s["background"] == b])) for b in by_bg}
+    assert _by_background(scores, scene) == pytest.approx(want) and _by_background(scores, [None] * 12) == {}
     with pytest.raises(CheckpointError, match="training_state"):
         discriminator_caption_check(tmp_path / "nope", birds)
     from textgen.cli import main

@@ -11,6 +11,10 @@ caption as with its own teaches G nothing about the caption. This reads a run's 
 
 and reports the mean scores, how often ``right`` wins, the ``right - edited`` gap per edited attribute, and
 the MA-GP gradient norms (w.r.t. the image, the unit-norm embedding and the rescaled one D reads).
+
+It also reports D's mean score of real images with their own caption *per background* (sky, foliage,
+branch: nothing a caption states). A D that scores one real background far below the others has learned
+that the generator draws it, i.e. that G has collapsed onto it (``eval-gan``'s scene shares).
 """
 from __future__ import annotations
 
@@ -71,4 +75,13 @@ def discriminator_caption_check(run, data, *, n: int = 512, seed: int = 1) -> di
         "right_beats_random": float((scores["right"] > scores["random"]).float().mean()),
         "right_minus_edited_by_attribute": {k: float(gap[changed == k].mean()) for k in sorted(set(changed))},
         "grad_norm": {"image": norm(gx), "text_unit_norm": norm(gu), "text_rescaled": norm(gs)},
+        "right_score_by_background": _by_background(scores["right"], images.scene),
     }
+
+
+def _by_background(scores: torch.Tensor, scene: list) -> dict[str, float]:
+    """Mean score per background of the images (empty for folders without scene labels)."""
+    if not scene or any(s is None for s in scene):
+        return {}
+    bg = np.array([s["background"] for s in scene])
+    return {b: float(scores[torch.from_numpy(bg == b)].mean()) for b in sorted(set(bg))}
