@@ -81,13 +81,18 @@ def caption_diversity(generate, captions: list[tuple[str, dict[str, str]]], clas
             "real": float(np.mean(real)), "ratio": float(np.mean(gen) / max(np.mean(real), 1e-9))}
 
 
+def _one_render_each(captions: list[tuple[str, dict[str, str]]], image_size: int) -> torch.Tensor:
+    """One real render of what each caption states (caption k drawn with seed k): (N, 3, S, S) in [-1, 1]."""
+    return torch.cat([render_for_caption(stated, 1, max(image_size, 32), seed=k)
+                      for k, (_, stated) in enumerate(captions)])
+
+
 def random_caption_combinations(generate, captions: list[tuple[str, dict[str, str]]], classifier, image_size: int,
                                 generator: Optional[torch.Generator] = None) -> dict:
     """Distinct large-part colour combinations among one image for each of many random captions, generated
     vs one real render of each caption: a generator that collapses onto a few birds scores far below real."""
     gen = classifier.predict(generate([c for c, _ in captions], 1, generator))
-    real = classifier.predict(torch.cat([render_for_caption(stated, 1, max(image_size, 32), seed=k)
-                                         for k, (_, stated) in enumerate(captions)]))
+    real = classifier.predict(_one_render_each(captions, image_size))
     g, r = distinct_combinations(gen), distinct_combinations(real)
     return {"captions": len(captions), "generated": g, "real": r, "ratio": g / max(r, 1)}
 
@@ -103,8 +108,7 @@ def scene_coverage(generate, captions: list[tuple[str, dict[str, str]]], classif
     than half as often as real renders show them.
     """
     gen = classifier.predict(generate([c for c, _ in captions], 1, generator))
-    real = classifier.predict(torch.cat([render_for_caption(stated, 1, max(image_size, 32), seed=k)
-                                         for k, (_, stated) in enumerate(captions)]))
+    real = classifier.predict(_one_render_each(captions, image_size))
     out: dict = {"captions": len(captions), "labels": {}}
     for head, names in classifier.classes.items():
         p_gen = torch.bincount(gen[head], minlength=len(names)).float() / len(captions)
@@ -116,6 +120,11 @@ def scene_coverage(generate, captions: list[tuple[str, dict[str, str]]], classif
     return out
 
 
+def _classifier_folder(data_dir: str | Path, image_size: int, label_space: str) -> Path:
+    name = "attribute_classifier" if label_space == "attributes" else f"{label_space}_classifier"
+    return Path(data_dir) / CLASSIFIER_CACHE / f"{name}_{image_size}px"
+
+
 def load_or_train_classifier(data_dir: str | Path, image_size: int, *, steps: int = 3000, seed: int = 0,
                              device: str | torch.device = "cpu", show_progress: bool = True, retrain: bool = False,
                              label_space: str = "attributes", data=None):
@@ -125,8 +134,7 @@ def load_or_train_classifier(data_dir: str | Path, image_size: int, *, steps: in
     from textgen.data.images import ImageCaptionData
     from textgen.gan.attributes import AttributeClassifier, train_attribute_classifier
 
-    name = "attribute_classifier" if label_space == "attributes" else f"{label_space}_classifier"
-    folder = Path(data_dir) / CLASSIFIER_CACHE / f"{name}_{image_size}px"
+    folder = _classifier_folder(data_dir, image_size, label_space)
     report_file = folder / "classifier_report.json"
     if folder.is_dir() and report_file.is_file() and not retrain:
         clf = AttributeClassifier.from_pretrained(folder, device=device)
@@ -212,9 +220,8 @@ def load_or_train_scene_classifier(data_dir: str | Path, image_size: int, *, ste
     """The cached background/facing classifier, or ``(None, None)`` for a folder whose metadata predates them."""
     from textgen.data.images import ImageCaptionData
 
-    folder = Path(data_dir) / CLASSIFIER_CACHE / f"scene_classifier_{image_size}px"
     data = None
-    if not (folder / "classifier_report.json").is_file():
+    if not (_classifier_folder(data_dir, image_size, "scene") / "classifier_report.json").is_file():
         data = ImageCaptionData.load(data_dir, image_size=image_size)
         if not data.scene or any(s is None for s in data.scene):
             return None, None
