@@ -85,6 +85,8 @@ class BirdAttributes:
 _ALLOWED = {p: COLOR_NAMES for p in PARTS}
 _ALLOWED.update(eye=EYE_COLORS, leg=LEG_COLORS, size=SIZES, bill_length=BILL_LENGTHS, bill_shape=BILL_SHAPES,
                 wing_pattern=WING_PATTERNS, wing_pattern_color=COLOR_NAMES)
+BACKGROUNDS = ("sky", "foliage", "branch")     # what no caption states (eval-gan's scene classifier reads it)
+FACINGS = ("left", "right")
 
 
 def sample_attributes(rng: np.random.Generator, **fixed: str) -> BirdAttributes:
@@ -165,7 +167,7 @@ def render_bird(attrs: BirdAttributes, size: int = 64, rng: Optional[np.random.G
         raise ValueError(f"size must be between 32 and 256 pixels, got {size}")
     rng = rng if rng is not None else np.random.default_rng(0)
     S = size * SUPERSAMPLE
-    background = background or ("sky", "foliage", "branch")[int(rng.integers(3))]
+    background = background or BACKGROUNDS[int(rng.integers(len(BACKGROUNDS)))]
     facing = facing or ("right" if rng.random() < 0.5 else "left")
     col = {p: _jitter(PALETTE[getattr(attrs, p)], rng) for p in PARTS}
     pattern_rgb = _jitter(PALETTE[attrs.wing_pattern_color], rng)

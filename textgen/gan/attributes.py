@@ -45,7 +45,13 @@ def _attribute_classes() -> dict[str, tuple[str, ...]]:
 
 
 ATTRIBUTES: dict[str, tuple[str, ...]] = _attribute_classes()     # attribute -> its classes (colours, sizes ...)
-SCENE: dict[str, tuple[str, ...]] = {"background": ("sky", "foliage", "branch"), "facing": ("left", "right")}
+def _scene_classes() -> dict[str, tuple[str, ...]]:
+    from textgen.data.birds import BACKGROUNDS, FACINGS
+
+    return {"background": BACKGROUNDS, "facing": FACINGS}
+
+
+SCENE: dict[str, tuple[str, ...]] = _scene_classes()               # unstated: background and facing
 LABEL_SPACES = {"attributes": ATTRIBUTES, "scene": SCENE}
 
 
