@@ -23,24 +23,23 @@ def main() -> None:
     ap.add_argument("--seed", type=int, default=0)
     args = ap.parse_args()
 
+    from textgen.data.birds import BACKGROUNDS
     from textgen.data.images import ImageCaptionData
-    from textgen.gan.evaluate import CLASSIFIER_CACHE, _fingerprint, real_split
-    from textgen.gan.fid import InceptionFeatures, cached_features, fid_from_features
+    from textgen.gan.evaluate import real_set_features, real_split
+    from textgen.gan.fid import InceptionFeatures, fid_from_features
 
     root = Path(args.data)
     data = ImageCaptionData.load(root, image_size=args.image_size)
-    if not data.scene or any(s is None for s in data.scene):
+    if not data.has_scene:
         raise SystemExit(f"{root}/metadata.jsonl has no background labels; render the folder with `textgen make-birds`")
     features = InceptionFeatures("cpu")
     a_idx, _ = real_split(len(data), args.num_images, args.seed)
-    protocol = {**features.protocol, "data": _fingerprint(root), "image_size": args.image_size, "n": len(a_idx),
-                "seed": args.seed, "set": "A"}
-    feats_a = cached_features(root / CLASSIFIER_CACHE, protocol, lambda: features(data.float_images(a_idx)))
+    feats_a = real_set_features(data, root, features, a_idx, "A", args.image_size, args.seed)
     rest = np.setdiff1d(np.arange(len(data)), a_idx)
     background = np.array([s["background"] for s in data.scene])
     print(f"| real renders, one background ({args.image_size} px) | images | FID against set A ({len(a_idx)}) |")
     print("|---|---|---|")
-    for name in ("sky", "foliage", "branch"):
+    for name in BACKGROUNDS:
         idx = rest[background[rest] == name][:len(a_idx)]
         fid = fid_from_features(features(data.float_images(idx)), feats_a)
         print(f"| {name} only | {len(idx)} | {fid:.2f} |", flush=True)

@@ -362,7 +362,8 @@ def test_discriminator_caption_check_reads_a_saved_d(tmp_path, birds):
     assert set(by_bg) == {s["background"] for s in scene}
     scores = torch.arange(12.0)
     want = {b: float(np.mean([i for i, s in enumerate(scene) if s["background"] == b])) for b in by_bg}
-    assert _by_background(scores, scene) == pytest.approx(want) and _by_background(scores, [None] * 12) == {}
+    assert _by_background(scores, scene) == pytest.approx(want)
+    assert ImageCaptionData(np.zeros((2, 3, 4, 4)), [["a"], ["b"]], scene=[None, None]).has_scene is False
     with pytest.raises(CheckpointError, match="training_state"):
         discriminator_caption_check(tmp_path / "nope", birds)
     from textgen.cli import main

@@ -39,6 +39,11 @@ class ImageCaptionData:
     def __len__(self) -> int:
         return len(self.captions)
 
+    @property
+    def has_scene(self) -> bool:
+        """Every image has its background and facing (folders written by ``textgen make-birds``)."""
+        return bool(self.scene) and all(s is not None for s in self.scene)
+
     def one_caption_each(self, idx, rng: np.random.Generator) -> list[str]:
         """One of the captions of each image in ``idx``, drawn with ``rng``."""
         return [self.captions[i][rng.integers(len(self.captions[i]))] for i in idx]

@@ -75,13 +75,11 @@ def discriminator_caption_check(run, data, *, n: int = 512, seed: int = 1) -> di
         "right_beats_random": float((scores["right"] > scores["random"]).float().mean()),
         "right_minus_edited_by_attribute": {k: float(gap[changed == k].mean()) for k in sorted(set(changed))},
         "grad_norm": {"image": norm(gx), "text_unit_norm": norm(gu), "text_rescaled": norm(gs)},
-        "right_score_by_background": _by_background(scores["right"], images.scene),
+        "right_score_by_background": _by_background(scores["right"], images.scene) if images.has_scene else {},
     }
 
 
-def _by_background(scores: torch.Tensor, scene: list) -> dict[str, float]:
-    """Mean score per background of the images (empty for folders without scene labels)."""
-    if not scene or any(s is None for s in scene):
-        return {}
+def _by_background(scores: torch.Tensor, scene: list[dict]) -> dict[str, float]:
+    """Mean score per background of the images."""
     bg = np.array([s["background"] for s in scene])
     return {b: float(scores[torch.from_numpy(bg == b)].mean()) for b in sorted(set(bg))}

@@ -45,7 +45,8 @@ __all__ = ["CLASSIFIER_CACHE", "LARGE_PARTS", "distinct_combinations", "render_f
            "random_caption_combinations", "scene_coverage", "load_or_train_scene_classifier",
            "load_or_train_classifier", "grammar_captions", "cub_captions", "evaluate_attributes",
            "format_attribute_report", "format_gan_report", "evaluate_gan", "evaluate_fid", "r_precision",
-           "evaluate_r_precision", "load_or_train_rprecision_encoder", "inception_diversity", "real_split"]
+           "evaluate_r_precision", "load_or_train_rprecision_encoder", "inception_diversity", "real_split",
+           "real_set_features"]
 
 CLASSIFIER_CACHE = ".textgen_eval"
 RELIABLE_JUDGE = 0.97        # a judge head at least this accurate on held-out real renders is "reliable"
@@ -223,7 +224,7 @@ def load_or_train_scene_classifier(data_dir: str | Path, image_size: int, *, ste
     data = None
     if not (_classifier_folder(data_dir, image_size, "scene") / "classifier_report.json").is_file():
         data = ImageCaptionData.load(data_dir, image_size=image_size)
-        if not data.scene or any(s is None for s in data.scene):
+        if not data.has_scene:
             return None, None
     return load_or_train_classifier(data_dir, image_size, steps=steps, seed=seed, device=device,
                                     show_progress=show_progress, label_space="scene", data=data)
@@ -381,18 +382,27 @@ def _generate_batched(pipe, captions: list[str], generator: torch.Generator, tru
                            truncation=truncation).tensors for k in range(0, len(captions), chunk)])
 
 
+def real_set_features(data, data_dir: str | Path, features, idx: np.ndarray, name: str, image_size: int,
+                      seed: int = 0) -> np.ndarray:
+    """Inception features of real set ``name`` ("A" or "B" of :func:`real_split`), cached on disk under a hash of
+    the whole protocol (features, data, resolution, N, seed, set)."""
+    from textgen.gan.fid import cached_features
+
+    protocol = {**features.protocol, "data": _fingerprint(Path(data_dir)), "image_size": image_size, "n": len(idx),
+                "seed": seed, "set": name}
+    return cached_features(Path(data_dir) / CLASSIFIER_CACHE, protocol, lambda: features(data.float_images(idx)))
+
+
 def evaluate_fid(pipe, data, data_dir: Path, features, n: int, *, seed: int = 0, truncation: float = 1.0) -> dict:
     """FID and KID of ``n`` generated images (one per caption of real set B) against real set A, and the
     floor: real set B against A (same N, so directly comparable)."""
-    from textgen.gan.fid import cached_features, fid_from_features, kernel_inception_distance, warn_if_few
+    from textgen.gan.fid import fid_from_features, kernel_inception_distance, warn_if_few
 
     a_idx, b_idx = real_split(len(data), n, seed)
     n = len(a_idx)
     warn_if_few(n, "generated")
-    base = {**features.protocol, "data": _fingerprint(data_dir), "image_size": pipe.image_size, "n": n, "seed": seed}
-    cache = Path(data_dir) / CLASSIFIER_CACHE
-    feats_a = cached_features(cache, {**base, "set": "A"}, lambda: features(data.float_images(a_idx)))
-    feats_b = cached_features(cache, {**base, "set": "B"}, lambda: features(data.float_images(b_idx)))
+    feats_a = real_set_features(data, data_dir, features, a_idx, "A", pipe.image_size, seed)
+    feats_b = real_set_features(data, data_dir, features, b_idx, "B", pipe.image_size, seed)
     rng = np.random.default_rng(seed)
     captions = data.one_caption_each(b_idx, rng)
     fake = _generate_batched(pipe, captions, torch.Generator().manual_seed(seed), truncation)
