@@ -110,6 +110,42 @@ def test_minibatch_std_lets_d_see_a_batch_without_variety():
         tiny(minibatch_std=-1).validate()
 
 
+def _start_map_seams(upsample: str) -> tuple[float, float]:
+    """G with its residual branches switched off, so that the last block's output is its 4x4 start map
+    carried up to 32x32 by the up-sampling alone: (mean column step across the 8 px cell borders, inside them)."""
+    torch.manual_seed(0)
+    g = Generator(tiny(upsample=upsample))
+    with torch.no_grad():
+        for block in g.blocks:
+            for conv in (block.conv1, block.conv2):
+                conv.weight.zero_()
+                conv.bias.zero_()
+            if isinstance(block.shortcut, torch.nn.Conv2d):                    # 1x1: keep the first channels
+                block.shortcut.weight.zero_()
+                block.shortcut.bias.zero_()
+                for k in range(block.shortcut.out_channels):
+                    block.shortcut.weight[k, k] = 1.0
+    out = {}
+    g.blocks[-1].register_forward_hook(lambda m, i, o: out.setdefault("x", o))
+    with torch.no_grad():
+        g(torch.randn(2, 8), torch.randn(2, 12))
+    step = (out["x"][..., 1:] - out["x"][..., :-1]).abs().mean(dim=(0, 1, 2))   # (31,): column j -> j + 1
+    seams = torch.tensor([7, 15, 23])
+    inside = torch.ones(31, dtype=torch.bool)
+    inside[seams] = False
+    return step[seams].mean().item(), step[inside].mean().item()
+
+
+def test_bilinear_upsampling_leaves_no_8px_cells_from_the_4x4_start():
+    nearest_seam, inside = _start_map_seams("nearest")
+    assert inside == 0 and nearest_seam > 0          # nearest: flat 8x8 squares; every change is at a border
+    seam, inside = _start_map_seams("bilinear")      # bilinear: a ramp, the change spread over the cell
+    assert inside > 0 and seam < 3 * inside and seam < nearest_seam / 5
+    assert tiny().upsample == "nearest"              # the default: folders saved before the switch load as trained
+    with pytest.raises(ConfigError, match="upsample"):
+        tiny(upsample="bicubic").validate()
+
+
 def test_conditioning_augmentation():
     torch.manual_seed(0)
     ca = ConditioningAugmentation(12, 8)

@@ -49,6 +49,7 @@ class GANConfig:
     cond_aug: bool = False            # StackGAN conditioning augmentation (adds a KL term to G's loss)
     loss: Literal["reed", "dfgan"] = "dfgan"
     minibatch_std: int = 0            # D: group size of the minibatch standard-deviation feature (ProGAN; 0 = off)
+    upsample: Literal["nearest", "bilinear"] = "nearest"   # G's x2 up-sampling (see GBlock)
 
     def validate(self) -> None:
         check(self.image_size in (32, 64, 128, 256), "image_size", f"must be 32, 64, 128 or 256, got {self.image_size}")
@@ -56,6 +57,7 @@ class GANConfig:
             value = getattr(self, key)
             check(value >= 1, key, f"must be >= 1, got {value}")
         check(self.minibatch_std >= 0, "minibatch_std", f"must be >= 0 (0 turns it off), got {self.minibatch_std}")
+        check(self.upsample in ("nearest", "bilinear"), "upsample", f"must be 'nearest' or 'bilinear', got {self.upsample!r}")
 
     @property
     def num_blocks(self) -> int:
@@ -112,16 +114,26 @@ class Affine(nn.Module):
 
 
 class GBlock(nn.Module):
-    """Up-sample x2, then two (affine fusion -> LeakyReLU -> 3x3 conv) stages, plus a learned shortcut."""
+    """Up-sample x2, then two (affine fusion -> LeakyReLU -> 3x3 conv) stages, plus a learned shortcut.
 
-    def __init__(self, c_in: int, c_out: int, cond_dim: int):
+    ``upsample="nearest"`` (DF-GAN) copies each pixel into a 2x2 block; three such blocks turn every cell of
+    G's 4x4 start into an 8x8 square that the 3x3 convs must then hide. ``"bilinear"`` interpolates instead,
+    so a smooth area (a sky) needs no work from the convs to stay smooth (the checkerboard and blocking
+    artifacts of Odena et al. 2016, "Deconvolution and Checkerboard Artifacts", Distill).
+    """
+
+    def __init__(self, c_in: int, c_out: int, cond_dim: int, upsample: str = "nearest"):
         super().__init__()
+        self.upsample = upsample
         self.fuse1, self.conv1 = Affine(cond_dim, c_in), nn.Conv2d(c_in, c_out, 3, padding=1)
         self.fuse2, self.conv2 = Affine(cond_dim, c_out), nn.Conv2d(c_out, c_out, 3, padding=1)
         self.shortcut = nn.Conv2d(c_in, c_out, 1) if c_in != c_out else nn.Identity()
 
     def forward(self, x: Tensor, c: Tensor) -> Tensor:
-        x = F.interpolate(x, scale_factor=2, mode="nearest")                         # (B, Cin, 2H, 2W)
+        if self.upsample == "bilinear":
+            x = F.interpolate(x, scale_factor=2, mode="bilinear", align_corners=False)  # (B, Cin, 2H, 2W)
+        else:
+            x = F.interpolate(x, scale_factor=2, mode="nearest")
         h = self.conv1(F.leaky_relu(self.fuse1(x, c), 0.2))
         h = self.conv2(F.leaky_relu(self.fuse2(h, c), 0.2))
         return self.shortcut(x) + h                                                  # (B, Cout, 2H, 2W)
@@ -177,7 +189,7 @@ class Generator(nn.Module):
         self.text = ConditioningAugmentation(c.text_dim, c.cond_dim) if c.cond_aug else nn.Linear(c.text_dim, c.cond_dim)
         cond = c.noise_dim + c.cond_dim                                              # blocks see [z, c] (DF-GAN)
         self.fc = nn.Linear(c.noise_dim, widths[0] * 16)
-        self.blocks = nn.ModuleList(GBlock(widths[i], widths[i + 1], cond) for i in range(c.num_blocks))
+        self.blocks = nn.ModuleList(GBlock(widths[i], widths[i + 1], cond, c.upsample) for i in range(c.num_blocks))
         self.to_rgb = nn.Sequential(nn.LeakyReLU(0.2), nn.Conv2d(widths[-1], 3, 3, padding=1), nn.Tanh())
         self.widths = widths
 
