@@ -5,8 +5,8 @@ import torch
 
 from textgen.config import ConfigError
 from textgen.models.gan import (ConditioningAugmentation, Discriminator, GANConfig, Generator, MinibatchStd,
-                                d_loss_dfgan, d_loss_reed, ema_update, g_loss_dfgan, g_loss_reed,
-                                ma_gradient_penalty, truncated_noise)
+                                d_loss_dfgan, d_loss_reed, ema_update, g_loss_dfgan, g_loss_reed, info_code,
+                                info_loss, ma_gradient_penalty, truncated_noise)
 
 
 def tiny(size=32, **kw):
@@ -144,6 +144,43 @@ def test_bilinear_upsampling_leaves_no_8px_cells_from_the_4x4_start():
     assert tiny().upsample == "nearest"              # the default: folders saved before the switch load as trained
     with pytest.raises(ConfigError, match="upsample"):
         tiny(upsample="bicubic").validate()
+
+
+def test_info_code_is_uniform_and_drawn_with_the_noise():
+    g = torch.Generator().manual_seed(0)
+    for z in (torch.randn(30000, 8, generator=g), truncated_noise(30000, 8, 0.7, generator=g)):
+        share = torch.bincount(info_code(z, 3), minlength=3) / 30000.0
+        assert torch.allclose(share, torch.full((3,), 1 / 3), atol=0.015)          # each value 1/3, truncated or not
+    z = torch.tensor([[0.1, 2.0, -1.0, 5.0], [3.0, 0.0, 1.0, 9.0]])
+    assert info_code(z, 3).tolist() == [1, 0]                                       # only the first k components count
+    with pytest.raises(ConfigError, match="info_codes"):
+        tiny(info_codes=1).validate()
+    with pytest.raises(ConfigError, match="info_codes"):
+        tiny(info_codes=9).validate()                                               # more than noise_dim = 8
+
+
+def test_info_loss_makes_g_draw_its_code_so_that_q_can_read_it():
+    """InfoGAN's term alone, minimised by G and D's Q head together: from chance (1/3) to a code Q reads."""
+    torch.manual_seed(0)
+    cfg = tiny(info_codes=3)
+    g, d = Generator(cfg), Discriminator(cfg)
+    assert g.fc.in_features == 8 + 3 and d.code_logits(d.features(torch.randn(2, 3, 32, 32))).shape == (2, 3)
+    opt = torch.optim.Adam([*g.parameters(), *d.parameters()], lr=3e-3)
+    e = torch.randn(1, 12).expand(16, -1)                                           # one caption: only the code differs
+
+    def q_accuracy() -> float:
+        with torch.no_grad():
+            z = torch.randn(256, 8)
+            return (d.code_logits(d.features(g(z, e[:1].expand(256, -1)))).argmax(1) == info_code(z, 3)).float().mean().item()
+
+    before = q_accuracy()
+    for _ in range(15):
+        z = torch.randn(16, 8)
+        loss = info_loss(d, d.features(g(z, e)), z)
+        opt.zero_grad()
+        loss.backward()
+        opt.step()
+    assert before < 0.5 and q_accuracy() > 0.9
 
 
 def test_conditioning_augmentation():

@@ -33,7 +33,7 @@ import torch
 from textgen.checkpoint import TRAINING_STATE_DIR, CheckpointError, load_tree, save_tree
 from textgen.config import RuntimeConfig, check, save_config
 from textgen.models.gan import (Discriminator, GANConfig, Generator, d_loss_dfgan, d_loss_reed, ema_update,
-                                g_loss_dfgan, g_loss_reed, ma_gradient_penalty)
+                                g_loss_dfgan, g_loss_reed, info_loss, ma_gradient_penalty)
 from textgen.models.text_encoder import info_nce
 from textgen.runtime import (MetricsLogger, TrainingDiverged, autocast, get_rng_state, make_grad_scaler, progress,
                              resolve_device, resolve_precision, set_rng_state, set_seed)
@@ -112,6 +112,7 @@ class GANTrainConfig:
                                             # attribute word changed, not only above the batch's other captions
     mode_seeking: float = 0.0               # weight of MSGAN's mode-seeking term on G (0 = off): two noises for the
                                             # same caption must give images as far apart as the noises are
+    info_weight: float = 1.0                # InfoGAN's lambda for the code of model.info_codes (unused when that is 0)
     sample_captions: list[str] = field(default_factory=lambda: list(DEFAULT_SAMPLE_CAPTIONS))
     samples_per_caption: int = 6
 
@@ -120,6 +121,7 @@ class GANTrainConfig:
         check(0 <= self.ema_decay < 1, "ema_decay", f"must be in [0, 1), got {self.ema_decay}")
         check(self.damsm >= 0, "damsm", f"must be >= 0, got {self.damsm}")
         check(self.mode_seeking >= 0, "mode_seeking", f"must be >= 0 (0 turns it off), got {self.mode_seeking}")
+        check(self.info_weight >= 0, "info_weight", f"must be >= 0, got {self.info_weight}")
         check(self.keep_every >= 0, "keep_every", f"must be >= 0 (0 keeps only last/), got {self.keep_every}")
         check(0 <= self.edited_wrong <= 1, "edited_wrong", f"must be in [0, 1], got {self.edited_wrong}")
         check(not self.damsm_edited or self.damsm > 0, "damsm_edited",
@@ -178,7 +180,8 @@ def gan_step(m, real: torch.Tensor, e_right: torch.Tensor, e_wrong: torch.Tensor
     sentence-level DAMSM loss when ``t.damsm > 0``: the fakes, seen by the frozen image encoder trained with
     the caption encoder, must pick out their own caption among the batch's -- Xu et al. 2018, AttnGAN, Eq. 10-11;
     and, given ``e_edit`` (K, E), also above those edited captions: ``train.damsm_edited``; + the mode-seeking
-    term when ``t.mode_seeking > 0``, see ``mode_seeking_loss``).
+    term when ``t.mode_seeking > 0``, see ``mode_seeking_loss``). With ``model_cfg.info_codes``, D's Q head
+    learns to read the noise's code from the (detached) fakes and G to make it readable (InfoGAN, ``info_loss``).
     Returns the step's statistics as tensors (no host sync).
     """
     B = real.size(0)
@@ -189,20 +192,23 @@ def gan_step(m, real: torch.Tensor, e_right: torch.Tensor, e_wrong: torch.Tensor
         fake = m.G(z, e_right).detach()
         h_real = m.D.features(real)
         d_rr, d_rw = m.D.logit(h_real, e_right), m.D.logit(h_real, e_wrong)
-        d_fr = m.D(fake, e_right)
+        h_fake = m.D.features(fake)
+        d_fr = m.D.logit(h_fake, e_right)
         loss_fn = d_loss_reed if model_cfg.loss == "reed" else d_loss_dfgan
         d_loss = loss_fn(d_rr.float(), d_rw.float(), d_fr.float())
+        q_loss = info_loss(m.D, h_fake, z) if model_cfg.info_codes else d_loss.new_zeros(())
     gp = (ma_gradient_penalty(m.D, real, e_right, t.ma_gp_k, t.ma_gp_p, scaled_text=t.ma_gp_scaled_text)
           if model_cfg.loss == "dfgan" else d_loss.new_zeros(()))
     m.opt_d.zero_grad(set_to_none=True)
-    m.scaler_d.scale(d_loss + gp).backward()
+    m.scaler_d.scale(d_loss + gp + t.info_weight * q_loss).backward()
     m.scaler_d.step(m.opt_d)
     m.scaler_d.update()
 
     # generator
     with autocast(device, dtype):
         fake, kl = m.G(z, e_right, return_kl=True)
-        d_fake = m.D(fake, e_right).float()
+        h_fake = m.D.features(fake)
+        d_fake = m.D.logit(h_fake, e_right).float()
         if model_cfg.loss == "reed":
             g_loss = g_loss_reed(d_fake)
             if t.gan_int > 0:                                              # GAN-INT: halfway between two captions
@@ -211,6 +217,10 @@ def gan_step(m, real: torch.Tensor, e_right: torch.Tensor, e_wrong: torch.Tensor
         else:
             g_loss = g_loss_dfgan(d_fake)
         g_total = g_loss + t.ca_kl * kl.float()
+        info = g_total.new_zeros(())
+        if model_cfg.info_codes:
+            info = info_loss(m.D, h_fake, z)
+            g_total = g_total + t.info_weight * info
         damsm = g_total.new_zeros(())
         if t.damsm > 0:
             damsm = info_nce(e_right.float(), m.image_encoder(fake.float()).float(),
@@ -226,7 +236,7 @@ def gan_step(m, real: torch.Tensor, e_right: torch.Tensor, e_wrong: torch.Tensor
     m.scaler_g.update()
     ema_update(m.G_ema, m.G, t.ema_decay)
     return {"d_loss": d_loss.detach(), "g_loss": g_loss.detach(), "gp": gp.detach(), "kl": kl.detach(),
-            "damsm": damsm.detach(), "ms_ratio": ms_ratio.detach(),
+            "damsm": damsm.detach(), "ms_ratio": ms_ratio.detach(), "info": info.detach(),
             "d_real_right": d_rr.detach().float().mean(), "d_real_wrong": d_rw.detach().float().mean(),
             "d_fake": d_fr.detach().float().mean()}
 

@@ -28,8 +28,8 @@ from torch import Tensor
 from textgen.config import check
 
 __all__ = [
-    "GANConfig", "unit_scale", "Generator", "Discriminator", "ConditioningAugmentation", "MinibatchStd",
-    "d_loss_reed", "g_loss_reed", "d_loss_dfgan", "g_loss_dfgan", "ma_gradient_penalty",
+    "GANConfig", "unit_scale", "info_code", "Generator", "Discriminator", "ConditioningAugmentation", "MinibatchStd",
+    "d_loss_reed", "g_loss_reed", "d_loss_dfgan", "g_loss_dfgan", "ma_gradient_penalty", "info_loss",
     "truncated_noise", "ema_update",
 ]
 
@@ -50,6 +50,7 @@ class GANConfig:
     loss: Literal["reed", "dfgan"] = "dfgan"
     minibatch_std: int = 0            # D: group size of the minibatch standard-deviation feature (ProGAN; 0 = off)
     upsample: Literal["nearest", "bilinear"] = "nearest"   # G's x2 up-sampling (see GBlock)
+    info_codes: int = 0               # InfoGAN categorical code of this many values, read from the noise (0 = off)
 
     def validate(self) -> None:
         check(self.image_size in (32, 64, 128, 256), "image_size", f"must be 32, 64, 128 or 256, got {self.image_size}")
@@ -58,6 +59,8 @@ class GANConfig:
             check(value >= 1, key, f"must be >= 1, got {value}")
         check(self.minibatch_std >= 0, "minibatch_std", f"must be >= 0 (0 turns it off), got {self.minibatch_std}")
         check(self.upsample in ("nearest", "bilinear"), "upsample", f"must be 'nearest' or 'bilinear', got {self.upsample!r}")
+        check(self.info_codes == 0 or 2 <= self.info_codes <= self.noise_dim, "info_codes",
+              f"must be 0 (off) or between 2 and noise_dim ({self.noise_dim}), got {self.info_codes}")
 
     @property
     def num_blocks(self) -> int:
@@ -74,6 +77,15 @@ def unit_scale(e: Tensor) -> Tensor:
     ignore the caption; rescaling puts text and noise on the same footing for every encoder.
     """
     return F.normalize(e.float(), dim=-1).to(e.dtype) * math.sqrt(e.size(-1))
+
+
+def info_code(z: Tensor, k: int) -> Tensor:
+    """The InfoGAN categorical code carried by the noise: argmax of its first k components, (B,) in [0, k).
+
+    The k components are i.i.d. and symmetric (plain or truncated N(0, 1)), so each value has probability
+    1/k: the code is a uniform categorical variable that needs no argument of its own, and every caller
+    that draws noise (the pipeline, the trainer, eval-gan) draws the code with it."""
+    return z[:, :k].argmax(dim=1)
 
 
 def _widths(base: int, n: int) -> list[int]:
@@ -187,8 +199,9 @@ class Generator(nn.Module):
         self.config = c = config
         widths = _widths(c.g_channels, c.num_blocks)                                 # 4x4 ... SxS
         self.text = ConditioningAugmentation(c.text_dim, c.cond_dim) if c.cond_aug else nn.Linear(c.text_dim, c.cond_dim)
-        cond = c.noise_dim + c.cond_dim                                              # blocks see [z, c] (DF-GAN)
-        self.fc = nn.Linear(c.noise_dim, widths[0] * 16)
+        noise = c.noise_dim + c.info_codes                                           # z, and its code one-hot
+        cond = noise + c.cond_dim                                                    # blocks see [z, c] (DF-GAN)
+        self.fc = nn.Linear(noise, widths[0] * 16)
         self.blocks = nn.ModuleList(GBlock(widths[i], widths[i + 1], cond, c.upsample) for i in range(c.num_blocks))
         self.to_rgb = nn.Sequential(nn.LeakyReLU(0.2), nn.Conv2d(widths[-1], 3, 3, padding=1), nn.Tanh())
         self.widths = widths
@@ -202,7 +215,10 @@ class Generator(nn.Module):
 
     def forward(self, z: Tensor, e: Tensor, return_kl: bool = False):
         c, kl = self.condition(e)                                                    # (B, C)
-        cz = torch.cat([z, c], dim=1)                                                # (B, Z + C)
+        if self.config.info_codes:                                                   # InfoGAN: the code, one-hot
+            k = self.config.info_codes
+            z = torch.cat([z, F.one_hot(info_code(z, k), k).to(z.dtype)], dim=1)     # (B, Z + K)
+        cz = torch.cat([z, c], dim=1)                                                # (B, Z [+ K] + C)
         x = self.fc(z).view(z.size(0), self.widths[0], 4, 4)                         # (B, 8g, 4, 4)
         for block in self.blocks:
             x = block(x, cz)
@@ -216,6 +232,7 @@ class Discriminator(nn.Module):
     """D(x, e): a matching-aware logit (B,) for image x (B, 3, S, S) and sentence embedding e (B, text_dim).
 
     ``features(x)`` is computed once per image batch and scored against several captions with ``logit``.
+    With ``info_codes``, ``code_logits(features)`` is InfoGAN's Q head: which code G drew the image with.
     """
 
     def __init__(self, config: GANConfig):
@@ -232,6 +249,9 @@ class Discriminator(nn.Module):
             nn.Conv2d(top + int(c.minibatch_std > 0) + c.cond_dim, top * 2, 3, padding=1), nn.LeakyReLU(0.2),
             nn.Conv2d(top * 2, 1, 4),
         )
+        if c.info_codes:                                                             # InfoGAN's Q, on D's trunk
+            width = (top + int(c.minibatch_std > 0)) * 16
+            self.q = nn.Sequential(nn.Flatten(), nn.Linear(width, 128), nn.LeakyReLU(0.2), nn.Linear(128, c.info_codes))
 
     def features(self, x: Tensor) -> Tensor:
         h = self.from_rgb(x)
@@ -243,11 +263,27 @@ class Discriminator(nn.Module):
         t = self.text(unit_scale(e))[:, :, None, None].expand(-1, -1, 4, 4)          # (B, C, 4, 4)
         return self.joint(torch.cat([h, t], dim=1)).view(-1)                         # (B,)
 
+    def code_logits(self, h: Tensor) -> Tensor:
+        """InfoGAN's Q(code | image) from ``features(x)``: logits (B, info_codes)."""
+        return self.q(h)
+
     def forward(self, x: Tensor, e: Tensor) -> Tensor:
         return self.logit(self.features(x), e)
 
 
 # ----------------------------------------------------------------------------- losses
+
+def info_loss(d: Discriminator, h_fake: Tensor, z: Tensor) -> Tensor:
+    """InfoGAN's variational lower bound on I(code; G(z, e)) (Chen et al. 2016, "InfoGAN: Interpretable
+    Representation Learning by Information Maximizing Generative Adversarial Nets", NeurIPS, Eq. 5), up to the
+    code's constant entropy: the cross-entropy of Q's guess of the code from D's features of the fakes.
+    Both G and Q minimise it: G makes the code visible in the image, Q learns to read it.
+
+    A categorical factor of the data that no caption states (the background: sky, foliage or branch) is
+    what a GAN drops when every noise is free to give the same image; with the code, G needs k images that
+    Q can tell apart and D still takes for real, and the data's own discrete factor is the cheapest way."""
+    return F.cross_entropy(d.code_logits(h_fake).float(), info_code(z, d.config.info_codes))
+
 
 def d_loss_reed(d_real_right: Tensor, d_real_wrong: Tensor, d_fake_right: Tensor) -> Tensor:
     """GAN-CLS (Reed et al. 2016, Alg. 1): log D(real, right) + (log(1 - D(real, wrong)) + log(1 - D(fake, right))) / 2."""
