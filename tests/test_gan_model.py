@@ -157,26 +157,32 @@ def test_info_code_is_uniform_and_drawn_with_the_noise():
         tiny(info_codes=1).validate()
     with pytest.raises(ConfigError, match="info_codes"):
         tiny(info_codes=9).validate()                                               # more than noise_dim = 8
+    with pytest.raises(ConfigError, match="info_input"):
+        tiny(info_codes=3, info_input="pixels").validate()
 
 
-def test_info_loss_makes_g_draw_its_code_so_that_q_can_read_it():
-    """InfoGAN's term alone, minimised by G and D's Q head together: from chance (1/3) to a code Q reads."""
+@pytest.mark.parametrize("info_input", ["features", "layout"])
+def test_info_loss_makes_g_draw_its_code_so_that_q_can_read_it(info_input):
+    """InfoGAN's term alone, minimised by G and Q together: from chance (1/3) to a code Q reads."""
     torch.manual_seed(0)
-    cfg = tiny(info_codes=3)
+    cfg = tiny(info_codes=3, info_input=info_input)
     g, d = Generator(cfg), Discriminator(cfg)
-    assert g.fc.in_features == 8 + 3 and d.code_logits(d.features(torch.randn(2, 3, 32, 32))).shape == (2, 3)
+    x = torch.randn(2, 3, 32, 32)
+    assert g.fc.in_features == 8 + 3 and d.code_logits(x, d.features(x)).shape == (2, 3)
     opt = torch.optim.Adam([*g.parameters(), *d.parameters()], lr=3e-3)
     e = torch.randn(1, 12).expand(16, -1)                                           # one caption: only the code differs
 
     def q_accuracy() -> float:
         with torch.no_grad():
             z = torch.randn(256, 8)
-            return (d.code_logits(d.features(g(z, e[:1].expand(256, -1)))).argmax(1) == info_code(z, 3)).float().mean().item()
+            x = g(z, e[:1].expand(256, -1))
+            return (d.code_logits(x, d.features(x)).argmax(1) == info_code(z, 3)).float().mean().item()
 
     before = q_accuracy()
     for _ in range(15):
         z = torch.randn(16, 8)
-        loss = info_loss(d, d.features(g(z, e)), z)
+        x = g(z, e)
+        loss = info_loss(d, x, d.features(x), z)
         opt.zero_grad()
         loss.backward()
         opt.step()

@@ -61,7 +61,8 @@ def test_damsm_loss_uses_the_image_encoder_trained_with_the_captions(tmp_path, b
         GANTrainer(tiny(tmp_path, birds, "damsm2", "train.damsm=1.0", "text_encoder.kind=vae", f"text_encoder.path={tmp_path}"))
 
 
-@pytest.mark.parametrize("switches", [[], ["model.minibatch_std=2", "model.info_codes=3", "model.upsample=bilinear"]])
+@pytest.mark.parametrize("switches", [[], ["model.minibatch_std=2", "model.info_codes=3", "model.upsample=bilinear"],
+                                      ["model.info_codes=2", "model.info_input=layout"]])
 def test_resume_is_exact(tmp_path, birds, switches):
     straight = GANTrainer(tiny(tmp_path, birds, "straight", *switches))
     straight.fit()

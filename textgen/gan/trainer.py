@@ -196,7 +196,7 @@ def gan_step(m, real: torch.Tensor, e_right: torch.Tensor, e_wrong: torch.Tensor
         d_fr = m.D.logit(h_fake, e_right)
         loss_fn = d_loss_reed if model_cfg.loss == "reed" else d_loss_dfgan
         d_loss = loss_fn(d_rr.float(), d_rw.float(), d_fr.float())
-        q_loss = info_loss(m.D, h_fake, z) if model_cfg.info_codes else d_loss.new_zeros(())
+        q_loss = info_loss(m.D, fake, h_fake, z) if model_cfg.info_codes else d_loss.new_zeros(())
     gp = (ma_gradient_penalty(m.D, real, e_right, t.ma_gp_k, t.ma_gp_p, scaled_text=t.ma_gp_scaled_text)
           if model_cfg.loss == "dfgan" else d_loss.new_zeros(()))
     m.opt_d.zero_grad(set_to_none=True)
@@ -219,7 +219,7 @@ def gan_step(m, real: torch.Tensor, e_right: torch.Tensor, e_wrong: torch.Tensor
         g_total = g_loss + t.ca_kl * kl.float()
         info = g_total.new_zeros(())
         if model_cfg.info_codes:
-            info = info_loss(m.D, h_fake, z)
+            info = info_loss(m.D, fake, h_fake, z)
             g_total = g_total + t.info_weight * info
         damsm = g_total.new_zeros(())
         if t.damsm > 0:

@@ -51,6 +51,7 @@ class GANConfig:
     minibatch_std: int = 0            # D: group size of the minibatch standard-deviation feature (ProGAN; 0 = off)
     upsample: Literal["nearest", "bilinear"] = "nearest"   # G's x2 up-sampling (see GBlock)
     info_codes: int = 0               # InfoGAN categorical code of this many values, read from the noise (0 = off)
+    info_input: Literal["features", "layout"] = "features"   # what Q reads the code from (see Discriminator)
 
     def validate(self) -> None:
         check(self.image_size in (32, 64, 128, 256), "image_size", f"must be 32, 64, 128 or 256, got {self.image_size}")
@@ -59,6 +60,7 @@ class GANConfig:
             check(value >= 1, key, f"must be >= 1, got {value}")
         check(self.minibatch_std >= 0, "minibatch_std", f"must be >= 0 (0 turns it off), got {self.minibatch_std}")
         check(self.upsample in ("nearest", "bilinear"), "upsample", f"must be 'nearest' or 'bilinear', got {self.upsample!r}")
+        check(self.info_input in ("features", "layout"), "info_input", f"must be 'features' or 'layout', got {self.info_input!r}")
         check(self.info_codes == 0 or 2 <= self.info_codes <= self.noise_dim, "info_codes",
               f"must be 0 (off) or between 2 and noise_dim ({self.noise_dim}), got {self.info_codes}")
 
@@ -232,7 +234,11 @@ class Discriminator(nn.Module):
     """D(x, e): a matching-aware logit (B,) for image x (B, 3, S, S) and sentence embedding e (B, text_dim).
 
     ``features(x)`` is computed once per image batch and scored against several captions with ``logit``.
-    With ``info_codes``, ``code_logits(features)`` is InfoGAN's Q head: which code G drew the image with.
+    With ``info_codes``, ``code_logits(x, features)`` is InfoGAN's Q head: which code G drew the image with.
+    ``info_input="features"`` reads it from D's trunk (InfoGAN), which also sees details a person would not
+    notice, so G may hide the code there; ``"layout"`` reads only the image's 4x4 grid of mean colours, so G
+    can only make the code readable through the picture's overall layout: the scene behind the bird, since
+    the caption already fixes the bird's colours.
     """
 
     def __init__(self, config: GANConfig):
@@ -249,8 +255,8 @@ class Discriminator(nn.Module):
             nn.Conv2d(top + int(c.minibatch_std > 0) + c.cond_dim, top * 2, 3, padding=1), nn.LeakyReLU(0.2),
             nn.Conv2d(top * 2, 1, 4),
         )
-        if c.info_codes:                                                             # InfoGAN's Q, on D's trunk
-            width = (top + int(c.minibatch_std > 0)) * 16
+        if c.info_codes:                                                             # InfoGAN's Q
+            width = 3 * 16 if c.info_input == "layout" else (top + int(c.minibatch_std > 0)) * 16
             self.q = nn.Sequential(nn.Flatten(), nn.Linear(width, 128), nn.LeakyReLU(0.2), nn.Linear(128, c.info_codes))
 
     def features(self, x: Tensor) -> Tensor:
@@ -263,8 +269,10 @@ class Discriminator(nn.Module):
         t = self.text(unit_scale(e))[:, :, None, None].expand(-1, -1, 4, 4)          # (B, C, 4, 4)
         return self.joint(torch.cat([h, t], dim=1)).view(-1)                         # (B,)
 
-    def code_logits(self, h: Tensor) -> Tensor:
-        """InfoGAN's Q(code | image) from ``features(x)``: logits (B, info_codes)."""
+    def code_logits(self, x: Tensor, h: Tensor) -> Tensor:
+        """InfoGAN's Q(code | image) for images x and their ``features(x)`` h: logits (B, info_codes)."""
+        if self.config.info_input == "layout":
+            return self.q(F.adaptive_avg_pool2d(x.float(), 4))                       # from (B, 3, 4, 4) colours
         return self.q(h)
 
     def forward(self, x: Tensor, e: Tensor) -> Tensor:
@@ -273,16 +281,17 @@ class Discriminator(nn.Module):
 
 # ----------------------------------------------------------------------------- losses
 
-def info_loss(d: Discriminator, h_fake: Tensor, z: Tensor) -> Tensor:
+def info_loss(d: Discriminator, fake: Tensor, h_fake: Tensor, z: Tensor) -> Tensor:
     """InfoGAN's variational lower bound on I(code; G(z, e)) (Chen et al. 2016, "InfoGAN: Interpretable
     Representation Learning by Information Maximizing Generative Adversarial Nets", NeurIPS, Eq. 5), up to the
-    code's constant entropy: the cross-entropy of Q's guess of the code from D's features of the fakes.
+    code's constant entropy: the cross-entropy of Q's guess of the code from the fakes (B, 3, S, S) or D's
+    features of them (``h_fake``; see ``GANConfig.info_input``).
     Both G and Q minimise it: G makes the code visible in the image, Q learns to read it.
 
     A categorical factor of the data that no caption states (the background: sky, foliage or branch) is
     what a GAN drops when every noise is free to give the same image; with the code, G needs k images that
     Q can tell apart and D still takes for real, and the data's own discrete factor is the cheapest way."""
-    return F.cross_entropy(d.code_logits(h_fake).float(), info_code(z, d.config.info_codes))
+    return F.cross_entropy(d.code_logits(fake, h_fake).float(), info_code(z, d.config.info_codes))
 
 
 def d_loss_reed(d_real_right: Tensor, d_real_wrong: Tensor, d_fake_right: Tensor) -> Tensor:
