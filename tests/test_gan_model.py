@@ -189,6 +189,19 @@ def test_info_loss_makes_g_draw_its_code_so_that_q_can_read_it(info_input):
     assert before < 0.5 and q_accuracy() > 0.9
 
 
+def test_layout_q_reads_only_the_4x4_grid_of_mean_colours():
+    torch.manual_seed(0)
+    d = Discriminator(tiny(info_codes=3, info_input="layout"))
+    x = torch.randn(2, 3, 32, 32)
+    detail = torch.randn(2, 3, 32, 32)
+    detail -= torch.nn.functional.interpolate(torch.nn.functional.avg_pool2d(detail, 8), scale_factor=8)  # cell means 0
+    with torch.no_grad():                              # any detail that keeps each 8x8 cell's mean: same answer
+        assert torch.allclose(d.code_logits(x, None), d.code_logits(x + detail, None), atol=1e-5)
+        shifted = x.clone()
+        shifted[:, 2, :8, :8] += 1.0                   # a bluer top-left cell (sky): a different answer
+        assert not torch.allclose(d.code_logits(x, None), d.code_logits(shifted, None), atol=1e-3)
+
+
 def test_conditioning_augmentation():
     torch.manual_seed(0)
     ca = ConditioningAugmentation(12, 8)
