@@ -6,7 +6,7 @@ import torch
 from textgen.config import ConfigError
 from textgen.models.gan import (ConditioningAugmentation, Discriminator, GANConfig, Generator, MinibatchStd,
                                 d_loss_dfgan, d_loss_reed, ema_update, g_loss_dfgan, g_loss_reed, info_code,
-                                info_loss, ma_gradient_penalty, truncated_noise)
+                                info_loss, ma_gradient_penalty, truncated_noise, with_info_code)
 
 
 def tiny(size=32, **kw):
@@ -153,6 +153,10 @@ def test_info_code_is_uniform_and_drawn_with_the_noise():
         assert torch.allclose(share, torch.full((3,), 1 / 3), atol=0.015)          # each value 1/3, truncated or not
     z = torch.tensor([[0.1, 2.0, -1.0, 5.0], [3.0, 0.0, 1.0, 9.0]])
     assert info_code(z, 3).tolist() == [1, 0]                                       # only the first k components count
+    assert torch.equal(with_info_code(z, 2, 3), torch.tensor([[0.1, -1.0, 2.0, 5.0], [1.0, 0.0, 3.0, 9.0]]))  # max -> slot 2
+    assert info_code(with_info_code(z, 0, 3), 3).tolist() == [0, 0] and torch.equal(with_info_code(z, 1, 3)[0], z[0])
+    with pytest.raises(ValueError, match="code"):
+        with_info_code(z, 3, 3)
     with pytest.raises(ConfigError, match="info_codes"):
         tiny(info_codes=1).validate()
     with pytest.raises(ConfigError, match="info_codes"):

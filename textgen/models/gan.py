@@ -28,7 +28,7 @@ from torch import Tensor
 from textgen.config import check
 
 __all__ = [
-    "GANConfig", "unit_scale", "info_code", "Generator", "Discriminator", "ConditioningAugmentation", "MinibatchStd",
+    "GANConfig", "unit_scale", "info_code", "with_info_code", "Generator", "Discriminator", "ConditioningAugmentation", "MinibatchStd",
     "d_loss_reed", "g_loss_reed", "d_loss_dfgan", "g_loss_dfgan", "ma_gradient_penalty", "info_loss",
     "truncated_noise", "ema_update",
 ]
@@ -88,6 +88,17 @@ def info_code(z: Tensor, k: int) -> Tensor:
     1/k: the code is a uniform categorical variable that needs no argument of its own, and every caller
     that draws noise (the pipeline, the trainer, eval-gan) draws the code with it."""
     return z[:, :k].argmax(dim=1)
+
+
+def with_info_code(z: Tensor, code: int, k: int) -> Tensor:
+    """The same noise with its code set to ``code``: z's largest of the first k components swapped into
+    slot ``code``. Every other component stays as drawn, so images for different codes differ only by the code."""
+    if not 0 <= code < k:
+        raise ValueError(f"code must be in [0, {k}), got {code}")
+    z, rows = z.clone(), torch.arange(z.size(0), device=z.device)
+    top = info_code(z, k)
+    z[rows, top], z[rows, code] = z[rows, code], z[rows, top]
+    return z
 
 
 def _widths(base: int, n: int) -> list[int]:
