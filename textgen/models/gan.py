@@ -28,7 +28,8 @@ from torch import Tensor
 from textgen.config import check
 
 __all__ = [
-    "GANConfig", "unit_scale", "info_code", "with_info_code", "Generator", "Discriminator", "ConditioningAugmentation", "MinibatchStd",
+    "GANConfig", "unit_scale", "info_code", "with_info_code", "Generator", "Discriminator",
+    "ConditioningAugmentation", "MinibatchStd",
     "d_loss_reed", "g_loss_reed", "d_loss_dfgan", "g_loss_dfgan", "ma_gradient_penalty", "info_loss",
     "truncated_noise", "ema_update",
 ]
@@ -155,10 +156,7 @@ class GBlock(nn.Module):
         self.shortcut = nn.Conv2d(c_in, c_out, 1) if c_in != c_out else nn.Identity()
 
     def forward(self, x: Tensor, c: Tensor) -> Tensor:
-        if self.upsample == "bilinear":
-            x = F.interpolate(x, scale_factor=2, mode="bilinear", align_corners=False)  # (B, Cin, 2H, 2W)
-        else:
-            x = F.interpolate(x, scale_factor=2, mode="nearest")
+        x = F.interpolate(x, scale_factor=2, mode=self.upsample)                     # (B, Cin, 2H, 2W)
         h = self.conv1(F.leaky_relu(self.fuse1(x, c), 0.2))
         h = self.conv2(F.leaky_relu(self.fuse2(h, c), 0.2))
         return self.shortcut(x) + h                                                  # (B, Cout, 2H, 2W)
@@ -262,12 +260,13 @@ class Discriminator(nn.Module):
         self.mbstd = MinibatchStd(c.minibatch_std) if c.minibatch_std else nn.Identity()
         self.text = nn.Linear(c.text_dim, c.cond_dim)
         top = widths[-1]
+        feat = top + int(c.minibatch_std > 0)                                        # channels of features(x)
         self.joint = nn.Sequential(                                                  # sentence joined at 4x4
-            nn.Conv2d(top + int(c.minibatch_std > 0) + c.cond_dim, top * 2, 3, padding=1), nn.LeakyReLU(0.2),
+            nn.Conv2d(feat + c.cond_dim, top * 2, 3, padding=1), nn.LeakyReLU(0.2),
             nn.Conv2d(top * 2, 1, 4),
         )
         if c.info_codes:                                                             # InfoGAN's Q
-            width = 3 * 16 if c.info_input == "layout" else (top + int(c.minibatch_std > 0)) * 16
+            width = 3 * 16 if c.info_input == "layout" else feat * 16
             self.q = nn.Sequential(nn.Flatten(), nn.Linear(width, 128), nn.LeakyReLU(0.2), nn.Linear(128, c.info_codes))
 
     def features(self, x: Tensor) -> Tensor:
