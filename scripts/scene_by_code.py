@@ -23,7 +23,7 @@ def main() -> None:
 
     import torch
 
-    from textgen.gan.evaluate import grammar_captions, load_or_train_scene_classifier
+    from textgen.gan.evaluate import grammar_captions, load_or_train_scene_classifier, scene_shares
     from textgen.models.gan import with_info_code
     from textgen.pipelines import TextToImagePipeline
 
@@ -40,11 +40,9 @@ def main() -> None:
         for code in [*range(k), None]:
             zc = z if code is None else with_info_code(z, code, k)
             with torch.no_grad():
-                labels = clf.predict(G(zc.to(pipe.device), e).float().cpu())
-            cells = []
-            for head, names in clf.classes.items():
-                share = torch.bincount(labels[head], minlength=len(names)).float() / len(captions)
-                cells.append(" / ".join(f"{n} {p:.0%}" for n, p in zip(names, share.tolist())))
+                shares = scene_shares(clf, clf.predict(G(zc.to(pipe.device), e).float().cpu()))
+            cells = [" / ".join(f"{n} {p:.0%}" for n, p in zip(names, shares[head].tolist()))
+                     for head, names in clf.classes.items()]
             print(f"| {folder} | {'free' if code is None else code} | " + " | ".join(cells) + " |", flush=True)
 
 

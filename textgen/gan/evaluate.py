@@ -42,7 +42,7 @@ import numpy as np
 import torch
 
 __all__ = ["CLASSIFIER_CACHE", "LARGE_PARTS", "distinct_combinations", "render_for_caption", "caption_diversity",
-           "random_caption_combinations", "scene_coverage", "load_or_train_scene_classifier",
+           "random_caption_combinations", "scene_coverage", "scene_shares", "load_or_train_scene_classifier",
            "load_or_train_classifier", "grammar_captions", "cub_captions", "evaluate_attributes",
            "format_attribute_report", "format_gan_report", "evaluate_gan", "evaluate_fid", "r_precision",
            "evaluate_r_precision", "load_or_train_rprecision_encoder", "inception_diversity", "real_split",
@@ -98,6 +98,12 @@ def random_caption_combinations(generate, captions: list[tuple[str, dict[str, st
     return {"captions": len(captions), "generated": g, "real": r, "ratio": g / max(r, 1)}
 
 
+def scene_shares(classifier, labels: dict[str, torch.Tensor]) -> dict[str, torch.Tensor]:
+    """The share of each class per head, from the scene classifier's predicted labels (head -> (N,))."""
+    return {head: torch.bincount(labels[head], minlength=len(names)).float() / len(labels[head])
+            for head, names in classifier.classes.items()}
+
+
 def scene_coverage(generate, captions: list[tuple[str, dict[str, str]]], classifier, image_size: int,
                    generator: Optional[torch.Generator] = None) -> dict:
     """What captions never state: the share of each background (sky, foliage, branch) and facing among one
@@ -108,12 +114,11 @@ def scene_coverage(generate, captions: list[tuple[str, dict[str, str]]], classif
     variation distance 0.5 * sum |p_gen - p_real| per label and the *dropped* classes: those generated less
     than half as often as real renders show them.
     """
-    gen = classifier.predict(generate([c for c, _ in captions], 1, generator))
-    real = classifier.predict(_one_render_each(captions, image_size))
+    gen = scene_shares(classifier, classifier.predict(generate([c for c, _ in captions], 1, generator)))
+    real = scene_shares(classifier, classifier.predict(_one_render_each(captions, image_size)))
     out: dict = {"captions": len(captions), "labels": {}}
     for head, names in classifier.classes.items():
-        p_gen = torch.bincount(gen[head], minlength=len(names)).float() / len(captions)
-        p_real = torch.bincount(real[head], minlength=len(names)).float() / len(captions)
+        p_gen, p_real = gen[head], real[head]
         out["labels"][head] = {
             "generated": dict(zip(names, p_gen.tolist())), "real": dict(zip(names, p_real.tolist())),
             "tv_distance": 0.5 * float((p_gen - p_real).abs().sum()),
