@@ -5,8 +5,9 @@ import torch
 
 from textgen.config import ConfigError
 from textgen.models.gan import (ConditioningAugmentation, Discriminator, GANConfig, Generator, MinibatchStd,
-                                d_loss_dfgan, d_loss_reed, ema_update, g_loss_dfgan, g_loss_reed, info_code,
-                                info_loss, ma_gradient_penalty, truncated_noise, with_info_code)
+                                PosteriorEncoder, d_loss_dfgan, d_loss_reed, ema_update, g_loss_dfgan, g_loss_reed,
+                                info_code, info_loss, ma_gradient_penalty, reconstruction_loss, truncated_noise,
+                                with_info_code)
 
 
 def tiny(size=32, **kw):
@@ -204,6 +205,51 @@ def test_layout_q_reads_only_the_4x4_grid_of_mean_colours():
         shifted = x.clone()
         shifted[:, 2, :8, :8] += 1.0                   # a bluer top-left cell (sky): a different answer
         assert not torch.allclose(d.code_logits(x, None), d.code_logits(shifted, None), atol=1e-3)
+
+
+def test_reconstruction_loss_on_known_values():
+    torch.manual_seed(0)
+    cfg = tiny()
+    g, enc = Generator(cfg), PosteriorEncoder(cfg)
+    x, e = torch.rand(4, 3, 32, 32) * 2 - 1, torch.randn(4, 12)
+    nn = torch.nn
+    nn.init.zeros_(enc.head[-1].weight)
+    nn.init.zeros_(enc.head[-1].bias)                  # q(z | x) = N(0, I) exactly: KL 0
+    torch.manual_seed(1)
+    l1, kl, z = reconstruction_loss(g, enc, x, e)
+    assert z.shape == (4, 8) and float(kl) == 0.0
+    torch.manual_seed(1)
+    assert torch.allclose(l1, (g(torch.randn(4, 8), e) - x).abs().mean())   # the same draw of z: the same L1
+    with torch.no_grad():
+        enc.head[-1].bias[:8] = 1.0                    # mu = 1 in each of 8 dims, unit variance: KL = 8 * 1/2
+    assert torch.isclose(reconstruction_loss(g, enc, x, e)[1], torch.tensor(4.0))
+    l1.backward()                                      # the L1 reaches G and E
+    assert g.fc.weight.grad.abs().sum() > 0 and enc.head[-1].weight.grad.abs().sum() > 0
+
+
+def test_cvae_terms_make_the_noise_carry_what_the_caption_does_not():
+    """Two images with the same caption (a 'sky' and a 'foliage' scene): G alone cannot tell them apart, so
+    only a G that reads E's noise rebuilds both. Trained on the cVAE-GAN terms alone, each image's
+    reconstruction ends nearer to it than to the other: the scene lives in the noise, not dropped."""
+    torch.manual_seed(0)
+    cfg = tiny()
+    g, enc = Generator(cfg), PosteriorEncoder(cfg)
+    sky, leaf = torch.zeros(3, 32, 32), torch.zeros(3, 32, 32)
+    sky[2], leaf[1] = 0.8, 0.8                         # blue and green backgrounds ...
+    sky[:, 12:20, 12:20] = leaf[:, 12:20, 12:20] = -0.5   # ... behind the same "bird"
+    x, e = torch.stack([sky, leaf]).repeat(4, 1, 1, 1), torch.randn(1, 12).expand(8, -1)
+    opt = torch.optim.Adam([*g.parameters(), *enc.parameters()], lr=3e-3)
+    for _ in range(150):
+        l1, kl, _ = reconstruction_loss(g, enc, x, e)
+        loss = 10 * l1 + 0.01 * kl
+        opt.zero_grad()
+        loss.backward()
+        opt.step()
+    with torch.no_grad():
+        rec = g(enc(x[:2])[0], e[:2])                 # from the posterior means
+    d = lambda a, b: float((a - b).abs().mean())      # noqa: E731
+    assert d(rec[0], sky) < 0.5 * d(rec[0], leaf) and d(rec[1], leaf) < 0.5 * d(rec[1], sky)
+    assert float(kl) > 0.5                             # the noise carries information about x
 
 
 def test_conditioning_augmentation():

@@ -62,7 +62,7 @@ def test_damsm_loss_uses_the_image_encoder_trained_with_the_captions(tmp_path, b
 
 
 @pytest.mark.parametrize("switches", [[], ["model.minibatch_std=2", "model.info_codes=3", "model.upsample=bilinear"],
-                                      ["model.info_codes=2", "model.info_input=layout"]])
+                                      ["model.info_codes=2", "model.info_input=layout"], ["train.recon=10"]])
 def test_resume_is_exact(tmp_path, birds, switches):
     straight = GANTrainer(tiny(tmp_path, birds, "straight", *switches))
     straight.fit()
@@ -73,6 +73,12 @@ def test_resume_is_exact(tmp_path, birds, switches):
     for a, b in ((straight.G, resumed.G), (straight.G_ema, resumed.G_ema), (straight.D, resumed.D)):
         for (k, v), w in zip(a.state_dict().items(), b.state_dict().values()):
             assert torch.equal(v, w), k
+    if "train.recon=10" in switches:                   # the posterior encoder is resumed too
+        for (k, v), w in zip(straight.E.state_dict().items(), resumed.E.state_dict().values()):
+            assert torch.equal(v, w), k
+        GANTrainer(tiny(tmp_path, birds, "straight", "train.steps=6"), resume=True).fit()   # saved without E ...
+        with pytest.raises(Exception, match="without the posterior encoder"):          # ... and resumed with it
+            GANTrainer(tiny(tmp_path, birds, "straight", *switches), resume=True)
 
 
 def test_hard_wrong_captions_are_the_closest_of_their_candidates(tmp_path, birds):

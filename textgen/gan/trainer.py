@@ -32,8 +32,9 @@ import torch
 
 from textgen.checkpoint import TRAINING_STATE_DIR, CheckpointError, load_tree, save_tree
 from textgen.config import RuntimeConfig, check, save_config
-from textgen.models.gan import (Discriminator, GANConfig, Generator, d_loss_dfgan, d_loss_reed, ema_update,
-                                g_loss_dfgan, g_loss_reed, info_loss, ma_gradient_penalty)
+from textgen.models.gan import (Discriminator, GANConfig, Generator, PosteriorEncoder, d_loss_dfgan, d_loss_reed,
+                                ema_update, g_loss_dfgan, g_loss_reed, info_loss, ma_gradient_penalty,
+                                reconstruction_loss)
 from textgen.models.text_encoder import info_nce
 from textgen.runtime import (MetricsLogger, TrainingDiverged, autocast, get_rng_state, make_grad_scaler, progress,
                              resolve_device, resolve_precision, set_rng_state, set_seed)
@@ -113,6 +114,9 @@ class GANTrainConfig:
     mode_seeking: float = 0.0               # weight of MSGAN's mode-seeking term on G (0 = off): two noises for the
                                             # same caption must give images as far apart as the noises are
     info_weight: float = 1.0                # InfoGAN's lambda for the code of model.info_codes (unused when that is 0)
+    recon: float = 0.0                      # cVAE-GAN (BicycleGAN's lambda_image, 10 there; 0 = off): G rebuilds each
+                                            # real image from its caption and the noise a posterior encoder E reads from it
+    recon_kl: float = 0.01                  # BicycleGAN's lambda_KL on KL(q(z | x) || N(0, I)) in nats per image
     sample_captions: list[str] = field(default_factory=lambda: list(DEFAULT_SAMPLE_CAPTIONS))
     samples_per_caption: int = 6
 
@@ -122,6 +126,8 @@ class GANTrainConfig:
         check(self.damsm >= 0, "damsm", f"must be >= 0, got {self.damsm}")
         check(self.mode_seeking >= 0, "mode_seeking", f"must be >= 0 (0 turns it off), got {self.mode_seeking}")
         check(self.info_weight >= 0, "info_weight", f"must be >= 0, got {self.info_weight}")
+        check(self.recon >= 0, "recon", f"must be >= 0 (0 turns it off), got {self.recon}")
+        check(self.recon_kl >= 0, "recon_kl", f"must be >= 0, got {self.recon_kl}")
         check(self.keep_every >= 0, "keep_every", f"must be >= 0 (0 keeps only last/), got {self.keep_every}")
         check(0 <= self.edited_wrong <= 1, "edited_wrong", f"must be in [0, 1], got {self.edited_wrong}")
         check(not self.damsm_edited or self.damsm > 0, "damsm_edited",
@@ -180,8 +186,10 @@ def gan_step(m, real: torch.Tensor, e_right: torch.Tensor, e_wrong: torch.Tensor
     sentence-level DAMSM loss when ``t.damsm > 0``: the fakes, seen by the frozen image encoder trained with
     the caption encoder, must pick out their own caption among the batch's -- Xu et al. 2018, AttnGAN, Eq. 10-11;
     and, given ``e_edit`` (K, E), also above those edited captions: ``train.damsm_edited``; + the mode-seeking
-    term when ``t.mode_seeking > 0``, see ``mode_seeking_loss``). With ``model_cfg.info_codes``, D's Q head
-    learns to read the noise's code from the (detached) fakes and G to make it readable (InfoGAN, ``info_loss``).
+    term when ``t.mode_seeking > 0``, see ``mode_seeking_loss``; + cVAE-GAN's reconstruction and KL terms
+    when ``t.recon > 0``, with ``m.E`` the posterior encoder, see ``reconstruction_loss``). With
+    ``model_cfg.info_codes``, D's Q head learns to read the noise's code from the (detached) fakes and G to
+    make it readable (InfoGAN, ``info_loss``).
     Returns the step's statistics as tensors (no host sync).
     """
     B = real.size(0)
@@ -230,13 +238,22 @@ def gan_step(m, real: torch.Tensor, e_right: torch.Tensor, e_wrong: torch.Tensor
         if t.mode_seeking > 0:
             ms, ms_ratio = mode_seeking_loss(m.G, fake, z, e_right)
             g_total = g_total + t.mode_seeking * ms
-    m.opt_g.zero_grad(set_to_none=True)
+        rec_l1 = rec_kl = g_total.new_zeros(())
+        if t.recon > 0:                                                    # cVAE-GAN on half the batch (BicycleGAN)
+            h = max(1, B // 2)
+            rec_l1, rec_kl, _ = reconstruction_loss(m.G, m.E, real[:h], e_right[:h])
+            g_total = g_total + t.recon * rec_l1 + t.recon_kl * rec_kl
+    g_opts = [m.opt_g] + ([m.opt_e] if t.recon > 0 else [])                # E steps with G, on G's loss
+    for opt in g_opts:
+        opt.zero_grad(set_to_none=True)
     m.scaler_g.scale(g_total).backward()
-    m.scaler_g.step(m.opt_g)
+    for opt in g_opts:
+        m.scaler_g.step(opt)
     m.scaler_g.update()
     ema_update(m.G_ema, m.G, t.ema_decay)
     return {"d_loss": d_loss.detach(), "g_loss": g_loss.detach(), "gp": gp.detach(), "kl": kl.detach(),
             "damsm": damsm.detach(), "ms_ratio": ms_ratio.detach(), "info": info.detach(),
+            "rec_l1": rec_l1.detach(), "rec_kl": rec_kl.detach(),
             "d_real_right": d_rr.detach().float().mean(), "d_real_wrong": d_rw.detach().float().mean(),
             "d_fake": d_fr.detach().float().mean()}
 
@@ -287,11 +304,15 @@ class GANTrainer:
         self.G_ema = Generator(cfg.model).to(self.device).eval()
         self.G_ema.load_state_dict(self.G.state_dict())
         self.D = Discriminator(cfg.model).to(self.device)
+        self.E = PosteriorEncoder(cfg.model).to(self.device) if cfg.train.recon > 0 else None   # cVAE-GAN only
         if self.device.type == "cuda":
-            self.G.to(memory_format=torch.channels_last)
-            self.D.to(memory_format=torch.channels_last)
+            for net in (self.G, self.D, self.E):
+                if net is not None:
+                    net.to(memory_format=torch.channels_last)
         o = cfg.optim
         self.opt_g = torch.optim.Adam(self.G.parameters(), lr=o.g_lr, betas=o.betas)
+        self.opt_e = (torch.optim.Adam(self.E.parameters(), lr=o.g_lr, betas=o.betas)   # E trains with G (BicycleGAN)
+                      if self.E is not None else None)
         self.opt_d = torch.optim.Adam(self.D.parameters(), lr=o.d_lr, betas=o.betas)
         self.scaler_g = make_grad_scaler(self.dtype, self.device)                    # one per optimizer (fp16)
         self.scaler_d = make_grad_scaler(self.dtype, self.device)
@@ -458,6 +479,8 @@ class GANTrainer:
         state = {"D": self.D.state_dict(), "opt_g": self.opt_g.state_dict(), "opt_d": self.opt_d.state_dict(),
                  "scaler_g": self.scaler_g.state_dict(), "scaler_d": self.scaler_d.state_dict(),
                  "rng": get_rng_state(), "np_rng": self._np_rng_state(), "step": self.step}
+        if self.E is not None:
+            state["E"], state["opt_e"] = self.E.state_dict(), self.opt_e.state_dict()
         save_tree(state, folder / TRAINING_STATE_DIR)
         return folder
 
@@ -480,6 +503,12 @@ class GANTrainer:
         self.G_ema.load_state_dict(loaded["generator_ema"])
         state = load_tree(last / TRAINING_STATE_DIR)
         self.D.load_state_dict(state["D"])
+        if self.E is not None:
+            if "E" not in state:
+                raise CheckpointError(f"cannot resume from {last} with train.recon > 0: it was trained without the "
+                                      "posterior encoder E; resume with its own config (train.recon=0)")
+            self.E.load_state_dict(state["E"])
+            self.opt_e.load_state_dict(state["opt_e"])
         self.opt_g.load_state_dict(state["opt_g"])
         self.opt_d.load_state_dict(state["opt_d"])
         self.scaler_g.load_state_dict(state["scaler_g"])

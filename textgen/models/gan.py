@@ -28,9 +28,10 @@ from torch import Tensor
 from textgen.config import check
 
 __all__ = [
-    "GANConfig", "unit_scale", "info_code", "with_info_code", "Generator", "Discriminator",
+    "GANConfig", "unit_scale", "info_code", "with_info_code", "Generator", "Discriminator", "PosteriorEncoder",
     "ConditioningAugmentation", "MinibatchStd",
     "d_loss_reed", "g_loss_reed", "d_loss_dfgan", "g_loss_dfgan", "ma_gradient_penalty", "info_loss",
+    "reconstruction_loss",
     "truncated_noise", "ema_update",
 ]
 
@@ -289,7 +290,50 @@ class Discriminator(nn.Module):
         return self.logit(self.features(x), e)
 
 
+# ----------------------------------------------------------------------------- posterior encoder (cVAE-GAN)
+
+class PosteriorEncoder(nn.Module):
+    """E(x): the posterior q(z | x) = N(mu, diag(exp(logvar))) over G's noise for a real image (B, 3, S, S).
+
+    The cVAE-GAN half of BicycleGAN (Zhu et al. 2017, "Toward Multimodal Image-to-Image Translation",
+    NeurIPS; after Larsen et al. 2016's VAE/GAN): G must rebuild each real image from its caption and the
+    noise E read from it, so every scene of the data (sky, foliage, branch; facing; unstated colours) has a
+    region of the noise that G draws it for, and mode dropping costs reconstruction loss. The KL term keeps
+    q(z | x) near G's N(0, I) prior, so plain noise still lands on those regions at sampling time. E is only
+    used in training (it lives in the run's training state, like D); D's trunk shape, its own weights.
+    """
+
+    def __init__(self, config: GANConfig):
+        super().__init__()
+        config.validate()
+        c = config
+        widths = list(reversed(_widths(c.d_channels, c.num_blocks)))                 # SxS ... 4x4
+        self.from_rgb = nn.Conv2d(3, widths[0], 3, padding=1)
+        self.blocks = nn.ModuleList(DBlock(widths[i], widths[i + 1]) for i in range(c.num_blocks))
+        self.head = nn.Sequential(nn.LeakyReLU(0.2), nn.Flatten(), nn.Linear(widths[-1] * 16, 2 * c.noise_dim))
+
+    def forward(self, x: Tensor) -> tuple[Tensor, Tensor]:
+        h = self.from_rgb(x)
+        for block in self.blocks:
+            h = block(h)                                                             # (B, 8d, 4, 4) at the end
+        mu, logvar = self.head(h).float().chunk(2, dim=1)                            # (B, Z) each
+        return mu, logvar.clamp(-10, 10)
+
+
 # ----------------------------------------------------------------------------- losses
+
+def reconstruction_loss(G: nn.Module, E: PosteriorEncoder, real: Tensor, e: Tensor) -> tuple[Tensor, Tensor, Tensor]:
+    """cVAE-GAN's terms (Zhu et al. 2017, Eq. 2-3; Kingma & Welling 2014's reparameterisation):
+    ``(l1, kl, z)`` with l1 = mean |G(z, e) - x| for z ~ q(z | x) and kl = KL(q(z | x) || N(0, I)), summed over
+    the noise's components and averaged over the batch (nats per image). ``z`` is the sampled noise (B, Z)."""
+    mu, logvar = E(real)                                                             # (B, Z) each
+    z = mu + torch.randn_like(mu) * torch.exp(0.5 * logvar)
+    rec = G(z, e)                                                                    # (B, 3, S, S)
+    l1 = (rec.float() - real.float()).abs().mean()
+    kl = 0.5 * (mu.pow(2) + logvar.exp() - 1 - logvar).sum(1).mean()
+    return l1, kl, z
+
+
 
 def info_loss(d: Discriminator, fake: Tensor, h_fake: Tensor, z: Tensor) -> Tensor:
     """InfoGAN's variational lower bound on I(code; G(z, e)) (Chen et al. 2016, "InfoGAN: Interpretable
