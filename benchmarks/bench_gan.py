@@ -4,8 +4,8 @@
     python benchmarks/bench_gan.py --device cuda --precision fp32 bf16
 
 A training step is exactly what `train-gan` runs (`textgen.gan.trainer.gan_step`: one D update with
-real/right, real/wrong and fake/right, MA-GP for dfgan, one G update with the DAMSM loss where the config
-has it, the EMA), on random images and
+real/right, real/wrong and fake/right, MA-GP for dfgan, one G update with the DAMSM loss and the cVAE-GAN
+terms where the config has them, the EMA), on random images and
 caption embeddings of the config's sizes (data loading is not timed). Each figure is the median over
 repeats; generation is 64 images from the EMA generator.
 """
@@ -27,7 +27,7 @@ sys.path.insert(0, str(ROOT))
 
 from textgen.config import load_config  # noqa: E402
 from textgen.gan.trainer import GANRunConfig, gan_step  # noqa: E402
-from textgen.models.gan import Discriminator, Generator  # noqa: E402
+from textgen.models.gan import Discriminator, Generator, PosteriorEncoder  # noqa: E402
 from textgen.runtime import machine_info, make_grad_scaler, resolve_device, resolve_precision  # noqa: E402
 
 
@@ -54,6 +54,9 @@ def bench(path: Path, device, precision: str, steps: int, repeats: int) -> dict:
                         opt_g=torch.optim.Adam(G.parameters(), lr=cfg.optim.g_lr, betas=cfg.optim.betas),
                         opt_d=torch.optim.Adam(D.parameters(), lr=cfg.optim.d_lr, betas=cfg.optim.betas),
                         scaler_g=make_grad_scaler(dtype, device), scaler_d=make_grad_scaler(dtype, device))
+    if cfg.train.recon > 0:                                   # cVAE-GAN: the posterior encoder and its optimizer
+        m.E = PosteriorEncoder(mc).to(device)
+        m.opt_e = torch.optim.Adam(m.E.parameters(), lr=cfg.optim.g_lr, betas=cfg.optim.betas)
     S = mc.image_size
     real = torch.rand(B, 3, S, S, device=device) * 2 - 1
     e1, e2 = torch.randn(B, mc.text_dim, device=device), torch.randn(B, mc.text_dim, device=device)
