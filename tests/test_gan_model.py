@@ -6,7 +6,8 @@ import torch
 from textgen.config import ConfigError
 from textgen.models.gan import (ConditioningAugmentation, Discriminator, GANConfig, Generator, MinibatchStd,
                                 PosteriorEncoder, d_loss_dfgan, d_loss_reed, ema_update, g_loss_dfgan, g_loss_reed,
-                                info_code, info_loss, ma_gradient_penalty, reconstruction_loss, truncated_noise,
+                                info_code, info_loss, latent_regression_loss, ma_gradient_penalty, reconstruction_loss,
+                                truncated_noise,
                                 with_info_code)
 
 
@@ -250,6 +251,40 @@ def test_cvae_terms_make_the_noise_carry_what_the_caption_does_not():
     d = lambda a, b: float((a - b).abs().mean())      # noqa: E731
     assert d(rec[0], sky) < 0.5 * d(rec[0], leaf) and d(rec[1], leaf) < 0.5 * d(rec[1], sky)
     assert float(kl) > 0.5                             # the noise carries information about x
+
+
+def test_latent_regression_trains_g_only_to_draw_what_e_reads_back():
+    torch.manual_seed(0)
+    cfg = tiny()
+    g, enc = Generator(cfg), PosteriorEncoder(cfg)
+    z, e = torch.randn(16, 8), torch.randn(1, 12).expand(16, -1)
+    head = enc.head[-1]
+    saved = head.weight.data.clone(), head.bias.data.clone()
+    nn = torch.nn
+    nn.init.zeros_(head.weight)
+    nn.init.zeros_(head.bias)                          # E reads nothing: mu = 0, the loss is sum |z| per image
+    assert torch.isclose(latent_regression_loss(enc, g(z, e), z), z.abs().sum(1).mean())
+    head.weight.data, head.bias.data = saved
+    loss = latent_regression_loss(enc, g(z, e), z)
+    loss.backward()
+    assert all(p.grad is None for p in enc.parameters())           # E is held fixed (BicycleGAN)
+    assert g.fc.weight.grad.abs().sum() > 0
+
+    def corr() -> float:                               # how well E's read of G's fakes follows the noise
+        with torch.no_grad():
+            zz = torch.randn(256, 8)
+            mu = enc(g(zz, e[:1].expand(256, -1)))[0]
+            return float(torch.stack([torch.corrcoef(torch.stack([mu[:, k], zz[:, k]]))[0, 1] for k in range(8)]).mean())
+
+    before = corr()
+    opt = torch.optim.Adam(g.parameters(), lr=3e-3)
+    for _ in range(60):
+        z = torch.randn(16, 8)
+        loss = latent_regression_loss(enc, g(z, e), z)
+        opt.zero_grad()
+        loss.backward()
+        opt.step()
+    assert corr() > before + 0.3
 
 
 def test_conditioning_augmentation():

@@ -62,7 +62,8 @@ def test_damsm_loss_uses_the_image_encoder_trained_with_the_captions(tmp_path, b
 
 
 @pytest.mark.parametrize("switches", [[], ["model.minibatch_std=2", "model.info_codes=3", "model.upsample=bilinear"],
-                                      ["model.info_codes=2", "model.info_input=layout"], ["train.recon=10"]])
+                                      ["model.info_codes=2", "model.info_input=layout"],
+                                      ["train.recon=10", "train.latent=0.5"]])
 def test_resume_is_exact(tmp_path, birds, switches):
     straight = GANTrainer(tiny(tmp_path, birds, "straight", *switches))
     straight.fit()
@@ -79,6 +80,8 @@ def test_resume_is_exact(tmp_path, birds, switches):
         GANTrainer(tiny(tmp_path, birds, "straight", "train.steps=6"), resume=True).fit()   # saved without E ...
         with pytest.raises(Exception, match="without the posterior encoder"):          # ... and resumed with it
             GANTrainer(tiny(tmp_path, birds, "straight", *switches), resume=True)
+        with pytest.raises(Exception, match="latent.*train.recon"):                     # E is trained by recon only
+            tiny(tmp_path, birds, "bad", "train.latent=0.5")
 
 
 def test_hard_wrong_captions_are_the_closest_of_their_candidates(tmp_path, birds):

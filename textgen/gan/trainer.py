@@ -34,7 +34,7 @@ from textgen.checkpoint import TRAINING_STATE_DIR, CheckpointError, load_tree, s
 from textgen.config import RuntimeConfig, check, save_config
 from textgen.models.gan import (Discriminator, GANConfig, Generator, PosteriorEncoder, d_loss_dfgan, d_loss_reed,
                                 ema_update, g_loss_dfgan, g_loss_reed, info_loss, ma_gradient_penalty,
-                                reconstruction_loss)
+                                latent_regression_loss, reconstruction_loss)
 from textgen.models.text_encoder import info_nce
 from textgen.runtime import (MetricsLogger, TrainingDiverged, autocast, get_rng_state, make_grad_scaler, progress,
                              resolve_device, resolve_precision, set_rng_state, set_seed)
@@ -117,6 +117,8 @@ class GANTrainConfig:
     recon: float = 0.0                      # cVAE-GAN (BicycleGAN's lambda_image, 10 there; 0 = off): G rebuilds each
                                             # real image from its caption and the noise a posterior encoder E reads from it
     recon_kl: float = 0.01                  # BicycleGAN's lambda_KL on KL(q(z | x) || N(0, I)) in nats per image
+    latent: float = 0.0                     # BicycleGAN's lambda_latent (0.5 there; needs recon > 0): E must read each
+                                            # prior fake's noise back (cLR-GAN), so G draws what E's region of z means
     sample_captions: list[str] = field(default_factory=lambda: list(DEFAULT_SAMPLE_CAPTIONS))
     samples_per_caption: int = 6
 
@@ -128,6 +130,9 @@ class GANTrainConfig:
         check(self.info_weight >= 0, "info_weight", f"must be >= 0, got {self.info_weight}")
         check(self.recon >= 0, "recon", f"must be >= 0 (0 turns it off), got {self.recon}")
         check(self.recon_kl >= 0, "recon_kl", f"must be >= 0, got {self.recon_kl}")
+        check(self.latent >= 0, "latent", f"must be >= 0, got {self.latent}")
+        check(self.latent == 0 or self.recon > 0, "latent",
+              "reads the noise back with the posterior encoder, which only train.recon > 0 trains; set train.recon=10")
         check(self.keep_every >= 0, "keep_every", f"must be >= 0 (0 keeps only last/), got {self.keep_every}")
         check(0 <= self.edited_wrong <= 1, "edited_wrong", f"must be in [0, 1], got {self.edited_wrong}")
         check(not self.damsm_edited or self.damsm > 0, "damsm_edited",
@@ -187,7 +192,8 @@ def gan_step(m, real: torch.Tensor, e_right: torch.Tensor, e_wrong: torch.Tensor
     the caption encoder, must pick out their own caption among the batch's -- Xu et al. 2018, AttnGAN, Eq. 10-11;
     and, given ``e_edit`` (K, E), also above those edited captions: ``train.damsm_edited``; + the mode-seeking
     term when ``t.mode_seeking > 0``, see ``mode_seeking_loss``; + cVAE-GAN's reconstruction and KL terms
-    when ``t.recon > 0``, with ``m.E`` the posterior encoder, see ``reconstruction_loss``). With
+    when ``t.recon > 0``, with ``m.E`` the posterior encoder, see ``reconstruction_loss``, and cLR-GAN's
+    ``latent_regression_loss`` when ``t.latent > 0``). With
     ``model_cfg.info_codes``, D's Q head learns to read the noise's code from the (detached) fakes and G to
     make it readable (InfoGAN, ``info_loss``).
     Returns the step's statistics as tensors (no host sync).
@@ -243,6 +249,10 @@ def gan_step(m, real: torch.Tensor, e_right: torch.Tensor, e_wrong: torch.Tensor
             h = max(1, B // 2)
             rec_l1, rec_kl, _ = reconstruction_loss(m.G, m.E, real[:h], e_right[:h])
             g_total = g_total + t.recon * rec_l1 + t.recon_kl * rec_kl
+        latent = g_total.new_zeros(())
+        if t.latent > 0:                                                   # cLR-GAN on the prior fakes
+            latent = latent_regression_loss(m.E, fake, z)
+            g_total = g_total + t.latent * latent
     g_opts = [m.opt_g] + ([m.opt_e] if t.recon > 0 else [])                # E steps with G, on G's loss
     for opt in g_opts:
         opt.zero_grad(set_to_none=True)
@@ -253,7 +263,7 @@ def gan_step(m, real: torch.Tensor, e_right: torch.Tensor, e_wrong: torch.Tensor
     ema_update(m.G_ema, m.G, t.ema_decay)
     return {"d_loss": d_loss.detach(), "g_loss": g_loss.detach(), "gp": gp.detach(), "kl": kl.detach(),
             "damsm": damsm.detach(), "ms_ratio": ms_ratio.detach(), "info": info.detach(),
-            "rec_l1": rec_l1.detach(), "rec_kl": rec_kl.detach(),
+            "rec_l1": rec_l1.detach(), "rec_kl": rec_kl.detach(), "latent": latent.detach(),
             "d_real_right": d_rr.detach().float().mean(), "d_real_wrong": d_rw.detach().float().mean(),
             "d_fake": d_fr.detach().float().mean()}
 

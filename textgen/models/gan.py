@@ -31,7 +31,7 @@ __all__ = [
     "GANConfig", "unit_scale", "info_code", "with_info_code", "Generator", "Discriminator", "PosteriorEncoder",
     "ConditioningAugmentation", "MinibatchStd",
     "d_loss_reed", "g_loss_reed", "d_loss_dfgan", "g_loss_dfgan", "ma_gradient_penalty", "info_loss",
-    "reconstruction_loss",
+    "reconstruction_loss", "latent_regression_loss",
     "truncated_noise", "ema_update",
 ]
 
@@ -347,6 +347,18 @@ def info_loss(d: Discriminator, fake: Tensor, h_fake: Tensor, z: Tensor) -> Tens
     Q can tell apart and D still takes for real, and the data's own discrete factor is the cheapest way."""
     return F.cross_entropy(d.code_logits(fake, h_fake).float(), info_code(z, d.config.info_codes))
 
+
+
+def latent_regression_loss(E: PosteriorEncoder, fake: Tensor, z: Tensor) -> Tensor:
+    """cLR-GAN's latent regression (Zhu et al. 2017, Eq. 4): |mu_E(G(z, e)) - z|_1 for fakes (B, 3, S, S) from
+    prior noise z (B, Z), summed over the noise's components like the KL term and averaged over the batch.
+    E's weights are held fixed here (BicycleGAN updates only G with this term), so G alone must make what E
+    reads from a fake match the noise that drew it: a prior noise in the region where E puts sky renders must
+    come out as a sky. Components E does not use (mu about 0 whatever the image) add a constant, no gradient;
+    a mean over them would dilute the few it uses by Z (BicycleGAN's noise has 8 components, ours 100)."""
+    frozen = {name: p.detach() for name, p in E.named_parameters()}
+    mu, _ = torch.func.functional_call(E, frozen, (fake,))
+    return (mu - z.float()).abs().sum(1).mean()
 
 def d_loss_reed(d_real_right: Tensor, d_real_wrong: Tensor, d_fake_right: Tensor) -> Tensor:
     """GAN-CLS (Reed et al. 2016, Alg. 1): log D(real, right) + (log(1 - D(real, wrong)) + log(1 - D(fake, right))) / 2."""
