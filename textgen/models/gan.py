@@ -103,6 +103,11 @@ def with_info_code(z: Tensor, code: int, k: int) -> Tensor:
     return z
 
 
+def gaussian_kl(mu: Tensor, logvar: Tensor) -> Tensor:
+    """KL(N(mu, diag(exp(logvar))) || N(0, I)) for (B, D) parameters: summed over D, averaged over B (nats)."""
+    return 0.5 * (mu.pow(2) + logvar.exp() - 1 - logvar).sum(-1).mean()
+
+
 def _widths(base: int, n: int) -> list[int]:
     """Channel widths from 4x4 (index 0) up to full size (index n): 8b, 8b, 8b, 4b, 2b, 1b, ... (at least b)."""
     mult = [8, 8, 8, 4, 2, 1, 1]
@@ -121,8 +126,7 @@ class ConditioningAugmentation(nn.Module):
     def forward(self, e: Tensor) -> tuple[Tensor, Tensor]:
         mu, logvar = F.leaky_relu(self.fc(e), 0.2).chunk(2, dim=-1)                  # (B, C) each
         c = mu + torch.randn_like(mu) * torch.exp(0.5 * logvar) if self.training else mu
-        kl = 0.5 * (mu.pow(2) + logvar.exp() - 1 - logvar).sum(-1).mean()
-        return c, kl
+        return c, gaussian_kl(mu, logvar)
 
 
 class Affine(nn.Module):
@@ -176,6 +180,14 @@ class DBlock(nn.Module):
     def forward(self, x: Tensor) -> Tensor:
         h = self.conv2(F.leaky_relu(self.conv1(F.leaky_relu(x, 0.2)), 0.2))           # (B, Cout, H/2, W/2)
         return F.avg_pool2d(self.shortcut(x), 2) + self.gamma * h
+
+
+def down_trunk(config: GANConfig) -> tuple[nn.Conv2d, nn.ModuleList, list[int]]:
+    """D's convolutional trunk (also E's, with its own weights): a 3x3 conv to ``d_channels``, then DBlocks
+    down to 4x4. Returns ``(from_rgb, blocks, widths)``, widths from full size to 4x4."""
+    widths = list(reversed(_widths(config.d_channels, config.num_blocks)))          # SxS ... 4x4
+    from_rgb = nn.Conv2d(3, widths[0], 3, padding=1)                                 # first: the seed's init order
+    return from_rgb, nn.ModuleList(DBlock(widths[i], widths[i + 1]) for i in range(config.num_blocks)), widths
 
 
 class MinibatchStd(nn.Module):
@@ -255,9 +267,7 @@ class Discriminator(nn.Module):
         super().__init__()
         config.validate()
         self.config = c = config
-        widths = list(reversed(_widths(c.d_channels, c.num_blocks)))                 # SxS ... 4x4
-        self.from_rgb = nn.Conv2d(3, widths[0], 3, padding=1)
-        self.blocks = nn.ModuleList(DBlock(widths[i], widths[i + 1]) for i in range(c.num_blocks))
+        self.from_rgb, self.blocks, widths = down_trunk(c)                           # SxS ... 4x4
         self.mbstd = MinibatchStd(c.minibatch_std) if c.minibatch_std else nn.Identity()
         self.text = nn.Linear(c.text_dim, c.cond_dim)
         top = widths[-1]
@@ -306,11 +316,8 @@ class PosteriorEncoder(nn.Module):
     def __init__(self, config: GANConfig):
         super().__init__()
         config.validate()
-        c = config
-        widths = list(reversed(_widths(c.d_channels, c.num_blocks)))                 # SxS ... 4x4
-        self.from_rgb = nn.Conv2d(3, widths[0], 3, padding=1)
-        self.blocks = nn.ModuleList(DBlock(widths[i], widths[i + 1]) for i in range(c.num_blocks))
-        self.head = nn.Sequential(nn.LeakyReLU(0.2), nn.Flatten(), nn.Linear(widths[-1] * 16, 2 * c.noise_dim))
+        self.from_rgb, self.blocks, widths = down_trunk(config)                      # SxS ... 4x4
+        self.head = nn.Sequential(nn.LeakyReLU(0.2), nn.Flatten(), nn.Linear(widths[-1] * 16, 2 * config.noise_dim))
 
     def forward(self, x: Tensor) -> tuple[Tensor, Tensor]:
         h = self.from_rgb(x)
@@ -330,9 +337,7 @@ def reconstruction_loss(G: nn.Module, E: PosteriorEncoder, real: Tensor, e: Tens
     z = mu + torch.randn_like(mu) * torch.exp(0.5 * logvar)
     rec = G(z, e)                                                                    # (B, 3, S, S)
     l1 = (rec.float() - real.float()).abs().mean()
-    kl = 0.5 * (mu.pow(2) + logvar.exp() - 1 - logvar).sum(1).mean()
-    return l1, kl, z
-
+    return l1, gaussian_kl(mu, logvar), z
 
 
 def info_loss(d: Discriminator, fake: Tensor, h_fake: Tensor, z: Tensor) -> Tensor:
@@ -348,7 +353,6 @@ def info_loss(d: Discriminator, fake: Tensor, h_fake: Tensor, z: Tensor) -> Tens
     return F.cross_entropy(d.code_logits(fake, h_fake).float(), info_code(z, d.config.info_codes))
 
 
-
 def latent_regression_loss(E: PosteriorEncoder, fake: Tensor, z: Tensor) -> Tensor:
     """cLR-GAN's latent regression (Zhu et al. 2017, Eq. 4): |mu_E(G(z, e)) - z|_1 for fakes (B, 3, S, S) from
     prior noise z (B, Z), summed over the noise's components like the KL term and averaged over the batch.
@@ -359,6 +363,7 @@ def latent_regression_loss(E: PosteriorEncoder, fake: Tensor, z: Tensor) -> Tens
     frozen = {name: p.detach() for name, p in E.named_parameters()}
     mu, _ = torch.func.functional_call(E, frozen, (fake,))
     return (mu - z.float()).abs().sum(1).mean()
+
 
 def d_loss_reed(d_real_right: Tensor, d_real_wrong: Tensor, d_fake_right: Tensor) -> Tensor:
     """GAN-CLS (Reed et al. 2016, Alg. 1): log D(real, right) + (log(1 - D(real, wrong)) + log(1 - D(fake, right))) / 2."""
