@@ -28,7 +28,7 @@ def main() -> None:
 
     from textgen.checkpoint import TRAINING_STATE_DIR, load_tree
     from textgen.data.images import ImageCaptionData
-    from textgen.gan.evaluate import load_or_train_scene_classifier
+    from textgen.gan.evaluate import load_or_train_scene_classifier, scene_shares
     from textgen.gan.model import load_gan_folder
     from textgen.models.gan import Generator, PosteriorEncoder
 
@@ -51,15 +51,16 @@ def main() -> None:
         mu, logvar = E(x)
         rec = G(mu + torch.randn_like(mu) * (0.5 * logvar).exp(), e)
         prior = G(torch.randn_like(mu), e)
-    labels = {name: clf.predict(images)["background"] for name, images in
+    labels = {name: clf.predict(images) for name, images in
               (("real renders", x), ("reconstructions (z from E's posterior)", rec), ("plain N(0, I) noise", prior))}
     names = clf.classes["background"]
     print(f"{last} (step {int(state['step'])}), {len(x)} renders\n\n| images | " + " | ".join(names) + " |\n|---|"
           + "---|" * len(names))
     for name, lab in labels.items():
-        shares = torch.bincount(lab, minlength=len(names)).float() / len(lab)
+        shares = scene_shares(clf, lab)["background"]
         print(f"| {name} | " + " | ".join(f"{p:.1%}" for p in shares.tolist()) + " |")
-    agree = float((labels["reconstructions (z from E's posterior)"] == labels["real renders"]).float().mean())
+    rec_bg, real_bg = labels["reconstructions (z from E's posterior)"]["background"], labels["real renders"]["background"]
+    agree = float((rec_bg == real_bg).float().mean())
     print(f"\nreconstructions with their render's background: {agree:.1%}")
 
 

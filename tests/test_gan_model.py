@@ -7,8 +7,7 @@ from textgen.config import ConfigError
 from textgen.models.gan import (ConditioningAugmentation, Discriminator, GANConfig, Generator, MinibatchStd,
                                 PosteriorEncoder, d_loss_dfgan, d_loss_reed, ema_update, g_loss_dfgan, g_loss_reed,
                                 info_code, info_loss, latent_regression_loss, ma_gradient_penalty, reconstruction_loss,
-                                truncated_noise,
-                                with_info_code)
+                                truncated_noise, with_info_code)
 
 
 def tiny(size=32, **kw):
