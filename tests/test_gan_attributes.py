@@ -38,6 +38,51 @@ def test_classifier_learns_renders_and_saves(birds, tmp_path):
     assert clf.predict(torch.rand(2, 3, 32, 32) * 2 - 1)["crown"].shape == (2,)      # other sizes are resized
 
 
+def test_render_birds_draws_what_it_labels():
+    from textgen.data.birds import render_bird, render_birds, sample_attributes
+
+    images, attrs, scenes = render_birds(3, 32, seed=5)
+    assert images.shape == (3, 3, 32, 32) and images.dtype == np.uint8 and len(attrs) == len(scenes) == 3
+    again, attrs2, _ = render_birds(3, 32, seed=5)
+    assert np.array_equal(images, again) and attrs == attrs2                              # reproducible
+    rng = np.random.default_rng([5, 1])                                                   # bird i: rng [seed, i]
+    a = sample_attributes(rng)
+    img, layout = render_bird(a, size=32, rng=rng)
+    assert a.to_dict() == attrs[1] and scenes[1] == {"background": layout.background, "facing": layout.facing}
+    assert np.array_equal(np.asarray(img).transpose(2, 0, 1), images[1])
+
+
+def test_judge_ignores_what_the_renderer_does_not_draw():
+    from textgen.gan.attributes import IGNORE, _cross_entropy, judge_labels
+
+    rows = [{**{k: v[0] for k, v in ATTRIBUTES.items()}, "wing_pattern": p, "wing_pattern_color": "blue"}
+            for p in ("solid", "bars", "spotted")]
+    y = judge_labels(rows, ATTRIBUTES)
+    blue = ATTRIBUTES["wing_pattern_color"].index("blue")
+    assert y["wing_pattern_color"].tolist() == [IGNORE, blue, blue]                    # a solid wing has no pattern
+    assert torch.equal(y["wing"], encode_labels(rows)["wing"])                         # the rest as encode_labels
+    logits = torch.randn(3, 12, requires_grad=True)
+    none = _cross_entropy(logits, torch.full((3,), IGNORE))                               # a batch of solid wings
+    none.backward()
+    assert none.item() == 0.0 and torch.equal(logits.grad, torch.zeros(3, 12))
+    assert torch.isclose(_cross_entropy(logits, y["wing_pattern_color"]),
+                         torch.nn.functional.cross_entropy(logits[1:], y["wing_pattern_color"][1:]))
+
+
+def test_classifier_trains_on_fresh_renders_and_scores_drawn_attributes_only(birds):
+    from textgen.gan.attributes import _to_float, judge_labels
+
+    clf, report = train_attribute_classifier(birds, image_size=16, steps=30, batch_size=32, channels=8,
+                                             val_fraction=0.25, show_progress=False, extra_renders=40)
+    assert report.extra_renders == 40 and report.train_images == 72 and report.val_images == 24
+    val = np.random.default_rng(0).permutation(len(birds))[:24]                         # the split of seed 0
+    pred = clf.predict(_to_float(torch.from_numpy(birds.images[val]), 16))["wing_pattern_color"]
+    truth = judge_labels([birds.attributes[i] for i in val], clf.classes)["wing_pattern_color"]
+    drawn = truth >= 0
+    assert 0 < drawn.sum() < 24                                                         # some solid wings among 24
+    assert report.accuracy["wing_pattern_color"] == pytest.approx(float((pred[drawn] == truth[drawn]).float().mean()))
+
+
 class _Oracle(AttributeClassifier):
     """A perfect judge for the test: images carry their attribute indices in the first pixels."""
 
@@ -146,3 +191,28 @@ def test_faithfulness_subset_weights_by_statements():
     assert sub["attributes"] == ["crown", "size"] and sub["stated"] == 4 and sub["accuracy"] == 0.75
     assert abs(sub["chance"] - (2 / len(ATTRIBUTES["crown"]) + 2 / len(ATTRIBUTES["size"])) / 4) < 1e-12
     assert r.subset(["tail"])["stated"] == 0
+
+
+def test_a_cached_judge_of_an_older_recipe_is_retrained(tmp_path, monkeypatch):
+    import json
+
+    import textgen.gan.attributes as attributes
+    from textgen.data.birds import make_birds_dataset
+    from textgen.gan.attributes import JUDGE_RECIPE
+    from textgen.gan.evaluate import JUDGE_RENDERS_PER_STEP, load_or_train_classifier
+
+    make_birds_dataset(tmp_path, n=24, size=32, show_progress=False)
+    clf, report = load_or_train_classifier(tmp_path, 32, steps=2, show_progress=False)
+    assert report["recipe"] == JUDGE_RECIPE and report["extra_renders"] == 2 * JUDGE_RENDERS_PER_STEP
+    trainer = attributes.train_attribute_classifier
+    with monkeypatch.context() as m:
+        m.setattr(attributes, "train_attribute_classifier", lambda *a, **k: pytest.fail("the cached judge retrained"))
+        cached, _ = load_or_train_classifier(tmp_path, 32, steps=2, show_progress=False)
+    assert attributes.train_attribute_classifier is trainer
+    assert all(torch.equal(a, b) for a, b in zip(clf.state_dict().values(), cached.state_dict().values()))
+    file = tmp_path / ".textgen_eval" / "attribute_classifier_32px" / "classifier_report.json"
+    old = json.loads(file.read_text())
+    del old["recipe"]                                            # a judge cached before recipe 2
+    file.write_text(json.dumps(old))
+    _, fresh = load_or_train_classifier(tmp_path, 32, steps=3, show_progress=False)
+    assert fresh["steps"] == 3 and fresh["recipe"] == JUDGE_RECIPE

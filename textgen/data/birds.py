@@ -22,7 +22,7 @@ import numpy as np
 
 __all__ = [
     "PALETTE", "COLOR_NAMES", "PARTS", "SIZES", "BILL_LENGTHS", "BILL_SHAPES", "WING_PATTERNS", "EYE_COLORS",
-    "BirdAttributes", "BirdLayout", "sample_attributes", "render_bird",
+    "BirdAttributes", "BirdLayout", "sample_attributes", "render_bird", "render_birds",
 ]
 
 # ----------------------------------------------------------------------------- the attribute space
@@ -299,6 +299,24 @@ def render_bird(attrs: BirdAttributes, size: int = 64, rng: Optional[np.random.G
     layout = BirdLayout(size=size, facing=facing, background=background,
                         centers={k: (int(round(x / SUPERSAMPLE)), int(round(y / SUPERSAMPLE))) for k, (x, y) in centers.items()})
     return img, layout
+
+
+def render_birds(n: int, size: int, seed: int, show_progress: bool = False):
+    """``n`` random birds drawn in memory, bird ``i`` from ``np.random.default_rng([seed, i])`` as in
+    :func:`make_birds_dataset`: ``(images (n, 3, size, size) uint8, attributes, scenes)`` where each scene is
+    ``{"background", "facing"}``. The attribute judge of ``eval-gan`` trains on these besides a folder's own
+    renders (a seed the folder did not use gives birds it does not hold)."""
+    from textgen.runtime import progress
+
+    images, attributes, scenes = np.empty((n, 3, size, size), np.uint8), [], []
+    for i in progress(range(n), enabled=show_progress, desc="rendering birds", total=n):
+        rng = np.random.default_rng([seed, i])
+        attrs = sample_attributes(rng)
+        img, layout = render_bird(attrs, size=size, rng=rng)
+        images[i] = np.asarray(img, dtype=np.uint8).transpose(2, 0, 1)           # (3, S, S)
+        attributes.append(attrs.to_dict())
+        scenes.append({"background": layout.background, "facing": layout.facing})
+    return images, attributes, scenes
 
 
 # ----------------------------------------------------------------------------- datasets on disk

@@ -131,6 +131,9 @@ def _classifier_folder(data_dir: str | Path, image_size: int, label_space: str) 
     return Path(data_dir) / CLASSIFIER_CACHE / f"{name}_{image_size}px"
 
 
+JUDGE_RENDERS_PER_STEP = 20        # fresh renders the judge trains on besides the folder's, per training step
+
+
 def load_or_train_classifier(data_dir: str | Path, image_size: int, *, steps: int = 3000, seed: int = 0,
                              device: str | torch.device = "cpu", show_progress: bool = True, retrain: bool = False,
                              label_space: str = "attributes", data=None):
@@ -138,17 +141,20 @@ def load_or_train_classifier(data_dir: str | Path, image_size: int, *, steps: in
     (``label_space="scene"``: the background/facing classifier of :func:`scene_coverage`; ``data``: the folder
     already loaded at ``image_size``, to save reading it again)."""
     from textgen.data.images import ImageCaptionData
-    from textgen.gan.attributes import AttributeClassifier, train_attribute_classifier
+    from textgen.gan.attributes import JUDGE_RECIPE, AttributeClassifier, train_attribute_classifier
 
     folder = _classifier_folder(data_dir, image_size, label_space)
     report_file = folder / "classifier_report.json"
     if folder.is_dir() and report_file.is_file() and not retrain:
         clf = AttributeClassifier.from_pretrained(folder, device=device)
-        if clf.config.image_size == image_size and clf.config.label_space == label_space:
-            return clf, json.loads(report_file.read_text())
+        cached = json.loads(report_file.read_text())
+        if (clf.config.image_size == image_size and clf.config.label_space == label_space
+                and cached.get("recipe") == JUDGE_RECIPE):             # an older recipe's judge is retrained
+            return clf, cached
     data = data if data is not None else ImageCaptionData.load(data_dir, image_size=image_size)
     clf, report = train_attribute_classifier(data, image_size=image_size, steps=steps, seed=seed, device=device,
-                                             show_progress=show_progress, label_space=label_space)
+                                             show_progress=show_progress, label_space=label_space,
+                                             extra_renders=JUDGE_RENDERS_PER_STEP * steps)
     clf.save_pretrained(folder)
     report = dataclasses.asdict(report)
     report_file.write_text(json.dumps(report, indent=2) + "\n")
