@@ -19,7 +19,8 @@ birds-gan: (1) ``textgen train-gan --config configs/gan/birds32_cpu.yaml`` into 
 fp16 goes to a temporary folder; (3) a captioned sample grid is drawn from THAT folder (``samples.png``
 beside the weights) and eval-gan's judge measures its attribute accuracy on ``--eval-captions`` grammar
 captions (``eval_attributes.json``, judge trained on the run's data folder); (4) it replaces
-``textgen/pretrained/birds-gan`` only if that accuracy beats the installed model's; ``--force`` regardless.
+``textgen/pretrained/birds-gan`` only if that accuracy beats the installed model's, measured again by the same
+judge on the same captions; ``--force`` regardless.
 """
 from __future__ import annotations
 
@@ -123,12 +124,19 @@ def build_gan(args, target: Path) -> int:
         (staged / GAN_REPORT).write_text(json.dumps(new, indent=2) + "\n")
         acc = new["grammar"]["accuracy"]
         print(f"attribute accuracy (grammar captions, {args.eval_captions}): {acc:.1%} (chance {new['grammar']['chance']:.1%})")
-        old = json.loads((target / GAN_REPORT).read_text())["grammar"]["accuracy"] if (target / GAN_REPORT).is_file() else None
+        # the installed model is measured again by the same judge and captions: a stored number may come from
+        # an older judge (JUDGE_RECIPE) or another data folder, and would not compare
+        old = None
+        if (target / "config.json").is_file():
+            installed = evaluate_attributes(target, data_dir, num_captions=args.eval_captions, images_per_caption=2,
+                                            classifier_steps=args.judge_steps, diversity_captions=0, show_progress=False)
+            old = installed["grammar"]["accuracy"]
         if old is not None and acc <= old and not args.force:
-            print(f"not installed: attribute accuracy {acc:.1%} does not beat the installed {old:.1%}; --force to install anyway")
+            print(f"not installed: attribute accuracy {acc:.1%} does not beat the installed model's {old:.1%} "
+                  "(same judge and captions); --force to install anyway")
             return 1
         if target.exists() and old is None and not args.force:
-            print(f"not installed: {target} has no {GAN_REPORT} to compare with; --force to replace it")
+            print(f"not installed: {target} holds no model to compare with; --force to replace it")
             return 1
         (staged / "build.json").write_text(json.dumps({"model": target.name, "trained_from": str(args.config),
                                                        "run": str(run), "checkpoint": str(source)}, indent=2) + "\n")

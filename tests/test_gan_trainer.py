@@ -311,7 +311,11 @@ def test_build_pretrained_installs_a_gan_folder_once(tmp_path, birds):
     assert torch.allclose(a, b, atol=2e-2)                                         # fp16 weights, same images
     report = json.loads((shipped / "eval_attributes.json").read_text())
     assert report["grammar"]["captions"] == 6 and 0 <= report["grammar"]["accuracy"] <= 1
-    r = subprocess.run(cmd, capture_output=True, text=True, cwd=root)              # the same model again: no better
+    # the same model again is no better; the installed one is measured again, not read from its stored report
+    # (which may come from an older judge): here that report is made to say 0%
+    report["grammar"]["accuracy"] = 0.0
+    (shipped / "eval_attributes.json").write_text(json.dumps(report))
+    r = subprocess.run(cmd, capture_output=True, text=True, cwd=root)
     assert r.returncode == 1 and "does not beat" in r.stdout and "--force" in r.stdout
 
 

@@ -8,6 +8,9 @@ attributes off generated images, and **attribute accuracy** is the fraction of t
 the evaluation issue, with a judge that never saw the generator (like the R-precision protocol of Xu et al.
 2018, AttnGAN, but with an exact ground truth instead of a learned matching score).
 
+The judge learns only what is drawn (a solid wing has no pattern, so its pattern colour is not a label), and
+besides the folder's renders it trains on fresh ones from the same renderer, which it cannot learn by heart.
+
     clf, report = train_attribute_classifier(data, image_size=32, steps=3000)   # data: ImageCaptionData
     report.accuracy["breast"]                                                  # held-out accuracy per head
     acc = attribute_accuracy(pipe, [("a red bird with black wings", {"breast": "red", "wing": "black"})], clf)
