@@ -33,6 +33,8 @@ from pathlib import Path
 
 import torch
 
+from textgen.gan.evaluate import JUDGE_STEPS
+
 ROOT = Path(__file__).resolve().parents[1]
 PRETRAINED = ROOT / "textgen" / "pretrained"
 RECIPES = {
@@ -155,7 +157,7 @@ def main() -> int:
     ap.add_argument("--resume", action="store_true", help="continue an interrupted training run")
     ap.add_argument("--iw-samples", type=int, default=100, help="VAE: importance samples for IW-NLL (default 100)")
     ap.add_argument("--eval-captions", type=int, default=300, help="GAN: grammar captions for the attribute check")
-    ap.add_argument("--judge-steps", type=int, default=3000, help="GAN: judge training steps when not cached")
+    ap.add_argument("--judge-steps", type=int, default=JUDGE_STEPS, help="GAN: judge training steps when not cached")
     ap.add_argument("--force", action="store_true", help="install even if it does not improve on the shipped one")
     ap.add_argument("--install-dir", default=str(PRETRAINED), help="where shipped models live (default: the package's)")
     ap.add_argument("overrides", nargs="*", metavar="KEY=VALUE", help="config overrides for training")

@@ -216,3 +216,11 @@ def test_a_cached_judge_of_an_older_recipe_is_retrained(tmp_path, monkeypatch):
     file.write_text(json.dumps(old))
     _, fresh = load_or_train_classifier(tmp_path, 32, steps=3, show_progress=False)
     assert fresh["steps"] == 3 and fresh["recipe"] == JUDGE_RECIPE
+
+
+def test_eval_gan_trains_the_judge_for_the_library_default_steps():
+    from textgen.cli import build_parser
+    from textgen.gan.evaluate import JUDGE_STEPS
+
+    args = build_parser().parse_args(["eval-gan", "--model", "m", "--data", "d"])
+    assert args.classifier_steps == JUDGE_STEPS

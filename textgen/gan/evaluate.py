@@ -131,10 +131,11 @@ def _classifier_folder(data_dir: str | Path, image_size: int, label_space: str) 
     return Path(data_dir) / CLASSIFIER_CACHE / f"{name}_{image_size}px"
 
 
+JUDGE_STEPS = 6000                 # the judge's training steps (batch 64) when it is not cached
 JUDGE_RENDERS_PER_STEP = 20        # fresh renders the judge trains on besides the folder's, per training step
 
 
-def load_or_train_classifier(data_dir: str | Path, image_size: int, *, steps: int = 3000, seed: int = 0,
+def load_or_train_classifier(data_dir: str | Path, image_size: int, *, steps: int = JUDGE_STEPS, seed: int = 0,
                              device: str | torch.device = "cpu", show_progress: bool = True, retrain: bool = False,
                              label_space: str = "attributes", data=None):
     """The cached judge for ``data_dir`` at ``image_size`` px, trained on its renders first if missing
@@ -185,7 +186,7 @@ def cub_captions(path: str | Path, n: int, seed: int = 0) -> list[tuple[str, dic
 
 def evaluate_attributes(model: str | Path, data_dir: str | Path, *, num_captions: int = 1000,
                         images_per_caption: int = 2, cub_captions_file: Optional[str | Path] = None,
-                        classifier_steps: int = 3000, truncation: float = 1.0, seed: int = 0,
+                        classifier_steps: int = JUDGE_STEPS, truncation: float = 1.0, seed: int = 0,
                         diversity_captions: int = 20, diversity_images: int = 10,
                         device: str = "cpu", show_progress: bool = True) -> dict:
     from textgen.gan.attributes import attribute_accuracy
@@ -217,8 +218,8 @@ def evaluate_attributes(model: str | Path, data_dir: str | Path, *, num_captions
                                                 n=diversity_images, generator=torch.Generator().manual_seed(seed + 1))
         report["random_caption_combinations"] = random_caption_combinations(
             generate, sets["grammar"][:200], clf, pipe.image_size, generator=torch.Generator().manual_seed(seed + 2))
-        scene_clf, scene_report = load_or_train_scene_classifier(   # two easy heads: a third of the judge's steps
-            data_dir, pipe.image_size, steps=max(1, classifier_steps // 3), seed=seed, device=pipe.device,
+        scene_clf, scene_report = load_or_train_scene_classifier(   # two easy heads: a sixth of the judge's steps
+            data_dir, pipe.image_size, steps=max(1, classifier_steps // 6), seed=seed, device=pipe.device,
             show_progress=show_progress)
         if scene_clf is not None:
             report["scene"] = scene_coverage(generate, grammar_captions(SCENE_CAPTIONS), scene_clf, pipe.image_size,
@@ -311,7 +312,7 @@ def format_gan_report(report: dict) -> str:
 
 def evaluate_gan(model, data_dir: str | Path, *, metrics: tuple[str, ...] = ("attributes", "fid", "rprecision"),
                  num_images: int = 30_000, num_captions: int = 1000, images_per_caption: int = 2,
-                 cub_captions_file: Optional[str | Path] = None, classifier_steps: int = 3000,
+                 cub_captions_file: Optional[str | Path] = None, classifier_steps: int = JUDGE_STEPS,
                  encoder_steps: int = 2000, truncation: float = 1.0, seed: int = 0, diversity_captions: int = 20,
                  diversity_images: int = 10, device: str = "cpu", show_progress: bool = True,
                  grid_out: Optional[str | Path] = None) -> dict:
@@ -526,7 +527,7 @@ def run_checkpoints(run_dir: str | Path) -> list[tuple[int, Path]]:
 
 
 def evaluate_checkpoints(run_dir: str | Path, data_dir: str | Path, *, num_captions: int = 200,
-                         num_images: int = 2048, with_fid: bool = True, classifier_steps: int = 3000,
+                         num_images: int = 2048, with_fid: bool = True, classifier_steps: int = JUDGE_STEPS,
                          truncation: float = 1.0, seed: int = 0, device: str = "cpu",
                          show_progress: bool = True) -> list[dict]:
     """Attribute accuracy (grammar captions) and FID of every kept checkpoint of a run: the training curves."""
