@@ -191,6 +191,7 @@ def train_attribute_classifier(data, *, image_size: int, steps: int = 3000, batc
     order = rng.permutation(len(data))
     n_val = max(1, int(round(len(data) * val_fraction)))
     val_idx, train_idx = order[:n_val], order[n_val:]
+    n_folder_train = len(train_idx)
     clf = AttributeClassifier(AttributeClassifierConfig(image_size=image_size, channels=channels,
                                                         label_space=label_space)).to(device)
     labels = judge_labels(rows, clf.classes)                                         # {head: (N,)}, IGNORE if undrawn
@@ -227,7 +228,7 @@ def train_attribute_classifier(data, *, image_size: int, steps: int = 3000, batc
     for k in clf.classes:
         drawn = labels[k][vi] != IGNORE
         acc[k] = float((pred[k][drawn] == labels[k][vi][drawn]).float().mean()) if drawn.any() else float("nan")
-    report = ClassifierReport(steps=steps, train_images=len(train_idx) - max(extra_renders, 0), val_images=n_val,
+    report = ClassifierReport(steps=steps, train_images=n_folder_train, val_images=n_val,
                               accuracy=acc, mean_accuracy=float(np.nanmean(list(acc.values()))),
                               extra_renders=max(extra_renders, 0))
     return clf, report
