@@ -219,6 +219,9 @@ def test_train_text_encoder_command_writes_a_usable_encoder(tmp_path):
     probes = json.loads((tmp_path / "probe.json").read_text())
     assert set(probes["text"]) >= {"crown", "wing", "bill", "size"}
     assert all(0 <= r["accuracy"] <= 1 for r in probes["text"].values()) and probes["image"]["wing"]["n"] == 48
+    patterned = sum(json.loads(line)["attributes"]["wing_pattern"] != "solid"      # a solid wing has no pattern colour
+                    for line in (data / "metadata.jsonl").read_text().splitlines())
+    assert 0 < patterned < 48 and probes["image"]["wing_pattern_color"]["n"] == patterned
     edits = probes["edit"]
     assert 0 < edits["all"]["n"] <= 48 and sum(r["n"] for k, r in edits.items() if k != "all") == edits["all"]["n"]
     assert main(["probe-text-encoder", "--encoder", str(out), "--num-captions", "10"]) == 2

@@ -341,15 +341,19 @@ def image_attribute_probe(image_encoder, data, *, n: int = 6000, train_fraction:
     """What the caption encoder's image half sees: a :func:`linear_probe` per attribute on its embeddings of
     the first ``n`` real renders of ``data`` (an ImageCaptionData of synthetic birds, which know their
     attributes). AttnGAN's DAMSM loss (``train.damsm``) can only push the generator towards what this
-    encoder sees, so a part it cannot read is a part that loss does not teach."""
-    from textgen.gan.attributes import encode_labels
+    encoder sees, so a part it cannot read is a part that loss does not teach. An attribute is probed only
+    on the renders that draw it (``judge_labels``: a solid wing has no pattern colour); ``n`` counts those."""
+    from textgen.gan.attributes import ATTRIBUTES, IGNORE, judge_labels
 
     n = min(n, len(data))
     if not data.attributes or any(a is None for a in data.attributes[:n]):
         raise ValueError("the image probe needs images with known attributes: a synthetic-birds folder (textgen make-birds)")
     emb = _embed_images(image_encoder, torch.from_numpy(data.images[:n]))            # (n, dim)
     out = {}
-    for key, y in encode_labels(data.attributes[:n]).items():                       # {attribute: (n,) classes}
-        acc, majority = linear_probe(emb, y, train_fraction=train_fraction, seed=seed)
-        out[key] = {"accuracy": acc, "majority": majority, "n": n}
+    for key, y in judge_labels(data.attributes[:n], ATTRIBUTES).items():           # {attribute: (n,) classes}
+        drawn = y != IGNORE
+        if int(drawn.sum() * train_fraction) in (0, int(drawn.sum())):              # too few renders draw it
+            continue
+        acc, majority = linear_probe(emb[drawn], y[drawn], train_fraction=train_fraction, seed=seed)
+        out[key] = {"accuracy": acc, "majority": majority, "n": int(drawn.sum())}
     return out
