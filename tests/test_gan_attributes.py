@@ -52,6 +52,16 @@ def test_render_birds_draws_what_it_labels():
     assert np.array_equal(np.asarray(img).transpose(2, 0, 1), images[1])
 
 
+def test_render_birds_in_processes_gives_the_same_birds(monkeypatch):
+    import textgen.data.birds as birds
+
+    monkeypatch.setattr(birds, "_RENDER_CHUNK", 2)                 # 7 birds: 4 chunks, so the pool is used
+    one = birds.render_birds(7, 32, seed=3)
+    two = birds.render_birds(7, 32, seed=3, workers=2)
+    assert np.array_equal(one[0], two[0]) and one[1] == two[1] and one[2] == two[2]
+    assert len(two[1]) == len(two[2]) == 7
+
+
 def test_judge_ignores_what_the_renderer_does_not_draw():
     from textgen.gan.attributes import IGNORE, _cross_entropy, judge_labels
 

@@ -15,6 +15,7 @@ Everything is a pure function of the seed: the same ``rng`` state gives the same
 from __future__ import annotations
 
 import math
+import os
 from dataclasses import asdict, dataclass, field, fields
 from typing import Optional
 
@@ -301,19 +302,53 @@ def render_bird(attrs: BirdAttributes, size: int = 64, rng: Optional[np.random.G
     return img, layout
 
 
-def render_birds(n: int, size: int, seed: int, show_progress: bool = False):
+def render_birds(n: int, size: int, seed: int, show_progress: bool = False, workers: int = 1):
     """``n`` random birds drawn in memory, bird ``i`` from ``np.random.default_rng([seed, i])`` as in
     :func:`make_birds_dataset`: ``(images (n, 3, size, size) uint8, attributes, scenes)`` where each scene is
     ``{"background", "facing"}``. The attribute judge of ``eval-gan`` trains on these besides a folder's own
-    renders (a seed the folder did not use gives birds it does not hold)."""
+    renders (a seed the folder did not use gives birds it does not hold).
+
+    ``workers > 1`` draws chunks of birds in that many processes (0: one per CPU core); every bird has its
+    own seed, so the pixels do not depend on ``workers``."""
     from textgen.runtime import progress
 
+    workers = (os.cpu_count() or 1) if workers == 0 else max(1, workers)
+    chunk = _RENDER_CHUNK
+    spans = [(start, min(start + chunk, n)) for start in range(0, n, chunk)]
     images, attributes, scenes = np.empty((n, 3, size, size), np.uint8), [], []
-    for i in progress(range(n), enabled=show_progress, desc="rendering birds", total=n):
+    bar = progress(total=n, enabled=show_progress, desc="rendering birds")
+    if workers > 1 and len(spans) > 1:
+        from concurrent.futures import ProcessPoolExecutor
+
+        with ProcessPoolExecutor(min(workers, len(spans))) as pool:
+            parts = pool.map(_render_span, [(size, seed, a, b) for a, b in spans])
+            for (a, b), (imgs, attrs, scns) in zip(spans, parts):               # in order
+                images[a:b] = imgs
+                attributes += attrs
+                scenes += scns
+                bar.update(b - a)
+    else:
+        for a, b in spans:
+            images[a:b], attrs, scns = _render_span((size, seed, a, b))
+            attributes += attrs
+            scenes += scns
+            bar.update(b - a)
+    bar.close()
+    return images, attributes, scenes
+
+
+_RENDER_CHUNK = 500
+
+
+def _render_span(job: tuple[int, int, int, int]):
+    """Birds ``start`` to ``stop`` of :func:`render_birds` (a process pool's unit of work)."""
+    size, seed, start, stop = job
+    images, attributes, scenes = np.empty((stop - start, 3, size, size), np.uint8), [], []
+    for j, i in enumerate(range(start, stop)):
         rng = np.random.default_rng([seed, i])
         attrs = sample_attributes(rng)
         img, layout = render_bird(attrs, size=size, rng=rng)
-        images[i] = np.asarray(img, dtype=np.uint8).transpose(2, 0, 1)           # (3, S, S)
+        images[j] = np.asarray(img, dtype=np.uint8).transpose(2, 0, 1)           # (3, S, S)
         attributes.append(attrs.to_dict())
         scenes.append({"background": layout.background, "facing": layout.facing})
     return images, attributes, scenes

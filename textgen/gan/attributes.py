@@ -200,7 +200,8 @@ def train_attribute_classifier(data, *, image_size: int, steps: int = 3000, batc
         from textgen.data.birds import render_birds
 
         native = max(32, images.size(-1))               # the renderer draws 32-256 px; _to_float resizes to image_size
-        more, attrs, scenes = render_birds(extra_renders, native, seed=_EXTRA_SEED + seed, show_progress=show_progress)
+        more, attrs, scenes = render_birds(extra_renders, native, seed=_EXTRA_SEED + seed, show_progress=show_progress,
+                                           workers=0)                                # every core
         more_labels = judge_labels(attrs if label_space == "attributes" else scenes, clf.classes)
         more = torch.from_numpy(more)
         if native != images.size(-1):                                               # a 16 px folder
