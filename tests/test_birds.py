@@ -35,6 +35,24 @@ def test_facing_mirrors_the_bird():
     assert right.centers["bill"][0] > right.centers["tail"][0] and left.centers["bill"][0] < left.centers["tail"][0]
 
 
+@pytest.mark.parametrize("facing", ["right", "left"])
+def test_the_whole_bill_is_in_the_picture(facing):
+    # A large bird with a long bill once lost its tip past the frame (36% of all birds lost some of it), so
+    # the length and shape its captions state were not drawn. The tip now stays inside, in the bill's colour.
+    size = 128
+    for seed in range(8):
+        attrs = sample_attributes(np.random.default_rng(seed), size="large", bill_length="long", bill_shape="cone")
+        img, layout = render_bird(attrs, size=size, rng=np.random.default_rng(seed), facing=facing)
+        (x, y), (bx, by) = layout.bill_tip, layout.centers["bill"]      # the tip; a point 30% along the bill
+        assert 0 <= x < size and 0 <= y < size
+        near_tip = np.asarray(img).astype(int)[round(by + 0.6 * (y - by)), round(bx + 0.6 * (x - bx))]  # 72% along
+        assert np.abs(near_tip - np.array(PALETTE[attrs.bill])).max() <= 45, (seed, near_tip, attrs.bill)
+    for seed in range(200):                                                         # every size, length and shape
+        attrs = sample_attributes(np.random.default_rng(seed))
+        _, layout = render_bird(attrs, size=32, rng=np.random.default_rng(seed), facing=facing)
+        assert 0 <= layout.bill_tip[0] < 32, (seed, attrs.size, attrs.bill_length, layout.bill_tip)
+
+
 def test_resolutions_and_bad_values():
     attrs = sample_attributes(np.random.default_rng(0))
     for size in (32, 64, 256):

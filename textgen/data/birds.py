@@ -133,10 +133,13 @@ class BirdLayout:
     facing: str                                  # "left" | "right"
     background: str                              # "sky" | "foliage" | "branch"
     centers: dict[str, tuple[int, int]] = field(default_factory=dict)   # part -> (x, y) inside that part
+    bill_tip: tuple[int, int] = (0, 0)           # (x, y) of the bill's tip (always inside the image)
 
 
 _SCALE = {"small": 0.62, "medium": 0.76, "large": 0.9}
 _BILL_LEN = {"short": 0.09, "medium": 0.15, "long": 0.25}
+FRAME_MARGIN = 0.03                   # the bill's tip and the tail's middle stay this far (of the image) inside
+_TAIL_MID = 1.2                       # the tail fan runs from 0.8 to 1.85 body half-lengths behind the centre
 SUPERSAMPLE = 4
 
 
@@ -197,8 +200,20 @@ def render_bird(attrs: BirdAttributes, size: int = 64, rng: Optional[np.random.G
     cx = S * 0.5 + rng.uniform(-0.05, 0.05) * S
     cy = S * 0.5 + rng.uniform(-0.05, 0.05) * S
     tilt = rng.uniform(-0.15, 0.15)                                  # radians; positive = nose down
+    # Frame the bird: its bill's tip and the middle of its tail stay FRAME_MARGIN inside the picture. Drawn at
+    # the centre at full size, 36% of birds lost the bill's tip past the frame (every large one with a long
+    # bill), and with it the length and shape their captions state. Such a bird moves back, and where even
+    # that cannot fit both ends (a large bird with a long bill) it is drawn smaller, still larger than any
+    # medium bird. Both reaches are in units of s, measured from (cx, cy) along the tilted body.
+    front = (0.3 * 0.95 * math.cos(tilt) + 0.2 * 0.75 * math.sin(tilt) + 0.13 * 0.85   # the bill's base ...
+             + _BILL_LEN[attrs.bill_length] / 0.76)                                 # ... plus its length
+    back = 0.3 * _TAIL_MID * math.cos(tilt)
+    s = min(s, (1 - 2 * FRAME_MARGIN) * S / (front + back))
+    cx = min(max(cx, FRAME_MARGIN * S + back * s), (1 - FRAME_MARGIN) * S - front * s)
     body_rx, body_ry = 0.30 * s, 0.20 * s
     P = lambda x, y: _rot(x, y, cx, cy, tilt)                      # noqa: E731 - rotate about the body centre
+    hr = 0.13 * s                                                    # head radius
+    L = _BILL_LEN[attrs.bill_length] * S * (s / (0.76 * S))         # bill length, in proportion to the bird
 
     feet_y = cy + body_ry + 0.14 * s
     if background == "branch":
@@ -261,13 +276,11 @@ def render_bird(attrs: BirdAttributes, size: int = 64, rng: Optional[np.random.G
 
     # head: crown on top, face and throat in the breast colour
     head_c = P(cx + body_rx * 0.95, cy - body_ry * 0.75)
-    hr = 0.13 * s
     d.ellipse([head_c[0] - hr, head_c[1] - hr, head_c[0] + hr, head_c[1] + hr], fill=col["breast"])
     d.chord([head_c[0] - hr, head_c[1] - hr, head_c[0] + hr, head_c[1] + hr], 180, 360, fill=col["crown"])
     d.chord([head_c[0] - hr, head_c[1] - hr, head_c[0] + hr, head_c[1] + hr], 150, 210, fill=col["crown"])
 
     # bill from the front of the head
-    L = _BILL_LEN[attrs.bill_length] * S * (s / (0.76 * S))
     bx, by = head_c[0] + hr * 0.85, head_c[1] + hr * 0.1
     half = {"pointed": 0.035, "cone": 0.07, "hooked": 0.045, "curved": 0.03}[attrs.bill_shape] * s
     if attrs.bill_shape == "curved":                                 # decurved: the tip bends down
@@ -289,16 +302,20 @@ def render_bird(attrs: BirdAttributes, size: int = 64, rng: Optional[np.random.G
     centers = {
         "crown": (head_c[0] - hr * 0.4, head_c[1] - hr * 0.5), "back": P(cx - 0.02 * s, cy - body_ry * 0.8),
         "wing": (wing_c[0] + 0.08 * s, wing_c[1]),
-        "tail": P(cx - body_rx * 1.45, cy - body_ry * 0.05), "breast": (breast_c[0] + 0.04 * s, breast_c[1] - 0.02 * s),
+        "tail": P(cx - body_rx * _TAIL_MID, cy - body_ry * 0.05), "breast": (breast_c[0] + 0.04 * s, breast_c[1] - 0.02 * s),
         "belly": (belly_c[0] - 0.04 * s, belly_c[1] + 0.03 * s), "bill": (bx + L * 0.3, by + half * 0.1),
         "eye": (ex, ey), "leg": (cx - 0.06 * s, feet_y),
     }
+    tip_xy = (bx + L, by + (L * 0.35 if attrs.bill_shape == "curved" else half * 0.3 if attrs.bill_shape == "hooked"
+                            else half * 0.1))
     if facing == "left":
         img = img.transpose(Image.Transpose.FLIP_LEFT_RIGHT)
         centers = {k: (S - 1 - x, y) for k, (x, y) in centers.items()}
+        tip_xy = (S - 1 - tip_xy[0], tip_xy[1])
     img = img.resize((size, size), Image.Resampling.LANCZOS)
     layout = BirdLayout(size=size, facing=facing, background=background,
-                        centers={k: (int(round(x / SUPERSAMPLE)), int(round(y / SUPERSAMPLE))) for k, (x, y) in centers.items()})
+                        centers={k: (int(round(x / SUPERSAMPLE)), int(round(y / SUPERSAMPLE))) for k, (x, y) in centers.items()},
+                        bill_tip=(int(tip_xy[0] // SUPERSAMPLE), int(tip_xy[1] // SUPERSAMPLE)))
     return img, layout
 
 
