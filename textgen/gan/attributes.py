@@ -142,7 +142,8 @@ class AttributeClassifier(PretrainedMixin, nn.Module):
 
 # The judge's training recipe; a cached judge made by another recipe is retrained, not reused (its numbers
 # would not compare). 2: labels of undrawn attributes ignored, fresh renders besides the folder's own.
-JUDGE_RECIPE = 2
+# 3: the same, with fresh renders whose whole bill is in the picture (textgen.data.birds.FRAME_MARGIN).
+JUDGE_RECIPE = 3
 
 
 @dataclass
