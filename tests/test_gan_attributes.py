@@ -234,3 +234,22 @@ def test_eval_gan_trains_the_judge_for_the_library_default_steps():
 
     args = build_parser().parse_args(["eval-gan", "--model", "m", "--data", "d"])
     assert args.classifier_steps == JUDGE_STEPS
+
+
+def test_judge_breakdown_reads_the_judges_own_held_out_renders(tmp_path):
+    import runpy
+    from pathlib import Path
+
+    from textgen.data.birds import make_birds_dataset
+    from textgen.gan.evaluate import load_or_train_classifier
+
+    make_birds_dataset(tmp_path, n=40, size=32, show_progress=False)
+    _, report = load_or_train_classifier(tmp_path, 32, steps=2, show_progress=False)
+    script = runpy.run_path(str(Path(__file__).resolve().parents[1] / "scripts" / "judge_breakdown.py"))
+    out = script["breakdown"](str(tmp_path))
+    assert set(out) == set(ATTRIBUTES)
+    for head, r in out.items():                                  # the same renders and labels as the report's score
+        assert r["all"]["accuracy"] == pytest.approx(report["accuracy"][head], abs=1e-6), head
+        split = "background"
+        assert sum(g["n"] for g in r[split].values()) == r["all"]["n"] <= 4            # 10% of 40 held out
+    assert "solid" not in out["wing_pattern_color"]["wing_pattern"]                  # undrawn: not scored

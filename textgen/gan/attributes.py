@@ -189,10 +189,8 @@ def train_attribute_classifier(data, *, image_size: int, steps: int = 3000, batc
     device = torch.device(device)
     torch.manual_seed(seed)
     rng = np.random.default_rng(seed)
-    order = rng.permutation(len(data))
-    n_val = max(1, int(round(len(data) * val_fraction)))
-    val_idx, train_idx = order[:n_val], order[n_val:]
-    n_folder_train = len(train_idx)
+    val_idx, train_idx = held_out_split(len(data), rng, val_fraction)
+    n_val, n_folder_train = len(val_idx), len(train_idx)
     clf = AttributeClassifier(AttributeClassifierConfig(image_size=image_size, channels=channels,
                                                         label_space=label_space)).to(device)
     labels = judge_labels(rows, clf.classes)                                         # {head: (N,)}, IGNORE if undrawn
@@ -234,6 +232,14 @@ def train_attribute_classifier(data, *, image_size: int, steps: int = 3000, batc
                               accuracy=acc, mean_accuracy=float(np.nanmean(list(acc.values()))),
                               extra_renders=max(extra_renders, 0))
     return clf, report
+
+
+def held_out_split(n: int, rng: np.random.Generator, val_fraction: float = 0.1) -> tuple[np.ndarray, np.ndarray]:
+    """``(held-out, training)`` indices of a folder of ``n`` renders, as the judge splits it (its first draw
+    from ``np.random.default_rng(seed)``): ``scripts/judge_breakdown.py`` finds the same held-out renders."""
+    order = rng.permutation(n)
+    n_val = max(1, int(round(n * val_fraction)))
+    return order[:n_val], order[n_val:]
 
 
 def _cross_entropy(logits: Tensor, y: Tensor) -> Tensor:
