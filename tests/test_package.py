@@ -77,6 +77,6 @@ def test_train_tokenizer_command_saves_tokenizer_and_resolved_config(tmp_path, c
 def test_scripts_run(script):
     r = subprocess.run([sys.executable, str(ROOT / "scripts" / script), "--help"], capture_output=True, text=True, cwd=ROOT)
     assert r.returncode == 0 and r.stdout.startswith("usage: "), r.stderr
-    if script not in ("build_pretrained.py", "fid_real_subsets.py", "scene_by_code.py",
+    if script not in ("build_pretrained.py", "fid_real_subsets.py", "scene_by_code.py", "judge_breakdown.py",
                       "posterior_scenes.py"):                                  # standalone; the others wrap textgen
         assert r.stdout.startswith("usage: textgen "), r.stdout
