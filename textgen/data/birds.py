@@ -140,6 +140,10 @@ _SCALE = {"small": 0.62, "medium": 0.76, "large": 0.9}
 _BILL_LEN = {"short": 0.09, "medium": 0.15, "long": 0.25}
 FRAME_MARGIN = 0.03                   # the bill's tip and the tail's middle stay this far (of the image) inside
 _TAIL_MID = 1.2                       # the tail fan runs from 0.8 to 1.85 body half-lengths behind the centre
+_BODY_RX, _BODY_RY = 0.30, 0.20       # the body ellipse's half-axes, in units of the bird's scale s
+_HEAD_AT = (0.95, 0.75)               # the head's centre: forward and up, in body half-axes
+_HEAD_R = 0.13                        # the head's radius, in units of s
+_BILL_BASE = 0.85                     # the bill starts this far (in head radii) in front of the head's centre
 SUPERSAMPLE = 4
 
 
@@ -205,14 +209,14 @@ def render_bird(attrs: BirdAttributes, size: int = 64, rng: Optional[np.random.G
     # bill), and with it the length and shape their captions state. Such a bird moves back, and where even
     # that cannot fit both ends (a large bird with a long bill) it is drawn smaller, still larger than any
     # medium bird. Both reaches are in units of s, measured from (cx, cy) along the tilted body.
-    front = (0.3 * 0.95 * math.cos(tilt) + 0.2 * 0.75 * math.sin(tilt) + 0.13 * 0.85   # the bill's base ...
-             + _BILL_LEN[attrs.bill_length] / 0.76)                                 # ... plus its length
-    back = 0.3 * _TAIL_MID * math.cos(tilt)
+    front = (_rot(_BODY_RX * _HEAD_AT[0], -_BODY_RY * _HEAD_AT[1], 0, 0, tilt)[0]    # the head's centre ...
+             + _HEAD_R * _BILL_BASE + _BILL_LEN[attrs.bill_length] / 0.76)         # ... to the bill's tip
+    back = _BODY_RX * _TAIL_MID * math.cos(tilt)
     s = min(s, (1 - 2 * FRAME_MARGIN) * S / (front + back))
     cx = min(max(cx, FRAME_MARGIN * S + back * s), (1 - FRAME_MARGIN) * S - front * s)
-    body_rx, body_ry = 0.30 * s, 0.20 * s
+    body_rx, body_ry = _BODY_RX * s, _BODY_RY * s
     P = lambda x, y: _rot(x, y, cx, cy, tilt)                      # noqa: E731 - rotate about the body centre
-    hr = 0.13 * s                                                    # head radius
+    hr = _HEAD_R * s                                                 # head radius
     L = _BILL_LEN[attrs.bill_length] * S * (s / (0.76 * S))         # bill length, in proportion to the bird
 
     feet_y = cy + body_ry + 0.14 * s
@@ -275,13 +279,13 @@ def render_bird(attrs: BirdAttributes, size: int = 64, rng: Optional[np.random.G
     d = ImageDraw.Draw(img)
 
     # head: crown on top, face and throat in the breast colour
-    head_c = P(cx + body_rx * 0.95, cy - body_ry * 0.75)
+    head_c = P(cx + body_rx * _HEAD_AT[0], cy - body_ry * _HEAD_AT[1])
     d.ellipse([head_c[0] - hr, head_c[1] - hr, head_c[0] + hr, head_c[1] + hr], fill=col["breast"])
     d.chord([head_c[0] - hr, head_c[1] - hr, head_c[0] + hr, head_c[1] + hr], 180, 360, fill=col["crown"])
     d.chord([head_c[0] - hr, head_c[1] - hr, head_c[0] + hr, head_c[1] + hr], 150, 210, fill=col["crown"])
 
     # bill from the front of the head
-    bx, by = head_c[0] + hr * 0.85, head_c[1] + hr * 0.1
+    bx, by = head_c[0] + hr * _BILL_BASE, head_c[1] + hr * 0.1
     half = {"pointed": 0.035, "cone": 0.07, "hooked": 0.045, "curved": 0.03}[attrs.bill_shape] * s
     if attrs.bill_shape == "curved":                                 # decurved: the tip bends down
         bill = [(bx, by - half), (bx + L * 0.55, by - half * 0.2), (bx + L, by + L * 0.35),
@@ -334,22 +338,21 @@ def render_birds(n: int, size: int, seed: int, show_progress: bool = False, work
     spans = [(start, min(start + chunk, n)) for start in range(0, n, chunk)]
     images, attributes, scenes = np.empty((n, 3, size, size), np.uint8), [], []
     bar = progress(total=n, enabled=show_progress, desc="rendering birds")
+    jobs = [(size, seed, a, b) for a, b in spans]
+    pool = None
     if workers > 1 and len(spans) > 1:
         from concurrent.futures import ProcessPoolExecutor
 
-        with ProcessPoolExecutor(min(workers, len(spans))) as pool:
-            parts = pool.map(_render_span, [(size, seed, a, b) for a, b in spans])
-            for (a, b), (imgs, attrs, scns) in zip(spans, parts):               # in order
-                images[a:b] = imgs
-                attributes += attrs
-                scenes += scns
-                bar.update(b - a)
-    else:
-        for a, b in spans:
-            images[a:b], attrs, scns = _render_span((size, seed, a, b))
+        pool = ProcessPoolExecutor(min(workers, len(spans)))
+    try:
+        for (a, b), (imgs, attrs, scns) in zip(spans, (pool.map if pool else map)(_render_span, jobs)):   # in order
+            images[a:b] = imgs
             attributes += attrs
             scenes += scns
             bar.update(b - a)
+    finally:
+        if pool is not None:
+            pool.shutdown()
     bar.close()
     return images, attributes, scenes
 
