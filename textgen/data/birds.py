@@ -310,8 +310,7 @@ def render_bird(attrs: BirdAttributes, size: int = 64, rng: Optional[np.random.G
         "belly": (belly_c[0] - 0.04 * s, belly_c[1] + 0.03 * s), "bill": (bx + L * 0.3, by + half * 0.1),
         "eye": (ex, ey), "leg": (cx - 0.06 * s, feet_y),
     }
-    tip_xy = (bx + L, by + (L * 0.35 if attrs.bill_shape == "curved" else half * 0.3 if attrs.bill_shape == "hooked"
-                            else half * 0.1))
+    tip_xy = max(bill, key=lambda p: p[0])                           # the bill's foremost point
     if facing == "left":
         img = img.transpose(Image.Transpose.FLIP_LEFT_RIGHT)
         centers = {k: (S - 1 - x, y) for k, (x, y) in centers.items()}
