@@ -24,13 +24,26 @@ sys.path.insert(0, str(ROOT))
 
 from textgen.data.images import ImageCaptionData  # noqa: E402
 from textgen.gan.attributes import IGNORE, AttributeClassifier, _to_float, held_out_split, judge_labels  # noqa: E402
-from textgen.gan.evaluate import _classifier_folder  # noqa: E402
+from textgen.gan.evaluate import CLASSIFIER_CACHE  # noqa: E402
 
 SPLITS = ("size", "bill_length", "size/bill_length", "wing_pattern", "background")
 
 
+def cached_judge(data_dir: str) -> Path:
+    """The one attribute judge eval-gan cached in ``data_dir``, at whatever resolution it was trained."""
+    cache = Path(data_dir) / CLASSIFIER_CACHE
+    found = sorted(cache.glob("attribute_classifier_*px"))
+    if not found:
+        raise SystemExit(f"no attribute judge cached in {cache}; train one with `textgen eval-gan --model M "
+                         f"--data {data_dir} --metrics attributes`, or pass --judge DIR")
+    if len(found) > 1:
+        raise SystemExit(f"{len(found)} judges cached in {cache} ({', '.join(f.name for f in found)}); "
+                         "pick one with --judge DIR")
+    return found[0]
+
+
 def breakdown(data_dir: str, judge_dir: str | None = None, heads=None, seed: int = 0) -> dict:
-    judge_dir = Path(judge_dir) if judge_dir else _classifier_folder(data_dir, 32, "attributes")
+    judge_dir = Path(judge_dir) if judge_dir else cached_judge(data_dir)
     clf = AttributeClassifier.from_pretrained(judge_dir)
     size = clf.config.image_size
     data = ImageCaptionData.load(data_dir, image_size=size)
@@ -60,7 +73,7 @@ def breakdown(data_dir: str, judge_dir: str | None = None, heads=None, seed: int
 def main() -> None:
     ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     ap.add_argument("--data", required=True, help="a synthetic-birds folder (textgen make-birds)")
-    ap.add_argument("--judge", help="a judge folder (default: the one eval-gan cached in --data, 32 px)")
+    ap.add_argument("--judge", help="a judge folder (default: the one eval-gan cached in --data; required if it holds several)")
     ap.add_argument("--heads", nargs="*", help="heads to break down (default: all)")
     ap.add_argument("--seed", type=int, default=0, help="the judge's training seed (it picks the held-out renders)")
     ap.add_argument("--out", help="also write the breakdown as JSON")

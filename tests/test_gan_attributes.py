@@ -253,3 +253,20 @@ def test_judge_breakdown_reads_the_judges_own_held_out_renders(tmp_path):
         split = "background"
         assert sum(g["n"] for g in r[split].values()) == r["all"]["n"] <= 4            # 10% of 40 held out
     assert "solid" not in out["wing_pattern_color"]["wing_pattern"]                  # undrawn: not scored
+
+
+def test_judge_breakdown_finds_the_cached_judge_or_says_which_to_pick(tmp_path):
+    import runpy
+    from pathlib import Path
+
+    from textgen.gan.evaluate import CLASSIFIER_CACHE
+
+    cached_judge = runpy.run_path(str(Path(__file__).resolve().parents[1] / "scripts" / "judge_breakdown.py"))["cached_judge"]
+    with pytest.raises(SystemExit, match="no attribute judge cached.*--judge"):
+        cached_judge(str(tmp_path))
+    (tmp_path / CLASSIFIER_CACHE / "attribute_classifier_64px").mkdir(parents=True)
+    (tmp_path / CLASSIFIER_CACHE / "scene_classifier_32px").mkdir()                  # not an attribute judge
+    assert cached_judge(str(tmp_path)).name == "attribute_classifier_64px"             # any resolution, not only 32
+    (tmp_path / CLASSIFIER_CACHE / "attribute_classifier_32px").mkdir()
+    with pytest.raises(SystemExit, match="2 judges cached.*--judge"):
+        cached_judge(str(tmp_path))
