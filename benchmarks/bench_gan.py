@@ -36,7 +36,8 @@ def _sync(device):
         torch.cuda.synchronize()
 
 
-def bench(path: Path, device, precision: str, steps: int, repeats: int) -> dict:
+def _setup(path: Path, device, precision: str):
+    """The config's G, D (and DAMSM image encoder, posterior encoder) with optimizers, and one random batch."""
     cfg = load_config(GANRunConfig, path)
     mc, B = cfg.model, cfg.data.batch_size
     mc.text_dim = cfg.text_encoder.dim
@@ -60,6 +61,12 @@ def bench(path: Path, device, precision: str, steps: int, repeats: int) -> dict:
     S = mc.image_size
     real = torch.rand(B, 3, S, S, device=device) * 2 - 1
     e1, e2 = torch.randn(B, mc.text_dim, device=device), torch.randn(B, mc.text_dim, device=device)
+    return cfg, m, (real, e1, e2), dtype
+
+
+def bench(path: Path, device, precision: str, steps: int, repeats: int) -> dict:
+    cfg, m, (real, e1, e2), dtype = _setup(path, device, precision)
+    mc, B, S, G, D, G_ema = cfg.model, cfg.data.batch_size, cfg.model.image_size, m.G, m.D, m.G_ema
     if device.type == "cuda":
         torch.cuda.reset_peak_memory_stats()
     gan_step(m, real, e1, e2, mc, cfg.train, device, dtype)                       # warm-up
@@ -88,15 +95,47 @@ def bench(path: Path, device, precision: str, steps: int, repeats: int) -> dict:
             "d_params_m": sum(p.numel() for p in D.parameters()) / 1e6}
 
 
+def profile(path: Path, device, precision: str, steps: int, top: int = 12) -> None:
+    """Self time per operator over ``steps`` training steps, and the share spent in convolutions."""
+    from torch.profiler import ProfilerActivity
+    from torch.profiler import profile as torch_profile
+
+    cfg, m, (real, e1, e2), dtype = _setup(path, device, precision)
+    gan_step(m, real, e1, e2, cfg.model, cfg.train, device, dtype)                 # warm-up
+    acts = [ProfilerActivity.CPU] + ([ProfilerActivity.CUDA] if device.type == "cuda" else [])
+    with torch_profile(activities=acts) as prof:
+        for _ in range(steps):
+            gan_step(m, real, e1, e2, cfg.model, cfg.train, device, dtype)
+        _sync(device)
+    key = "self_device_time_total" if device.type == "cuda" else "self_cpu_time_total"
+    ops = sorted(prof.key_averages(), key=lambda e: getattr(e, key), reverse=True)
+    total = sum(getattr(e, key) for e in ops)
+    conv = sum(getattr(e, key) for e in ops if "conv" in e.key)
+    info = machine_info()
+    print(f"# bench_gan --profile  {dt.date.today()}  {path.stem}  device={device}  cpu={info['cpu']}  "
+          f"threads={info['torch_threads']}  {steps} steps  precision={precision}")
+    print(f"convolution ops (forward and backward): {conv / total:.1%} of operator self time")
+    print("| operator | self time (ms per step) | share |")
+    print("|---|---|---|")
+    for e in ops[:top]:
+        t = getattr(e, key)
+        print(f"| {e.key} | {t / 1000 / steps:.1f} | {t / total:.1%} |")
+
+
 def main() -> None:
     ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     ap.add_argument("--device", default="cpu")
     ap.add_argument("--precision", nargs="+", default=["fp32"])
     ap.add_argument("--steps", type=int, default=3)
     ap.add_argument("--repeats", type=int, default=3)
+    ap.add_argument("--profile", action="store_true",
+                    help="instead of the table: where the first config's training step spends its time (torch.profiler)")
     ap.add_argument("--configs", nargs="*", default=sorted(str(p) for p in (ROOT / "configs" / "gan").glob("*.yaml")))
     args = ap.parse_args()
     device = resolve_device(args.device)
+    if args.profile:
+        profile(Path(args.configs[0]), device, args.precision[0], args.steps)
+        return
     rows = [bench(Path(c), device, p, args.steps, args.repeats) for c in args.configs for p in args.precision]
     info = machine_info()
     print(f"# bench_gan  {dt.date.today()}  device={device}  cpu={info['cpu']}  cores={info['cores']}  "

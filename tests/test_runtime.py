@@ -109,3 +109,24 @@ def test_image_grid_with_pillow(tmp_path):
 def test_machine_info_has_what_benchmarks_print():
     info = machine_info()
     assert {"cpu", "cores", "torch", "python", "gpu"} <= set(info)
+
+
+def test_bench_gan_profile_names_where_a_training_step_spends_its_time(tmp_path, capsys):
+    import runpy
+    from pathlib import Path
+
+    import yaml
+
+    root = Path(__file__).resolve().parents[1]
+    cfg = yaml.safe_load((root / "configs" / "gan" / "birds32_cpu.yaml").read_text())
+    cfg["model"].update(g_channels=4, d_channels=4, noise_dim=8, cond_dim=8)   # the shipped recipe, tiny
+    cfg["text_encoder"]["dim"] = 16
+    cfg["data"]["batch_size"] = 2
+    tiny = tmp_path / "tiny.yaml"
+    tiny.write_text(yaml.safe_dump(cfg))
+    bench = runpy.run_path(str(root / "benchmarks" / "bench_gan.py"))
+    bench["profile"](tiny, torch.device("cpu"), "fp32", steps=1)
+    out = capsys.readouterr().out
+    share = float(out.split("convolution ops (forward and backward): ")[1].split("%")[0])
+    assert 0 < share < 100
+    assert "| aten::" in out and "tiny" in out
