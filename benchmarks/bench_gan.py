@@ -2,6 +2,7 @@
 
     python benchmarks/bench_gan.py                        # CPU, fp32, every configs/gan/*.yaml
     python benchmarks/bench_gan.py --device cuda --precision fp32 bf16
+    python benchmarks/bench_gan.py --profile --configs configs/gan/birds32_cpu.yaml   # time per operator
 
 A training step is exactly what `train-gan` runs (`textgen.gan.trainer.gan_step`: one D update with
 real/right, real/wrong and fake/right, MA-GP for dfgan, one G update with the DAMSM loss and the cVAE-GAN
