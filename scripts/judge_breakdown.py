@@ -24,15 +24,15 @@ sys.path.insert(0, str(ROOT))
 
 from textgen.data.images import ImageCaptionData  # noqa: E402
 from textgen.gan.attributes import IGNORE, AttributeClassifier, _to_float, held_out_split, judge_labels  # noqa: E402
-from textgen.gan.evaluate import CLASSIFIER_CACHE  # noqa: E402
+from textgen.gan.evaluate import _classifier_folder  # noqa: E402
 
 SPLITS = ("size", "bill_length", "size/bill_length", "wing_pattern", "background")
 
 
 def cached_judge(data_dir: str) -> Path:
     """The one attribute judge eval-gan cached in ``data_dir``, at whatever resolution it was trained."""
-    cache = Path(data_dir) / CLASSIFIER_CACHE
-    found = sorted(cache.glob("attribute_classifier_*px"))
+    pattern = _classifier_folder(data_dir, "*", "attributes")         # the cache's naming, any resolution
+    cache, found = pattern.parent, sorted(pattern.parent.glob(pattern.name))
     if not found:
         raise SystemExit(f"no attribute judge cached in {cache}; train one with `textgen eval-gan --model M "
                          f"--data {data_dir} --metrics attributes`, or pass --judge DIR")

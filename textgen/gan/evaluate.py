@@ -126,7 +126,7 @@ def scene_coverage(generate, captions: list[tuple[str, dict[str, str]]], classif
     return out
 
 
-def _classifier_folder(data_dir: str | Path, image_size: int, label_space: str) -> Path:
+def _classifier_folder(data_dir: str | Path, image_size: int | str, label_space: str) -> Path:
     name = "attribute_classifier" if label_space == "attributes" else f"{label_space}_classifier"
     return Path(data_dir) / CLASSIFIER_CACHE / f"{name}_{image_size}px"
 
