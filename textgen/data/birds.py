@@ -209,15 +209,16 @@ def render_bird(attrs: BirdAttributes, size: int = 64, rng: Optional[np.random.G
     # bill), and with it the length and shape their captions state. Such a bird moves back, and where even
     # that cannot fit both ends (a large bird with a long bill) it is drawn smaller, still larger than any
     # medium bird. Both reaches are in units of s, measured from (cx, cy) along the tilted body.
+    bill_len = _BILL_LEN[attrs.bill_length] / _SCALE["medium"]      # in units of s: bills scale with the bird
     front = (_rot(_BODY_RX * _HEAD_AT[0], -_BODY_RY * _HEAD_AT[1], 0, 0, tilt)[0]    # the head's centre ...
-             + _HEAD_R * _BILL_BASE + _BILL_LEN[attrs.bill_length] / 0.76)         # ... to the bill's tip
+             + _HEAD_R * _BILL_BASE + bill_len)                                     # ... to the bill's tip
     back = _BODY_RX * _TAIL_MID * math.cos(tilt)
     s = min(s, (1 - 2 * FRAME_MARGIN) * S / (front + back))
     cx = min(max(cx, FRAME_MARGIN * S + back * s), (1 - FRAME_MARGIN) * S - front * s)
     body_rx, body_ry = _BODY_RX * s, _BODY_RY * s
     P = lambda x, y: _rot(x, y, cx, cy, tilt)                      # noqa: E731 - rotate about the body centre
     hr = _HEAD_R * s                                                 # head radius
-    L = _BILL_LEN[attrs.bill_length] * S * (s / (0.76 * S))         # bill length, in proportion to the bird
+    L = bill_len * s                                                 # bill length, in proportion to the bird
 
     feet_y = cy + body_ry + 0.14 * s
     if background == "branch":
