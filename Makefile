@@ -1,8 +1,9 @@
 # Two commands do all the set-up:  `make demo`  and  `make test`.
 # Each creates .venv on first use and installs what is missing.
 #
-# CPU machines get the light CPU build of torch (TORCH=torch==2.13.0).
-# GPU users: `make demo TORCH=torch` (PyPI's default CUDA build), or any pip spec/index you like.
+# TORCH (default torch==2.13.0) is installed first. Where pip is set up with a local CPU wheel (this project's
+# machines) that pin gives the CPU build; elsewhere it fetches PyPI's default build, which on Linux is CUDA.
+# For the small CPU build, pip-install torch from the PyTorch CPU index into .venv first, then `make TORCH=torch`.
 
 PYTHON ?= $(shell command -v python3.11 || command -v python3)
 TORCH  ?= torch==2.13.0
@@ -20,13 +21,13 @@ demo: $(STAMP)
 	$(BIN)/textgen demo
 
 test: $(STAMP)
-	$(BIN)/python -m pytest -q
+	$(BIN)/python -m pytest -q --durations=15
 
 test-all: $(STAMP)
 	$(BIN)/python -m pytest -q -m ""
 
-bench: $(STAMP)
-	$(BIN)/python benchmarks/run_all.py
+bench: $(STAMP)      # every benchmark with its defaults; each prints its table with the machine
+	set -e; for b in benchmarks/bench_*.py; do echo "== $$b"; $(BIN)/python $$b; done
 
 install: $(STAMP)
 

@@ -35,7 +35,7 @@ from textgen.data import (  # noqa: E402
     padding_fraction,
     tokenize_dataset,
 )
-from textgen.runtime import machine_info  # noqa: E402
+from textgen.core.runtime import machine_info  # noqa: E402
 from textgen.tokenization import Tokenizer  # noqa: E402
 
 

@@ -18,7 +18,7 @@ from pathlib import Path
 ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
 
-from textgen.data.bird_captions import parse_caption  # noqa: E402
+from textgen.birds.captions import parse_caption  # noqa: E402
 
 
 def main() -> None:

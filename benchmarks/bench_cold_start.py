@@ -20,7 +20,7 @@ from pathlib import Path
 ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
 
-from textgen.runtime import machine_info  # noqa: E402
+from textgen.core.runtime import machine_info  # noqa: E402
 
 
 def timed(cmd: list[str], runs: int) -> tuple[float, float, float]:

@@ -40,7 +40,7 @@ def worker(model: str, device: str, n: int, batch_size: int, repeats: int) -> di
     import torch
 
     from textgen.data import corpus_texts
-    from textgen.encoder import SentenceEncoder
+    from textgen.vae.sentence_encoder import SentenceEncoder
 
     enc = SentenceEncoder.from_pretrained(model, device=device)
     if n == 0:
@@ -83,7 +83,7 @@ def main() -> None:
         print(json.dumps(worker(args.model, args.device, args.worker, args.batch_size, args.repeats)))
         return
 
-    from textgen.runtime import machine_info
+    from textgen.core.runtime import machine_info
 
     info = machine_info()
     print(f"# bench_encode  {dt.date.today()}  device={args.device}  cpu={info['cpu']}  cores={info['cores']}  "

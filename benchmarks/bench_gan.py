@@ -26,10 +26,11 @@ import torch
 ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
 
-from textgen.config import load_config  # noqa: E402
-from textgen.gan.trainer import GANRunConfig, gan_step  # noqa: E402
-from textgen.models.gan import Discriminator, Generator, PosteriorEncoder  # noqa: E402
-from textgen.runtime import machine_info, make_grad_scaler, resolve_device, resolve_precision  # noqa: E402
+from textgen.core.config import load_config  # noqa: E402
+from textgen.gan.configuration import GANRunConfig  # noqa: E402
+from textgen.gan.trainer import gan_step
+from textgen.gan.modeling import Discriminator, Generator, PosteriorEncoder  # noqa: E402
+from textgen.core.runtime import machine_info, make_grad_scaler, resolve_device, resolve_precision  # noqa: E402
 
 
 def _sync(device):
@@ -48,7 +49,7 @@ def _setup(path: Path, device, precision: str):
     G_ema = Generator(mc).to(device)
     image_encoder = None
     if cfg.train.damsm > 0:                                   # the frozen image half of the caption encoder
-        from textgen.models.text_encoder import ImageEncoder, ImageEncoderConfig
+        from textgen.gan.text_encoders import ImageEncoder, ImageEncoderConfig
 
         image_encoder = ImageEncoder(ImageEncoderConfig(dim=mc.text_dim, image_size=mc.image_size)).to(device)
         image_encoder.eval().requires_grad_(False)

@@ -54,8 +54,8 @@ def main() -> None:
     from sklearn.preprocessing import StandardScaler
 
     from textgen.integrations.sklearn import VAEFeatures
-    from textgen.runtime import machine_info
-    from textgen.textprep import prepare_text
+    from textgen.core.runtime import machine_info
+    from textgen.tokenization.textprep import prepare_text
 
     texts, y = load_rotten_tomatoes()
     Xtr, Xte, ytr, yte = train_test_split(texts, y, test_size=0.2, random_state=args.seed, stratify=y)

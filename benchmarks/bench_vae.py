@@ -27,12 +27,14 @@ import torch
 ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
 
-from textgen.config import DataConfig, load_config  # noqa: E402
-from textgen.models.vae import SentenceVAE, SentenceVAEConfig  # noqa: E402
-from textgen.runtime import autocast, machine_info, make_grad_scaler, resolve_device, resolve_precision  # noqa: E402
+from textgen.core.config import DataConfig, load_config  # noqa: E402
+from textgen.vae.modeling import SentenceVAE  # noqa: E402
+from textgen.vae.configuration import SentenceVAEConfig
+from textgen.core.runtime import autocast, machine_info, make_grad_scaler, resolve_device, resolve_precision  # noqa: E402
 from textgen.tokenization import Tokenizer  # noqa: E402
 from textgen.vae.objective import vae_loss  # noqa: E402
-from textgen.vae.trainer import VAERunConfig, iterate_batches, tokenize_split  # noqa: E402
+from textgen.vae.configuration import VAERunConfig  # noqa: E402
+from textgen.vae.trainer import iterate_batches, tokenize_split
 
 REFERENCE = dict(encoder="gru", decoder="gru", embed_size=300, hidden_size=256, latent_size=16,
                  z_init_state=True, z_concat_input=False, encoder_layers=1, decoder_layers=1)

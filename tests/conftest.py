@@ -53,7 +53,8 @@ def model_dir(tmp_path_factory):
     """A tiny LSTM-VAE trained for a few seconds until it reconstructs its training sentences."""
     import torch
 
-    from textgen.models.vae import SentenceVAE, SentenceVAEConfig
+    from textgen.vae.modeling import SentenceVAE
+    from textgen.vae.configuration import SentenceVAEConfig
     from textgen.tokenization import Tokenizer
     from textgen.vae.objective import vae_loss
 

@@ -5,8 +5,8 @@ import json
 import numpy as np
 import pytest
 
-from textgen.data.bird_captions import edit_caption, make_caption, make_captions, parse_caption
-from textgen.data.birds import sample_attributes
+from textgen.birds.captions import edit_caption, make_caption, make_captions, parse_caption
+from textgen.birds.attributes import sample_attributes
 
 
 def test_generated_captions_round_trip_through_the_parser():

@@ -2,7 +2,8 @@
 import numpy as np
 import pytest
 
-from textgen.data.birds import PALETTE, PARTS, BirdAttributes, render_bird, sample_attributes
+from textgen.birds.attributes import PALETTE, PARTS, BirdAttributes, sample_attributes
+from textgen.birds.render import render_bird
 
 
 def _render(seed, size=128, **fixed):
@@ -79,7 +80,7 @@ def test_make_birds_writes_an_imagefolder_that_datasets_loads(tmp_path):
     import datasets
 
     from textgen.cli import main
-    from textgen.data.bird_captions import parse_caption
+    from textgen.birds.captions import parse_caption
 
     assert main(["make-birds", "--out", str(tmp_path / "b"), "--n", "6", "--size", "32", "--quiet"]) == 0
     rows = [json.loads(line) for line in (tmp_path / "b" / "metadata.jsonl").read_text().splitlines()]
@@ -100,7 +101,7 @@ def test_make_birds_writes_an_imagefolder_that_datasets_loads(tmp_path):
 def test_make_birds_from_real_captions(tmp_path):
     import json
 
-    from textgen.data.birds import make_birds_dataset
+    from textgen.birds.dataset import make_birds_dataset
 
     src = tmp_path / "cub.jsonl"
     src.write_text(json.dumps({"image": "x", "class_id": 1, "split": "train", "captions": [

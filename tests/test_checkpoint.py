@@ -4,7 +4,7 @@ import json
 import pytest
 import torch
 
-from textgen.checkpoint import (
+from textgen.core.checkpoint import (
     CheckpointError,
     atomic_folder,
     load_tree,
@@ -22,11 +22,11 @@ def _model():
 def test_model_folder_round_trip_and_fp16(tmp_path):
     m = _model()
     write_model_folder(tmp_path / "m", model_type="toy", config={"a": 1}, state_dict=m.state_dict())
-    cfg, state, tok = read_model_folder(tmp_path / "m", model_type="toy", load_tokenizer=False)
+    cfg, state, tok = read_model_folder(tmp_path / "m", model_type="toy")
     assert cfg == {"a": 1} and tok is None
     assert all(torch.equal(state[k], v) for k, v in m.state_dict().items())
     write_model_folder(tmp_path / "h", model_type="toy", config={}, state_dict=m.state_dict(), dtype=torch.float16)
-    _, half, _ = read_model_folder(tmp_path / "h", load_tokenizer=False)
+    _, half, _ = read_model_folder(tmp_path / "h")
     assert half["0.weight"].dtype == torch.float16
 
 
@@ -36,7 +36,7 @@ def test_tied_weights_are_saved(tmp_path):
     out.weight = emb.weight
     sd = {"emb.weight": emb.weight, "out.weight": out.weight}
     write_model_folder(tmp_path / "t", model_type="toy", config={}, state_dict=sd)
-    _, state, _ = read_model_folder(tmp_path / "t", load_tokenizer=False)
+    _, state, _ = read_model_folder(tmp_path / "t")
     assert torch.equal(state["emb.weight"], state["out.weight"])
 
 
@@ -54,12 +54,12 @@ def test_bad_folders_give_clear_errors(tmp_path):
     m = _model()
     write_model_folder(tmp_path / "m", model_type="toy", config={}, state_dict=m.state_dict())
     with pytest.raises(CheckpointError, match="holds a 'toy' model, not a 'sentence-vae'"):
-        read_model_folder(tmp_path / "m", model_type="sentence-vae", load_tokenizer=False)
+        read_model_folder(tmp_path / "m", model_type="sentence-vae")
 
     w = tmp_path / "m" / "model.safetensors"
     w.write_bytes(w.read_bytes()[:50])  # truncated download
     with pytest.raises(CheckpointError, match="corrupt or truncated"):
-        read_model_folder(tmp_path / "m", load_tokenizer=False)
+        read_model_folder(tmp_path / "m")
 
     (tmp_path / "hf").mkdir()
     (tmp_path / "hf" / "config.json").write_text(json.dumps({"model_type": "bert"}))
@@ -109,7 +109,8 @@ def test_training_state_round_trip_without_pickle(tmp_path):
 
 
 def test_shared_weights_are_stored_once_and_restored(tmp_path):
-    from textgen.models.vae import SentenceVAE, SentenceVAEConfig
+    from textgen.vae.modeling import SentenceVAE
+    from textgen.vae.configuration import SentenceVAEConfig
 
     m = SentenceVAE(SentenceVAEConfig(vocab_size=500, embed_size=16, hidden_size=16, latent_size=4, tie_embeddings=True))
     sd = m.state_dict()
@@ -120,7 +121,7 @@ def test_shared_weights_are_stored_once_and_restored(tmp_path):
     with safe_open(str(tmp_path / "m" / "model.safetensors"), framework="pt") as f:
         stored = list(f.keys())
     assert sum(k.endswith("embedding.weight") or k == "decoder.head.proj.weight" for k in stored) == 1
-    _, state, _ = read_model_folder(tmp_path / "m", load_tokenizer=False)
+    _, state, _ = read_model_folder(tmp_path / "m")
     assert set(state) == set(sd)
     for k in ("embedding.weight", "encoder.embedding.weight", "decoder.embedding.weight", "decoder.head.proj.weight"):
         assert torch.equal(state[k], sd[k].half())

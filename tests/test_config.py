@@ -6,19 +6,8 @@ from typing import Literal, Optional
 import pytest
 import yaml
 
-from textgen.config import (
-    CONFIG_SCHEMAS,
-    ConfigError,
-    TokenizerRunConfig,
-    check,
-    config_from_dict,
-    config_schema,
-    config_to_dict,
-    load_config,
-    parse_overrides,
-    save_config,
-    schema_for_path,
-)
+from textgen.cli.configs import CONFIG_SCHEMAS, config_schema, schema_for_path
+from textgen.core.config import ConfigError, TokenizerRunConfig, check, config_from_dict, config_to_dict, load_config, parse_overrides, save_config
 
 ROOT = Path(__file__).resolve().parents[1]
 

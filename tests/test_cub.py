@@ -76,8 +76,9 @@ def test_missing_files_are_named(cub_tree):
 
 
 def test_gan_trains_on_the_cub_tree_with_random_crops_and_flips(cub_tree, tmp_path):
-    from textgen.config import load_config
-    from textgen.gan.trainer import GANRunConfig, GANTrainer
+    from textgen.core.config import load_config
+    from textgen.gan.configuration import GANRunConfig
+    from textgen.gan.trainer import GANTrainer
 
     root, _ = cub_tree
     cfg = load_config(GANRunConfig, None, [

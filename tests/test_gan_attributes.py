@@ -4,13 +4,13 @@ import pytest
 import torch
 
 from textgen.data.images import ImageCaptionData
-from textgen.gan.attributes import (ATTRIBUTES, AttributeClassifier, AttributeClassifierConfig, attribute_accuracy,
+from textgen.gan.eval.judge import (ATTRIBUTES, AttributeClassifier, AttributeClassifierConfig, attribute_accuracy,
                                     encode_labels, train_attribute_classifier)
 
 
 @pytest.fixture(scope="module")
 def birds(tmp_path_factory):
-    from textgen.data.birds import make_birds_dataset
+    from textgen.birds.dataset import make_birds_dataset
 
     out = tmp_path_factory.mktemp("attr") / "birds"
     make_birds_dataset(out, n=96, size=32, show_progress=False)
@@ -18,7 +18,7 @@ def birds(tmp_path_factory):
 
 
 def test_label_space_matches_the_renderer():
-    from textgen.data.birds import COLOR_NAMES, EYE_COLORS
+    from textgen.birds.attributes import COLOR_NAMES, EYE_COLORS
 
     assert ATTRIBUTES["breast"] == COLOR_NAMES and ATTRIBUTES["eye"] == EYE_COLORS
     labels = encode_labels([{k: v[1] for k, v in ATTRIBUTES.items()}])
@@ -39,7 +39,8 @@ def test_classifier_learns_renders_and_saves(birds, tmp_path):
 
 
 def test_render_birds_draws_what_it_labels():
-    from textgen.data.birds import render_bird, render_birds, sample_attributes
+    from textgen.birds.render import render_bird, render_birds
+    from textgen.birds.attributes import sample_attributes
 
     images, attrs, scenes = render_birds(3, 32, seed=5)
     assert images.shape == (3, 3, 32, 32) and images.dtype == np.uint8 and len(attrs) == len(scenes) == 3
@@ -53,7 +54,7 @@ def test_render_birds_draws_what_it_labels():
 
 
 def test_render_birds_in_processes_gives_the_same_birds(monkeypatch):
-    import textgen.data.birds as birds
+    import textgen.birds.render as birds
 
     monkeypatch.setattr(birds, "_RENDER_CHUNK", 2)                 # 7 birds: 4 chunks, so the pool is used
     one = birds.render_birds(7, 32, seed=3)
@@ -63,7 +64,7 @@ def test_render_birds_in_processes_gives_the_same_birds(monkeypatch):
 
 
 def test_judge_ignores_what_the_renderer_does_not_draw():
-    from textgen.gan.attributes import IGNORE, _cross_entropy, judge_labels
+    from textgen.gan.eval.judge import IGNORE, _cross_entropy, judge_labels
 
     rows = [{**{k: v[0] for k, v in ATTRIBUTES.items()}, "wing_pattern": p, "wing_pattern_color": "blue"}
             for p in ("solid", "bars", "spotted")]
@@ -80,7 +81,7 @@ def test_judge_ignores_what_the_renderer_does_not_draw():
 
 
 def test_classifier_trains_on_fresh_renders_and_scores_drawn_attributes_only(birds):
-    from textgen.gan.attributes import _to_float, judge_labels
+    from textgen.gan.eval.judge import _to_float, judge_labels
 
     clf, report = train_attribute_classifier(birds, image_size=16, steps=30, batch_size=32, channels=8,
                                              val_fraction=0.25, show_progress=False, extra_renders=40)
@@ -104,7 +105,7 @@ class _Oracle(AttributeClassifier):
 
 
 def _generator(follow_caption: bool):
-    from textgen.data.bird_captions import parse_caption
+    from textgen.birds.captions import parse_caption
 
     rng = np.random.default_rng(0)
 
@@ -121,7 +122,7 @@ def _generator(follow_caption: bool):
 
 
 def test_attribute_accuracy_separates_faithful_from_caption_blind_generators(birds):
-    from textgen.data.bird_captions import parse_caption
+    from textgen.birds.captions import parse_caption
 
     caps = [(c, parse_caption(c)) for caps in birds.captions[:40] for c in caps[:2]]
     faithful = attribute_accuracy(_generator(True), caps, _Oracle(), images_per_caption=2)
@@ -133,8 +134,8 @@ def test_attribute_accuracy_separates_faithful_from_caption_blind_generators(bir
 
 
 def test_diversity_counts_distinct_colour_combinations(birds):
-    from textgen.data.bird_captions import parse_caption
-    from textgen.gan.evaluate import caption_diversity, distinct_combinations, render_for_caption
+    from textgen.birds.captions import parse_caption
+    from textgen.gan.eval.evaluate import caption_diversity, distinct_combinations, render_for_caption
 
     pred = {k: torch.tensor([0, 0, 1, 1]) for k in ATTRIBUTES}
     pred["crown"] = torch.tensor([0, 2, 1, 1])
@@ -150,7 +151,7 @@ def test_diversity_counts_distinct_colour_combinations(birds):
 
 
 def test_scene_classifier_learns_backgrounds(birds):
-    from textgen.gan.attributes import SCENE
+    from textgen.gan.eval.judge import SCENE
 
     assert birds.scene[0]["background"] in SCENE["background"] and birds.scene[0]["facing"] in SCENE["facing"]
     clf, report = train_attribute_classifier(birds, image_size=16, steps=80, batch_size=32, channels=8,
@@ -163,8 +164,8 @@ def test_scene_classifier_learns_backgrounds(birds):
 
 
 def test_scene_coverage_finds_a_dropped_background(monkeypatch):
-    import textgen.gan.evaluate as ev
-    from textgen.gan.attributes import SCENE
+    import textgen.gan.eval.evaluate as ev
+    from textgen.gan.eval.judge import SCENE
 
     class SceneOracle(AttributeClassifier):                          # reads the scene from the first two pixels
         def __init__(self):
@@ -193,7 +194,7 @@ def test_scene_coverage_finds_a_dropped_background(monkeypatch):
 
 
 def test_faithfulness_subset_weights_by_statements():
-    from textgen.gan.attributes import ATTRIBUTES, FaithfulnessReport
+    from textgen.gan.eval.judge import ATTRIBUTES, FaithfulnessReport
 
     r = FaithfulnessReport(captions=3, images=3, stated=4, accuracy=0.75, per_attribute={"crown": 0.5, "size": 1.0},
                            counts={"crown": 2, "size": 2})
@@ -206,10 +207,10 @@ def test_faithfulness_subset_weights_by_statements():
 def test_a_cached_judge_of_an_older_recipe_is_retrained(tmp_path, monkeypatch):
     import json
 
-    import textgen.gan.attributes as attributes
-    from textgen.data.birds import make_birds_dataset
-    from textgen.gan.attributes import JUDGE_RECIPE
-    from textgen.gan.evaluate import JUDGE_RENDERS_PER_STEP, load_or_train_classifier
+    import textgen.gan.eval.judge as attributes
+    from textgen.birds.dataset import make_birds_dataset
+    from textgen.gan.eval.judge import JUDGE_RECIPE
+    from textgen.gan.eval.evaluate import JUDGE_RENDERS_PER_STEP, load_or_train_classifier
 
     make_birds_dataset(tmp_path, n=24, size=32, show_progress=False)
     clf, report = load_or_train_classifier(tmp_path, 32, steps=2, show_progress=False)
@@ -229,44 +230,9 @@ def test_a_cached_judge_of_an_older_recipe_is_retrained(tmp_path, monkeypatch):
 
 
 def test_eval_gan_trains_the_judge_for_the_library_default_steps():
-    from textgen.cli import build_parser
-    from textgen.gan.evaluate import JUDGE_STEPS
+    from textgen.cli.main import build_parser
+    from textgen.gan.eval.evaluate import JUDGE_STEPS
 
     args = build_parser().parse_args(["eval-gan", "--model", "m", "--data", "d"])
     assert args.classifier_steps == JUDGE_STEPS
 
-
-def test_judge_breakdown_reads_the_judges_own_held_out_renders(tmp_path):
-    import runpy
-    from pathlib import Path
-
-    from textgen.data.birds import make_birds_dataset
-    from textgen.gan.evaluate import load_or_train_classifier
-
-    make_birds_dataset(tmp_path, n=40, size=32, show_progress=False)
-    _, report = load_or_train_classifier(tmp_path, 32, steps=2, show_progress=False)
-    script = runpy.run_path(str(Path(__file__).resolve().parents[1] / "scripts" / "judge_breakdown.py"))
-    out = script["breakdown"](str(tmp_path))
-    assert set(out) == set(ATTRIBUTES)
-    for head, r in out.items():                                  # the same renders and labels as the report's score
-        assert r["all"]["accuracy"] == pytest.approx(report["accuracy"][head], abs=1e-6), head
-        split = "background"
-        assert sum(g["n"] for g in r[split].values()) == r["all"]["n"] <= 4            # 10% of 40 held out
-    assert "solid" not in out["wing_pattern_color"]["wing_pattern"]                  # undrawn: not scored
-
-
-def test_judge_breakdown_finds_the_cached_judge_or_says_which_to_pick(tmp_path):
-    import runpy
-    from pathlib import Path
-
-    from textgen.gan.evaluate import CLASSIFIER_CACHE
-
-    cached_judge = runpy.run_path(str(Path(__file__).resolve().parents[1] / "scripts" / "judge_breakdown.py"))["cached_judge"]
-    with pytest.raises(SystemExit, match="no attribute judge cached.*--judge"):
-        cached_judge(str(tmp_path))
-    (tmp_path / CLASSIFIER_CACHE / "attribute_classifier_64px").mkdir(parents=True)
-    (tmp_path / CLASSIFIER_CACHE / "scene_classifier_32px").mkdir()                  # not an attribute judge
-    assert cached_judge(str(tmp_path)).name == "attribute_classifier_64px"             # any resolution, not only 32
-    (tmp_path / CLASSIFIER_CACHE / "attribute_classifier_32px").mkdir()
-    with pytest.raises(SystemExit, match="2 judges cached.*--judge"):
-        cached_judge(str(tmp_path))

@@ -8,9 +8,10 @@ import numpy as np
 import pytest
 import torch
 
-from textgen.gan import fid as fidmod
-from textgen.gan.evaluate import r_precision, real_split
-from textgen.gan.fid import (cached_features, fid_from_features, frechet_distance, kernel_inception_distance,
+from textgen.gan.eval import fid as fidmod
+from textgen.gan.eval.evaluate import r_precision
+from textgen.gan.eval.fid import real_split
+from textgen.gan.eval.fid import (cached_features, fid_from_features, frechet_distance, kernel_inception_distance,
                              mean_pairwise_distance)
 
 
@@ -101,7 +102,7 @@ def _has_inception() -> bool:
 @pytest.mark.skipif(not _has_inception(), reason=f"needs {fidmod.INSTALL_COMMAND}")
 def test_inception_fid_grows_with_noise():
     """Real TF-Inception features: identical sets give 0, and FID rises monotonically with added noise."""
-    from textgen.gan.evaluate import render_for_caption
+    from textgen.gan.eval.evaluate import render_for_caption
 
     feats = fidmod.InceptionFeatures()
     real = render_for_caption({}, 12, 32, seed=0)                                       # 12 random birds
@@ -130,7 +131,7 @@ class PixelFeatures:
 
 @pytest.fixture(scope="module")
 def birds240(tmp_path_factory):
-    from textgen.data.birds import make_birds_dataset
+    from textgen.birds.dataset import make_birds_dataset
 
     out = tmp_path_factory.mktemp("metrics") / "birds"
     make_birds_dataset(out, n=240, size=32, show_progress=False)
@@ -138,10 +139,11 @@ def birds240(tmp_path_factory):
 
 
 def test_eval_gan_end_to_end(tmp_path, birds240, monkeypatch):
-    import textgen.gan.fid
+    import textgen.gan.eval.fid
     from textgen.cli import main
-    from textgen.config import load_config
-    from textgen.gan.trainer import GANRunConfig, GANTrainer
+    from textgen.core.config import load_config
+    from textgen.gan.configuration import GANRunConfig
+    from textgen.gan.trainer import GANTrainer
 
     cfg = load_config(GANRunConfig, None, [
         f"data.path={birds240}", "data.batch_size=8", "model.image_size=32", "model.noise_dim=8", "model.cond_dim=8",
@@ -150,7 +152,7 @@ def test_eval_gan_end_to_end(tmp_path, birds240, monkeypatch):
         "runtime.device=cpu",
         "runtime.progress=false", f"out_dir={tmp_path / 'run'}"])
     GANTrainer(cfg).fit()
-    monkeypatch.setattr(textgen.gan.fid, "InceptionFeatures", PixelFeatures)
+    monkeypatch.setattr(textgen.gan.eval.fid, "InceptionFeatures", PixelFeatures)
     out = tmp_path / "eval.json"
     args = ["eval-gan", "--model", str(tmp_path / "run"), "--data", str(birds240), "--metrics", "fid,rprecision",
             "--num-images", "100", "--encoder-steps", "400", "--diversity-captions", "2", "--diversity-images", "3",

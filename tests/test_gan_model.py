@@ -3,11 +3,11 @@ learns to tell matching from mismatched captions."""
 import pytest
 import torch
 
-from textgen.config import ConfigError
-from textgen.models.gan import (ConditioningAugmentation, Discriminator, GANConfig, Generator, MinibatchStd,
-                                PosteriorEncoder, d_loss_dfgan, d_loss_reed, ema_update, g_loss_dfgan, g_loss_reed,
-                                info_code, info_loss, latent_regression_loss, ma_gradient_penalty, reconstruction_loss,
-                                truncated_noise, with_info_code)
+from textgen.core.config import ConfigError
+from textgen.gan.losses import (d_loss_dfgan, d_loss_reed, g_loss_dfgan, g_loss_reed, latent_regression_loss,
+                                ma_gradient_penalty, reconstruction_loss)
+from textgen.gan.modeling import ConditioningAugmentation, Discriminator, Generator, PosteriorEncoder, ema_update, truncated_noise
+from textgen.gan.configuration import GANConfig
 
 
 def tiny(size=32, **kw):
@@ -65,146 +65,6 @@ def test_ma_gp_is_zero_centred_and_differentiable():
     for p in d.joint.parameters():
         torch.nn.init.zeros_(p)
     assert ma_gradient_penalty(d, x, e).item() == 0.0
-
-
-def test_ma_gp_on_the_rescaled_text_is_sqrt_e_times_gentler_for_unit_embeddings():
-    torch.manual_seed(0)
-    d = Discriminator(tiny())
-    for p in d.parameters():                                   # DF-GAN's D starts with its residuals at 0
-        torch.nn.init.normal_(p, std=0.2)
-    x, e = torch.randn(4, 3, 32, 32), torch.nn.functional.normalize(torch.randn(4, 12), dim=1)   # unit norm, E = 12
-    xr = x.clone().requires_grad_(True)
-    image_part = torch.autograd.grad(d(xr, e).sum(), xr)[0].flatten(1).pow(2).sum(1).mean()
-    # p = 2: the penalty is the mean squared gradient norm, image part + text part
-    text_unit = ma_gradient_penalty(d, x, e, k=1.0, p=2.0) - image_part
-    text_scaled = ma_gradient_penalty(d, x, e, k=1.0, p=2.0, scaled_text=True) - image_part
-    assert text_scaled > 0 and torch.allclose(text_unit, 12 * text_scaled, rtol=1e-3)
-    # and D's output is the same either way: only where the gradient is taken changes
-    assert torch.allclose(d(x, e), d(x, torch.nn.functional.normalize(e, dim=1) * 12 ** 0.5))
-
-
-def test_minibatch_std_is_the_spread_within_each_strided_group():
-    h = torch.randn(8, 3, 4, 4)
-    out = MinibatchStd(4)(h)
-    assert out.shape == (8, 4, 4, 4) and torch.equal(out[:, :3], h)
-    for j in range(2):                                               # groups {0, 2, 4, 6} and {1, 3, 5, 7}
-        members = h[j::2]
-        want = members.var(0, unbiased=False).add(1e-8).sqrt().mean()
-        assert torch.allclose(out[j::2, 3], want.expand(4, 4, 4), atol=1e-6)
-    same = MinibatchStd(4)(h[:1].expand(4, -1, -1, -1))              # no variety: the feature is ~0
-    assert same[:, 3].abs().max() < 1e-3
-    assert MinibatchStd(4)(torch.randn(6, 3, 4, 4)).shape == (6, 4, 4, 4)   # 6 images: groups of 3
-    assert MinibatchStd(4)(torch.randn(1, 3, 4, 4)).shape == (1, 4, 4, 4)
-
-
-def test_minibatch_std_lets_d_see_a_batch_without_variety():
-    torch.manual_seed(0)
-    d_plain, d = Discriminator(tiny()), Discriminator(tiny(minibatch_std=4))
-    assert d_plain.joint[0].in_channels + 1 == d.joint[0].in_channels   # off by default: old run states load
-    x, e = torch.randn(4, 3, 32, 32), torch.randn(4, 12)
-    collapsed = x[:1].expand(4, -1, -1, -1)                          # the same image four times
-    with torch.no_grad():
-        # image 0 with the same caption scores differently beside varied and beside identical images
-        assert not torch.allclose(d(x, e)[0], d(collapsed, e)[0])
-        assert torch.allclose(d_plain(x, e)[0], d_plain(collapsed, e)[0])
-    with pytest.raises(ConfigError, match="minibatch_std"):
-        tiny(minibatch_std=-1).validate()
-
-
-def _start_map_seams(upsample: str) -> tuple[float, float]:
-    """G with its residual branches switched off, so that the last block's output is its 4x4 start map
-    carried up to 32x32 by the up-sampling alone: (mean column step across the 8 px cell borders, inside them)."""
-    torch.manual_seed(0)
-    g = Generator(tiny(upsample=upsample))
-    with torch.no_grad():
-        for block in g.blocks:
-            for conv in (block.conv1, block.conv2):
-                conv.weight.zero_()
-                conv.bias.zero_()
-            if isinstance(block.shortcut, torch.nn.Conv2d):                    # 1x1: keep the first channels
-                block.shortcut.weight.zero_()
-                block.shortcut.bias.zero_()
-                for k in range(block.shortcut.out_channels):
-                    block.shortcut.weight[k, k] = 1.0
-    out = {}
-    g.blocks[-1].register_forward_hook(lambda m, i, o: out.setdefault("x", o))
-    with torch.no_grad():
-        g(torch.randn(2, 8), torch.randn(2, 12))
-    step = (out["x"][..., 1:] - out["x"][..., :-1]).abs().mean(dim=(0, 1, 2))   # (31,): column j -> j + 1
-    seams = torch.tensor([7, 15, 23])
-    inside = torch.ones(31, dtype=torch.bool)
-    inside[seams] = False
-    return step[seams].mean().item(), step[inside].mean().item()
-
-
-def test_bilinear_upsampling_leaves_no_8px_cells_from_the_4x4_start():
-    nearest_seam, inside = _start_map_seams("nearest")
-    assert inside == 0 and nearest_seam > 0          # nearest: flat 8x8 squares; every change is at a border
-    seam, inside = _start_map_seams("bilinear")      # bilinear: a ramp, the change spread over the cell
-    assert inside > 0 and seam < 3 * inside and seam < nearest_seam / 5
-    assert tiny().upsample == "nearest"              # the default: folders saved before the switch load as trained
-    with pytest.raises(ConfigError, match="upsample"):
-        tiny(upsample="bicubic").validate()
-
-
-def test_info_code_is_uniform_and_drawn_with_the_noise():
-    g = torch.Generator().manual_seed(0)
-    for z in (torch.randn(30000, 8, generator=g), truncated_noise(30000, 8, 0.7, generator=g)):
-        share = torch.bincount(info_code(z, 3), minlength=3) / 30000.0
-        assert torch.allclose(share, torch.full((3,), 1 / 3), atol=0.015)          # each value 1/3, truncated or not
-    z = torch.tensor([[0.1, 2.0, -1.0, 5.0], [3.0, 0.0, 1.0, 9.0]])
-    assert info_code(z, 3).tolist() == [1, 0]                                       # only the first k components count
-    assert torch.equal(with_info_code(z, 2, 3), torch.tensor([[0.1, -1.0, 2.0, 5.0], [1.0, 0.0, 3.0, 9.0]]))  # max -> slot 2
-    assert info_code(with_info_code(z, 0, 3), 3).tolist() == [0, 0] and torch.equal(with_info_code(z, 1, 3)[0], z[0])
-    with pytest.raises(ValueError, match="code"):
-        with_info_code(z, 3, 3)
-    with pytest.raises(ConfigError, match="info_codes"):
-        tiny(info_codes=1).validate()
-    with pytest.raises(ConfigError, match="info_codes"):
-        tiny(info_codes=9).validate()                                               # more than noise_dim = 8
-    with pytest.raises(ConfigError, match="info_input"):
-        tiny(info_codes=3, info_input="pixels").validate()
-
-
-@pytest.mark.parametrize("info_input", ["features", "layout"])
-def test_info_loss_makes_g_draw_its_code_so_that_q_can_read_it(info_input):
-    """InfoGAN's term alone, minimised by G and Q together: from chance (1/3) to a code Q reads."""
-    torch.manual_seed(0)
-    cfg = tiny(info_codes=3, info_input=info_input)
-    g, d = Generator(cfg), Discriminator(cfg)
-    x = torch.randn(2, 3, 32, 32)
-    assert g.fc.in_features == 8 + 3 and d.code_logits(x, d.features(x)).shape == (2, 3)
-    opt = torch.optim.Adam([*g.parameters(), *d.parameters()], lr=3e-3)
-    e = torch.randn(1, 12).expand(16, -1)                                           # one caption: only the code differs
-
-    def q_accuracy() -> float:
-        with torch.no_grad():
-            z = torch.randn(256, 8)
-            x = g(z, e[:1].expand(256, -1))
-            return (d.code_logits(x, d.features(x)).argmax(1) == info_code(z, 3)).float().mean().item()
-
-    before = q_accuracy()
-    for _ in range(15):
-        z = torch.randn(16, 8)
-        x = g(z, e)
-        loss = info_loss(d, x, d.features(x), z)
-        opt.zero_grad()
-        loss.backward()
-        opt.step()
-    assert before < 0.5 and q_accuracy() > 0.9
-
-
-def test_layout_q_reads_only_the_4x4_grid_of_mean_colours():
-    torch.manual_seed(0)
-    d = Discriminator(tiny(info_codes=3, info_input="layout"))
-    x = torch.randn(2, 3, 32, 32)
-    detail = torch.randn(2, 3, 32, 32)
-    detail -= torch.nn.functional.interpolate(torch.nn.functional.avg_pool2d(detail, 8), scale_factor=8)  # cell means 0
-    with torch.no_grad():                              # any detail that keeps each 8x8 cell's mean: same answer
-        assert torch.allclose(d.code_logits(x, None), d.code_logits(x + detail, None), atol=1e-5)
-        shifted = x.clone()
-        shifted[:, 2, :8, :8] += 1.0                   # a bluer top-left cell (sky): a different answer
-        assert not torch.allclose(d.code_logits(x, None), d.code_logits(shifted, None), atol=1e-3)
 
 
 def test_reconstruction_loss_on_known_values():

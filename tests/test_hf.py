@@ -91,7 +91,8 @@ def test_refusals(tmp_path, hf_dir, model_dir, capsys):
     import textgen.integrations.hf  # noqa: F401
     from transformers import AutoModel, AutoTokenizer, pipeline
 
-    from textgen.models.vae import SentenceVAE, SentenceVAEConfig
+    from textgen.vae.modeling import SentenceVAE
+    from textgen.vae.configuration import SentenceVAEConfig
     from textgen.tokenization import Tokenizer
 
     lm_dir = tmp_path / "lm"

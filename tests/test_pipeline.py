@@ -11,7 +11,7 @@ import torch
 
 from textgen.cli import main
 from textgen.pipelines import SentenceVAEPipeline
-from textgen.textprep import check_is_text, prepare_text
+from textgen.tokenization.textprep import check_is_text, prepare_text
 from textgen.tokenization import Tokenizer
 
 from conftest import TINY_SENTENCES
@@ -126,7 +126,8 @@ def test_overlong_sentences_are_truncated_with_a_warning(pipe):
 
 
 def test_lm_folders_and_missing_tokenizers_are_refused(tmp_path, model_dir):
-    from textgen.models.vae import SentenceVAE, SentenceVAEConfig
+    from textgen.vae.modeling import SentenceVAE
+    from textgen.vae.configuration import SentenceVAEConfig
 
     with pytest.raises(ValueError, match="no latent space"):
         SentenceVAEPipeline(SentenceVAE(SentenceVAEConfig(vocab_size=20, mode="lm", embed_size=8, hidden_size=8)),
@@ -194,12 +195,12 @@ def test_cli_sample_reconstruct_and_encode(model_dir, tmp_path, capsys):
     assert ".npy or .jsonl" in capsys.readouterr().err
 
 
-def test_interpolate_script_and_cold_start_import_nothing_heavy(model_dir):
+def test_python_m_textgen_interpolate_imports_nothing_heavy(model_dir):
     code = (
         "import sys, runpy\n"
-        f"sys.argv = ['interpolate.py', {SENTENCES[0]!r}, {SENTENCES[1]!r}, '--model', {str(model_dir)!r}]\n"
+        f"sys.argv = ['textgen', 'interpolate', {SENTENCES[0]!r}, {SENTENCES[1]!r}, '--model', {str(model_dir)!r}]\n"
         "try:\n"
-        f"    runpy.run_path({str(ROOT / 'scripts' / 'interpolate.py')!r}, run_name='__main__')\n"
+        "    runpy.run_module('textgen', run_name='__main__')\n"
         "except SystemExit as e:\n"
         "    assert e.code == 0, e.code\n"
         "print(sorted(m for m in ('transformers', 'datasets', 'matplotlib', 'tokenizers', 'sentencepiece') if m in sys.modules))\n"
@@ -240,7 +241,7 @@ def test_pca_projects_onto_the_directions_of_largest_variance():
 
 
 def test_demo_interpolates_samples_and_draws_birds(model_dir, capsys, tmp_path):
-    from textgen.models import pretrained
+    from textgen.core import pretrained
 
     grid = tmp_path / "birds.png"
     assert main(["demo", "--model", str(model_dir), "-n", "3", "--images-out", str(grid)]) == 0
@@ -257,8 +258,8 @@ def test_demo_interpolates_samples_and_draws_birds(model_dir, capsys, tmp_path):
 
 
 def test_shipped_name_that_is_missing_says_how_to_rebuild(monkeypatch):
-    from textgen.checkpoint import CheckpointError
-    from textgen.models import pretrained
+    from textgen.core.checkpoint import CheckpointError
+    from textgen.core import pretrained
 
     monkeypatch.setitem(pretrained.PRETRAINED_MODELS, "ghost-vae", "pretrained/ghost-vae")
     with pytest.raises(CheckpointError, match="missing from this installation.*build_pretrained"):
@@ -276,7 +277,7 @@ def test_non_text_pattern_is_exactly_the_unicode_rule():
     """Control characters that are not whitespace, surrogates and U+FFFD, over the whole BMP."""
     import unicodedata
 
-    from textgen.textprep import _NON_TEXT
+    from textgen.tokenization.textprep import _NON_TEXT
 
     for cp in range(0x10000):
         ch = chr(cp)
@@ -286,7 +287,7 @@ def test_non_text_pattern_is_exactly_the_unicode_rule():
 
 
 def test_demo_without_the_shipped_model_says_so_and_tours_the_data(monkeypatch, capsys):
-    from textgen.models import pretrained
+    from textgen.core import pretrained
 
     monkeypatch.setitem(pretrained.PRETRAINED_MODELS, "ptb-lstm-vae", "pretrained/not-built-yet")
     assert main(["demo"]) == 0

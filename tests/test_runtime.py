@@ -7,7 +7,7 @@ import pytest
 import torch
 from PIL import Image
 
-from textgen.runtime import (
+from textgen.core.runtime import (
     MetricsLogger,
     autocast,
     get_rng_state,

@@ -7,7 +7,8 @@ import pytest
 import torch
 
 from textgen.data.images import ImageCaptionData, ImageDataError
-from textgen.models.text_encoder import CaptionEncoder, CaptionEncoderConfig, HFTextEncoder, ImageEncoder, ImageEncoderConfig, VAETextEncoder, info_nce
+from textgen.gan.text_encoders import CaptionEncoder, CaptionEncoderConfig, HFTextEncoder, ImageEncoder, ImageEncoderConfig, VAETextEncoder
+from textgen.gan.losses import info_nce
 from textgen.tokenization import Tokenizer
 
 CAPTIONS = ["a red bird with black wings", "a small blue bird with a white belly",
@@ -16,7 +17,7 @@ CAPTIONS = ["a red bird with black wings", "a small blue bird with a white belly
 
 @pytest.fixture(scope="module")
 def birds(tmp_path_factory):
-    from textgen.data.birds import make_birds_dataset
+    from textgen.birds.dataset import make_birds_dataset
 
     out = tmp_path_factory.mktemp("birds") / "b"
     make_birds_dataset(out, n=8, size=32, show_progress=False)
@@ -143,23 +144,6 @@ def test_info_nce_on_known_cases():
     assert info_nce(eye, eye, extra_text=eye[:0]).item() == info_nce(eye, eye).item()
 
 
-def test_edited_negatives_train_the_encoder_on_near_miss_captions():
-    from textgen.gan.text_encoder_training import train_caption_encoder
-
-    colours = ["red", "blue", "green", "yellow"]
-    captions = [[f"a bird with a {colours[i % 4]} crown", "a bird"] for i in range(40)]   # "a bird": no edit
-    images = np.stack([np.full((3, 32, 32), 60 * (i % 4), dtype=np.uint8) for i in range(40)])
-    kwargs = dict(image_size=32, dim=16, vocab_min_freq=1, batch_size=16, val_fraction=0.25, device="cpu",
-                  show_progress=False, image_channels=8)
-    enc, image, report = train_caption_encoder(ImageCaptionData(images=images, captions=captions), steps=60,
-                                               lr=1e-2, edited_negatives=True, **kwargs)
-    assert report.edited_negatives and math.isfinite(report.final_loss)
-    with torch.no_grad():                     # each image ranks its own caption above every one-word edit
-        e = enc.encode([f"a bird with a {c} crown" for c in colours])                       # (4, 16)
-        v = image(torch.from_numpy(images[:4]).float() / 127.5 - 1)                         # (4, 16)
-    assert ((v @ e.t()).argmax(1) == torch.arange(4)).all()
-
-
 def test_vae_text_encoder(model_dir):
     enc = VAETextEncoder(model_dir)
     out = enc.encode(["i want to talk to you", "the market fell on monday"])
@@ -195,7 +179,7 @@ def test_retrieval_at_k_on_known_cases():
 
 def test_train_text_encoder_command_writes_a_usable_encoder(tmp_path):
     from textgen.cli import main
-    from textgen.data.birds import make_birds_dataset
+    from textgen.birds.dataset import make_birds_dataset
 
     data = tmp_path / "birds"
     make_birds_dataset(data, n=48, size=32, show_progress=False)
@@ -230,7 +214,7 @@ def test_train_text_encoder_command_writes_a_usable_encoder(tmp_path):
 def test_edit_ranking_compares_each_render_s_caption_with_its_one_word_edit(tmp_path):
     """Known cases: an encoder pair that prefers the data's own captions wins every edit; one that cannot
     tell captions apart wins none (a tie is not a win)."""
-    from textgen.data.birds import make_birds_dataset
+    from textgen.birds.dataset import make_birds_dataset
     from textgen.gan.text_encoder_training import edit_ranking
 
     make_birds_dataset(tmp_path / "b", n=40, size=32, show_progress=False)
@@ -285,9 +269,9 @@ def test_caption_reconstruction_keeps_what_the_images_cannot_show():
 
 
 def test_attribute_probe_reads_what_an_embedding_carries():
-    from textgen.gan.evaluate import grammar_captions
+    from textgen.gan.eval.evaluate import grammar_captions
     from textgen.gan.text_encoder_training import attribute_probe
-    from textgen.data.birds import COLOR_NAMES
+    from textgen.birds.attributes import COLOR_NAMES
 
     class Words:                  # a bag of colour words: colours are there, which part they belong to is not
         dim = len(COLOR_NAMES)

@@ -4,7 +4,8 @@ import math
 import pytest
 import torch
 
-from textgen.models import SentenceVAE, SentenceVAEConfig
+from textgen.vae.modeling import SentenceVAE
+from textgen.vae.configuration import SentenceVAEConfig
 from textgen.vae import vae_loss
 from textgen.vae.metrics import (active_units, evaluate_vae, iw_log_likelihood, log_normal_diag, log_standard_normal,
                                  mutual_information, mutual_information_batch, perplexity)

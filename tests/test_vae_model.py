@@ -7,8 +7,10 @@ import pytest
 import torch
 import torch.nn.functional as F
 
-from textgen.config import ConfigError, config_from_dict
-from textgen.models import SentenceVAE, SentenceVAEConfig, VAEOutput, decoder_inputs, gaussian_kl, word_dropout
+from textgen.core.config import ConfigError, config_from_dict
+from textgen.vae.modeling import SentenceVAE, VAEOutput, decoder_inputs, word_dropout
+from textgen.vae.configuration import SentenceVAEConfig
+from textgen.core.functional import gaussian_kl
 from textgen.vae import vae_loss
 
 PAD, UNK, BOS, EOS = 0, 1, 2, 3
@@ -412,7 +414,7 @@ def test_sampling_is_reproducible_and_top_k_1_is_greedy():
 
 
 def test_filter_logits_top_k_and_nucleus():
-    from textgen.models.generation import filter_logits
+    from textgen.vae.generation import filter_logits
 
     logits = torch.log(torch.tensor([[0.5, 0.3, 0.15, 0.05]]))
     assert torch.isinf(filter_logits(logits, top_k=2)).tolist() == [[False, False, True, True]]

@@ -6,8 +6,8 @@ import sys
 import pytest
 import torch
 
-from textgen.config import ConfigError, config_from_dict
-from textgen.models import VAEOutput
+from textgen.core.config import ConfigError, config_from_dict
+from textgen.vae.modeling import VAEOutput
 from textgen.vae.schedules import (KLScheduleConfig, constant, cyclical, linear, logistic, make_kl_schedule,
                                    zero_then_linear)
 

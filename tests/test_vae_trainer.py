@@ -6,11 +6,13 @@ import math
 import pytest
 import torch
 
-from textgen.checkpoint import CheckpointError
+from textgen.core.checkpoint import CheckpointError
 from textgen.cli import main
-from textgen.config import ConfigError, load_config
-from textgen.models.vae import SentenceVAE
-from textgen.vae.trainer import TrainingDiverged, VAERunConfig, VAETrainer
+from textgen.core.config import ConfigError, load_config
+from textgen.vae.modeling import SentenceVAE
+from textgen.core.runtime import TrainingDiverged
+from textgen.vae.configuration import VAERunConfig
+from textgen.vae.trainer import VAETrainer
 
 SENTENCES = [
     "the cat sat on the mat .", "a dog ran in the park .", "the bird sang a song .",
@@ -227,7 +229,7 @@ def test_build_pretrained_installs_a_vae_only_when_it_improves(model_dir, tmp_pa
 
     root = Path(__file__).resolve().parents[1]
     shutil.copytree(model_dir, tmp_path / "run" / "best")
-    cmd = [sys.executable, str(root / "scripts" / "build_pretrained.py"), "--from-run", str(tmp_path / "run"),
+    cmd = [sys.executable, str(root / "tools" / "build_pretrained.py"), "--from-run", str(tmp_path / "run"),
            "--install-dir", str(tmp_path / "pre"), "--iw-samples", "2"]
     r = subprocess.run(cmd, capture_output=True, text=True, cwd=root)
     assert r.returncode == 0, r.stderr
@@ -242,7 +244,7 @@ def test_build_pretrained_installs_a_vae_only_when_it_improves(model_dir, tmp_pa
 
 
 def test_warm_start_from_the_lm_starts_the_vae_decoder_as_the_lm(tmp_path, corpus):
-    from textgen.models.vae import warm_start
+    from textgen.vae.modeling import warm_start
 
     VAETrainer(tiny_config(tmp_path, corpus, "lm", "model.mode=lm", "train.epochs=2", "optim.lr=0.01")).fit()
     lm = SentenceVAE.from_pretrained(tmp_path / "lm" / "best")
@@ -284,7 +286,7 @@ def test_warm_start_refuses_a_different_decoder_and_a_second_tokenizer(tmp_path,
 
 def test_encoder_warm_start_from_an_autoencoder_keeps_its_codes_and_resets_the_decoder(tmp_path, corpus):
     """Li et al. (2019): the VAE's q(z|x) starts as the AE's encoder (same mu), the decoder starts fresh."""
-    from textgen.models.vae import warm_start
+    from textgen.vae.modeling import warm_start
 
     VAETrainer(tiny_config(tmp_path, corpus, "ae", "model.mode=ae", "train.kl.kind=constant", "train.kl.value=0",
                            "train.free_bits=0", "train.epochs=2", "optim.lr=0.01")).fit()
@@ -315,7 +317,7 @@ def test_encoder_warm_start_from_an_autoencoder_keeps_its_codes_and_resets_the_d
 
 
 def test_encoder_warm_start_refuses_an_lm_a_frozen_fresh_decoder_and_a_different_encoder(tmp_path, corpus):
-    from textgen.models.vae import warm_start
+    from textgen.vae.modeling import warm_start
 
     VAETrainer(tiny_config(tmp_path, corpus, "lm", "model.mode=lm", "train.max_steps=1")).fit()
     VAETrainer(tiny_config(tmp_path, corpus, "vae", "train.max_steps=1")).fit()
@@ -388,7 +390,7 @@ def test_frozen_decoder_sees_no_dropout_and_a_frozen_run_resumes_exactly(tmp_pat
             "model.word_dropout=0.5", "model.dropout=0.5", "model.embed_dropout=0.5")
     trainer = VAETrainer(tiny_config(tmp_path, corpus, "frozen", *args))
     seen = []
-    monkeypatch.setattr("textgen.models.vae.word_dropout", lambda *a, **k: seen.append(1) or a[0])
+    monkeypatch.setattr("textgen.vae.modeling.word_dropout", lambda *a, **k: seen.append(1) or a[0])
     trainer.train_step(*next(iter_batches(trainer)))
     assert not seen                                           # no word dropout on the fixed decoder's inputs
     assert all(not m.training for m in trainer.model.decoder.modules() if not isinstance(m, torch.nn.RNNBase))
@@ -420,7 +422,8 @@ def iter_batches(trainer):
 
 
 def test_warm_start_of_a_transformer_vae_starts_as_the_transformer_lm():
-    from textgen.models.vae import SentenceVAEConfig, warm_start
+    from textgen.vae.configuration import SentenceVAEConfig
+    from textgen.vae.modeling import warm_start
 
     torch.manual_seed(0)
     common = dict(vocab_size=30, embed_size=16, hidden_size=16, num_heads=2, ff_size=32, max_length=16,
@@ -441,7 +444,8 @@ def test_warm_start_of_a_transformer_vae_starts_as_the_transformer_lm():
 
 
 def test_warm_start_refuses_different_tying_and_notices_unused_source_tensors():
-    from textgen.models.vae import SentenceVAEConfig, warm_start
+    from textgen.vae.configuration import SentenceVAEConfig
+    from textgen.vae.modeling import warm_start
 
     common = dict(vocab_size=30, embed_size=16, hidden_size=16, latent_size=4, decoder="lstm")
     untied = SentenceVAE(SentenceVAEConfig(mode="lm", tie_embeddings=False, **common))

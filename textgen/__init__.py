@@ -8,9 +8,8 @@ from __future__ import annotations
 
 from typing import TYPE_CHECKING
 
-from textgen._lazy import lazy_attributes
-
-__version__ = "0.1.0"
+from textgen.core import __version__
+from textgen.core.lazy import lazy_attributes
 
 # public name -> module that defines it
 _LAZY = {
@@ -21,14 +20,14 @@ _LAZY = {
     "CorpusError": "textgen.data",
     "tokenize_dataset": "textgen.data",
     "BucketBatchSampler": "textgen.data",
-    "ConfigError": "textgen.config",
-    "load_config": "textgen.config",
-    "set_seed": "textgen.runtime",
-    "SentenceVAE": "textgen.models.vae",
-    "SentenceVAEConfig": "textgen.models.vae",
-    "resolve_device": "textgen.runtime",
-    "SentenceVAEPipeline": "textgen.pipelines",
-    "SentenceEncoder": "textgen.encoder",
+    "ConfigError": "textgen.core.config",
+    "load_config": "textgen.core.config",
+    "set_seed": "textgen.core.runtime",
+    "SentenceVAE": "textgen.vae.modeling",
+    "SentenceVAEConfig": "textgen.vae.configuration",
+    "resolve_device": "textgen.core.runtime",
+    "SentenceVAEPipeline": "textgen.vae.pipeline",
+    "SentenceEncoder": "textgen.vae.sentence_encoder",
 }
 
 __all__ = ["__version__", *_LAZY]
@@ -38,10 +37,11 @@ __getattr__, __dir__ = lazy_attributes(__name__, _LAZY, globals())
 
 
 if TYPE_CHECKING:  # pragma: no cover - for IDEs and type checkers only
-    from textgen.config import ConfigError, load_config
+    from textgen.core.config import ConfigError, load_config
+    from textgen.core.runtime import resolve_device, set_seed
     from textgen.data import BucketBatchSampler, CorpusError, load_corpus, tokenize_dataset
-    from textgen.models.vae import SentenceVAE, SentenceVAEConfig
-    from textgen.encoder import SentenceEncoder
-    from textgen.pipelines import SentenceVAEPipeline
-    from textgen.runtime import resolve_device, set_seed
     from textgen.tokenization import BatchEncoding, Tokenizer, TokenizerError
+    from textgen.vae.configuration import SentenceVAEConfig
+    from textgen.vae.modeling import SentenceVAE
+    from textgen.vae.pipeline import SentenceVAEPipeline
+    from textgen.vae.sentence_encoder import SentenceEncoder

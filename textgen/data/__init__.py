@@ -13,7 +13,7 @@ from __future__ import annotations
 
 from typing import TYPE_CHECKING
 
-from textgen._lazy import lazy_attributes
+from textgen.core.lazy import lazy_attributes
 
 # public name -> submodule that defines it
 _LAZY = {

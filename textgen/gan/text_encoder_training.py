@@ -34,6 +34,14 @@ from typing import Optional
 import numpy as np
 import torch
 
+from textgen.birds.captions import changed_attribute, edit_caption
+from textgen.core.runtime import progress
+from textgen.gan.eval.judge import ATTRIBUTES, IGNORE, judge_labels
+from textgen.gan.losses import info_nce
+from textgen.gan.text_encoders import (CaptionEncoder, CaptionEncoderConfig, ImageEncoder, ImageEncoderConfig,
+                                       strip_punctuation)
+from textgen.tokenization import Tokenizer
+
 __all__ = ["TextEncoderTrainingReport", "CaptionDecoder", "train_caption_encoder", "save_caption_encoder",
            "retrieval_at_k", "linear_probe", "attribute_probe", "image_attribute_probe", "IMAGE_ENCODER_DIR"]
 
@@ -51,7 +59,6 @@ class TextEncoderTrainingReport:
     r_at_1: float                 # caption -> image retrieval on held-out images
     r_at_5: float
     recon_weight: float = 0.0     # weight of the caption reconstruction term (0: InfoNCE only)
-    edited_negatives: bool = False  # each image also ranked against its caption with one attribute word changed
     final_recon_loss: Optional[float] = None       # its per-token cross-entropy at the last step (nats)
     val_word_accuracy: Optional[float] = None      # held-out captions rebuilt from their embeddings, teacher-forced
 
@@ -79,7 +86,6 @@ class CaptionDecoder(torch.nn.Module):
 
     def forward(self, emb: torch.Tensor, input_ids: torch.Tensor) -> torch.Tensor:
         """Logits (B, T, V) for ``input_ids`` (B, T) (the caption with EOS, PAD after), given ``emb`` (B, dim)."""
-        from textgen.tokenization import Tokenizer
 
         bos = input_ids.new_full((input_ids.size(0), 1), Tokenizer.BOS_ID)
         shifted = torch.cat([bos, input_ids[:, :-1]], dim=1)                          # (B, T): BOS w1 ... wn
@@ -89,7 +95,6 @@ class CaptionDecoder(torch.nn.Module):
 
     def loss(self, emb: torch.Tensor, input_ids: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
         """Mean per-token cross-entropy over real tokens, and the fraction of them predicted exactly."""
-        from textgen.tokenization import Tokenizer
 
         logits = self(emb, input_ids)
         real = input_ids != Tokenizer.PAD_ID
@@ -144,21 +149,12 @@ def train_caption_encoder(data, *, image_size: int, dim: int = 256, vocab_min_fr
                           lr: float = 2e-3, batch_size: int = 64, seed: int = 0, val_fraction: float = 0.05,
                           pool: int = 100, device: str | torch.device = "cpu", show_progress: bool = True,
                           temperature: float = 0.07, tokenizer=None, rnn: str = "lstm", image_channels: int = 32,
-                          recon_weight: float = 0.0, image_pool: str = "mean", edited_negatives: bool = False,
-                          image_depth: int = 1):
+                          recon_weight: float = 0.0, image_pool: str = "mean", image_depth: int = 1):
     """Train a :class:`CaptionEncoder` and its :class:`ImageEncoder` with InfoNCE on ``data`` (an
     :class:`~textgen.data.images.ImageCaptionData`); returns ``(caption_encoder, image_encoder, report)``.
 
     ``recon_weight > 0`` adds ``recon_weight`` x the caption reconstruction cross-entropy of a training-only
-    :class:`CaptionDecoder` to the loss, so the embedding keeps what the images are too small to show.
-    ``edited_negatives`` adds, for every image, its caption with one attribute word changed
-    (:func:`~textgen.data.bird_captions.edit_caption`) as a caption it must rank below its own, so the image
-    encoder must see the part the edit changed, small parts included."""
-    from textgen.data.bird_captions import edit_caption
-    from textgen.models.text_encoder import (CaptionEncoder, CaptionEncoderConfig, ImageEncoder, ImageEncoderConfig,
-                                             info_nce, strip_punctuation)
-    from textgen.runtime import progress
-    from textgen.tokenization import Tokenizer
+    :class:`CaptionDecoder` to the loss, so the embedding keeps what the images are too small to show."""
 
     if len(data) < 4:
         raise ValueError(f"contrastive training needs at least 4 images with captions, the data has {len(data)}")
@@ -193,13 +189,7 @@ def train_caption_encoder(data, *, image_size: int, dim: int = 256, vocab_min_fr
         ids = batch.input_ids.to(device)
         t = text(ids, batch.lengths)                                                  # (B, dim)
         v = image(_float_images(images[torch.from_numpy(idx)], image_size, device))  # (B, dim)
-        negatives = None
-        if edited_negatives:
-            edits = [e for e in (edit_caption(c, rng) for c in caps) if e is not None]
-            if edits:
-                neg = tokenizer.encode_batch(edits)
-                negatives = text(neg.input_ids.to(device), neg.lengths)              # (K, dim)
-        loss = info_nce(t, v, temperature, extra_text=negatives)
+        loss = info_nce(t, v, temperature)
         loss_value = loss.item()
         if decoder is not None:
             recon, _ = decoder.loss(t, ids)
@@ -227,7 +217,7 @@ def train_caption_encoder(data, *, image_size: int, dim: int = 256, vocab_min_fr
         r1, r5 = r[1], r[5]
     report = TextEncoderTrainingReport(steps=steps, final_loss=loss_value, train_images=len(train_idx),
                                        val_images=n_val, pool=min(pool, max(n_val, 1)), r_at_1=r1, r_at_5=r5,
-                                       recon_weight=recon_weight, edited_negatives=edited_negatives,
+                                       recon_weight=recon_weight,
                                        final_recon_loss=recon_value if decoder is not None else None,
                                        val_word_accuracy=word_acc)
     return text, image, report
@@ -281,7 +271,7 @@ def attribute_probe(encoder, captions: list[tuple[str, dict[str, str]]], *, trai
     """What a caption embedding carries: for each attribute, a :func:`linear_probe` trained on the embeddings
     of the captions that state it and scored on held-out ones.
 
-    ``captions`` are ``(caption, stated attributes)`` pairs, e.g. :func:`textgen.gan.evaluate.grammar_captions`.
+    ``captions`` are ``(caption, stated attributes)`` pairs, e.g. :func:`textgen.gan.eval.evaluate.grammar_captions`.
     Returns ``{attribute: {"accuracy", "majority", "n"}}`` (held-out accuracy, the majority-class baseline and
     the number of captions stating it). The generator reads the same embedding, so an attribute the probe
     cannot read is one the generator cannot be asked for.
@@ -306,13 +296,12 @@ def attribute_probe(encoder, captions: list[tuple[str, dict[str, str]]], *, trai
 @torch.no_grad()
 def edit_ranking(text_encoder, image_encoder, data, *, n: int = 2000, seed: int = 1) -> dict[str, dict[str, float]]:
     """How often the encoder pair scores a real render's own caption above the same caption with one
-    attribute word changed (:func:`~textgen.data.bird_captions.edit_caption`), by the attribute changed;
+    attribute word changed (:func:`~textgen.birds.captions.edit_caption`), by the attribute changed;
     ``"all"`` over every edit. Uses the first ``n`` images of ``data``.
 
     In-batch InfoNCE (the DAMSM loss) only asks an image to beat captions of *other* images, which the
     large parts settle; this asks what ``train.damsm_edited`` asks, so a part ranked near 50% here is a
     part that loss cannot teach."""
-    from textgen.data.bird_captions import changed_attribute, edit_caption
 
     n = min(n, len(data))
     rng = np.random.default_rng(seed)
@@ -343,7 +332,6 @@ def image_attribute_probe(image_encoder, data, *, n: int = 6000, train_fraction:
     attributes). AttnGAN's DAMSM loss (``train.damsm``) can only push the generator towards what this
     encoder sees, so a part it cannot read is a part that loss does not teach. An attribute is probed only
     on the renders that draw it (``judge_labels``: a solid wing has no pattern colour); ``n`` counts those."""
-    from textgen.gan.attributes import ATTRIBUTES, IGNORE, judge_labels
 
     n = min(n, len(data))
     if not data.attributes or any(a is None for a in data.attributes[:n]):

@@ -1,4 +1,4 @@
-"""Training the text-to-image GAN: ``textgen train-gan --config configs/gan/birds64.yaml [key=value ...]``.
+"""Training the text-to-image GAN: ``textgen train-gan --config configs/gan/birds32_cpu.yaml [key=value ...]``.
 
 One explicit trainer class, read top to bottom:
 
@@ -6,10 +6,7 @@ One explicit trainer class, read top to bottom:
       setup:   data (an imagefolder; rendered first when ``data.make_birds`` asks) -> text encoder (loaded, or
                trained contrastively first) -> every caption embedded ONCE with the frozen encoder ->
                G, EMA-G, D -> optimizers (G 1e-4, D 4e-4, betas (0, 0.9)) and GradScalers
-      loop:    D step: real/right, real/wrong (a caption of another image, or with ``train.edited_wrong`` the
-               right caption with one word changed), fake/right; ``reed`` = GAN-CLS BCE,
-               ``dfgan`` = hinge + MA-GP.  G step: fool D on the right captions (+ GAN-INT for ``reed``,
-               + the CA KL term when conditioning augmentation is on).  EMA update of G.
+      loop:    ``gan_step``: one D update, one G update, the EMA (the losses in :mod:`textgen.gan.losses`)
       every N: a sample grid from fixed captions and fixed noise, checkpoints (atomic), metrics rows
 
 Run folder::
@@ -23,206 +20,70 @@ from __future__ import annotations
 
 import math
 import time
-from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any, Literal, Optional
+from typing import Any, Optional
 
 import numpy as np
 import torch
 
-from textgen.checkpoint import TRAINING_STATE_DIR, CheckpointError, load_tree, save_tree
-from textgen.config import RuntimeConfig, check, save_config
-from textgen.models.gan import (Discriminator, GANConfig, Generator, PosteriorEncoder, d_loss_dfgan, d_loss_reed,
-                                ema_update, g_loss_dfgan, g_loss_reed, info_loss, ma_gradient_penalty,
-                                latent_regression_loss, reconstruction_loss)
-from textgen.models.text_encoder import info_nce
-from textgen.runtime import (MetricsLogger, TrainingDiverged, autocast, get_rng_state, make_grad_scaler, progress,
-                             resolve_device, resolve_precision, set_rng_state, set_seed)
+from textgen.birds.captions import edit_caption
+from textgen.birds.dataset import make_birds_dataset
+from textgen.core.checkpoint import TRAINING_STATE_DIR, CheckpointError, load_tree, save_tree
+from textgen.core.config import save_config
+from textgen.core.runtime import (MetricsLogger, TrainingDiverged, autocast, get_rng_state, make_grad_scaler, progress,
+                                  resolve_device, resolve_precision, set_rng_state, set_seed)
+from textgen.data.cub import load_cub
+from textgen.data.images import ImageCaptionData
+from textgen.gan.configuration import GANConfig, GANRunConfig, GANTrainConfig
+from textgen.gan.folder import captioned_grid, load_gan_folder, save_gan_folder
+from textgen.gan.losses import (d_loss_dfgan, d_loss_reed, g_loss_dfgan, g_loss_reed, info_nce, latent_regression_loss,
+                                ma_gradient_penalty, reconstruction_loss)
+from textgen.gan.modeling import Discriminator, Generator, PosteriorEncoder, ema_update
+from textgen.gan.text_encoder_training import IMAGE_ENCODER_DIR, save_caption_encoder, train_caption_encoder
+from textgen.gan.text_encoders import CaptionEncoder, HFTextEncoder, ImageEncoder, VAETextEncoder
 
 CHECKPOINTS_DIR = "checkpoints"
 
-__all__ = ["GANRunConfig", "GANTrainer", "TextEncoderSpec", "GANDataConfig", "GANTrainConfig", "GANOptimConfig"]
-
-DEFAULT_SAMPLE_CAPTIONS = [
-    "a red bird with black wings",
-    "this small bird has a blue crown and a white belly",
-    "a yellow bird with a short black bill",
-    "this bird is mostly green with an orange breast",
-]
-
-
-# ----------------------------------------------------------------------------- config
-
-@dataclass
-class TextEncoderSpec:
-    kind: Literal["caption", "vae", "hf"] = "caption"
-    path: Optional[str] = None              # a trained encoder folder; caption kind: None = train one first
-    dim: int = 256                          # caption kind, when trained here
-    vocab_min_freq: int = 2                 # caption kind: word tokenizer over the training captions
-    pretrain_steps: int = 1500              # caption kind: InfoNCE steps when trained here
-    pretrain_lr: float = 2e-3
-    pretrain_recon: float = 0.0             # caption kind: weight of the caption reconstruction term (keeps small parts)
-    image_pool: Literal["mean", "flatten"] = "mean"   # caption kind: the image encoder's 4x4 map averaged or kept whole
-    image_channels: int = 32                # caption kind: width of the image encoder's first conv
-    image_depth: int = 1                    # caption kind: convs per resolution in the image encoder (1 = strided only)
-    pretrain_edited: bool = False           # caption kind: edited captions as extra negatives (see edit_caption)
-
-    def validate(self) -> None:
-        check(self.kind == "caption" or self.path is not None, "path", f"a {self.kind!r} text encoder needs a path")
-        check(self.pretrain_steps >= 0, "pretrain_steps", f"must be >= 0, got {self.pretrain_steps}")
-        check(self.pretrain_recon >= 0, "pretrain_recon", f"must be >= 0, got {self.pretrain_recon}")
-        check(self.image_channels >= 1, "image_channels", f"must be >= 1, got {self.image_channels}")
-        check(self.image_depth >= 1, "image_depth", f"must be >= 1, got {self.image_depth}")
-
-
-@dataclass
-class GANDataConfig:
-    format: Literal["imagefolder", "cub"] = "imagefolder"
-    path: str = "data/birds64"              # an imagefolder with metadata.jsonl captions, or the CUB root
-    flip: bool = False                      # random horizontal flips (random crops happen when images are larger)
-    make_birds: Optional[int] = None        # render this many synthetic birds into ``path`` if it is missing
-    captions_from: Optional[str] = None     # ... with real CUB captions from this file
-    limit: Optional[int] = None
-    batch_size: int = 32
-    max_bad_images: int = 10
-
-    def validate(self) -> None:
-        check(self.batch_size >= 2, "batch_size", f"must be >= 2 (wrong captions come from other images), got {self.batch_size}")
-
-
-@dataclass
-class GANTrainConfig:
-    steps: int = 10000
-    log_every: int = 50
-    sample_every: int = 500
-    save_every: int = 1000
-    keep_every: int = 0                     # also keep the model (no training state) in checkpoints/step_XXXXXX (0: off)
-    ema_decay: float = 0.999
-    ma_gp_k: float = 2.0                    # DF-GAN: k * ||grad||^p
-    ma_gp_p: float = 6.0
-    ma_gp_scaled_text: bool = False         # MA-GP's sentence gradient w.r.t. the rescaled embedding D reads
-                                            # (see ma_gradient_penalty; False: w.r.t. the unit-norm embedding)
-    gan_int: float = 1.0                    # reed: weight of the GAN-INT term (0 disables)
-    ca_kl: float = 1.0                      # weight of the conditioning-augmentation KL term
-    damsm: float = 0.0                      # weight of AttnGAN's sentence-level DAMSM loss on G (0 = off; caption kind)
-    wrong_candidates: int = 1               # D's wrong caption: the one closest to the right caption among this many
-                                            # captions of other images (1 = a random one, as in Reed et al.)
-    edited_wrong: float = 0.0               # fraction of D's wrong captions that are the right caption with one
-                                            # attribute word changed (edit_caption), instead of another image's
-    damsm_edited: bool = False              # DAMSM: each fake must also rank its caption above that caption with one
-                                            # attribute word changed, not only above the batch's other captions
-    mode_seeking: float = 0.0               # weight of MSGAN's mode-seeking term on G (0 = off): two noises for the
-                                            # same caption must give images as far apart as the noises are
-    info_weight: float = 1.0                # InfoGAN's lambda for the code of model.info_codes (unused when that is 0)
-    recon: float = 0.0                      # cVAE-GAN (BicycleGAN's lambda_image, 10 there; 0 = off): G rebuilds each
-                                            # real image from its caption and the noise a posterior encoder E reads from it
-    recon_kl: float = 0.01                  # BicycleGAN's lambda_KL on KL(q(z | x) || N(0, I)) in nats per image
-    latent: float = 0.0                     # BicycleGAN's lambda_latent (0.5 there; needs recon > 0): E must read each
-                                            # prior fake's noise back (cLR-GAN), so G draws what E's region of z means
-    sample_captions: list[str] = field(default_factory=lambda: list(DEFAULT_SAMPLE_CAPTIONS))
-    samples_per_caption: int = 6
-
-    def validate(self) -> None:
-        check(self.steps >= 1, "steps", f"must be >= 1, got {self.steps}")
-        check(0 <= self.ema_decay < 1, "ema_decay", f"must be in [0, 1), got {self.ema_decay}")
-        check(self.damsm >= 0, "damsm", f"must be >= 0, got {self.damsm}")
-        check(self.mode_seeking >= 0, "mode_seeking", f"must be >= 0 (0 turns it off), got {self.mode_seeking}")
-        check(self.info_weight >= 0, "info_weight", f"must be >= 0, got {self.info_weight}")
-        check(self.recon >= 0, "recon", f"must be >= 0 (0 turns it off), got {self.recon}")
-        check(self.recon_kl >= 0, "recon_kl", f"must be >= 0, got {self.recon_kl}")
-        check(self.latent >= 0, "latent", f"must be >= 0, got {self.latent}")
-        check(self.latent == 0 or self.recon > 0, "latent",
-              "reads the noise back with the posterior encoder, which only train.recon > 0 trains; set train.recon=10")
-        check(self.keep_every >= 0, "keep_every", f"must be >= 0 (0 keeps only last/), got {self.keep_every}")
-        check(0 <= self.edited_wrong <= 1, "edited_wrong", f"must be in [0, 1], got {self.edited_wrong}")
-        check(not self.damsm_edited or self.damsm > 0, "damsm_edited",
-              "adds negatives to the DAMSM loss, which is off; set train.damsm > 0 (the shipped configs use 2)")
-        check(self.wrong_candidates >= 1, "wrong_candidates", f"must be >= 1 (1: a random wrong caption), got {self.wrong_candidates}")
-        for key in ("log_every", "sample_every", "save_every", "samples_per_caption"):
-            check(getattr(self, key) >= 1, key, f"must be >= 1, got {getattr(self, key)}")
-
-
-@dataclass
-class GANOptimConfig:
-    g_lr: float = 1e-4
-    d_lr: float = 4e-4
-    betas: tuple[float, float] = (0.0, 0.9)
-
-    def validate(self) -> None:
-        check(self.g_lr > 0 and self.d_lr > 0, "g_lr", "learning rates must be > 0")
-
-
-@dataclass
-class GANRunConfig:
-    model: GANConfig = field(default_factory=GANConfig)
-    text_encoder: TextEncoderSpec = field(default_factory=TextEncoderSpec)
-    data: GANDataConfig = field(default_factory=GANDataConfig)
-    train: GANTrainConfig = field(default_factory=GANTrainConfig)
-    optim: GANOptimConfig = field(default_factory=GANOptimConfig)
-    runtime: RuntimeConfig = field(default_factory=RuntimeConfig)
-    out_dir: str = "runs/gan"
+__all__ = ["GANTrainer", "gan_step", "CHECKPOINTS_DIR"]
 
 
 # ----------------------------------------------------------------------------- one optimisation step
 
-def mode_seeking_loss(G, fake: torch.Tensor, z: torch.Tensor, e: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
-    """MSGAN's mode-seeking term (Mao et al. 2019, "Mode Seeking Generative Adversarial Networks for Diverse
-    Image Synthesis", CVPR, Eq. 3): for the first half of the batch, a second image from new noise z2 and the
-    same captions; ``ratio`` = mean|G(z, e) - G(z2, e)| / mean|z - z2|, and the loss is 1 / (ratio + 1e-5).
-
-    G gets it when all noises give much the same image for a caption (the same background behind every bird,
-    say). Returns ``(loss, ratio)``; ``fake`` (B, 3, S, S) is G(z, e) already computed with gradients.
-    """
-    h = max(1, z.size(0) // 2)
-    z2 = torch.randn_like(z[:h])                                                     # (B/2, Z)
-    fake2 = G(z2, e[:h])                                                             # (B/2, 3, S, S)
-    ratio = (fake[:h].float() - fake2.float()).abs().mean() / (z[:h] - z2).abs().mean()
-    return 1.0 / (ratio + 1e-5), ratio.detach()
-
-
 def gan_step(m, real: torch.Tensor, e_right: torch.Tensor, e_wrong: torch.Tensor, model_cfg: GANConfig,
              t: GANTrainConfig, device: torch.device, dtype: torch.dtype,
              e_edit: Optional[torch.Tensor] = None) -> dict[str, torch.Tensor]:
-    """One D update and one G update, then the EMA; ``m`` has G, G_ema, D, opt_g, opt_d, scaler_g, scaler_d
-    and image_encoder (None unless ``t.damsm > 0``).
+    """One D update and one G update, then the EMA; ``m`` has G, G_ema, D, E (None unless ``t.recon > 0``),
+    opt_g, opt_d, opt_e, scaler_g, scaler_d and image_encoder (None unless ``t.damsm > 0``).
 
-    D sees real/right, real/wrong and fake/right: GAN-CLS BCE (``reed``) or hinge + MA-GP (``dfgan``). G is
-    trained to fool D on the right captions (+ GAN-INT for ``reed``, + the CA KL term when CA is on, + the
-    sentence-level DAMSM loss when ``t.damsm > 0``: the fakes, seen by the frozen image encoder trained with
-    the caption encoder, must pick out their own caption among the batch's -- Xu et al. 2018, AttnGAN, Eq. 10-11;
-    and, given ``e_edit`` (K, E), also above those edited captions: ``train.damsm_edited``; + the mode-seeking
-    term when ``t.mode_seeking > 0``, see ``mode_seeking_loss``; + cVAE-GAN's reconstruction and KL terms
-    when ``t.recon > 0``, with ``m.E`` the posterior encoder, see ``reconstruction_loss``, and cLR-GAN's
-    ``latent_regression_loss`` when ``t.latent > 0``). With
-    ``model_cfg.info_codes``, D's Q head learns to read the noise's code from the (detached) fakes and G to
-    make it readable (InfoGAN, ``info_loss``).
+    D: real/right, real/wrong and fake/right, with GAN-CLS BCE (``reed``) or hinge + MA-GP (``dfgan``).
+    G: fool D on the right captions, plus in turn GAN-INT (``reed``), the CA KL term, AttnGAN's sentence-level
+    DAMSM (the fakes must pick out their own caption, and with ``e_edit`` (K, E) rank it above its one-word
+    edits), and cVAE-GAN's reconstruction and cLR-GAN's latent regression (``t.recon``, ``t.latent``).
     Returns the step's statistics as tensors (no host sync).
     """
     B = real.size(0)
     z = torch.randn(B, model_cfg.noise_dim, device=device)
+    zero = real.new_zeros((), dtype=torch.float32)
 
     # discriminator
     with autocast(device, dtype):
         fake = m.G(z, e_right).detach()
         h_real = m.D.features(real)
         d_rr, d_rw = m.D.logit(h_real, e_right), m.D.logit(h_real, e_wrong)
-        h_fake = m.D.features(fake)
-        d_fr = m.D.logit(h_fake, e_right)
+        d_fr = m.D(fake, e_right)
         loss_fn = d_loss_reed if model_cfg.loss == "reed" else d_loss_dfgan
         d_loss = loss_fn(d_rr.float(), d_rw.float(), d_fr.float())
-        q_loss = info_loss(m.D, fake, h_fake, z) if model_cfg.info_codes else d_loss.new_zeros(())
-    gp = (ma_gradient_penalty(m.D, real, e_right, t.ma_gp_k, t.ma_gp_p, scaled_text=t.ma_gp_scaled_text)
-          if model_cfg.loss == "dfgan" else d_loss.new_zeros(()))
+    gp = ma_gradient_penalty(m.D, real, e_right, t.ma_gp_k, t.ma_gp_p) if model_cfg.loss == "dfgan" else zero
     m.opt_d.zero_grad(set_to_none=True)
-    m.scaler_d.scale(d_loss + gp + t.info_weight * q_loss).backward()
+    m.scaler_d.scale(d_loss + gp).backward()
     m.scaler_d.step(m.opt_d)
     m.scaler_d.update()
 
     # generator
+    damsm = rec_l1 = rec_kl = latent = zero
     with autocast(device, dtype):
         fake, kl = m.G(z, e_right, return_kl=True)
-        h_fake = m.D.features(fake)
-        d_fake = m.D.logit(h_fake, e_right).float()
+        d_fake = m.D(fake, e_right).float()
         if model_cfg.loss == "reed":
             g_loss = g_loss_reed(d_fake)
             if t.gan_int > 0:                                              # GAN-INT: halfway between two captions
@@ -231,25 +92,14 @@ def gan_step(m, real: torch.Tensor, e_right: torch.Tensor, e_wrong: torch.Tensor
         else:
             g_loss = g_loss_dfgan(d_fake)
         g_total = g_loss + t.ca_kl * kl.float()
-        info = g_total.new_zeros(())
-        if model_cfg.info_codes:
-            info = info_loss(m.D, fake, h_fake, z)
-            g_total = g_total + t.info_weight * info
-        damsm = g_total.new_zeros(())
-        if t.damsm > 0:
+        if t.damsm > 0:                                                    # DAMSM (AttnGAN, Eq. 10-11)
             damsm = info_nce(e_right.float(), m.image_encoder(fake.float()).float(),
                              extra_text=e_edit.float() if e_edit is not None else None)
             g_total = g_total + t.damsm * damsm
-        ms_ratio = g_total.new_zeros(())
-        if t.mode_seeking > 0:
-            ms, ms_ratio = mode_seeking_loss(m.G, fake, z, e_right)
-            g_total = g_total + t.mode_seeking * ms
-        rec_l1 = rec_kl = g_total.new_zeros(())
         if t.recon > 0:                                                    # cVAE-GAN on half the batch (BicycleGAN)
             h = max(1, B // 2)
             rec_l1, rec_kl, _ = reconstruction_loss(m.G, m.E, real[:h], e_right[:h])
             g_total = g_total + t.recon * rec_l1 + t.recon_kl * rec_kl
-        latent = g_total.new_zeros(())
         if t.latent > 0:                                                   # cLR-GAN on the prior fakes
             latent = latent_regression_loss(m.E, fake, z)
             g_total = g_total + t.latent * latent
@@ -262,8 +112,7 @@ def gan_step(m, real: torch.Tensor, e_right: torch.Tensor, e_wrong: torch.Tensor
     m.scaler_g.update()
     ema_update(m.G_ema, m.G, t.ema_decay)
     return {"d_loss": d_loss.detach(), "g_loss": g_loss.detach(), "gp": gp.detach(), "kl": kl.detach(),
-            "damsm": damsm.detach(), "ms_ratio": ms_ratio.detach(), "info": info.detach(),
-            "rec_l1": rec_l1.detach(), "rec_kl": rec_kl.detach(), "latent": latent.detach(),
+            "damsm": damsm.detach(), "rec_l1": rec_l1.detach(), "rec_kl": rec_kl.detach(), "latent": latent.detach(),
             "d_real_right": d_rr.detach().float().mean(), "d_real_wrong": d_rw.detach().float().mean(),
             "d_fake": d_fr.detach().float().mean()}
 
@@ -272,8 +121,6 @@ def gan_step(m, real: torch.Tensor, e_right: torch.Tensor, e_wrong: torch.Tensor
 
 class GANTrainer:
     def __init__(self, cfg: GANRunConfig, *, resume: bool = False):
-        from textgen.data.images import ImageCaptionData
-
         self.cfg = cfg
         if cfg.train.damsm > 0 and cfg.text_encoder.kind != "caption":
             raise ValueError(f"train.damsm needs the caption text encoder (it has an image half); text_encoder.kind is "
@@ -287,14 +134,10 @@ class GANTrainer:
         # data: images (uint8, in memory) and their captions ---------------------------------
         data_dir = Path(cfg.data.path)
         if not data_dir.exists() and cfg.data.make_birds:
-            from textgen.data.birds import make_birds_dataset
-
             print(f"rendering {cfg.data.make_birds:,} synthetic birds into {data_dir} ...")
             make_birds_dataset(data_dir, n=cfg.data.make_birds, size=cfg.model.image_size, seed=cfg.runtime.seed,
                                captions_from=cfg.data.captions_from, show_progress=cfg.runtime.progress)
         if cfg.data.format == "cub":
-            from textgen.data.cub import load_cub
-
             self.data = load_cub(data_dir, "train", image_size=cfg.model.image_size, limit=cfg.data.limit,
                                  max_bad=cfg.data.max_bad_images)
         else:
@@ -338,15 +181,9 @@ class GANTrainer:
         spec = self.cfg.text_encoder
         local = self.out_dir / "text_encoder"
         if spec.kind == "vae":
-            from textgen.models.text_encoder import VAETextEncoder
-
             return VAETextEncoder(spec.path)
         if spec.kind == "hf":
-            from textgen.models.text_encoder import HFTextEncoder
-
             return HFTextEncoder(spec.path)
-        from textgen.models.text_encoder import CaptionEncoder
-
         path = Path(spec.path) if spec.path else local
         if path.is_dir():
             enc = CaptionEncoder.from_pretrained(path)
@@ -358,14 +195,12 @@ class GANTrainer:
 
     def _pretrain_caption_encoder(self, out: Path):
         """Contrastive (InfoNCE) pre-training of the caption encoder against a small image CNN."""
-        from textgen.gan.text_encoder_training import save_caption_encoder, train_caption_encoder
-
         spec, cfg = self.cfg.text_encoder, self.cfg
         text, image, report = train_caption_encoder(
             self.data, image_size=cfg.model.image_size, dim=spec.dim, vocab_min_freq=spec.vocab_min_freq,
             steps=spec.pretrain_steps, lr=spec.pretrain_lr, batch_size=min(cfg.data.batch_size * 2, len(self.data)),
             seed=cfg.runtime.seed, device=self.device, show_progress=cfg.runtime.progress,
-            recon_weight=spec.pretrain_recon, image_pool=spec.image_pool, edited_negatives=spec.pretrain_edited,
+            recon_weight=spec.pretrain_recon, image_pool=spec.image_pool,
             image_channels=spec.image_channels, image_depth=spec.image_depth)
         print(f"text encoder: {report.summary()}")
         save_caption_encoder(text, report, out, image_encoder=image)
@@ -373,9 +208,6 @@ class GANTrainer:
 
     def _damsm_image_encoder(self):
         """The frozen image half of the caption encoder, for ``train.damsm`` (None when the loss is off)."""
-        from textgen.gan.text_encoder_training import IMAGE_ENCODER_DIR
-        from textgen.models.text_encoder import ImageEncoder
-
         if self.cfg.train.damsm <= 0:
             return None
         spec = self.cfg.text_encoder
@@ -395,7 +227,7 @@ class GANTrainer:
         for i, caps in enumerate(self.data.captions):
             texts += caps
             owner += [i] * len(caps)
-        self.caption_texts = texts                                                   # for train.edited_wrong
+        self.caption_texts = texts                                                   # for train.damsm_edited
         out = [self.text_encoder.encode(texts[k:k + 512]).float().cpu() for k in range(0, len(texts), 512)]
         return torch.cat(out), np.asarray(owner)
 
@@ -407,16 +239,13 @@ class GANTrainer:
     def _batch(self, rng: np.random.Generator):
         """Images, a right caption embedding for each, a wrong one (a caption of a different image), and the
         embeddings of the right captions with one word edited for ``train.damsm_edited`` (else None)."""
-        B, K = self.cfg.data.batch_size, self.cfg.train.wrong_candidates
+        B = self.cfg.data.batch_size
         idx = rng.choice(len(self.data), B, replace=len(self.data) < B)
         right = np.array([rng.choice(self.captions_of[i]) for i in idx])
-        other = (idx[:, None] + rng.integers(1, len(self.data), (B, K))) % len(self.data)   # never the same image
-        wrong = np.array([[rng.choice(self.captions_of[j]) for j in row] for row in other])  # (B, K)
-        wrong = wrong[np.arange(B), self._hardest(right, wrong)] if K > 1 else wrong[:, 0]
+        other = (idx + rng.integers(1, len(self.data), B)) % len(self.data)        # never the same image
+        wrong = np.array([rng.choice(self.captions_of[j]) for j in other])
         e_right = self.caption_emb[torch.from_numpy(right)].to(self.device)
         e_wrong = self.caption_emb[torch.from_numpy(wrong)].to(self.device)
-        if self.cfg.train.edited_wrong > 0:
-            e_wrong = self._edited_wrong(right, e_wrong, rng)
         e_edit = self._edited(right, np.arange(B), rng)[1] if self.cfg.train.damsm_edited else None
         images = self.images[torch.from_numpy(idx)]                                  # (B, 3, L, L) uint8
         S, L = self.cfg.model.image_size, images.size(-1)
@@ -428,41 +257,10 @@ class GANTrainer:
             images = torch.where(flip[:, None, None, None], images.flip(-1), images)
         return self._to_float(images), e_right, e_wrong, e_edit
 
-    def _hardest(self, right: np.ndarray, candidates: np.ndarray) -> np.ndarray:
-        """For each right caption (B,), the column of its most similar (cosine) candidate caption (B, K).
-
-        Random wrong captions differ from the right one in most attributes, so D learns to reject them on the
-        large parts alone and G is never pushed to get a crown or a bill right; the closest of K differs in
-        fewer, often only small, parts (hard negatives, as in VSE++: Faghri et al. 2018)."""
-        unit = torch.nn.functional.normalize
-        cand = unit(self.caption_emb[torch.from_numpy(candidates)], dim=-1)                      # (B, K, E)
-        sims = (cand * unit(self.caption_emb[torch.from_numpy(right)], dim=-1)[:, None]).sum(-1)  # (B, K)
-        return sims.argmax(1).numpy()
-
-    @torch.no_grad()
-    def _edited_wrong(self, right: np.ndarray, e_wrong: torch.Tensor, rng: np.random.Generator) -> torch.Tensor:
-        """``e_wrong`` with a ``train.edited_wrong`` fraction of its rows replaced by the embeddings of the
-        right captions with one attribute word changed ("a red crown" -> "a blue crown"; captions without one
-        keep their random wrong caption).
-
-        A wrong caption that differs from the right one in a single part is rejected only by a D that checks
-        that part in the image, so D learns to check crowns, legs and bills, and G to draw them; random or
-        nearest-neighbour wrong captions still differ in large parts. (Swapped-word negatives for
-        image-text matching: Yuksekgonul et al. 2023, "When and why vision-language models behave like
-        bags-of-words", ICLR.)"""
-        rows, emb = self._edited(right, np.flatnonzero(rng.random(len(right)) < self.cfg.train.edited_wrong), rng)
-        if not rows:
-            return e_wrong
-        e_wrong = e_wrong.clone()
-        e_wrong[rows] = emb.to(e_wrong.device, e_wrong.dtype)
-        return e_wrong
-
     @torch.no_grad()
     def _edited(self, right: np.ndarray, rows, rng: np.random.Generator) -> tuple[list[int], Optional[torch.Tensor]]:
         """For the given rows of a batch, the captions ``right[row]`` with one attribute word changed
-        (:func:`~textgen.data.bird_captions.edit_caption`), encoded: ``(rows that had a word to edit, (K, E))``."""
-        from textgen.data.bird_captions import edit_caption
-
+        (:func:`~textgen.birds.captions.edit_caption`), encoded: ``(rows that had a word to edit, (K, E))``."""
         edits = [(r, edit_caption(self.caption_texts[right[r]], rng)) for r in rows]
         edits = [(int(r), text) for r, text in edits if text is not None]
         if not edits:
@@ -480,8 +278,6 @@ class GANTrainer:
 
     # -- checkpoints ----------------------------------------------------------------------------------
     def save_checkpoint(self, name: str = "last", with_state: bool = True) -> Path:
-        from textgen.gan.model import save_gan_folder
-
         folder = self.out_dir / name
         save_gan_folder(folder, self.cfg.model, self.G, self.G_ema, self.text_encoder, self.cfg.text_encoder)
         if not with_state:
@@ -500,8 +296,6 @@ class GANTrainer:
                 "has_uint32": int(st["has_uint32"]), "uinteger": int(st["uinteger"])}
 
     def _resume(self) -> None:
-        from textgen.gan.model import load_gan_folder
-
         last = self.out_dir / "last"
         if not (last / TRAINING_STATE_DIR).is_dir():
             raise CheckpointError(f"cannot resume: {last / TRAINING_STATE_DIR} does not exist; start without --resume")
@@ -530,8 +324,6 @@ class GANTrainer:
     # -- samples ----------------------------------------------------------------------------------------
     @torch.no_grad()
     def save_samples(self) -> Path:
-        from textgen.gan.model import captioned_grid
-
         n = self.sample_noise.size(0)
         z = self.sample_noise.repeat(len(self.cfg.train.sample_captions), 1).to(self.device)
         e = self.sample_emb.repeat_interleave(n, 0).to(self.device)

@@ -30,12 +30,13 @@ import torch
 from transformers import AutoConfig, AutoModel, Pipeline
 from transformers.pipelines import PIPELINE_REGISTRY
 
-from textgen.integrations.modeling_textgen import (
-    EXPORT_FORMAT,
-    MODEL_TYPE,
-    TextgenEncoderConfig,
-    TextgenEncoderModel,
-)
+from textgen.core import __version__
+from textgen.core.checkpoint import atomic_folder
+from textgen.core.config import config_to_dict
+from textgen.integrations.modeling_textgen import EXPORT_FORMAT, MODEL_TYPE, TextgenEncoderConfig, TextgenEncoderModel
+from textgen.vae import encoders as encoders_module
+from textgen.vae.modeling import SentenceVAE
+
 
 __all__ = ["TextgenEncoderConfig", "TextgenEncoderModel", "SentenceEmbeddingPipeline", "export_hf", "TASK"]
 
@@ -88,11 +89,6 @@ _register()
 
 def export_hf(model: str | os.PathLike, out_dir: str | os.PathLike) -> Path:
     """Write the encoder of a textgen VAE/AE folder (or shipped name) as a transformers model folder."""
-    from textgen import __version__
-    from textgen.checkpoint import atomic_folder
-    from textgen.config import config_to_dict
-    from textgen.models import encoders as encoders_module
-    from textgen.models.vae import SentenceVAE
 
     vae = SentenceVAE.from_pretrained(model)
     if vae.config.mode == "lm":

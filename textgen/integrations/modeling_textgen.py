@@ -1,7 +1,7 @@
 """transformers classes for textgen sentence encoders: ``TextgenEncoderConfig`` and ``TextgenEncoderModel``.
 
 This file is self-contained on purpose: ``textgen export-hf`` copies it, unchanged, beside the exported
-weights together with ``textgen_encoders.py`` (a copy of ``textgen/models/encoders.py``), and writes an
+weights together with ``textgen_encoders.py`` (a copy of ``textgen/vae/encoders.py``), and writes an
 ``auto_map`` into ``config.json``, so that
 
     AutoModel.from_pretrained(folder, trust_remote_code=True)
@@ -28,7 +28,7 @@ from transformers.modeling_outputs import BaseModelOutputWithPooling
 try:  # beside exported weights (remote code): the copied module
     from .textgen_encoders import build_encoder
 except ImportError:  # inside the textgen package
-    from textgen.models.encoders import build_encoder
+    from textgen.vae.encoders import build_encoder
 
 MODEL_TYPE = "textgen-sentence-encoder"
 EXPORT_FORMAT = 1  # bump when the layout of exported folders changes

@@ -18,6 +18,8 @@ from typing import Any, Optional
 
 import numpy as np
 
+from textgen.vae.sentence_encoder import SentenceEncoder
+
 try:
     from sklearn.base import BaseEstimator, TransformerMixin
     from sklearn.utils.validation import check_is_fitted
@@ -40,7 +42,6 @@ class VAEFeatures(TransformerMixin, BaseEstimator):
         self.seed = seed
 
     def fit(self, X: Any = None, y: Any = None) -> "VAEFeatures":
-        from textgen.encoder import SentenceEncoder
 
         self.encoder_ = SentenceEncoder.from_pretrained(str(self.model), device=self.device)
         width = self.encoder_.dim * (2 if self.output == "mean+logvar" else 1)

@@ -1,27 +1,33 @@
 """Pipelines: the user API over trained models (``Pipeline.from_pretrained(dir)(...)`` returns dataclasses).
 
-* :class:`SentenceVAEPipeline` -- interpolate, reconstruct, sample, encode with a sentence VAE;
-* :class:`TextToImagePipeline` -- captions to bird images with the text-conditioned GAN (imported on first use).
+* :class:`SentenceVAEPipeline` -- interpolate, reconstruct, sample, encode with a sentence VAE
+  (defined in :mod:`textgen.vae.pipeline`);
+* :class:`TextToImagePipeline` -- captions to bird images with the text-conditioned GAN
+  (defined in :mod:`textgen.gan.pipeline`).
+
+Names are resolved on first use, so importing this package loads neither family.
 """
 from __future__ import annotations
 
-from typing import Any
+from typing import TYPE_CHECKING
 
-from textgen.pipelines.sentence_vae import (
-    AnalogyOutput,
-    EncodeOutput,
-    InterpolationOutput,
-    SentencesOutput,
-    SentenceVAEPipeline,
-)
+from textgen.core.lazy import lazy_attributes
 
-__all__ = ["SentenceVAEPipeline", "EncodeOutput", "SentencesOutput", "InterpolationOutput", "AnalogyOutput",
-           "TextToImagePipeline", "TextToImageOutput"]
+_LAZY = {
+    "SentenceVAEPipeline": "textgen.vae.pipeline",
+    "EncodeOutput": "textgen.vae.pipeline",
+    "SentencesOutput": "textgen.vae.pipeline",
+    "InterpolationOutput": "textgen.vae.pipeline",
+    "AnalogyOutput": "textgen.vae.pipeline",
+    "TextToImagePipeline": "textgen.gan.pipeline",
+    "TextToImageOutput": "textgen.gan.pipeline",
+}
 
+__all__ = list(_LAZY)
 
-def __getattr__(name: str) -> Any:
-    if name in ("TextToImagePipeline", "TextToImageOutput"):
-        from textgen.pipelines import text_to_image
+__getattr__, __dir__ = lazy_attributes(__name__, _LAZY, globals())
 
-        return getattr(text_to_image, name)
-    raise AttributeError(f"module 'textgen.pipelines' has no attribute {name!r}")
+if TYPE_CHECKING:  # pragma: no cover
+    from textgen.gan.pipeline import TextToImageOutput, TextToImagePipeline
+    from textgen.vae.pipeline import (AnalogyOutput, EncodeOutput, InterpolationOutput, SentencesOutput,
+                                      SentenceVAEPipeline)

@@ -1,4 +1,12 @@
-"""Training objective, KL schedules and evaluation metrics for sentence VAEs.
+"""The sentence VAE family (Bowman et al. 2016), one room per concern:
+
+* ``configuration.py`` -- the model's and a training run's configs (torch-free);
+* ``modeling.py``      -- :class:`SentenceVAE` (``encoders.py``, ``decoders.py``, ``generation.py``: its parts);
+* ``objective.py``     -- the ELBO and IWAE losses; ``schedules.py`` -- KL-weight schedules;
+* ``trainer.py``       -- ``textgen train-vae``; ``metrics.py`` / ``evaluate.py`` -- true ELBO, IW-NLL, MI, AU;
+* ``pipeline.py``      -- :class:`SentenceVAEPipeline` (interpolate, reconstruct, sample, encode);
+* ``sentence_encoder.py`` -- :class:`SentenceEncoder`, the encoder as a feature extractor;
+* ``interpolation.py`` (lerp / slerp paths) and ``plots.py``.
 
 Names are resolved lazily, so ``textgen.vae.schedules`` stays importable without torch.
 """
@@ -6,9 +14,15 @@ from __future__ import annotations
 
 from typing import TYPE_CHECKING
 
-from textgen._lazy import lazy_attributes
+from textgen.core.lazy import lazy_attributes
 
 _LAZY = {
+    # the model
+    "SentenceVAEConfig": "textgen.vae.configuration",
+    "SentenceVAE": "textgen.vae.modeling",
+    "VAEOutput": "textgen.vae.modeling",
+    "SentenceVAEPipeline": "textgen.vae.pipeline",
+    "SentenceEncoder": "textgen.vae.sentence_encoder",
     # schedules (no torch)
     "KLScheduleConfig": "textgen.vae.schedules",
     "make_kl_schedule": "textgen.vae.schedules",
@@ -39,6 +53,10 @@ __getattr__, __dir__ = lazy_attributes(__name__, _LAZY, globals())
 
 
 if TYPE_CHECKING:  # pragma: no cover
+    from textgen.vae.configuration import SentenceVAEConfig
+    from textgen.vae.modeling import SentenceVAE, VAEOutput
+    from textgen.vae.pipeline import SentenceVAEPipeline
+    from textgen.vae.sentence_encoder import SentenceEncoder
     from textgen.vae.metrics import (active_units, evaluate_vae, iw_log_likelihood, log_normal_diag,
                                      log_standard_normal, mutual_information, mutual_information_batch,
                                      perplexity)

@@ -16,9 +16,9 @@ from typing import Any, Optional
 
 import torch
 
-from textgen.config import DataConfig
-from textgen.models.vae import SentenceVAE
-from textgen.runtime import atomic_write_text, progress, resolve_device
+from textgen.core.config import DataConfig
+from textgen.vae.modeling import SentenceVAE
+from textgen.core.runtime import atomic_write_text, progress, resolve_device
 from textgen.vae.metrics import evaluate_vae, iw_log_likelihood, reconstruction_quality
 from textgen.vae.trainer import TokenizedSplit, iterate_batches, tokenize_split
 

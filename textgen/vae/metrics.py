@@ -37,7 +37,8 @@ from typing import Any, Iterable, Iterator, Optional
 import torch
 from torch import Tensor
 
-from textgen.models.vae import SentenceVAE, gaussian_kl
+from textgen.vae.modeling import SentenceVAE
+from textgen.core.functional import gaussian_kl
 
 __all__ = [
     "log_normal_diag",

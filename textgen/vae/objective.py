@@ -38,7 +38,7 @@ from typing import Literal, Optional
 import torch
 from torch import Tensor
 
-from textgen.models.vae import VAEOutput
+from textgen.vae.modeling import VAEOutput
 from textgen.vae.metrics import log_importance_weight
 
 __all__ = ["LossTerms", "iwae_loss", "vae_loss"]

@@ -18,7 +18,7 @@ import math
 from dataclasses import dataclass
 from typing import Callable, Literal
 
-from textgen.config import check
+from textgen.core.config import check
 
 __all__ = [
     "constant",

@@ -23,111 +23,27 @@ import signal
 import threading
 import time
 from contextlib import contextmanager
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from pathlib import Path
-from typing import Any, Iterator, Literal, Optional
+from typing import Any, Iterator, Optional
 
 import numpy as np
 import torch
 
-from textgen.checkpoint import TRAINING_STATE_DIR, CheckpointError, load_tree, save_tree
-from textgen.config import DataConfig, RuntimeConfig, TokenizerConfig, check, save_config
-from textgen.models.vae import SentenceVAE, SentenceVAEConfig, warm_start
-from textgen.runtime import (
-    TrainingDiverged,
-    MetricsLogger,
-    autocast,
-    get_rng_state,
-    make_grad_scaler,
-    progress,
-    resolve_device,
-    resolve_precision,
-    set_rng_state,
-    set_seed,
-)
+from textgen.core.checkpoint import CheckpointError, TRAINING_STATE_DIR, load_tree, save_tree
+from textgen.core.config import DataConfig, save_config
+from textgen.core.runtime import (MetricsLogger, TrainingDiverged, autocast, get_rng_state, make_grad_scaler,
+                                  progress, resolve_device, resolve_precision, set_rng_state, set_seed)
+from textgen.data import BucketBatchSampler, corpus_texts, load_corpus, tokenize_dataset
+from textgen.tokenization import Tokenizer
+from textgen.vae.configuration import OptimConfig, TrainConfig, VAERunConfig
 from textgen.vae.metrics import iw_log_likelihood
+from textgen.vae.modeling import SentenceVAE, warm_start
 from textgen.vae.objective import iwae_loss, vae_loss
-from textgen.vae.schedules import KLScheduleConfig, make_kl_schedule
+from textgen.vae.schedules import make_kl_schedule
+
 
 __all__ = ["OptimConfig", "TrainConfig", "VAERunConfig", "VAETrainer", "TrainingDiverged", "TrainingInterrupted"]
-
-
-# ----------------------------------------------------------------------------- config
-
-@dataclass
-class OptimConfig:
-    optimizer: Literal["adamw", "adam", "sgd"] = "adam"
-    lr: float = 1e-3
-    weight_decay: float = 0.0
-    betas: tuple[float, float] = (0.9, 0.999)
-    momentum: float = 0.0                      # SGD only
-    grad_clip: Optional[float] = 5.0           # max global grad norm; null disables clipping
-    lr_schedule: Literal["constant", "cosine", "plateau"] = "constant"
-    warmup_steps: int = 0
-    min_lr: float = 0.0                        # floor for cosine and plateau
-    plateau_factor: float = 0.5                # plateau: lr *= factor when valid -ELBO stops improving
-    plateau_patience: int = 1                  # plateau: epochs without improvement before decaying
-
-    def validate(self) -> None:
-        check(self.lr > 0, "lr", f"must be > 0, got {self.lr}")
-        check(self.weight_decay >= 0, "weight_decay", f"must be >= 0, got {self.weight_decay}")
-        check(all(0 <= b < 1 for b in self.betas), "betas", f"must lie in [0, 1), got {self.betas}")
-        check(self.grad_clip is None or self.grad_clip > 0, "grad_clip", f"must be > 0 or null, got {self.grad_clip}")
-        check(self.warmup_steps >= 0, "warmup_steps", f"must be >= 0, got {self.warmup_steps}")
-        check(0 < self.plateau_factor < 1, "plateau_factor", f"must lie in (0, 1), got {self.plateau_factor}")
-        check(self.min_lr >= 0, "min_lr", f"must be >= 0, got {self.min_lr}")
-
-
-@dataclass
-class TrainConfig:
-    epochs: int = 10
-    max_steps: Optional[int] = None            # stop early after this many optimizer steps
-    kl: KLScheduleConfig = field(default_factory=KLScheduleConfig)
-    free_bits: float = 0.0                     # nats per latent dimension (0 = off)
-    free_bits_mode: Literal["per_dim", "total"] = "per_dim"
-    log_every: int = 50                        # steps between metrics rows
-    save_every: Optional[int] = None           # steps between mid-epoch saves of last/ (epoch ends always save)
-    eval_batch_size: int = 128
-    early_stop_patience: Optional[int] = None  # epochs without a better valid bound (-ELBO; IW-NLL for IWAE) before stopping
-    init_from: Optional[str] = None            # a model folder (e.g. the LM's best/) to start from; its tokenizer is used
-    init_parts: Literal["all", "encoder"] = "all"  # encoder: copy q(z|x) only, fresh decoder (Li et al. 2019)
-    freeze_decoder: bool = False               # train the encoder only: p(x, z) stays fixed, q(z|x) tightens
-    iw_samples: int = 1                        # K > 1: train on the importance-weighted bound (IWAE) with K samples
-
-    def validate(self) -> None:
-        check(self.epochs >= 1, "epochs", f"must be >= 1, got {self.epochs}")
-        check(self.max_steps is None or self.max_steps >= 1, "max_steps", f"must be >= 1 or null, got {self.max_steps}")
-        check(self.free_bits >= 0, "free_bits", f"must be >= 0, got {self.free_bits}")
-        check(self.log_every >= 1, "log_every", f"must be >= 1, got {self.log_every}")
-        check(self.save_every is None or self.save_every >= 1, "save_every", f"must be >= 1 or null, got {self.save_every}")
-        check(self.eval_batch_size >= 1, "eval_batch_size", f"must be >= 1, got {self.eval_batch_size}")
-        check(self.iw_samples >= 1, "iw_samples", f"must be >= 1, got {self.iw_samples}")
-        check(self.iw_samples == 1 or (self.kl.kind == "constant" and self.kl.value == 1.0), "iw_samples",
-              "the importance-weighted bound has no KL term to weight: use kl: {kind: constant, value: 1.0} "
-              "(free_bits still sets a floor on the KL)")
-        check(not (self.freeze_decoder and self.iw_samples > 1), "iw_samples",
-              "freeze_decoder fits q(z|x) to a fixed decoder by the true ELBO; the IW bound's encoder gradient "
-              "weakens as K grows (Rainforth et al. 2018). Use iw_samples=1 with freeze_decoder")
-        check(not self.freeze_decoder or bool(self.init_from), "freeze_decoder",
-              "trains the encoder against a fixed decoder, which must come from a trained model: set train.init_from")
-        check(not (self.freeze_decoder and self.init_parts == "encoder"), "freeze_decoder",
-              "would freeze a freshly initialised decoder (init_parts=encoder copies the encoder only); "
-              "set train.init_parts=all")
-        check(self.init_parts == "all" or bool(self.init_from), "init_parts",
-              f"{self.init_parts!r} says which parts of train.init_from to copy; set train.init_from")
-
-
-@dataclass
-class VAERunConfig:
-    """``textgen train-vae``: everything one training run needs (see ``configs/vae/``)."""
-
-    model: SentenceVAEConfig = field(default_factory=SentenceVAEConfig)
-    tokenizer: TokenizerConfig = field(default_factory=TokenizerConfig)
-    data: DataConfig = field(default_factory=DataConfig)
-    train: TrainConfig = field(default_factory=TrainConfig)
-    optim: OptimConfig = field(default_factory=OptimConfig)
-    runtime: RuntimeConfig = field(default_factory=RuntimeConfig)
-    out_dir: str = "runs/vae"
 
 
 class TrainingInterrupted(KeyboardInterrupt):
@@ -162,7 +78,6 @@ def pad_batch(ids: list[np.ndarray], pad_id: int) -> tuple[torch.Tensor, torch.T
 def iterate_batches(split: TokenizedSplit, batch_size: int, pad_id: int, *, shuffle: bool, seed: int = 0,
                     epoch: int = 0, bucketing: bool = True, skip: int = 0) -> Iterator[tuple[torch.Tensor, torch.Tensor]]:
     """Length-bucketed (or, without ``bucketing``, plain) batches; ``skip`` drops the first batches on resume."""
-    from textgen.data import BucketBatchSampler
 
     if bucketing:
         sampler = BucketBatchSampler(split.lengths.tolist(), batch_size, shuffle=shuffle, seed=seed)
@@ -176,7 +91,6 @@ def iterate_batches(split: TokenizedSplit, batch_size: int, pad_id: int, *, shuf
 
 
 def tokenize_split(spec: str, tokenizer, cfg: DataConfig, max_length: Optional[int]) -> TokenizedSplit:
-    from textgen.data import load_corpus, tokenize_dataset
 
     ds = load_corpus(spec, text_column=cfg.text_column, errors=cfg.errors)
     tds, stats = tokenize_dataset(ds, tokenizer, max_length=max_length, add_bos=False, add_eos=True)
@@ -299,19 +213,16 @@ class VAETrainer:
         return source
 
     def _make_tokenizer(self):
-        from textgen.tokenization import Tokenizer
 
         t = self.cfg.tokenizer
         if t.path:
             return Tokenizer.load(t.path)
-        from textgen.data import corpus_texts
 
         texts = corpus_texts(self.cfg.data.train, text_column=self.cfg.data.text_column, errors=self.cfg.data.errors)
         return Tokenizer.train(texts, kind=t.kind, vocab_size=t.vocab_size, min_freq=t.min_freq,
                                lowercase=t.lowercase, max_length=t.max_length)
 
     def _resume_tokenizer(self):
-        from textgen.tokenization import Tokenizer
 
         return Tokenizer.load(self._resumable_last())
 

@@ -1,8 +1,0 @@
-#!/usr/bin/env python
-"""Thin wrapper over `textgen train-vae`: the same arguments (run with --help)."""
-import sys
-
-from textgen.cli import main
-
-if __name__ == "__main__":
-    sys.exit(main(["train-vae", *sys.argv[1:]]))

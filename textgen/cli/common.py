@@ -1,0 +1,43 @@
+"""What the sub-commands share: run configs from YAML + overrides, seeded generators, JSON output, sentence input."""
+from __future__ import annotations
+
+import argparse
+
+
+def run_config(cls: type, args: argparse.Namespace):
+    """A training run's config: the YAML file, its key=value overrides, and ``--out`` as ``out_dir``."""
+    from textgen.core.config import load_config
+
+    overrides = list(args.overrides) + ([f"out_dir={args.out}"] if args.out else [])
+    return load_config(cls, args.config, overrides)
+
+
+def seeded_generator(seed: int):
+    import torch
+
+    return torch.Generator().manual_seed(seed)
+
+
+def print_json(obj) -> None:
+    import json
+
+    print(json.dumps(obj, indent=2, ensure_ascii=False))
+
+
+def sentences_arg(args: argparse.Namespace) -> list[str]:
+    """Sentences from the command line and/or ``--file`` (one per line, blank lines skipped)."""
+    sentences = list(args.sentences)
+    if args.file:
+        from pathlib import Path
+
+        path = Path(args.file)
+        if not path.is_file():
+            raise FileNotFoundError(f"--file {path} does not exist; pass a text file with one sentence per line")
+        try:
+            text = path.read_text(encoding="utf-8")
+        except UnicodeDecodeError as e:
+            raise ValueError(f"--file {path} is not UTF-8 text ({e.reason} at byte {e.start}); convert it to UTF-8") from None
+        sentences += [line.strip() for line in text.splitlines() if line.strip()]
+    if not sentences:
+        raise ValueError("no sentences given: pass them as arguments or with --file FILE (one per line)")
+    return sentences

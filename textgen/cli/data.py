@@ -1,0 +1,84 @@
+"""Sub-commands for tokenizers, corpora and configs: ``train-tokenizer``, ``corpus-info``, ``show-config``."""
+from __future__ import annotations
+
+import argparse
+
+
+def cmd_train_tokenizer(args: argparse.Namespace) -> int:
+    """Train the shared tokenizer from a YAML config and save it with the resolved config."""
+    from pathlib import Path
+
+    from textgen.core.config import TokenizerRunConfig, load_config, save_config
+    from textgen.data import corpus_texts
+    from textgen.tokenization import Tokenizer
+
+    cfg = load_config(TokenizerRunConfig, args.config, args.overrides)
+    if args.out:
+        cfg.out_dir = args.out
+    texts = corpus_texts(cfg.data.train, text_column=cfg.data.text_column, errors=cfg.data.errors)
+    t = cfg.tokenizer
+    tok = Tokenizer.train(
+        texts, kind=t.kind, vocab_size=t.vocab_size, min_freq=t.min_freq,
+        lowercase=t.lowercase, max_length=t.max_length,
+    )
+    out = Path(cfg.out_dir)
+    tok.save(out)
+    save_config(cfg, out / "config.yaml")
+    print(f"trained {tok!r} on {len(texts):,} sentences from {cfg.data.train}; saved to {out}")
+    return 0
+
+
+def cmd_corpus_info(args: argparse.Namespace) -> int:
+    """Statistics of a corpus spec: sizes, lengths, and the padding the bucketed sampler leaves."""
+    import numpy as np
+
+    from textgen.data import BucketBatchSampler, load_corpus, padding_fraction, tokenize_dataset
+    from textgen.tokenization import Tokenizer
+
+    ds = load_corpus(args.data, text_column=args.text_column, errors=args.errors)
+    tok = Tokenizer.load(args.tokenizer) if args.tokenizer else Tokenizer.train(ds["text"], kind="word")
+    tds, stats = tokenize_dataset(ds, tok, max_length=args.max_length)
+    lengths = np.asarray(tds["length"])
+    batches = list(BucketBatchSampler(lengths.tolist(), batch_size=args.batch_size, seed=0))
+    print(f"corpus        {args.data}")
+    print(f"sentences     {len(ds):,}  (columns: {', '.join(ds.column_names)})")
+    print(f"tokens        {stats.num_tokens:,} incl. <eos>; truncated {stats.num_truncated}, empty dropped {stats.num_empty_dropped}")
+    print(f"length        mean {lengths.mean():.1f}, median {np.median(lengths):.0f}, max {lengths.max()}")
+    print(f"vocabulary    {tok.vocab_size:,} ({tok.kind})")
+    print(f"padding       {padding_fraction(lengths.tolist(), batches):.1%} with bucketed batches of {args.batch_size}")
+    return 0
+
+
+def cmd_show_config(args: argparse.Namespace) -> int:
+    """Print a config file resolved with overrides (validates it on the way)."""
+    import yaml
+
+    from textgen.cli.configs import config_schema, schema_for_path
+    from textgen.core.config import config_to_dict, load_config
+
+    cls = config_schema(args.kind) if args.kind else schema_for_path(args.config)
+    cfg = load_config(cls, args.config, args.overrides)
+    print(yaml.safe_dump(config_to_dict(cfg), sort_keys=False), end="")
+    return 0
+
+
+# ----------------------------------------------------------------------------- parser
+
+
+def register(add) -> None:
+    """Add this module's sub-commands to the parser (``add(name, func, help)`` returns the sub-parser)."""
+    p = add("train-tokenizer", cmd_train_tokenizer, "train the shared tokenizer from a YAML config")
+    p.add_argument("--config", required=True, help="YAML file, e.g. configs/tokenizer/ptb_word.yaml")
+    p.add_argument("--out", help="output folder (overrides out_dir)")
+    p.add_argument("overrides", nargs="*", metavar="KEY=VALUE", help="config overrides, e.g. tokenizer.min_freq=2")
+    p = add("corpus-info", cmd_corpus_info, "sizes, lengths and bucketed padding of a corpus")
+    p.add_argument("--data", required=True, help="corpus spec: ptb:test, file.txt, 'dir/*.txt', file.jsonl, cub:file.jsonl.gz, hf:DIR")
+    p.add_argument("--tokenizer", help="a saved tokenizer folder (default: a word tokenizer trained on the corpus)")
+    p.add_argument("--text-column", default="text")
+    p.add_argument("--errors", choices=["strict", "replace"], default="strict")
+    p.add_argument("--max-length", type=int, default=None)
+    p.add_argument("--batch-size", type=int, default=32)
+    p = add("show-config", cmd_show_config, "validate a config file and print it resolved with overrides")
+    p.add_argument("--kind", default=None, help="config schema; default: the config's folder name (configs/<kind>/)")
+    p.add_argument("--config", required=True)
+    p.add_argument("overrides", nargs="*", metavar="KEY=VALUE")

@@ -1,0 +1,281 @@
+"""Text-to-image GAN sub-commands: synthetic birds, the caption encoder, training, evaluation, generation."""
+from __future__ import annotations
+
+import argparse
+import sys
+
+from textgen.cli.common import run_config
+
+
+def cmd_make_birds(args: argparse.Namespace) -> int:
+    """Render a synthetic-birds image folder with captions (grammar or real CUB captions)."""
+    from textgen.birds.dataset import make_birds_dataset
+
+    summary = make_birds_dataset(args.out, n=args.n, size=args.size, seed=args.seed,
+                                 captions_from=args.captions_from, show_progress=not args.quiet)
+    print(f"wrote {summary['images']:,} images of {summary['size']} px with {summary['captions']} captions "
+          f"to {summary['out']} (metadata.jsonl; load with datasets.load_dataset('imagefolder', data_dir=...))")
+    return 0
+
+
+def cmd_train_text_encoder(args: argparse.Namespace) -> int:
+    """Pre-train the GAN's caption encoder contrastively (InfoNCE) on an image-caption folder."""
+    from textgen.data.images import ImageCaptionData
+    from textgen.gan.text_encoder_training import save_caption_encoder, train_caption_encoder
+    from textgen.core.runtime import resolve_device
+
+    if args.steps < 1:
+        raise ValueError(f"--steps must be >= 1, got {args.steps}")
+    data = ImageCaptionData.load(args.data, image_size=args.size, limit=args.limit)
+    enc, image_enc, report = train_caption_encoder(
+        data, image_size=args.size, dim=args.dim, vocab_min_freq=args.min_freq, steps=args.steps, lr=args.lr,
+        batch_size=args.batch_size, seed=args.seed, device=resolve_device(args.device), show_progress=not args.quiet,
+        recon_weight=args.recon_weight, image_pool=args.image_pool,
+        image_channels=args.image_channels, image_depth=args.image_depth)
+    save_caption_encoder(enc, report, args.out, image_encoder=image_enc)
+    print(report.summary())
+    print(f"wrote {args.out}; use it in a GAN config with text_encoder.path={args.out}")
+    return 0
+
+
+def cmd_check_discriminator(args: argparse.Namespace) -> int:
+    """Does a GAN run's saved D read the caption? Right vs one-word-edited vs random captions on real images."""
+    import json
+    from pathlib import Path
+
+    from textgen.gan.eval.diagnostics import discriminator_caption_check
+
+    report = discriminator_caption_check(args.run, args.data, n=args.n, seed=args.seed)
+    text = json.dumps(report, indent=2)
+    print(text)
+    if args.out:
+        Path(args.out).write_text(text + "\n")
+    return 0
+
+
+def cmd_probe_text_encoder(args: argparse.Namespace) -> int:
+    """What a caption encoder carries (and, with --data, what its image half sees): a linear probe per attribute."""
+    import json
+    from pathlib import Path
+
+    from textgen.gan.eval.evaluate import grammar_captions
+    from textgen.gan.text_encoder_training import IMAGE_ENCODER_DIR, attribute_probe, edit_ranking, image_attribute_probe
+    from textgen.core.pretrained import resolve_model_path
+    from textgen.gan.text_encoders import CaptionEncoder, ImageEncoder
+
+    if args.num_captions < 100:
+        raise ValueError(f"--num-captions must be >= 100 (each attribute is stated by about a third), got {args.num_captions}")
+    folder = resolve_model_path(args.encoder)
+    if (folder / "text_encoder").is_dir():                        # a GAN model folder or a train-gan run folder
+        folder = folder / "text_encoder"
+    text_encoder = CaptionEncoder.from_pretrained(folder)
+    probes = {"text": attribute_probe(text_encoder, grammar_captions(args.num_captions, seed=args.seed))}
+    print(f"linear probes of {folder} (80% train / 20% held out)\n"
+          f"text: {args.num_captions:,} grammar captions, each attribute probed on the captions that state it")
+    if args.data:
+        from textgen.data.images import ImageCaptionData
+
+        if not (folder / IMAGE_ENCODER_DIR).is_dir():
+            raise FileNotFoundError(f"{folder} has no {IMAGE_ENCODER_DIR}/ to probe (shipped GAN folders keep only the "
+                                    "caption encoder); probe a train-text-encoder or train-gan output, or drop --data")
+        image_encoder = ImageEncoder.from_pretrained(folder / IMAGE_ENCODER_DIR)
+        data = ImageCaptionData.load(args.data, image_size=image_encoder.config.image_size, limit=args.num_images)
+        probes["image"] = image_attribute_probe(image_encoder, data, n=args.num_images)
+        probes["edit"] = edit_ranking(text_encoder, image_encoder, data, n=args.num_images, seed=args.seed + 1)
+        print(f"image: the image encoder on {min(args.num_images, len(data)):,} real renders of {args.data}\n"
+              "edit: how often a render's own caption scores above it with that attribute's word changed (chance 50%)")
+    print("| attribute | " + " | ".join(f"{k} probe" if k != "edit" else "edit ranking" for k in probes)
+          + " | majority class (text) |")
+    print("|---|" + "---|" * (len(probes) + 1))
+    for key, row in probes["text"].items():
+        cells = [f"{probes[k][key]['accuracy']:.1%}" if key in probes[k] else "" for k in probes]
+        print(f"| {key} | " + " | ".join(cells) + f" | {row['majority']:.1%} |")
+    if "edit" in probes:
+        print("| all edits | " + " | ".join([""] * (len(probes) - 1)) + f" | {probes['edit']['all']['accuracy']:.1%} | |")
+    if args.out:
+        Path(args.out).write_text(json.dumps({"encoder": str(folder), **probes}, indent=2) + "\n")
+        print(f"wrote {args.out}")
+    return 0
+
+
+def cmd_train_gan(args: argparse.Namespace) -> int:
+    """Train the text-to-image GAN from a YAML config; ``--resume`` continues the run."""
+    from textgen.gan.configuration import GANRunConfig
+    from textgen.gan.trainer import GANTrainer
+
+    cfg = run_config(GANRunConfig, args)
+    last = GANTrainer(cfg, resume=args.resume).fit()
+    print(f"finished; model in {cfg.out_dir}/last, samples in {cfg.out_dir}/samples")
+    if last:
+        print(f"last losses: D {last['d_loss']:.3f}, G {last['g_loss']:.3f}")
+    return 0
+
+
+def cmd_eval_gan(args: argparse.Namespace) -> int:
+    """Text-to-image quality of a GAN: attribute accuracy, FID/KID, R-precision, diversity; JSON + markdown."""
+    import json
+    from pathlib import Path
+
+    from textgen.gan.eval.evaluate import evaluate_gan, format_gan_report
+
+    if args.num_captions < 1 or args.images_per_caption < 1 or args.num_images < 100:
+        raise ValueError("--num-captions and --images-per-caption must be >= 1 and --num-images >= 100 "
+                         "(R-precision ranks each caption among 100)")
+    metrics = tuple(m.strip() for m in args.metrics.split(",") if m.strip())
+    run_dir = Path(args.model) if (Path(args.model) / "last").is_dir() else None     # a train-gan run folder
+    model = run_dir / "last" if run_dir else args.model
+    out = Path(args.out)
+    out.parent.mkdir(parents=True, exist_ok=True)
+    report = evaluate_gan(model, args.data, metrics=metrics, num_images=args.num_images,
+                          num_captions=args.num_captions, images_per_caption=args.images_per_caption,
+                          cub_captions_file=args.cub_captions, classifier_steps=args.classifier_steps,
+                          encoder_steps=args.encoder_steps, truncation=args.truncation, seed=args.seed,
+                          diversity_captions=args.diversity_captions, diversity_images=args.diversity_images,
+                          device=args.device, show_progress=not args.quiet,
+                          grid_out=out.with_name(out.stem + "_real_vs_generated.png") if args.plots else None)
+    table = format_gan_report(report)
+    print(table)
+    out.write_text(json.dumps(report, indent=2) + "\n")
+    out.with_suffix(".md").write_text(table + "\n")
+    print(f"wrote {out} and {out.with_suffix('.md')}" + (f" and {report['grid']}" if args.plots else ""))
+    if args.plots and run_dir is not None:                         # training curves over kept checkpoints
+        from textgen.gan.eval.evaluate import evaluate_checkpoints
+        from textgen.gan.eval.plots import training_curves
+
+        rows = evaluate_checkpoints(run_dir, args.data, num_captions=min(args.num_captions, 200),
+                                    num_images=min(args.num_images, 2048), with_fid="fid" in metrics,
+                                    classifier_steps=args.classifier_steps,
+                                    truncation=args.truncation, seed=args.seed, device=args.device,
+                                    show_progress=not args.quiet)
+        report["curves"] = rows
+        out.write_text(json.dumps(report, indent=2) + "\n")
+        curves = training_curves(rows, out.with_name(out.stem + "_curves.png"), title=str(run_dir))
+        print(f"wrote {curves} ({len(rows)} checkpoints)")
+    return 0
+
+
+def cmd_generate_images(args: argparse.Namespace) -> int:
+    """Generate bird images from captions; PNGs per image and a captioned grid."""
+    from pathlib import Path
+
+    from textgen.gan.pipeline import TextToImagePipeline
+
+    captions = list(args.captions)
+    if args.captions_file:
+        path = Path(args.captions_file)
+        if not path.is_file():
+            raise FileNotFoundError(f"--captions-file {path} does not exist; pass a text file with one caption per line")
+        lines = path.read_text(encoding="utf-8").splitlines()
+        blank = sum(1 for line in lines if not line.strip())
+        captions += [line.strip() for line in lines if line.strip()]
+        if blank:
+            print(f"note: skipped {blank} blank line(s) of {path}", file=sys.stderr)
+    if not captions:
+        raise ValueError("no captions given: pass them as arguments or with --captions-file FILE")
+    if args.n < 1:
+        raise ValueError(f"-n must be >= 1, got {args.n}")
+    import torch
+
+    pipe = TextToImagePipeline.from_pretrained(args.model, device=args.device)
+    out = pipe(captions, num_images_per_caption=args.n, generator=torch.Generator().manual_seed(args.seed),
+               truncation=args.truncation)
+    out_dir = Path(args.out)
+    out_dir.mkdir(parents=True, exist_ok=True)
+    for i, img in enumerate(out.images):
+        img.save(out_dir / f"{i // args.n:03d}_{i % args.n:02d}.png")
+    grid = Path(args.grid) if args.grid else out_dir / "grid.png"
+    out.grid().save(grid)
+    print(f"wrote {len(out.images)} images of {pipe.image_size} px to {out_dir} and a captioned grid to {grid}")
+    return 0
+
+
+# ----------------------------------------------------------------------------- parser
+
+
+def register(add) -> None:
+    """Add this module's sub-commands to the parser (``add(name, func, help)`` returns the sub-parser)."""
+    p = add("make-birds", cmd_make_birds, "render procedural synthetic birds with captions (an HF imagefolder)")
+    p.add_argument("--out", required=True, help="output folder")
+    p.add_argument("--n", type=int, default=20000, help="number of images (default 20000)")
+    p.add_argument("--size", type=int, default=64, help="pixels, 32 to 256 (default 64)")
+    p.add_argument("--seed", type=int, default=0)
+    p.add_argument("--captions-from", help="a CUB caption JSONL(.gz): one image per real caption, drawn as it says")
+    p.add_argument("--quiet", action="store_true", help="no progress bar")
+    p = add("train-text-encoder", cmd_train_text_encoder,
+            "pre-train the GAN's caption encoder contrastively (InfoNCE) on an image-caption folder")
+    p.add_argument("--data", required=True, help="image folder with metadata.jsonl captions (textgen make-birds)")
+    p.add_argument("--out", required=True, help="output folder (a CaptionEncoder with its tokenizer)")
+    p.add_argument("--size", type=int, default=64, help="image size the GAN will use (default 64)")
+    p.add_argument("--steps", type=int, default=1500)
+    p.add_argument("--dim", type=int, default=256, help="embedding size (default 256)")
+    p.add_argument("--min-freq", type=int, default=2, help="minimum word count for the vocabulary (default 2)")
+    p.add_argument("--lr", type=float, default=2e-3)
+    p.add_argument("--recon-weight", type=float, default=0.0,
+                   help="weight of the caption reconstruction term that keeps small parts in the embedding (default 0)")
+    p.add_argument("--image-pool", default="mean", choices=["mean", "flatten"],
+                   help="the image encoder's last step: average the 4x4 map, or keep its 16 positions (default mean)")
+    p.add_argument("--image-channels", type=int, default=32,
+                   help="width of the image encoder's first conv; later ones double it up to 8x (default 32)")
+    p.add_argument("--image-depth", type=int, default=1,
+                   help="convs per resolution in the image encoder: 1 strided conv, plus depth-1 3x3 convs (default 1)")
+    p.add_argument("--batch-size", type=int, default=64)
+    p.add_argument("--limit", type=int, help="use only the first N images")
+    p.add_argument("--seed", type=int, default=0)
+    p.add_argument("--device", default="auto", choices=["auto", "cpu", "cuda", "mps"])
+    p.add_argument("--quiet", action="store_true", help="no progress bar")
+    p = add("probe-text-encoder", cmd_probe_text_encoder,
+            "what a caption encoder carries: a linear probe per bird attribute on grammar captions")
+    p.add_argument("--encoder", required=True,
+                   help="caption encoder folder, or a GAN model/run folder holding text_encoder/ (e.g. birds-gan)")
+    p.add_argument("--num-captions", type=int, default=12000, help="grammar captions of fresh random birds (default 12000)")
+    p.add_argument("--data", help="a synthetic-birds folder: also probe the image encoder on its real renders")
+    p.add_argument("--num-images", type=int, default=6000, help="renders for the image probe (default 6000)")
+    p.add_argument("--seed", type=int, default=123)
+    p.add_argument("--out", help="also write the probe as JSON here")
+    p = add("check-discriminator", cmd_check_discriminator,
+            "does a GAN run's discriminator read the caption? (right vs edited vs random captions)")
+    p.add_argument("--run", required=True, help="a train-gan run folder (its last/ keeps D's training state)")
+    p.add_argument("--data", required=True, help="a synthetic-birds image folder (textgen make-birds)")
+    p.add_argument("--n", type=int, default=512, help="real images to score (default 512)")
+    p.add_argument("--seed", type=int, default=1)
+    p.add_argument("--out", help="also write the report here as JSON")
+    p = add("train-gan", cmd_train_gan, "train the text-to-image GAN from a YAML config")
+    p.add_argument("--config", required=True, help="YAML file, e.g. configs/gan/birds64.yaml")
+    p.add_argument("--out", help="run folder (overrides out_dir)")
+    p.add_argument("--resume", action="store_true", help="continue from <out_dir>/last exactly where it stopped")
+    p.add_argument("overrides", nargs="*", metavar="KEY=VALUE", help="config overrides, e.g. train.steps=2000")
+    p = add("eval-gan", cmd_eval_gan, "text-to-image quality: attribute accuracy, FID/KID, R-precision, diversity")
+    p.add_argument("--model", default="birds-gan",
+                   help="GAN folder, shipped name (default: birds-gan) or a train-gan run folder (its last/ is "
+                        "evaluated; with --plots, also every kept checkpoint, as training curves)")
+    p.add_argument("--data", required=True, help="a synthetic-birds folder (textgen make-birds): the judge trains on it")
+    p.add_argument("--cub-captions", help="also score real CUB captions, e.g. ../shared/data/cub_captions_train.jsonl.gz")
+    p.add_argument("--metrics", default="attributes,fid,rprecision",
+                   help="comma-separated subset of attributes,fid,rprecision (default: all)")
+    p.add_argument("--num-images", type=int, default=30000,
+                   help="generated images for FID/KID and R-precision (default 30000, capped at half the data: "
+                        "the other half is the real reference)")
+    p.add_argument("--encoder-steps", type=int, default=2000, help="training steps of the R-precision encoder if not cached")
+    p.add_argument("--plots", action="store_true",
+                   help="also write a real-vs-generated grid beside the report, and training curves for a run folder")
+    p.add_argument("--num-captions", type=int, default=1000, help="attribute accuracy: captions per set (default 1000)")
+    p.add_argument("--images-per-caption", type=int, default=2)
+    p.add_argument("--classifier-steps", type=int, default=6000,  # textgen.gan.eval.evaluate.JUDGE_STEPS (a test checks)
+                   help="training steps of the judge if not cached")
+    p.add_argument("--diversity-captions", type=int, default=20, help="captions for the mode-collapse check (0: skip)")
+    p.add_argument("--diversity-images", type=int, default=10, help="images per caption for that check")
+    p.add_argument("--truncation", type=float, default=1.0)
+    p.add_argument("--seed", type=int, default=0)
+    p.add_argument("--device", default="cpu", choices=["auto", "cpu", "cuda", "mps"])
+    p.add_argument("--out", default="eval_gan.json", help="JSON report; a markdown table goes beside it (.md)")
+    p.add_argument("--quiet", action="store_true", help="no progress bar")
+    p = add("generate-images", cmd_generate_images, "generate bird images from captions with the text-to-image GAN")
+    p.add_argument("captions", nargs="*", help="captions, e.g. 'a red bird with black wings'")
+    p.add_argument("--captions-file", help="text file, one caption per line (blank lines are skipped)")
+    p.add_argument("--model", default="birds-gan", help="GAN folder (a train-gan run's last/) or shipped name")
+    p.add_argument("-n", type=int, default=4, help="images per caption (default 4)")
+    p.add_argument("--seed", type=int, default=0)
+    p.add_argument("--truncation", type=float, default=1.0, help="truncation trick: < 1 trades variety for fidelity")
+    p.add_argument("--out", default="generated", help="folder for the PNGs (default generated/)")
+    p.add_argument("--grid", help="captioned grid file (default <out>/grid.png)")
+    p.add_argument("--device", default="cpu", choices=["auto", "cpu", "cuda", "mps"])

@@ -1,0 +1,74 @@
+"""The ``textgen`` command line (also ``python -m textgen``): the parser and the entry point.
+
+Each sub-command is a thin wrapper over library code, in one module per family (``demo.py``, ``data.py``,
+``vae.py``, ``gan.py``; ``common.py`` for what they share). Heavy libraries are imported inside the command
+that needs them, so ``textgen --help`` stays fast.
+
+Errors a user can fix (a bad config key, a missing file, a corrupt tokenizer folder ...)
+are printed as one ``error: ...`` line with exit status 2, never as a traceback.
+"""
+from __future__ import annotations
+
+import argparse
+import sys
+import warnings
+from typing import Callable, Sequence
+
+from textgen.cli import data, demo, gan, vae
+from textgen.core import __version__
+
+
+EXIT_USER_ERROR = 2
+
+
+def build_parser() -> argparse.ArgumentParser:
+    parser = argparse.ArgumentParser(
+        prog="textgen",
+        description="Deep generative models of text: sentence VAEs and text-conditioned GANs.",
+    )
+    parser.add_argument("--version", action="version", version=f"textgen {__version__}")
+    sub = parser.add_subparsers(dest="command", metavar="COMMAND")
+
+    def add(name: str, func: Callable[[argparse.Namespace], int], help: str) -> argparse.ArgumentParser:
+        p = sub.add_parser(name, help=help, description=help)
+        p.set_defaults(func=func)
+        return p
+
+    for family in (demo, data, vae, gan):
+        family.register(add)
+    return parser
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    parser = build_parser()
+    args = parser.parse_args(argv)
+    if getattr(args, "func", None) is None:
+        parser.print_help()
+        return 0
+    try:
+        with warnings.catch_warnings(record=True) as caught:
+            warnings.simplefilter("always", UserWarning)
+            try:
+                return int(args.func(args) or 0)
+            finally:
+                for w in caught:  # what the user should know (unknown words, truncation), one line each
+                    print(f"warning: {w.message}", file=sys.stderr)
+    except (ValueError, FileNotFoundError, NotADirectoryError, IsADirectoryError, PermissionError) as e:
+        # Our own errors (ConfigError, CorpusError, TokenizerError ...) are ValueErrors whose
+        # message names the cause and the fix: print it, without a traceback.
+        print(f"error: {e}", file=sys.stderr)
+        return EXIT_USER_ERROR
+    except RuntimeError as e:
+        from textgen.core.runtime import TrainingDiverged   # here: torch is slow to import
+
+        if not isinstance(e, TrainingDiverged):
+            raise
+        print(f"error: {e}", file=sys.stderr)
+        return 1
+    except KeyboardInterrupt as e:
+        print(f"interrupted: {e}" if str(e) else "interrupted", file=sys.stderr)
+        return 130
+
+
+if __name__ == "__main__":  # pragma: no cover
+    raise SystemExit(main())

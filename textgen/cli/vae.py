@@ -1,0 +1,274 @@
+"""Sentence-VAE sub-commands: train, evaluate, and the pipeline verbs (interpolate, sample, reconstruct, encode ...)."""
+from __future__ import annotations
+
+import argparse
+
+from textgen.cli.common import print_json, run_config, seeded_generator, sentences_arg
+
+
+def cmd_train_vae(args: argparse.Namespace) -> int:
+    """Train a sentence VAE (or the LM baseline) from a YAML config; ``--resume`` continues the run."""
+    from textgen.vae.configuration import VAERunConfig
+    from textgen.vae.trainer import VAETrainer
+
+    cfg = run_config(VAERunConfig, args)
+    valid = VAETrainer(cfg, resume=args.resume).fit()
+    print(f"finished; checkpoints in {cfg.out_dir}/best and {cfg.out_dir}/last")
+    if valid:
+        print(f"last validation: -ELBO {valid['nll_bound']:.2f}, KL {valid['kl']:.2f}, PPL bound {valid['ppl_bound']:.1f}")
+    return 0
+
+
+def cmd_eval_vae(args: argparse.Namespace) -> int:
+    """Evaluate a saved VAE folder: true ELBO, NLL, KL, PPL, IW-NLL, MI, active units."""
+    from textgen.vae.evaluate import evaluate_folder, format_report, write_report
+
+    if args.iw_samples < 0:
+        raise ValueError(f"--iw-samples must be >= 0, got {args.iw_samples}")
+    report = evaluate_folder(args.model, args.data, iw_samples=args.iw_samples, batch_size=args.batch_size,
+                             device=args.device, seed=args.seed, show_progress=not args.quiet,
+                             recon_max_words=args.recon_max_words, num_sentences=args.num_sentences)
+    print(format_report(report))
+    subset = f"_first{args.num_sentences}" if args.num_sentences else ""
+    name = f"eval_{args.data.replace(':', '_').replace('/', '_')}{subset}.json"
+    out = args.out or str(__import__("pathlib").Path(args.model) / name)
+    write_report(report, out)
+    print(f"wrote {out}")
+    return 0
+
+
+def cmd_compare_nll(args: argparse.Namespace) -> int:
+    """Paired -log p(x) of several model folders on the same sentences, with paired standard errors."""
+    from textgen.vae.evaluate import compare_nll, write_report
+
+    if args.iw_samples < 1:
+        raise ValueError(f"--iw-samples must be >= 1, got {args.iw_samples}")
+    report = compare_nll(args.models, args.data, iw_samples=args.iw_samples, batch_size=args.batch_size,
+                         device=args.device, seed=args.seed)
+    print(f"{'model':<50} {'mode':<4} {'NLL':>8} {'minus first':>12} {'paired SE':>9} {'better on':>9}")
+    for r in report["models"]:
+        extra = f"{r['diff']:>+12.3f} {r['diff_se']:>9.3f} {r['better_fraction']:>9.1%}" if "diff" in r else ""
+        print(f"{r['model'][-50:]:<50} {r['mode']:<4} {r['nll']:>8.3f} {extra}")
+    print(f"({report['models'][0]['num_sentences']:,} sentences of {args.data}; VAEs: IW bound, k={args.iw_samples}; "
+          "'better on': sentences where that model beats the first)")
+    if write_report(report, args.out):
+        print(f"wrote {args.out}")
+    return 0
+
+
+def vae_pipeline(args: argparse.Namespace):
+    from textgen.pipelines import SentenceVAEPipeline
+
+    return SentenceVAEPipeline.from_pretrained(args.model, device=args.device, show_progress=not args.json)
+
+
+def _decoding_kwargs(args: argparse.Namespace) -> dict:
+    return {"strategy": args.strategy, "beam_size": args.beam_size, "top_p": args.top_p}
+
+
+def cmd_interpolate(args: argparse.Namespace) -> int:
+    """Walk the latent space between two sentences and print the decoded path."""
+    if args.steps < 1:
+        raise ValueError(f"--steps must be a positive integer (points between the two sentences), got {args.steps}")
+    pipe = vae_pipeline(args)
+    out = pipe.interpolate(args.a, args.b, steps=args.steps, method=args.method, dedupe=not args.no_dedupe,
+                           generator=seeded_generator(args.seed), **_decoding_kwargs(args))
+    if args.json:
+        print_json({"source": out.source, "target": out.target, "method": out.method,
+                     "path": [{"weight": w, "sentence": s, "endpoint": e}
+                              for s, w, e in zip(out.sentences, out.weights, out.is_endpoint)],
+                     "unknown_words": out.unknown_words, "num_truncated": out.num_truncated})
+        return 0
+    print(f"# {out.method} path, {len(out.sentences)} distinct points; * marks the reconstructions of the endpoints")
+    print(f"# A: {out.source}")
+    print(f"# B: {out.target}")
+    for line in out.lines():
+        print(line)
+    return 0
+
+
+def cmd_sample(args: argparse.Namespace) -> int:
+    """Decode sentences from codes drawn from the prior."""
+    pipe = vae_pipeline(args)
+    out = pipe.sample(args.n, temperature=args.temperature, generator=seeded_generator(args.seed), **_decoding_kwargs(args))
+    if args.json:
+        print_json({"sentences": out.sentences, "seed": args.seed, "temperature": args.temperature})
+    else:
+        print("\n".join(out.sentences))
+    return 0
+
+
+def cmd_reconstruct(args: argparse.Namespace) -> int:
+    """Encode sentences to their posterior means and decode them back."""
+    pipe = vae_pipeline(args)
+    out = pipe.reconstruct(sentences_arg(args), generator=seeded_generator(args.seed), **_decoding_kwargs(args))
+    if args.json:
+        print_json([{"input": i, "reconstruction": r} for i, r in zip(out.inputs, out.sentences)])
+    else:
+        for i, r in zip(out.inputs, out.sentences):
+            print(f"  {i}\n> {r}")
+    return 0
+
+
+def cmd_encode(args: argparse.Namespace) -> int:
+    """Write posterior means (and log-variances) of sentences to .npy or .jsonl."""
+    from pathlib import Path
+
+    out_path = Path(args.out)
+    if out_path.suffix not in (".npy", ".jsonl"):
+        raise ValueError(f"--out must end in .npy or .jsonl, got {out_path.name}")
+    pipe = vae_pipeline(args)
+    enc = pipe.encode(sentences_arg(args), batch_size=args.batch_size, return_logvar=args.logvar)
+    from textgen.core.runtime import atomic_write_bytes, atomic_write_text
+
+    if out_path.suffix == ".npy":
+        import io
+
+        import numpy as np
+
+        buf = io.BytesIO()
+        arr = enc.mu.numpy() if enc.logvar is None else np.stack([enc.mu.numpy(), enc.logvar.numpy()], axis=1)
+        np.save(buf, arr)
+        atomic_write_bytes(out_path, buf.getvalue())
+        shape = "x".join(map(str, arr.shape))
+    else:
+        import json
+
+        rows = []
+        for i, text in enumerate(enc.texts):
+            row = {"text": text, "mu": enc.mu[i].tolist()}
+            if enc.logvar is not None:
+                row["logvar"] = enc.logvar[i].tolist()
+            rows.append(json.dumps(row))
+        atomic_write_text(out_path, "\n".join(rows) + "\n")
+        shape = f"{len(rows)} rows"
+    if not args.json:
+        print(f"wrote {shape} ({'mu, logvar' if enc.logvar is not None else 'mu'}) to {out_path}")
+    return 0
+
+
+def cmd_plot_latent(args: argparse.Namespace) -> int:
+    """PCA map of posterior means (optionally beside other models), and an interpolation path over it."""
+    from pathlib import Path
+
+    import numpy as np
+
+    from textgen.data import load_corpus
+    from textgen.pipelines import SentenceVAEPipeline
+    from textgen.vae.plots import latent_map, plot_interpolation_path, plot_latent_maps
+
+    if args.max_points < 2:
+        raise ValueError(f"--max-points must be >= 2, got {args.max_points}")
+    ds = load_corpus(args.data, text_column=args.text_column)
+    if len(ds) > args.max_points:
+        ds = ds.select(np.random.default_rng(args.seed).choice(len(ds), args.max_points, replace=False).tolist())
+    if args.color != "length" and args.color not in ds.column_names:
+        raise ValueError(f"--color {args.color!r} is not a column of {args.data} (columns: {', '.join(ds.column_names)}); "
+                         "use 'length' or one of those")
+    color = None if args.color == "length" else ds[args.color]
+    label = "sentence length (tokens)" if args.color == "length" else args.color
+    texts = ds["text"]
+    maps, pipes = [], []
+    for model in [args.model, *args.compare]:
+        pipe = SentenceVAEPipeline.from_pretrained(model, device=args.device, show_progress=False)
+        name = Path(str(model)).name if Path(str(model)).exists() else str(model)
+        maps.append(latent_map(pipe, texts, name, color=color, color_label=label))
+        pipes.append(pipe)
+    out = plot_latent_maps(maps, args.out, title=f"{args.data}: {len(texts):,} sentences")
+    print(f"wrote {out}")
+    if args.path:
+        res = pipes[0].interpolate(args.path[0], args.path[1], steps=args.steps, method=args.method, dedupe=False)
+        path_out = Path(args.out).with_name(Path(args.out).stem + "_path" + Path(args.out).suffix)
+        plot_interpolation_path(maps[0], res.latents.numpy(), res.sentences, path_out, method=args.method)
+        print(f"wrote {path_out}")
+    return 0
+
+
+def cmd_export_hf(args: argparse.Namespace) -> int:
+    """Write a model's encoder as a transformers folder (AutoModel / pipeline / trust_remote_code)."""
+    from textgen.integrations.hf import export_hf
+
+    out = export_hf(args.model, args.out)
+    print(f"wrote {out}: load it with transformers.AutoModel.from_pretrained({str(out)!r}) after "
+          "`import textgen.integrations.hf`, or with trust_remote_code=True without textgen")
+    return 0
+
+
+# ----------------------------------------------------------------------------- parser
+
+
+def register(add) -> None:
+    """Add this module's sub-commands to the parser (``add(name, func, help)`` returns the sub-parser)."""
+    p = add("train-vae", cmd_train_vae, "train a sentence VAE / LM baseline from a YAML config")
+    p.add_argument("--config", required=True, help="YAML file, e.g. configs/vae/ptb_lstm.yaml")
+    p.add_argument("--out", help="run folder (overrides out_dir)")
+    p.add_argument("--resume", action="store_true", help="continue from <out_dir>/last exactly where it stopped")
+    p.add_argument("overrides", nargs="*", metavar="KEY=VALUE", help="config overrides, e.g. train.epochs=5 model.latent_size=16")
+    p = add("eval-vae", cmd_eval_vae, "evaluate a saved VAE: ELBO, NLL, KL, PPL, IW-NLL, MI, active units")
+    p.add_argument("--model", required=True, help="model folder (e.g. runs/vae/ptb_lstm/best)")
+    p.add_argument("--data", default="ptb:test", help="corpus spec (default: ptb:test)")
+    p.add_argument("--iw-samples", type=int, default=0, help="importance samples for IW-NLL (Burda et al. 2016), e.g. 500")
+    p.add_argument("--num-sentences", type=int, help="evaluate the first N sentences only (default: all)")
+    p.add_argument("--batch-size", type=int, default=64)
+    p.add_argument("--device", default="auto", choices=["auto", "cpu", "cuda", "mps"])
+    p.add_argument("--seed", type=int, default=0)
+    p.add_argument("--recon-max-words", type=int, default=12,
+                   help="greedy-reconstruct the sentences of at most this many words (0: skip)")
+    p.add_argument("--out", help="JSON report path (default: <model>/eval_<data>.json, "
+                                 "<model>/eval_<data>_first<N>.json with --num-sentences N)")
+    p.add_argument("--quiet", action="store_true", help="no progress bar")
+    p = add("compare-nll", cmd_compare_nll,
+            "paired -log p(x) of model folders on the same sentences (exact for an LM, IW bound for a VAE)")
+    p.add_argument("models", nargs="+", help="model folders sharing one tokenizer; the first is the reference")
+    p.add_argument("--data", default="ptb:test", help="corpus spec (default: ptb:test)")
+    p.add_argument("--iw-samples", type=int, default=100, help="importance samples for a VAE's bound (default 100)")
+    p.add_argument("--batch-size", type=int, default=64)
+    p.add_argument("--device", default="auto", choices=["auto", "cpu", "cuda", "mps"])
+    p.add_argument("--seed", type=int, default=0)
+    p.add_argument("--out", help="also write the report as JSON")
+    def pipeline_options(p: argparse.ArgumentParser, decoding: bool = True) -> None:
+        p.add_argument("--model", default="ptb-lstm-vae",
+                       help="model folder (from train-vae) or a shipped name (default: ptb-lstm-vae)")
+        p.add_argument("--device", default="cpu", choices=["auto", "cpu", "cuda", "mps"])
+        p.add_argument("--json", action="store_true", help="print JSON instead of text")
+        if decoding:
+            p.add_argument("--strategy", default="greedy", choices=["greedy", "beam", "sample"])
+            p.add_argument("--beam-size", type=int, default=5, help="beam width for --strategy beam")
+            p.add_argument("--top-p", type=float, default=1.0, help="nucleus mass for --strategy sample")
+            p.add_argument("--seed", type=int, default=0, help="random seed (sampling)")
+    p = add("interpolate", cmd_interpolate, "decode the latent path between two sentences (Bowman et al. 2016)")
+    p.add_argument("a", help="first sentence")
+    p.add_argument("b", help="second sentence")
+    p.add_argument("--steps", type=int, default=8, help="points between the two sentences (default 8)")
+    p.add_argument("--method", default="slerp", choices=["slerp", "linear"])
+    p.add_argument("--no-dedupe", action="store_true", help="print every point, also repeated sentences")
+    pipeline_options(p)
+    p = add("sample", cmd_sample, "decode sentences from codes drawn from the prior N(0, I)")
+    p.add_argument("-n", type=int, default=5, help="number of sentences (default 5)")
+    p.add_argument("--temperature", type=float, default=1.0, help="scale of the prior codes (default 1)")
+    pipeline_options(p)
+    for name, func, help in (("reconstruct", cmd_reconstruct, "encode sentences and decode them back"),
+                             ("encode", cmd_encode, "write posterior means of sentences to .npy or .jsonl")):
+        p = add(name, func, help)
+        p.add_argument("sentences", nargs="*", help="sentences (or use --file)")
+        p.add_argument("--file", help="text file, one sentence per line")
+        pipeline_options(p, decoding=name == "reconstruct")
+    p.add_argument("--out", required=True, help="output file: .npy (N x Z, or N x 2 x Z with --logvar) or .jsonl")
+    p.add_argument("--logvar", action="store_true", help="also write the posterior log-variances")
+    p.add_argument("--batch-size", type=int, default=64)
+    p = add("plot-latent", cmd_plot_latent, "PCA map of posterior means, optionally beside an auto-encoder (needs matplotlib)")
+    p.add_argument("--model", default="ptb-lstm-vae", help="model folder or shipped name")
+    p.add_argument("--compare", nargs="*", default=[], metavar="MODEL", help="more models drawn beside it, e.g. a plain AE")
+    p.add_argument("--data", default="ptb:test", help="corpus spec (default: ptb:test)")
+    p.add_argument("--text-column", default="text")
+    p.add_argument("--color", default="length", help="'length' or a label column of the corpus (e.g. class_id)")
+    p.add_argument("--max-points", type=int, default=3000, help="random subset of the corpus to draw")
+    p.add_argument("--path", nargs=2, metavar=("A", "B"), help="also draw the interpolation path A -> B (<out>_path.png)")
+    p.add_argument("--steps", type=int, default=8)
+    p.add_argument("--method", default="slerp", choices=["slerp", "linear"])
+    p.add_argument("--seed", type=int, default=0)
+    p.add_argument("--device", default="cpu", choices=["auto", "cpu", "cuda", "mps"])
+    p.add_argument("--out", default="latent.png", help="picture file (default latent.png)")
+    p = add("export-hf", cmd_export_hf, "export a VAE's encoder as a Hugging Face transformers folder")
+    p.add_argument("--model", default="ptb-lstm-vae", help="model folder or shipped name (default: ptb-lstm-vae)")
+    p.add_argument("--out", required=True, help="output folder")

@@ -1,0 +1,271 @@
+"""Self-contained model folders and resumable training state, without pickles.
+
+A model folder (``save_pretrained`` / ``from_pretrained``) holds::
+
+    config.json          {"format": "textgen-model", "format_version": 1, "model_type": ..., "config": {...}}
+    model.safetensors    the weights
+    textgen_tokenizer.json, tokenizer.json, tokenizer_config.json ...   the tokenizer (see textgen.tokenization)
+
+A run folder's checkpoint adds ``training_state/`` beside them: ``state.safetensors`` for every tensor
+(optimizer moments, GradScaler, RNG states) and ``state.json`` for the structure and primitives
+(step, epoch, learning-rate schedule ...). Nothing is ever unpickled, so loading a checkpoint cannot
+run code.
+
+Writes are atomic: a folder is written under a temporary name and renamed into place, so an
+interrupted save never leaves a half-written checkpoint where a good one was.
+"""
+from __future__ import annotations
+
+import json
+import os
+import shutil
+import uuid
+from pathlib import Path
+from typing import Any, Callable, Mapping
+
+import torch
+
+from textgen.core import __version__
+
+__all__ = [
+    "CheckpointError",
+    "CONFIG_NAME",
+    "WEIGHTS_NAME",
+    "TRAINING_STATE_DIR",
+    "atomic_folder",
+    "write_model_folder",
+    "read_model_folder",
+    "save_tree",
+    "load_tree",
+]
+
+FORMAT = "textgen-model"
+FORMAT_VERSION = 1
+CONFIG_NAME = "config.json"
+WEIGHTS_NAME = "model.safetensors"
+ALIASES_KEY = "textgen_aliases"  # safetensors metadata: {name: stored name} for tied/shared weights
+TRAINING_STATE_DIR = "training_state"
+
+
+class CheckpointError(ValueError):
+    """A folder is not a (compatible) textgen checkpoint; the message says what to do."""
+
+
+# ----------------------------------------------------------------------------- atomic folders
+
+class atomic_folder:
+    """Context manager: write into a temporary sibling folder, then swap it into ``path``.
+
+    ``with atomic_folder(path) as tmp: ...write files into tmp...``. On an exception the
+    temporary folder is removed and ``path`` is left as it was.
+    """
+
+    def __init__(self, path: str | os.PathLike):
+        self.path = Path(path)
+        self.tmp = self.path.parent / f".{self.path.name}.tmp-{uuid.uuid4().hex[:8]}"
+
+    def __enter__(self) -> Path:
+        self.path.parent.mkdir(parents=True, exist_ok=True)
+        self.tmp.mkdir()
+        return self.tmp
+
+    def __exit__(self, exc_type, exc, tb) -> None:
+        if exc_type is not None:
+            shutil.rmtree(self.tmp, ignore_errors=True)
+            return
+        old = None
+        if self.path.exists():
+            old = self.path.parent / f".{self.path.name}.old-{uuid.uuid4().hex[:8]}"
+            os.replace(self.path, old)
+        os.replace(self.tmp, self.path)
+        if old is not None:
+            shutil.rmtree(old, ignore_errors=True)
+
+
+# ----------------------------------------------------------------------------- model folders
+
+def write_model_folder(
+    directory: str | os.PathLike,
+    *,
+    model_type: str,
+    config: Mapping[str, Any],
+    state_dict: Mapping[str, torch.Tensor],
+    tokenizer: Any = None,
+    dtype: torch.dtype | None = None,
+    extra_files: Callable[[Path], None] | None = None,
+) -> Path:
+    """Write config.json + model.safetensors (+ tokenizer files) into ``directory``, atomically.
+
+    ``dtype`` (e.g. ``torch.float16``) stores floating-point weights smaller; they are cast back
+    to the model's dtype on load.
+    """
+    from safetensors.torch import save_file
+
+    tensors, aliases = _dedupe_shared(state_dict, dtype)
+    with atomic_folder(directory) as tmp:
+        meta = {
+            "format": FORMAT,
+            "format_version": FORMAT_VERSION,
+            "model_type": model_type,
+            "textgen_version": __version__,
+            "config": dict(config),
+        }
+        (tmp / CONFIG_NAME).write_text(json.dumps(meta, indent=2) + "\n", encoding="utf-8")
+        metadata = {"format": "pt"}
+        if aliases:
+            metadata[ALIASES_KEY] = json.dumps(aliases, sort_keys=True)
+        save_file(tensors, str(tmp / WEIGHTS_NAME), metadata=metadata)
+        if tokenizer is not None:
+            tokenizer.save(tmp)
+        if extra_files is not None:
+            extra_files(tmp)
+    return Path(directory)
+
+
+def _dedupe_shared(state_dict: Mapping[str, torch.Tensor],
+                   dtype: torch.dtype | None) -> tuple[dict[str, torch.Tensor], dict[str, str]]:
+    """Each tensor once: names that share storage (tied or shared embeddings) become aliases of the first.
+
+    Returns ``(tensors to store, {alias: stored name})``; safetensors refuses shared tensors, and storing a
+    copy per name would multiply the file by the number of ties.
+    """
+    tensors: dict[str, torch.Tensor] = {}
+    aliases: dict[str, str] = {}
+    seen: dict[tuple, str] = {}
+    for k, v in state_dict.items():
+        v = v.detach()
+        ident = (v.device, v.untyped_storage().data_ptr(), v.storage_offset(), tuple(v.shape), v.stride(), v.dtype)
+        if v.numel() > 0 and ident in seen:
+            aliases[k] = seen[ident]
+            continue
+        seen[ident] = k
+        v = v.cpu()
+        if dtype is not None and v.is_floating_point():
+            v = v.to(dtype)
+        tensors[k] = v.contiguous()
+    return tensors, aliases
+
+
+def read_model_folder(directory: str | os.PathLike, *, model_type: str | None = None,
+                      tokenizer_class: Any = None) -> tuple[dict, dict[str, torch.Tensor], Any]:
+    """Read a model folder: returns ``(config, state_dict, tokenizer or None)``.
+
+    ``tokenizer_class`` (e.g. :class:`textgen.tokenization.Tokenizer`) loads the folder's tokenizer with
+    its ``load``; None reads no tokenizer.
+
+    Raises :class:`CheckpointError` naming the problem and the fix for a missing folder, a folder
+    that is not a textgen model, another model type, a newer format, or corrupt weights.
+    """
+    from safetensors import SafetensorError, safe_open
+    from safetensors.torch import load_file
+
+    path = Path(directory)
+    if not path.exists():
+        raise CheckpointError(f"model folder {path} does not exist; pass a folder written by save_pretrained or a training run")
+    if not path.is_dir():
+        raise CheckpointError(f"{path} is a file, not a model folder; pass the folder that holds {CONFIG_NAME} and {WEIGHTS_NAME}")
+    cfg_path = path / CONFIG_NAME
+    if not cfg_path.is_file():
+        hint = ""
+        if (path / "best").is_dir() or (path / "last").is_dir():
+            hint = f" (it looks like a run folder: pass {path / 'best'} or {path / 'last'})"
+        raise CheckpointError(f"{path} is not a textgen model folder: it has no {CONFIG_NAME}{hint}")
+    try:
+        meta = json.loads(cfg_path.read_text(encoding="utf-8"))
+    except (json.JSONDecodeError, UnicodeDecodeError) as e:
+        raise CheckpointError(f"{cfg_path} is corrupt ({e}); re-save the model or restore the file") from None
+    if not isinstance(meta, dict) or meta.get("format") != FORMAT:
+        raise CheckpointError(
+            f"{path} is not a textgen model folder ({CONFIG_NAME} has no \"format\": \"{FORMAT}\"); "
+            "a transformers export is loaded with transformers, not textgen"
+        )
+    if int(meta.get("format_version", 0)) > FORMAT_VERSION:
+        raise CheckpointError(
+            f"{path} was written by a newer textgen (format {meta.get('format_version')} > {FORMAT_VERSION}); upgrade textgen"
+        )
+    if model_type is not None and meta.get("model_type") != model_type:
+        raise CheckpointError(
+            f"{path} holds a {meta.get('model_type')!r} model, not a {model_type!r}; load it with the matching class"
+        )
+    weights = path / WEIGHTS_NAME
+    if not weights.is_file():
+        raise CheckpointError(f"{path} has no {WEIGHTS_NAME}; the save was interrupted or the file was removed")
+    try:
+        state = load_file(str(weights))
+        with safe_open(str(weights), framework="pt") as f:
+            aliases = json.loads((f.metadata() or {}).get(ALIASES_KEY, "{}"))
+    except (SafetensorError, OSError, ValueError, RuntimeError) as e:
+        raise CheckpointError(f"{weights} is corrupt or truncated ({e}); restore it from a good checkpoint") from None
+    for alias, name in aliases.items():  # tied / shared weights were stored once
+        if name not in state:
+            raise CheckpointError(f"{weights} is inconsistent: {alias!r} refers to a missing tensor {name!r}; "
+                                  "restore it from a good checkpoint")
+        state[alias] = state[name]
+    tokenizer = tokenizer_class.load(path) if tokenizer_class is not None else None
+    return dict(meta.get("config", {})), state, tokenizer
+
+
+# ----------------------------------------------------------------------------- nested state without pickle
+
+def _flatten(obj: Any, tensors: dict[str, torch.Tensor], key: str) -> Any:
+    if isinstance(obj, torch.Tensor):
+        name = key or "root"
+        tensors[name] = obj.detach().cpu().contiguous()
+        return {"__tensor__": name}
+    if obj is None or isinstance(obj, (bool, int, float, str)):
+        return obj
+    if isinstance(obj, tuple):
+        return {"__tuple__": [_flatten(v, tensors, f"{key}/{i}") for i, v in enumerate(obj)]}
+    if isinstance(obj, list):
+        return [_flatten(v, tensors, f"{key}/{i}") for i, v in enumerate(obj)]
+    if isinstance(obj, Mapping):
+        if all(isinstance(k, str) for k in obj):
+            return {"__dict__": {k: _flatten(v, tensors, f"{key}/{k}") for k, v in obj.items()}}
+        if all(isinstance(k, int) for k in obj):
+            return {"__intdict__": [[k, _flatten(v, tensors, f"{key}/{k}")] for k, v in obj.items()]}
+    raise TypeError(f"cannot store {type(obj).__name__} at {key!r}: only tensors and primitives are allowed")
+
+
+def _unflatten(obj: Any, tensors: Mapping[str, torch.Tensor]) -> Any:
+    if isinstance(obj, list):
+        return [_unflatten(v, tensors) for v in obj]
+    if isinstance(obj, dict):
+        if "__tensor__" in obj:
+            return tensors[obj["__tensor__"]]
+        if "__tuple__" in obj:
+            return tuple(_unflatten(v, tensors) for v in obj["__tuple__"])
+        if "__dict__" in obj:
+            return {k: _unflatten(v, tensors) for k, v in obj["__dict__"].items()}
+        if "__intdict__" in obj:
+            return {int(k): _unflatten(v, tensors) for k, v in obj["__intdict__"]}
+    return obj
+
+
+def save_tree(tree: Mapping[str, Any], directory: str | os.PathLike) -> Path:
+    """Store a nested structure of tensors and primitives as ``state.safetensors`` + ``state.json`` (atomically)."""
+    from safetensors.torch import save_file
+
+    tensors: dict[str, torch.Tensor] = {}
+    structure = _flatten(dict(tree), tensors, "")
+    with atomic_folder(directory) as tmp:
+        # own copies: safetensors refuses tensors that share storage (the state is small)
+        save_file({k: v.detach().cpu().clone() for k, v in tensors.items()}, str(tmp / "state.safetensors"))
+        (tmp / "state.json").write_text(json.dumps(structure), encoding="utf-8")
+    return Path(directory)
+
+
+def load_tree(directory: str | os.PathLike) -> dict[str, Any]:
+    """Inverse of :func:`save_tree`."""
+    from safetensors import SafetensorError
+    from safetensors.torch import load_file
+
+    path = Path(directory)
+    if not (path / "state.json").is_file() or not (path / "state.safetensors").is_file():
+        raise CheckpointError(f"{path} is not a textgen training state (needs state.json and state.safetensors)")
+    try:
+        structure = json.loads((path / "state.json").read_text(encoding="utf-8"))
+        tensors = load_file(str(path / "state.safetensors"))
+    except (json.JSONDecodeError, SafetensorError, OSError, ValueError) as e:
+        raise CheckpointError(f"training state in {path} is corrupt ({e}); resume from another checkpoint") from None
+    return _unflatten(structure, tensors)
+

@@ -1,0 +1,476 @@
+"""The Sentence VAE of Bowman et al. (2016), "Generating Sentences from a Continuous Space" (CoNLL).
+
+    x --encoder--> q(z|x) = N(mu, diag(exp(logvar)))  --z = mu + sigma * eps-->  decoder --> p(x|z)
+
+Three modes share the code (``SentenceVAEConfig.mode``):
+
+* ``"vae"`` -- the variational auto-encoder: z sampled with the reparameterisation trick
+  (Kingma & Welling 2014), KL(q(z|x) || N(0, I)) in closed form;
+* ``"ae"``  -- a deterministic auto-encoder: z = mu, no KL (Bowman et al.'s AE baseline);
+* ``"lm"``  -- the recurrent language-model baseline: the same decoder with no encoder and no z.
+
+Conventions: ``input_ids`` (B, T) are the sentence tokens followed by ``<eos>`` and then padding, with no
+``<bos>`` (``tokenizer.encode_batch(add_bos=False, add_eos=True)``); ``lengths`` (B,) count ``<eos>``.
+The decoder reads ``[<bos>] + tokens[:-1]`` and predicts ``tokens``, so the NLL includes ``<eos>``.
+Keep ``lengths`` on the CPU (as the data loader yields them): packing and the index of real tokens are
+built from them on the host, so ``forward`` never waits on the accelerator.
+
+Sections, top-down: the config, the output dataclass, small helpers (decoder inputs, word dropout,
+Gaussian KL), then the model.
+"""
+from __future__ import annotations
+
+import re
+from dataclasses import dataclass
+from typing import Literal, Optional
+
+import torch
+import torch.nn as nn
+import torch.nn.functional as F
+from torch import Tensor
+
+from textgen.core.functional import gaussian_kl
+from textgen.core.pretrained import PretrainedMixin
+from textgen.tokenization import Tokenizer
+from textgen.vae.configuration import SentenceVAEConfig
+from textgen.vae.decoders import build_decoder
+from textgen.vae.encoders import build_encoder
+from textgen.vae.generation import beam_search, sample_search, tokens_to_lists
+
+__all__ = [
+    "SentenceVAEConfig",
+    "VAEOutput",
+    "SentenceVAE",
+    "decoder_inputs",
+    "word_dropout",
+    "gaussian_kl",
+    "WarmStart",
+    "warm_start",
+]
+
+# ----------------------------------------------------------------------------- outputs and helpers
+
+@dataclass
+class VAEOutput:
+    """What :meth:`SentenceVAE.forward` returns: per-sentence terms, in nats, never reduced."""
+
+    rec_nll: Tensor              # (B,) -log p(x|z), summed over the tokens (incl. <eos>); (K, B) for K samples
+    kl: Tensor                   # (B,) KL(q(z|x) || p(z)); zeros for ae/lm
+    kl_per_dim: Tensor           # (B, Z) its terms per latent dimension; (B, 0) for lm
+    mu: Optional[Tensor]         # (B, Z); None for lm
+    logvar: Optional[Tensor]     # (B, Z); None for ae/lm
+    z: Optional[Tensor]          # (B, Z) the code the decoder saw; (K, B, Z) for K samples; None for lm
+    num_tokens: Tensor           # (B,) tokens scored per sentence (= lengths, <eos> included)
+    variational: bool = True     # False for ae/lm: there is no KL term to weight
+
+
+def decoder_inputs(input_ids: Tensor, lengths: Tensor, bos_id: int, pad_id: int) -> Tensor:
+    """``[<bos>] + tokens[:-1]`` with every position at or past the sentence's length set to ``<pad>``."""
+    B, T = input_ids.shape
+    bos = input_ids.new_full((B, 1), bos_id)
+    shifted = torch.cat([bos, input_ids[:, :-1]], dim=1)                            # (B, T)
+    real = torch.arange(T, device=input_ids.device)[None, :] < lengths[:, None]    # (B, T)
+    return shifted.masked_fill(~real, pad_id)
+
+
+def word_dropout(tokens: Tensor, p: float, unk_id: int, keep_ids: tuple[int, ...] = (),
+                 generator: Optional[torch.Generator] = None) -> Tensor:
+    """Word dropout of Bowman et al. (2016): replace each token by ``<unk>`` with probability ``p``,
+    except tokens in ``keep_ids`` (``<bos>`` and ``<pad>``)."""
+    if p <= 0.0:
+        return tokens
+    drop = torch.rand(tokens.shape, device=tokens.device, generator=generator) < p
+    for i in keep_ids:
+        drop &= tokens != i
+    return tokens.masked_fill(drop, unk_id)
+
+
+# ----------------------------------------------------------------------------- model
+
+class SentenceVAE(PretrainedMixin, nn.Module):
+    """Sentence VAE (Bowman et al. 2016) with LSTM/GRU/Transformer encoders and decoders.
+
+    Training: ``out = model(input_ids, lengths)`` then ``textgen.vae.vae_loss(out, beta)``.
+    Inference verbs (``encode``, ``reparameterize``, ``decode``, ``log_likelihood``, ``generate``) run
+    under ``torch.no_grad()`` and leave train/eval mode to the caller (call ``model.eval()`` first).
+    """
+
+    config_class = SentenceVAEConfig
+    model_type = "sentence-vae"
+    tokenizer_class = Tokenizer
+
+    def __init__(self, config: SentenceVAEConfig):
+        super().__init__()
+        config.validate()
+        self.config = c = config
+        self.embedding = self._new_embedding()
+        self.encoder = None if c.mode == "lm" else build_encoder(c, self.embedding)
+        dec_embedding = self.embedding if c.share_embeddings or c.mode == "lm" else self._new_embedding()
+        self.decoder = build_decoder(c, dec_embedding)
+
+    def _new_embedding(self) -> nn.Embedding:
+        c = self.config
+        emb = nn.Embedding(c.vocab_size, c.embed_size, padding_idx=c.pad_id)
+        nn.init.uniform_(emb.weight, -0.1, 0.1)
+        with torch.no_grad():
+            emb.weight[c.pad_id].zero_()
+        return emb
+
+    def num_parameters(self, trainable_only: bool = False) -> int:
+        """Number of parameters (tied/shared tensors counted once)."""
+        return sum(p.numel() for p in self.parameters() if p.requires_grad or not trainable_only)
+
+    @property
+    def device(self) -> torch.device:
+        return self.embedding.weight.device
+
+    # -------------------------------------------------------------- training forward
+
+    def forward(self, input_ids: Tensor, lengths: Tensor, *, sample: bool = True,
+                word_drop: Optional[bool] = None, num_samples: int = 1) -> VAEOutput:
+        """Per-sentence reconstruction NLL and KL. ``sample=False`` decodes z = mu (no noise).
+        ``word_drop`` applies word dropout to the decoder's inputs (default: in training mode).
+        ``num_samples=K > 1`` (VAE only) decodes K posterior samples per sentence, for the importance-weighted
+        objective: ``z`` is then (K, B, Z) and ``rec_nll`` (K, B)."""
+        c = self.config
+        if num_samples != 1 and (c.mode != "vae" or not sample or num_samples < 1):
+            raise ValueError(f"num_samples={num_samples}: several posterior samples need mode='vae' and sample=True "
+                             f"(got mode={c.mode!r}, sample={sample}); use num_samples=1")
+        lengths_cpu = lengths.to("cpu")
+        input_ids = input_ids[:, : int(lengths_cpu.max())]                         # drop all-pad columns
+        B = input_ids.size(0)
+        self._check_length(input_ids.size(1))
+        if c.mode == "lm":
+            mu = logvar = z = None
+            kl_per_dim = input_ids.new_zeros((B, 0), dtype=torch.float32)
+        else:
+            mu, logvar = self.encoder(input_ids, lengths_cpu)                       # (B, Z) each
+            if c.mode == "vae":
+                if num_samples > 1:                                                 # (K, B, Z)
+                    z = self._reparameterize(mu.expand(num_samples, -1, -1), logvar.expand(num_samples, -1, -1))
+                else:
+                    z = self._reparameterize(mu, logvar) if sample else mu          # (B, Z)
+                kl_per_dim = gaussian_kl(mu.float(), logvar.float())                # (B, Z)
+            else:
+                z = mu
+                kl_per_dim = torch.zeros_like(mu, dtype=torch.float32)
+        word_drop = self.training if word_drop is None else word_drop
+        if num_samples > 1:  # row s*B + i is sample s of sentence i
+            rec = self._rec_nll(z.reshape(num_samples * B, -1), input_ids.repeat(num_samples, 1),
+                                lengths_cpu.repeat(num_samples), word_drop=word_drop).view(num_samples, B)  # (K, B)
+        else:
+            rec = self._rec_nll(z, input_ids, lengths_cpu, word_drop=word_drop)    # (B,)
+        return VAEOutput(
+            rec_nll=rec, kl=kl_per_dim.sum(-1), kl_per_dim=kl_per_dim, mu=mu, logvar=logvar, z=z,
+            num_tokens=lengths_cpu.to(input_ids.device, non_blocking=True), variational=c.mode == "vae",
+        )
+
+    def _reparameterize(self, mu: Tensor, logvar: Tensor, generator: Optional[torch.Generator] = None) -> Tensor:
+        eps = torch.randn(mu.shape, device=mu.device, dtype=mu.dtype, generator=generator)
+        return mu + eps * torch.exp(0.5 * logvar)                                   # (B, Z)
+
+    @property
+    def max_positions(self) -> Optional[int]:
+        """The longest sequence (tokens incl. <eos>) the model accepts: ``max_length`` when a Transformer
+        is used, None (no limit) for recurrent models."""
+        c = self.config
+        uses_positions = c.decoder == "transformer" or (c.mode != "lm" and c.encoder == "transformer")
+        return c.max_length if uses_positions else None
+
+    def _check_length(self, T: int) -> None:
+        c = self.config
+        if self.max_positions is not None and T > c.max_length:
+            raise ValueError(f"sequences of {T} tokens exceed max_length={c.max_length} of the Transformer; "
+                             "truncate them (tokenizer max_length) or build the model with a larger max_length")
+
+    def _features(self, z: Optional[Tensor], input_ids: Tensor, lengths: Tensor, word_drop: bool) -> Tensor:
+        """Teacher-forced decoder features (B, T, F)."""
+        c = self.config
+        self._check_length(input_ids.size(1))
+        inputs = decoder_inputs(input_ids, lengths.to(input_ids.device, non_blocking=True), c.bos_id, c.pad_id)
+        if word_drop and c.word_dropout > 0:
+            inputs = word_dropout(inputs, c.word_dropout, c.unk_id, keep_ids=(c.bos_id, c.pad_id))
+        return self.decoder(inputs, z)
+
+    def _rec_nll(self, z: Optional[Tensor], input_ids: Tensor, lengths_cpu: Tensor, word_drop: bool) -> Tensor:
+        """-log p(x|z) per sentence (B,), projecting to the vocabulary at the real positions only."""
+        B, T = input_ids.shape
+        feats = self._features(z, input_ids, lengths_cpu, word_drop)                # (B, T, F)
+        # Index of the N = sum(lengths) real positions, built on the host from CPU lengths (no sync).
+        real = torch.arange(T)[None, :] < lengths_cpu[:, None]                      # (B, T) on CPU
+        flat = real.view(-1).nonzero().squeeze(1).to(input_ids.device, non_blocking=True)  # (N,)
+        h = feats.reshape(B * T, -1).index_select(0, flat)                          # (N, F)
+        logits = self.decoder.head(h)                                               # (N, V) one matmul
+        targets = input_ids.reshape(-1).index_select(0, flat)                       # (N,)
+        nll = F.cross_entropy(logits.float(), targets, reduction="none")            # (N,)
+        return nll.new_zeros(B).index_add_(0, torch.div(flat, T, rounding_mode="floor"), nll)  # (B,)
+
+    # -------------------------------------------------------------- inference verbs
+
+    def _require_latent(self, verb: str) -> None:
+        if self.config.mode == "lm":
+            raise ValueError(f"{verb}: a model with mode='lm' has no encoder and no latent code")
+
+    @torch.no_grad()
+    def encode(self, input_ids: Tensor, lengths: Tensor) -> tuple[Tensor, Optional[Tensor]]:
+        """Posterior parameters ``mu, logvar`` (B, Z); ``logvar`` is None for an auto-encoder."""
+        self._require_latent("encode")
+        lengths_cpu = lengths.to("cpu")
+        input_ids = input_ids[:, : int(lengths_cpu.max())]
+        self._check_length(input_ids.size(1))
+        return self.encoder(input_ids, lengths_cpu)
+
+    @torch.no_grad()
+    def reparameterize(self, mu: Tensor, logvar: Optional[Tensor],
+                       generator: Optional[torch.Generator] = None) -> Tensor:
+        """z = mu + exp(logvar / 2) * eps, eps ~ N(0, I); ``mu`` itself when ``logvar`` is None (ae)."""
+        if logvar is None:
+            return mu
+        return self._reparameterize(mu, logvar, generator)
+
+    @torch.no_grad()
+    def sample_prior(self, n: int, generator: Optional[torch.Generator] = None) -> Tensor:
+        """n codes from the prior p(z) = N(0, I): (n, Z)."""
+        return torch.randn(n, self.config.latent_size, device=self.device, generator=generator)
+
+    @torch.no_grad()
+    def decode(self, z: Optional[Tensor], input_ids: Tensor, lengths: Tensor) -> Tensor:
+        """Teacher-forced log p(x_t | x_<t, z) over the whole vocabulary: (B, T, V).
+
+        The one verb that materialises the full tensor; positions at or past ``lengths`` hold values
+        computed from padding and mean nothing. ``z`` is ignored (may be None) for mode='lm'.
+        """
+        z = self._z_for_decoder(z)
+        feats = self._features(z, input_ids, lengths.to("cpu"), word_drop=False)   # (B, T, F)
+        return F.log_softmax(self.decoder.head(feats).float(), dim=-1)               # (B, T, V)
+
+    @torch.no_grad()
+    def log_likelihood(self, z: Optional[Tensor], input_ids: Tensor, lengths: Tensor) -> Tensor:
+        """log p(x|z) summed over tokens (incl. <eos>): (B,). To score K codes per sentence, repeat the
+        inputs: ``z`` (B*K, Z) with ``input_ids.repeat(K, 1)`` and ``lengths.repeat(K)``."""
+        z = self._z_for_decoder(z)
+        lengths_cpu = lengths.to("cpu")
+        return -self._rec_nll(z, input_ids[:, : int(lengths_cpu.max())], lengths_cpu, word_drop=False)
+
+    def _z_for_decoder(self, z: Optional[Tensor]) -> Optional[Tensor]:
+        if self.config.mode == "lm":
+            return None
+        if z is None:
+            raise ValueError("z is required: pass codes of shape (B, latent_size) (e.g. from encode or sample_prior)")
+        return z.to(self.embedding.weight.dtype)
+
+    @torch.no_grad()
+    def generate(self, z: Optional[Tensor] = None, *, n: Optional[int] = None,
+                 strategy: Literal["greedy", "beam", "sample"] = "greedy", beam_size: int = 5,
+                 top_k: int = 0, top_p: float = 1.0, temperature: float = 1.0, max_length: int = 50,
+                 length_penalty: float = 1.0, generator: Optional[torch.Generator] = None,
+                 return_scores: bool = False):
+        """Decode sentences from codes ``z`` (B, Z): lists of token ids without ``<bos>``/``<eos>``.
+
+        * ``greedy`` -- argmax at each step; ``sample`` -- ancestral sampling from the
+          ``temperature``-scaled distribution, optionally restricted to the ``top_k`` tokens and/or the
+          nucleus of mass ``top_p`` (Holtzman et al. 2020); ``beam`` -- batched beam search ranked by
+          ``log p / length ** length_penalty`` (0: raw log-probability).
+        * ``z=None`` with ``n``: n codes from the prior (vae) or, for mode='lm', n unconditional samples.
+        * ``max_length`` counts ``<eos>``; ``<pad>`` and ``<bos>`` are never generated.
+        * ``return_scores=True`` also returns ``log p(sequence | z)`` (B,): the sum of the model's
+          log-probabilities of the generated tokens incl. ``<eos>`` (no temperature, no filtering).
+        """
+        c = self.config
+        if strategy not in ("greedy", "beam", "sample"):
+            raise ValueError(f"strategy must be 'greedy', 'beam' or 'sample', got {strategy!r}")
+        if beam_size < 1 or top_k < 0 or not 0.0 < top_p <= 1.0 or temperature <= 0 or max_length < 1:
+            raise ValueError(f"need beam_size >= 1, top_k >= 0, 0 < top_p <= 1, temperature > 0, max_length >= 1; "
+                             f"got {beam_size}, {top_k}, {top_p}, {temperature}, {max_length}")
+        if c.decoder == "transformer" and max_length > c.max_length:
+            raise ValueError(f"max_length={max_length} exceeds the Transformer decoder's max_length={c.max_length}")
+        if c.mode == "lm":
+            if n is None:
+                n = z.size(0) if z is not None else None
+            if n is None:
+                raise ValueError("mode='lm' generates without z: pass n, the number of sentences")
+            z = None
+        elif z is None:
+            if c.mode == "ae":
+                raise ValueError("pass z (B, latent_size): an auto-encoder has no prior to sample codes from")
+            if n is None:
+                raise ValueError("pass z (B, latent_size), or n to sample z from the prior")
+            z = self.sample_prior(n, generator)
+        else:
+            z = z.to(self.embedding.weight.dtype)
+            n = z.size(0)
+
+        banned = [c.pad_id, c.bos_id]
+
+        def step(tokens: Tensor, state):
+            feats, state = self.decoder.step(tokens, state)                        # (N, F)
+            log_probs = F.log_softmax(self.decoder.head(feats).float(), dim=-1)    # (N, V)
+            log_probs[:, banned] = float("-inf")
+            return log_probs, state
+
+        state = self.decoder.start(z, n)
+        common = dict(bos_id=c.bos_id, eos_id=c.eos_id, pad_id=c.pad_id, max_length=max_length, device=self.device)
+        if strategy == "beam":
+            tokens, scores = beam_search(step, self.decoder.reorder, state, n, beam_size=beam_size,
+                                         length_penalty=length_penalty, **common)
+        else:
+            tokens, scores = sample_search(step, state, n, greedy=strategy == "greedy", top_k=top_k, top_p=top_p,
+                                           temperature=temperature, generator=generator, **common)
+        seqs = tokens_to_lists(tokens, c.eos_id, c.pad_id)
+        return (seqs, scores) if return_scores else seqs
+
+
+# ----------------------------------------------------------------------------- warm start
+
+@dataclass
+class WarmStart:
+    """What :func:`warm_start` did, parameter name by parameter name."""
+
+    copied: list[str]            # same name and shape: copied
+    widened: list[str]           # partly copied: an RNN input's source columns (z's zeroed), or an AE's mu rows
+    zeroed: list[str]            # z's entry points into the decoder, zeroed so they add nothing at first
+    fresh: list[str]             # left at their initialisation (e.g. the encoder when starting from an LM)
+    exact: bool                  # True when the decoder computes exactly the source's p(x_t | x_<t) for any z
+
+    def summary(self) -> str:
+        return (f"{len(self.copied)} tensors copied, {len(self.widened)} partly copied, {len(self.zeroed)} z-inputs "
+                f"zeroed, {len(self.fresh)} new" + ("; the decoder starts as the source model exactly" if self.exact else ""))
+
+
+# Where z enters the decoder, and Transformer cross-attention's output projection (its residual branch to z):
+# zeroed when the source has no such tensor, so that a z-decoder computes what a z-free one did.
+_Z_ENTRIES = re.compile(r"decoder\.(z_to_state|z_embed)\.|decoder\.blocks\.\d+\.cross\.proj\.")
+_CROSS_BRANCH = re.compile(r"decoder\.(z_memory\.|blocks\.\d+\.(cross|ln_x)\.)")
+
+
+@torch.no_grad()
+def warm_start(model: SentenceVAE, source: SentenceVAE, parts: Literal["all", "encoder"] = "all") -> WarmStart:
+    """Initialise ``model`` from the weights of a trained ``source``.
+
+    ``parts="all"`` (typically from the LM baseline): starting a VAE's decoder from a trained language
+    model is the decoder pre-training of Li et al. (2020, Optimus, with GPT-2) applied to the LSTM
+    baseline. Tensors of the same name and shape are copied; an RNN input matrix that is wider here
+    because z is concatenated to every step keeps the source's columns and gets zeros for z;
+    ``z_to_state``, ``z_embed`` and the output projection of a Transformer's cross-attention to z, absent
+    in an LM, are zeroed. The decoder then starts as the LM exactly (``WarmStart.exact``): the VAE's first
+    ELBO is the LM's log-likelihood minus the KL, and training adds what z can explain. What the source
+    lacks keeps its initialisation: the encoder (except the embedding it shares with the decoder), and a
+    Transformer's z prefix token (then ``exact`` is False: the prefix shifts every position).
+
+    ``parts="encoder"`` (from an auto-encoder or a beta = 0 VAE): the encoder and the embedding table it
+    reads are copied and the decoder keeps its fresh initialisation. This is the recipe of Li et al.
+    (2019, "A Surprisingly Effective Fix for Deep Latent Variable Modeling of Text"): pre-train q(z|x)
+    with the auto-encoding objective, reset the decoder, then train the VAE with free bits, so that the
+    decoder learns to read an informative z before it becomes a good language model on its own. An AE's
+    head predicts mu only; a VAE's predicts (mu, logvar): the mu rows are copied and the logvar rows keep
+    their initialisation (listed in ``widened``). With ``share_embeddings`` the decoder reads (and with
+    ``tie_embeddings`` predicts through) that same copied table.
+
+    Raises ``ValueError`` naming the problem when the copied parts differ in kind, size, vocabulary or tying.
+    """
+    c, sc = model.config, source.config
+    if parts not in ("all", "encoder"):
+        raise ValueError(f"warm start: parts must be 'all' or 'encoder', got {parts!r}")
+    if sc.vocab_size != c.vocab_size:
+        raise ValueError(f"warm start: the source has a vocabulary of {sc.vocab_size} tokens, this model "
+                         f"{c.vocab_size}; train with the source's tokenizer (leave tokenizer.path unset)")
+    if parts == "encoder":
+        return _warm_start_encoder(model, source)
+    if sc.decoder != c.decoder:
+        raise ValueError(f"warm start: the source has a {sc.decoder} decoder, this model a {c.decoder} one; "
+                         f"set model.decoder={sc.decoder}")
+    if sc.tie_embeddings != c.tie_embeddings:
+        raise ValueError(f"warm start: the source has tie_embeddings={sc.tie_embeddings}, this model "
+                         f"{c.tie_embeddings}; set model.tie_embeddings={str(sc.tie_embeddings).lower()}")
+    if sc.mode != "lm" and c.mode != "lm" and sc.share_embeddings != c.share_embeddings:
+        raise ValueError(f"warm start: the source has share_embeddings={sc.share_embeddings}, this model "
+                         f"{c.share_embeddings}; set model.share_embeddings={str(sc.share_embeddings).lower()}")
+    src = source.state_dict()
+    ours = model.state_dict(keep_vars=True)
+    report = WarmStart([], [], [], [], exact=False)
+    mismatched, seen = [], set()
+    for name, tensor in ours.items():
+        if id(tensor) in seen:                      # a tied or shared tensor, handled under its first name
+            continue
+        seen.add(id(tensor))
+        param, theirs = tensor.data, src.get(name)
+        if theirs is None and _Z_ENTRIES.match(name):
+            param.zero_()
+            report.zeroed.append(name)
+        elif theirs is None:
+            report.fresh.append(name)                # the encoder; a Transformer's cross-attention to z
+        elif theirs.shape == param.shape:
+            param.copy_(theirs)
+            report.copied.append(name)
+        elif (name == "decoder.rnn.weight_ih_l0" and param.size(0) == theirs.size(0)
+              and theirs.size(1) == sc.embed_size < param.size(1)):
+            param.zero_()
+            param[:, : theirs.size(1)] = theirs                                   # (4H, E) into (4H, E+Z)
+            report.widened.append(name)
+        else:
+            mismatched.append(f"{name}: {tuple(param.shape)} here vs {tuple(theirs.shape)} in the source")
+    _raise_if_mismatched(mismatched, "embed_size, hidden_size, decoder_layers and tie_embeddings")
+    unused = [k for k in src if k.startswith("decoder.") and k not in ours]   # e.g. a source VAE's z_to_state
+    fresh_decoder = [n for n in report.fresh if n.startswith("decoder.") and not _CROSS_BRANCH.match(n)]
+    report.exact = not unused and not fresh_decoder
+    return report
+
+
+def _warm_start_encoder(model: SentenceVAE, source: SentenceVAE) -> WarmStart:
+    """``warm_start(..., parts="encoder")``: copy q(z|x) and its embedding, leave the decoder fresh."""
+    c, sc = model.config, source.config
+    if sc.mode == "lm":
+        raise ValueError("warm start of the encoder: the source has mode=lm and no encoder; start the encoder from "
+                         "an auto-encoder or VAE folder (e.g. one trained with model.mode=ae)")
+    if c.mode == "lm":
+        raise ValueError("warm start of the encoder: this model has mode=lm and no encoder to start; "
+                         "set model.mode=vae (or ae), or train.init_parts=all")
+    if sc.mode == "vae" and c.mode == "ae":
+        raise ValueError("warm start: the source encoder is a VAE's (mu and logvar), this model is a deterministic "
+                         "auto-encoder; start a mode=ae model from an auto-encoder, or set model.mode=vae")
+    # settings that change what same-shaped encoder tensors mean, or which tensors exist
+    keys = ["encoder", "latent_size", "embed_size"]
+    keys += (["hidden_size", "encoder_layers", "num_heads", "ff_size", "pooling", "positional", "max_length"]
+             if c.encoder == "transformer" else ["encoder_layers", "bidirectional"])
+    differ = [(k, getattr(sc, k), getattr(c, k)) for k in keys if getattr(sc, k) != getattr(c, k)]
+    theirs_h, ours_h = sc.encoder_hidden_size or sc.hidden_size, c.encoder_hidden_size or c.hidden_size
+    if c.encoder != "transformer" and theirs_h != ours_h:     # an RNN's effective size (null: hidden_size)
+        differ.append(("encoder_hidden_size", theirs_h, ours_h))
+    if differ:
+        raise ValueError("warm start of the encoder: the source's encoder differs: "
+                         + "; ".join(f"{k}={theirs!r} there, {ours!r} here" for k, theirs, ours in differ)
+                         + ". Set " + " ".join(f"model.{k}={str(v).lower() if isinstance(v, bool) else v}"
+                                               for k, v, _ in differ))
+    src = source.state_dict()
+    ours = model.state_dict(keep_vars=True)
+    report = WarmStart([], [], [], [], exact=False)
+    mismatched, seen = [], set()
+    for name, tensor in ours.items():
+        if id(tensor) in seen:
+            continue
+        seen.add(id(tensor))
+        param, theirs = tensor.data, src.get(name)
+        if not (name.startswith("encoder.") or name == "embedding.weight"):
+            report.fresh.append(name)                # the decoder (and a separate decoder embedding)
+        elif theirs is not None and theirs.shape == param.shape:
+            param.copy_(theirs)
+            report.copied.append(name)
+        elif (theirs is not None and name.startswith("encoder.head.") and sc.mode == "ae"
+              and theirs.size(0) == c.latent_size and param.size(0) == 2 * c.latent_size
+              and theirs.shape[1:] == param.shape[1:]):
+            param[: c.latent_size] = theirs                                      # mu rows; logvar rows stay fresh
+            report.widened.append(name)
+        else:
+            shape = "missing" if theirs is None else tuple(theirs.shape)
+            mismatched.append(f"{name}: {tuple(param.shape)} here vs {shape} in the source")
+    unused = [k for k in src if k.startswith("encoder.") and k not in ours]
+    mismatched += [f"{k}: in the source only" for k in unused]
+    _raise_if_mismatched(mismatched, "encoder settings")
+    return report
+
+
+def _raise_if_mismatched(mismatched: list[str], keys: str) -> None:
+    if mismatched:
+        more = f" (and {len(mismatched) - 4} more)" if len(mismatched) > 4 else ""
+        raise ValueError("warm start: the model differs in size from the source: " + "; ".join(mismatched[:4]) + more
+                         + f". Use the source's {keys}")

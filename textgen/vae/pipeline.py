@@ -1,0 +1,272 @@
+"""``SentenceVAEPipeline``: the user API of a trained sentence VAE.
+
+    from textgen.pipelines import SentenceVAEPipeline
+
+    pipe = SentenceVAEPipeline.from_pretrained("ptb-lstm-vae")          # or a folder from train-vae
+    out = pipe.interpolate("i want to talk to you", "she did n't want to be with him", steps=6)
+    for line in out.lines(): print(line)
+    pipe.sample(5, generator=torch.Generator().manual_seed(0)).sentences
+    pipe.reconstruct(["the market fell on monday"]).sentences
+    pipe.encode(["a sentence", "another one"]).mu                       # (2, Z) posterior means
+    pipe.analogy("he is a man", "she is a woman", "he is a king").sentence
+
+Every method takes batches (lists of sentences), normalises text the way the model's tokenizer expects
+(:func:`textgen.tokenization.textprep.prepare_text`: e.g. ``"I don't"`` -> ``"i do n't"`` for a PTB model), reports
+words outside the vocabulary (a ``UserWarning`` and the ``unknown_words`` field of the output) and
+refuses bad input with a ``ValueError`` that says what to do. Outputs are dataclasses.
+
+Interpolation runs between the **posterior means** of the two sentences (not samples), so a path is a
+deterministic function of its endpoints; ``method="slerp"`` (default) follows the great circle
+(:mod:`textgen.vae.interpolation`).
+"""
+from __future__ import annotations
+
+import math
+import os
+import warnings
+from dataclasses import dataclass, field
+from typing import Literal, Optional, Sequence
+
+import torch
+from torch import Tensor
+
+from textgen.vae.modeling import SentenceVAE
+from textgen.core.runtime import progress, resolve_device
+from textgen.tokenization.textprep import PreparedText, prepare_text
+from textgen.vae.interpolation import analogy as latent_analogy
+from textgen.vae.interpolation import interpolate as latent_path
+
+__all__ = [
+    "SentenceVAEPipeline",
+    "EncodeOutput",
+    "SentencesOutput",
+    "InterpolationOutput",
+    "AnalogyOutput",
+]
+
+Strategy = Literal["greedy", "beam", "sample"]
+
+
+# ----------------------------------------------------------------------------- outputs
+
+@dataclass
+class EncodeOutput:
+    """Posterior parameters of q(z|x) for each input sentence."""
+
+    mu: Tensor                          # (N, Z) posterior means
+    logvar: Optional[Tensor]            # (N, Z), or None unless asked for (and always None for an auto-encoder)
+    texts: list[str]                    # the inputs as the model read them (normalised)
+    unknown_words: list[str] = field(default_factory=list)
+    num_truncated: int = 0
+
+
+@dataclass
+class SentencesOutput:
+    """Decoded sentences (``reconstruct`` and ``sample``), with the codes they came from."""
+
+    sentences: list[str]
+    latents: Tensor                     # (N, Z)
+    inputs: list[str] = field(default_factory=list)   # normalised inputs (reconstruct only)
+    unknown_words: list[str] = field(default_factory=list)
+    num_truncated: int = 0
+
+
+@dataclass
+class InterpolationOutput:
+    """A path between two sentences: ``sentences[i]`` decodes ``latents[i]``, taken at weight ``weights[i]``
+    (0 = the first sentence's code, 1 = the second's). The first and last entries are the reconstructions
+    of the two endpoints (``is_endpoint``)."""
+
+    sentences: list[str]
+    latents: Tensor                     # (P, Z)
+    weights: list[float]                # (P,) in [0, 1], increasing
+    source: str                         # the two inputs as the model read them
+    target: str
+    method: str
+    is_endpoint: list[bool] = field(default_factory=list)
+    unknown_words: list[str] = field(default_factory=list)
+    num_truncated: int = 0
+
+    def lines(self) -> list[str]:
+        """One printable line per point: the weight, a marker for the endpoint reconstructions, the sentence."""
+        return [f"{w:4.2f} {'*' if e else ' '} {s}" for s, w, e in zip(self.sentences, self.weights, self.is_endpoint)]
+
+
+@dataclass
+class AnalogyOutput:
+    """"a is to b as c is to ?": the decoding of z_c + (z_b - z_a)."""
+
+    sentence: str
+    latent: Tensor                      # (Z,)
+    inputs: list[str] = field(default_factory=list)
+    unknown_words: list[str] = field(default_factory=list)
+
+
+# ----------------------------------------------------------------------------- the pipeline
+
+class SentenceVAEPipeline:
+    """Encode, decode, sample, reconstruct and interpolate with a :class:`SentenceVAE` and its tokenizer."""
+
+    def __init__(self, model: SentenceVAE, tokenizer=None, *, show_progress: bool = True):
+        tokenizer = tokenizer if tokenizer is not None else model.tokenizer
+        if tokenizer is None:
+            raise ValueError("the model has no tokenizer: load it with SentenceVAE.from_pretrained(folder) "
+                             "or pass tokenizer=")
+        if model.config.mode == "lm":
+            raise ValueError("this is a language-model baseline (mode='lm'): it has no latent space to "
+                             "encode into or interpolate in; load a VAE or auto-encoder folder")
+        self.model = model.eval()
+        self.tokenizer = tokenizer
+        self.show_progress = show_progress
+        # A recurrent model reads any length; the tokenizer's max_length is the training cut, which we keep
+        # for inputs too (the model never saw longer sentences), and report when it applies.
+        limit = [n for n in (tokenizer.max_length, model.max_positions) if n is not None]
+        self.max_length: Optional[int] = min(limit) if limit else None
+
+    @classmethod
+    def from_pretrained(cls, name_or_path: str | os.PathLike = "ptb-lstm-vae", *, device: str = "cpu",
+                        show_progress: bool = True) -> "SentenceVAEPipeline":
+        """Load a folder written by ``save_pretrained`` / ``train-vae``, or a shipped model by name."""
+        model = SentenceVAE.from_pretrained(name_or_path, device=resolve_device(device))
+        return cls(model, show_progress=show_progress)
+
+    @property
+    def device(self) -> torch.device:
+        return self.model.device
+
+    # -------------------------------------------------------------- text in
+
+    def _prepare(self, sentences: Sequence[str], what: str = "sentence") -> tuple[list[PreparedText], list[str]]:
+        if isinstance(sentences, (str, bytes)):
+            raise ValueError(f"expected a list of sentences, got a single {type(sentences).__name__}; wrap it in a list")
+        sentences = list(sentences)
+        if not sentences:
+            raise ValueError("no sentences given: pass at least one")
+        prepared = []
+        for i, s in enumerate(sentences):
+            label = f"{what} {i + 1}" if len(sentences) > 1 else what
+            p = prepare_text(s, self.tokenizer, what=label)
+            if not p.text.strip():
+                raise ValueError(f"{label} is empty{' after normalisation' if str(s).strip() else ''} ({s!r}): "
+                                 "pass a sentence with at least one word")
+            if p.unknown and len(p.unknown) == p.num_words:
+                raise ValueError(f"{label} ({s!r}) has only words outside the model's vocabulary "
+                                 f"({', '.join(p.unknown)}); the model would read nothing but <unk>. Use words it "
+                                 f"knows (a {self.tokenizer.vocab_size:,}-token vocabulary)")
+            prepared.append(p)
+        unknown = list(dict.fromkeys(w for p in prepared for w in p.unknown))
+        if unknown:
+            warnings.warn(f"{len(unknown)} word(s) outside the model's vocabulary are read as <unk>: "
+                          f"{', '.join(unknown[:20])}{' ...' if len(unknown) > 20 else ''}", UserWarning, stacklevel=3)
+        return prepared, unknown
+
+    def _batches(self, texts: list[str], batch_size: int, desc: str):
+        """Yield (start, input_ids, lengths, num_truncated) for chunks of ``texts``; a bar when there are many."""
+        if batch_size < 1:
+            raise ValueError(f"batch_size must be >= 1, got {batch_size}")
+        starts = range(0, len(texts), batch_size)
+        bar = progress(starts, enabled=self.show_progress and len(starts) > 1, desc=desc, total=len(starts))
+        for start in bar:
+            enc = self.tokenizer.encode_batch(texts[start:start + batch_size], add_bos=False, add_eos=True,
+                                              max_length=self.max_length)
+            yield start, enc.input_ids.to(self.device), enc.lengths, enc.num_truncated
+
+    def _warn_truncated(self, n: int) -> None:
+        if n:
+            warnings.warn(f"{n} sentence(s) longer than the model's maximum of {self.max_length} tokens "
+                          f"(incl. <eos>) were truncated to it", UserWarning, stacklevel=3)
+
+    # -------------------------------------------------------------- verbs
+
+    @torch.no_grad()
+    def encode(self, sentences: Sequence[str], batch_size: int = 64, *, return_logvar: bool = False) -> EncodeOutput:
+        """Posterior means (and, on request, log-variances) of q(z|x): (N, Z)."""
+        prepared, unknown = self._prepare(sentences)
+        texts = [p.text for p in prepared]
+        mus, logvars, cut = [], [], 0
+        for _, ids, lengths, n_cut in self._batches(texts, batch_size, "encode"):
+            mu, logvar = self.model.encode(ids, lengths)
+            mus.append(mu.float().cpu())
+            if logvar is not None:
+                logvars.append(logvar.float().cpu())
+            cut += n_cut
+        self._warn_truncated(cut)
+        logvar = torch.cat(logvars) if return_logvar and logvars else None
+        return EncodeOutput(mu=torch.cat(mus), logvar=logvar, texts=texts, unknown_words=unknown, num_truncated=cut)
+
+    @torch.no_grad()
+    def decode(self, latents: Tensor, *, strategy: Strategy = "greedy", batch_size: int = 64,
+               generator: Optional[torch.Generator] = None, **generate_kwargs) -> list[str]:
+        """Sentences from codes (N, Z); ``generate_kwargs`` go to :meth:`SentenceVAE.generate`
+        (``beam_size``, ``top_k``, ``top_p``, ``temperature``, ``max_length``)."""
+        latents = torch.as_tensor(latents, dtype=torch.float32)
+        if latents.dim() != 2 or latents.size(1) != self.model.config.latent_size:
+            raise ValueError(f"latents must have shape (N, {self.model.config.latent_size}), got {tuple(latents.shape)}")
+        if not torch.isfinite(latents).all():
+            raise ValueError("latents contain NaN or infinite values")
+        generate_kwargs.setdefault("max_length", self.max_length or 64)
+        out: list[str] = []
+        starts = range(0, latents.size(0), batch_size)
+        for start in progress(starts, enabled=self.show_progress and len(starts) > 1, desc="decode", total=len(starts)):
+            z = latents[start:start + batch_size].to(self.device)
+            seqs = self.model.generate(z, strategy=strategy, generator=generator, **generate_kwargs)
+            out += [self.tokenizer.decode(s) for s in seqs]
+        return out
+
+    def reconstruct(self, sentences: Sequence[str], *, strategy: Strategy = "greedy", batch_size: int = 64,
+                    generator: Optional[torch.Generator] = None, **generate_kwargs) -> SentencesOutput:
+        """Encode each sentence to its posterior mean and decode it back."""
+        enc = self.encode(sentences, batch_size)
+        sents = self.decode(enc.mu, strategy=strategy, batch_size=batch_size, generator=generator, **generate_kwargs)
+        return SentencesOutput(sentences=sents, latents=enc.mu, inputs=enc.texts, unknown_words=enc.unknown_words,
+                               num_truncated=enc.num_truncated)
+
+    def sample(self, n: int = 5, *, temperature: float = 1.0, strategy: Strategy = "greedy", batch_size: int = 64,
+               generator: Optional[torch.Generator] = None, **generate_kwargs) -> SentencesOutput:
+        """``n`` sentences decoded from z ~ N(0, temperature^2 I), the prior (temperature scales the code,
+        not the decoder's softmax; pass ``strategy="sample"`` and a ``generate_kwargs`` temperature for that)."""
+        if self.model.config.mode != "vae":
+            raise ValueError("an auto-encoder has no prior to sample from; use a VAE (mode='vae')")
+        if isinstance(n, bool) or not isinstance(n, int) or n < 1:
+            raise ValueError(f"n must be a positive integer, got {n!r}")
+        if not temperature > 0 or not math.isfinite(temperature):
+            raise ValueError(f"temperature must be a positive number, got {temperature!r}")
+        z = torch.randn(n, self.model.config.latent_size, generator=generator) * temperature     # (n, Z)
+        sents = self.decode(z, strategy=strategy, batch_size=batch_size, generator=generator, **generate_kwargs)
+        return SentencesOutput(sentences=sents, latents=z)
+
+    def interpolate(self, a: str, b: str, steps: int = 8, *, method: Literal["slerp", "linear"] = "slerp",
+                    strategy: Strategy = "greedy", dedupe: bool = True, generator: Optional[torch.Generator] = None,
+                    **generate_kwargs) -> InterpolationOutput:
+        """Decode ``steps`` points between the posterior means of ``a`` and ``b``, plus both endpoints.
+
+        ``dedupe`` merges consecutive points that decode to the same sentence (keeping the first of each run,
+        and the endpoint itself for the run that ends the path), so the path lists each change once.
+        """
+        enc = self.encode([a, b])
+        path, t = latent_path(enc.mu[0], enc.mu[1], steps, method)                  # (P, Z), (P,)
+        sents = self.decode(path, strategy=strategy, generator=generator, **generate_kwargs)
+        weights = t.tolist()
+        keep = list(range(len(sents)))
+        if dedupe:
+            keep = [i for i in keep if i == 0 or sents[i] != sents[i - 1]]            # first of each run
+            last = len(sents) - 1
+            if keep[-1] != last:                                 # the final run is represented by the endpoint
+                if keep[-1] == 0:
+                    keep.append(last)
+                else:
+                    keep[-1] = last
+        return InterpolationOutput(
+            sentences=[sents[i] for i in keep], latents=path[keep], weights=[weights[i] for i in keep],
+            source=enc.texts[0], target=enc.texts[1], method=method,
+            is_endpoint=[i in (0, len(sents) - 1) for i in keep],
+            unknown_words=enc.unknown_words, num_truncated=enc.num_truncated,
+        )
+
+    def analogy(self, a: str, b: str, c: str, *, strategy: Strategy = "greedy",
+                generator: Optional[torch.Generator] = None, **generate_kwargs) -> AnalogyOutput:
+        """"a is to b as c is to ?": decodes z_c + (z_b - z_a) from the posterior means."""
+        enc = self.encode([a, b, c])
+        z = latent_analogy(enc.mu[0], enc.mu[1], enc.mu[2])                          # (Z,)
+        sent = self.decode(z[None], strategy=strategy, generator=generator, **generate_kwargs)[0]
+        return AnalogyOutput(sentence=sent, latent=z, inputs=enc.texts, unknown_words=enc.unknown_words)
