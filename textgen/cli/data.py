@@ -1,7 +1,24 @@
-"""Sub-commands for tokenizers, corpora and configs: ``train-tokenizer``, ``corpus-info``, ``show-config``."""
+"""Sub-commands for corpora, tokenizers and configs: ``prepare-corpus``, ``train-tokenizer``, ``corpus-info``,
+``show-config``."""
 from __future__ import annotations
 
 import argparse
+
+
+def cmd_prepare_corpus(args: argparse.Namespace) -> int:
+    """Build a corpus offline from installed packages (today: ``english``, see :mod:`textgen.data.english`)."""
+    from textgen.data.english import build_english_corpus
+
+    if args.limit is not None and args.limit < 1:
+        raise ValueError(f"--limit must be >= 1 passages per source, got {args.limit}")
+    stats = build_english_corpus(args.out, sources=args.sources.split(","), cub_path=args.cub, seed=args.seed,
+                                 log=None if args.quiet else print, limit=args.limit)
+    for split in ("train", "valid", "test"):
+        per = dict(stats["splits"][split])
+        total = per.pop("total")
+        print(f"{split:<6} {total:>9,} sentences  " + "  ".join(f"{k} {v:,}" for k, v in per.items()))
+    print(f"wrote {args.out}/{{train,valid,test}}.jsonl and stats.json; train on it with data.train={args.out}/train.jsonl")
+    return 0
 
 
 def cmd_train_tokenizer(args: argparse.Namespace) -> int:
@@ -19,7 +36,7 @@ def cmd_train_tokenizer(args: argparse.Namespace) -> int:
     t = cfg.tokenizer
     tok = Tokenizer.train(
         texts, kind=t.kind, vocab_size=t.vocab_size, min_freq=t.min_freq,
-        lowercase=t.lowercase, max_length=t.max_length,
+        lowercase=t.lowercase, max_length=t.max_length, byte_level=t.byte_level,
     )
     out = Path(cfg.out_dir)
     tok.save(out)
@@ -67,6 +84,15 @@ def cmd_show_config(args: argparse.Namespace) -> int:
 
 def register(add) -> None:
     """Add this module's sub-commands to the parser (``add(name, func, help)`` returns the sub-parser)."""
+    p = add("prepare-corpus", cmd_prepare_corpus, "build a corpus offline from installed packages (english)")
+    p.add_argument("name", choices=["english"], help="english: movie reviews, movie dialogs and CUB captions")
+    p.add_argument("--out", required=True, help="output folder (train/valid/test.jsonl and stats.json)")
+    p.add_argument("--sources", default="dialog,review,caption",
+                   help="comma-separated subset of dialog,review,caption,news (default: dialog,review,caption)")
+    p.add_argument("--cub", help="CUB caption file (default: $TEXTGEN_CUB_CAPTIONS, else shared/data or ../shared/data)")
+    p.add_argument("--seed", type=int, default=0, help="salt of the split hash (default 0)")
+    p.add_argument("--limit", type=int, help="read only the first N passages of each source (a quick look)")
+    p.add_argument("--quiet", action="store_true", help="no progress lines")
     p = add("train-tokenizer", cmd_train_tokenizer, "train the shared tokenizer from a YAML config")
     p.add_argument("--config", required=True, help="YAML file, e.g. configs/tokenizer/ptb_word.yaml")
     p.add_argument("--out", help="output folder (overrides out_dir)")

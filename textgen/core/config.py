@@ -290,9 +290,11 @@ class TokenizerConfig:
     min_freq: int = 1                 # word kind: drop rarer words (they become <unk>)
     lowercase: bool = False
     max_length: Optional[int] = None  # tokens per sentence including <eos>; longer ones are truncated
+    byte_level: bool = False          # bpe only: byte-level BPE, which never gives <unk>
 
     def validate(self) -> None:
         check(self.min_freq >= 1, "min_freq", f"must be >= 1, got {self.min_freq}")
+        check(not self.byte_level or self.kind == "bpe", "byte_level", f"applies to kind 'bpe' only, got kind={self.kind!r}")
         if self.vocab_size is not None:
             check(self.vocab_size >= 8, "vocab_size", f"must be >= 8 (4 special tokens + words), got {self.vocab_size}")
         if self.kind != "word" and self.path is None:

@@ -2,6 +2,7 @@
 
 * :func:`load_corpus` / :func:`corpus_texts` read ``ptb:train``, text/JSONL/CSV files and globs,
   saved datasets and CUB captions (see :mod:`textgen.data.corpus` for the spec syntax);
+* :func:`build_english_corpus` builds the general-English corpus (``textgen prepare-corpus english``);
 * :func:`tokenize_dataset` adds ``input_ids`` and ``length`` columns and reports :class:`TokenizeStats`;
 * :class:`BucketBatchSampler`, :func:`collate_batch`, :func:`make_dataloader` and
   :func:`padding_fraction` batch sentences of similar length (see :mod:`textgen.data.batching`).
@@ -29,6 +30,7 @@ _LAZY = {
     "collate_batch": "textgen.data.batching",
     "make_dataloader": "textgen.data.batching",
     "ragged_column": "textgen.data.batching",
+    "build_english_corpus": "textgen.data.english",
 }
 
 __all__ = list(_LAZY)
@@ -46,4 +48,5 @@ if TYPE_CHECKING:  # pragma: no cover - for IDEs and type checkers only
         ragged_column,
     )
     from textgen.data.corpus import SUPPORTED_SPECS, CorpusError, corpus_texts, load_corpus, parse_spec
+    from textgen.data.english import build_english_corpus
     from textgen.data.processing import TokenizeStats, tokenize_dataset

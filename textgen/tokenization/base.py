@@ -90,6 +90,7 @@ class _PayloadError(Exception):
 class _Backend:
     kind: str
     lowercase: bool
+    byte_level: bool = False    # bpe only: GPT-2 style byte-level pre-tokenizer, never <unk>
     vocab: list[str]            # id -> token
     token_ids: dict[str, int]   # token -> id
 

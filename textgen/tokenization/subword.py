@@ -39,6 +39,12 @@ class _SubwordBackend(_Backend):
         self.vocab = [self.hf.id_to_token(i) for i in range(self.hf.get_vocab_size())]
         self.token_ids = {t: i for i, t in enumerate(self.vocab)}
 
+    @property
+    def byte_level(self) -> bool:  # type: ignore[override]
+        from tokenizers import pre_tokenizers
+
+        return isinstance(self.hf.pre_tokenizer, pre_tokenizers.ByteLevel)
+
 
 class _HFBackend(_SubwordBackend):
     """``bpe`` and ``unigram``: a Hugging Face ``tokenizers`` model does all the work."""
@@ -49,18 +55,23 @@ class _HFBackend(_SubwordBackend):
 
     @classmethod
     def train(cls, corpus: list[str], kind: str, vocab_size: int, min_freq: int, lowercase: bool,
-              trainer_kwargs: dict[str, Any]) -> "_HFBackend":
-        from tokenizers import Tokenizer as HFTokenizer, models, trainers
+              trainer_kwargs: dict[str, Any], byte_level: bool = False) -> "_HFBackend":
+        from tokenizers import Tokenizer as HFTokenizer, models, pre_tokenizers, trainers
 
         options = {"show_progress": False, **trainer_kwargs, "vocab_size": vocab_size,
                    "special_tokens": list(SPECIAL_TOKENS)}
         if kind == "bpe":
             hf = HFTokenizer(models.BPE(unk_token=UNK))
+            if byte_level:  # all 256 byte symbols are in the vocabulary, so no text needs <unk>
+                options["initial_alphabet"] = pre_tokenizers.ByteLevel.alphabet()
             trainer = trainers.BpeTrainer(min_frequency=options.pop("min_frequency", min_freq), **options)
         else:
             hf = HFTokenizer(models.Unigram())
             trainer = trainers.UnigramTrainer(unk_token=UNK, **options)
-        _set_subword_pipeline(hf, lowercase)
+        if byte_level:
+            _set_byte_level_pipeline(hf, lowercase)
+        else:
+            _set_subword_pipeline(hf, lowercase)
         try:
             hf.train_from_iterator(corpus, trainer=trainer, length=len(corpus))
         except Exception as e:  # the Rust trainer raises a bare Exception
@@ -236,5 +247,24 @@ def _set_subword_pipeline(hf: Any, lowercase: bool) -> None:
         decoders.Replace(UNK, _SPIECE + UNK),
         decoders.Metaspace(replacement=_SPIECE, prepend_scheme="always", split=True),
     ])
+
+
+_BYTE_SPACE = "\u0120"  # 'Ġ', the byte-level symbol of the space byte
+
+
+def _set_byte_level_pipeline(hf: Any, lowercase: bool) -> None:
+    """The subword normaliser, GPT-2's byte-level pre-tokenizer and its decoder (``bpe`` with byte_level=True).
+
+    Text is split GPT-2 style (words with their leading space, punctuation, digits, contractions) and
+    mapped to the 256 byte symbols, all of which are in the vocabulary: any string encodes without
+    ``<unk>`` (emoji, CJK, accents) and decodes back to its normalised form. A literal ``<unk>`` is
+    still the special token, written back as a word of its own as in the other kinds.
+    """
+    from tokenizers import decoders, pre_tokenizers
+
+    hf.normalizer = _subword_normalizer(lowercase)
+    hf.pre_tokenizer = pre_tokenizers.ByteLevel(add_prefix_space=True, use_regex=True)
+    hf.decoder = decoders.Sequence([decoders.Replace(UNK, _BYTE_SPACE + UNK), decoders.ByteLevel(),
+                                    decoders.Strip(" ", 1, 0)])  # the space add_prefix_space put first
 
 

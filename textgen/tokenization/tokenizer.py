@@ -4,7 +4,8 @@ A :class:`Tokenizer` turns sentences into integer ids and back. Four kinds share
 
 =================  ==========================================================================
 ``word``           whitespace-separated tokens (PTB-style, pre-tokenized text); pure Python
-``bpe``            byte-pair encoding trained with Hugging Face ``tokenizers``
+``bpe``            byte-pair encoding trained with Hugging Face ``tokenizers``; ``byte_level=True``
+                   makes it GPT-2 style byte-level BPE, which never gives ``<unk>``
 ``unigram``        unigram language model trained with Hugging Face ``tokenizers``
 ``sentencepiece``  unigram language model trained with the ``sentencepiece`` library
 =================  ==========================================================================
@@ -105,6 +106,7 @@ class Tokenizer:
         *,
         strict: bool = True,
         min_chars_per_token: float = MIN_CHARS_PER_TOKEN,
+        byte_level: bool = False,
         **trainer_kwargs: Any,
     ) -> "Tokenizer":
         """Train a tokenizer of ``kind`` on ``texts`` (one sentence per string).
@@ -124,6 +126,9 @@ class Tokenizer:
                 ``strict=False`` they warn instead.
             min_chars_per_token: the degeneracy threshold (mean non-space characters per token
                 on a sample of the training text); 0 disables the check.
+            byte_level: ``bpe`` only: byte-level BPE (GPT-2's pre-tokenizer and its 256 byte
+                symbols in the vocabulary), so no text ever encodes to ``<unk>``; the normaliser
+                (NFKC, whitespace) is the same as for the other subword kinds.
             **trainer_kwargs: passed to ``tokenizers.trainers.BpeTrainer`` / ``UnigramTrainer``
                 or ``sentencepiece.SentencePieceTrainer.train`` (e.g. ``shrinking_factor``,
                 ``character_coverage``). The ``word`` kind takes none.
@@ -142,6 +147,9 @@ class Tokenizer:
                              f"(4 special tokens + at least one token), got {size!r}")
         if not isinstance(min_freq, int) or min_freq < 1:
             raise ValueError(f"min_freq must be an int >= 1, got {min_freq!r}")
+        if byte_level and kind != "bpe":
+            raise ValueError(f"byte_level=True applies to kind='bpe' only, got kind={kind!r}; "
+                             "use kind='bpe' for a tokenizer that never gives <unk>")
         _check_max_length(max_length)
 
         corpus = _read_corpus(texts)
@@ -154,7 +162,8 @@ class Tokenizer:
             if kind == "sentencepiece":
                 backend = _SentencePieceBackend.train(corpus, size, lowercase, trainer_kwargs)
             else:
-                backend = _HFBackend.train(corpus, kind, size, min_freq, lowercase, trainer_kwargs)
+                backend = _HFBackend.train(corpus, kind, size, min_freq, lowercase, trainer_kwargs,
+                                           byte_level=byte_level)
             _report_vocab_size(kind, requested=size, got=backend.vocab_size)
             if kind in ("unigram", "sentencepiece") and min_chars_per_token > 0:
                 _check_not_degenerate(backend, corpus, size, min_chars_per_token, strict)
@@ -356,9 +365,15 @@ class Tokenizer:
         _check_text(text, "unknown_words")
         return list(dict.fromkeys(self._backend.unknown_words(text)))
 
+    @property
+    def byte_level(self) -> bool:
+        """True for a byte-level ``bpe`` tokenizer (one that never gives ``<unk>``)."""
+        return self._backend.byte_level
+
     def __repr__(self) -> str:
+        byte_level = ", byte_level=True" if self.byte_level else ""
         return (f"Tokenizer(kind={self.kind!r}, vocab_size={self.vocab_size}, "
-                f"lowercase={self.lowercase}, max_length={self.max_length})")
+                f"lowercase={self.lowercase}, max_length={self.max_length}{byte_level})")
 
     # ------------------------------------------------------------------------- persistence
 

@@ -220,7 +220,7 @@ class VAETrainer:
 
         texts = corpus_texts(self.cfg.data.train, text_column=self.cfg.data.text_column, errors=self.cfg.data.errors)
         return Tokenizer.train(texts, kind=t.kind, vocab_size=t.vocab_size, min_freq=t.min_freq,
-                               lowercase=t.lowercase, max_length=t.max_length)
+                               lowercase=t.lowercase, max_length=t.max_length, byte_level=t.byte_level)
 
     def _resume_tokenizer(self):
 
