@@ -20,8 +20,8 @@ export TRANSFORMERS_OFFLINE=1
 demo: $(STAMP)
 	$(BIN)/textgen demo
 
-test: $(STAMP)
-	$(BIN)/python -m pytest -q --durations=15
+test: $(STAMP)      # one worker per core (pytest-xdist), one torch thread each; the 15 slowest tests listed
+	$(BIN)/python -m pytest -q -n auto --dist loadfile --durations=15
 
 test-all: $(STAMP)
 	$(BIN)/python -m pytest -q -m ""
