@@ -156,6 +156,7 @@ def test_cli_interpolate_text_and_json(model_dir, capsys):
     (["i want\x01 it", "i want to talk to you"], "non-text"),
     (["i want", "you", "--steps", "0"], "--steps must be a positive integer"),
     (["i want", "you", "--steps", "-3"], "--steps must be a positive integer"),
+    (["i want", "you", "--steps", "100000"], "too many points for one path (at most 1000)"),
 ])
 def test_cli_bad_input_exits_2_with_a_message(model_dir, capsys, args, message):
     assert main(["interpolate", *args, "--model", str(model_dir)]) == 2
@@ -176,6 +177,18 @@ def test_cli_overlong_sentence_is_truncated_and_said(model_dir, capsys):
     long = " ".join(SENTENCES[:3])
     assert main(["reconstruct", long, "--model", str(model_dir)]) == 0
     assert "truncated" in capsys.readouterr().err
+
+
+def test_a_huge_input_is_quoted_by_its_first_60_characters_only(model_dir, capsys):
+    huge = " ".join(SENTENCES * 3000)                                     # about 100,000 characters
+    assert main(["interpolate", huge, SENTENCES[1], "--model", str(model_dir), "--steps", "2"]) == 0
+    captured = capsys.readouterr()
+    assert f"truncated to it, the first: {huge[:60]!r}... ({len(huge):,} characters)" in captured.err
+    assert max(len(line) for line in captured.out.splitlines() + captured.err.splitlines()) < 400
+    unknown = "zzqx" * 30000
+    assert main(["reconstruct", unknown, "--model", str(model_dir)]) == 2
+    err = capsys.readouterr().err
+    assert "only words outside" in err and len(err) < 600
 
 
 def test_cli_sample_reconstruct_and_encode(model_dir, tmp_path, capsys):

@@ -80,8 +80,8 @@ def cmd_interpolate(args: argparse.Namespace) -> int:
                      "unknown_words": out.unknown_words, "num_truncated": out.num_truncated})
         return 0
     print(f"# {out.method} path, {len(out.sentences)} distinct points; * marks the reconstructions of the endpoints")
-    print(f"# A: {out.source}")
-    print(f"# B: {out.target}")
+    for name, text in (("A", out.source), ("B", out.target)):     # a very long input: its start, and its length
+        print(f"# {name}: {text if len(text) <= 200 else text[:200] + f'... ({len(text):,} characters)'}")
     for line in out.lines():
         print(line)
     return 0

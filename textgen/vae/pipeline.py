@@ -30,11 +30,14 @@ from typing import Literal, Optional, Sequence
 import torch
 from torch import Tensor
 
-from textgen.vae.modeling import SentenceVAE
 from textgen.core.runtime import progress, resolve_device
+from textgen.core.text import quote, shorten
 from textgen.tokenization.textprep import PreparedText, prepare_text
 from textgen.vae.interpolation import analogy as latent_analogy
 from textgen.vae.interpolation import interpolate as latent_path
+from textgen.vae.modeling import SentenceVAE
+
+MAX_STEPS = 1000    # points on one interpolation path: more is a typo, and would decode for minutes
 
 __all__ = [
     "SentenceVAEPipeline",
@@ -147,17 +150,17 @@ class SentenceVAEPipeline:
             label = f"{what} {i + 1}" if len(sentences) > 1 else what
             p = prepare_text(s, self.tokenizer, what=label)
             if not p.text.strip():
-                raise ValueError(f"{label} is empty{' after normalisation' if str(s).strip() else ''} ({s!r}): "
+                raise ValueError(f"{label} is empty{' after normalisation' if str(s).strip() else ''} ({quote(s)}): "
                                  "pass a sentence with at least one word")
             if p.unknown and len(p.unknown) == p.num_words:
-                raise ValueError(f"{label} ({s!r}) has only words outside the model's vocabulary "
-                                 f"({', '.join(p.unknown)}); the model would read nothing but <unk>. Use words it "
+                raise ValueError(f"{label} ({quote(s)}) has only words outside the model's vocabulary "
+                                 f"({shorten(', '.join(p.unknown))}); the model would read nothing but <unk>. Use words it "
                                  f"knows (a {self.tokenizer.vocab_size:,}-token vocabulary)")
             prepared.append(p)
         unknown = list(dict.fromkeys(w for p in prepared for w in p.unknown))
         if unknown:
             warnings.warn(f"{len(unknown)} word(s) outside the model's vocabulary are read as <unk>: "
-                          f"{', '.join(unknown[:20])}{' ...' if len(unknown) > 20 else ''}", UserWarning, stacklevel=3)
+                          f"{shorten(', '.join(unknown))}", UserWarning, stacklevel=3)
         return prepared, unknown
 
     def _batches(self, texts: list[str], batch_size: int, desc: str):
@@ -167,14 +170,20 @@ class SentenceVAEPipeline:
         starts = range(0, len(texts), batch_size)
         bar = progress(starts, enabled=self.show_progress and len(starts) > 1, desc=desc, total=len(starts))
         for start in bar:
-            enc = self.tokenizer.encode_batch(texts[start:start + batch_size], add_bos=False, add_eos=True,
-                                              max_length=self.max_length)
+            chunk = texts[start:start + batch_size]
+            enc = self.tokenizer.encode_batch(chunk, add_bos=False, add_eos=True, max_length=self.max_length)
+            if enc.num_truncated and self._first_truncated is None:
+                full = enc.lengths >= self.max_length
+                self._first_truncated = chunk[int(full.nonzero()[0])] if bool(full.any()) else chunk[0]
             yield start, enc.input_ids.to(self.device), enc.lengths, enc.num_truncated
 
+    _first_truncated: Optional[str] = None
+
     def _warn_truncated(self, n: int) -> None:
+        first, self._first_truncated = self._first_truncated, None
         if n:
             warnings.warn(f"{n} sentence(s) longer than the model's maximum of {self.max_length} tokens "
-                          f"(incl. <eos>) were truncated to it", UserWarning, stacklevel=3)
+                          f"(incl. <eos>) were truncated to it, the first: {quote(first)}", UserWarning, stacklevel=3)
 
     # -------------------------------------------------------------- verbs
 
@@ -243,6 +252,9 @@ class SentenceVAEPipeline:
         ``dedupe`` merges consecutive points that decode to the same sentence (keeping the first of each run,
         and the endpoint itself for the run that ends the path), so the path lists each change once.
         """
+        if isinstance(steps, int) and not isinstance(steps, bool) and steps > MAX_STEPS:
+            raise ValueError(f"steps={steps:,} is too many points for one path (at most {MAX_STEPS}); "
+                             "a path of 8-20 points shows every change")
         enc = self.encode([a, b])
         path, t = latent_path(enc.mu[0], enc.mu[1], steps, method)                  # (P, Z), (P,)
         sents = self.decode(path, strategy=strategy, generator=generator, **generate_kwargs)
