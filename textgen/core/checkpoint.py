@@ -268,4 +268,3 @@ def load_tree(directory: str | os.PathLike) -> dict[str, Any]:
     except (json.JSONDecodeError, SafetensorError, OSError, ValueError) as e:
         raise CheckpointError(f"training state in {path} is corrupt ({e}); resume from another checkpoint") from None
     return _unflatten(structure, tensors)
-

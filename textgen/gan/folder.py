@@ -24,7 +24,6 @@ from textgen.gan.configuration import GANConfig
 from textgen.gan.modeling import Generator
 from textgen.gan.text_encoders import CaptionEncoder, HFTextEncoder, VAETextEncoder
 
-
 __all__ = ["MODEL_TYPE", "save_gan_folder", "load_gan_folder", "text_encoder_from_folder", "captioned_grid"]
 
 MODEL_TYPE = "text-to-image-gan"
@@ -52,12 +51,9 @@ def save_gan_folder(folder: str | os.PathLike, config: GANConfig, G: Generator, 
 
 def text_encoder_from_folder(folder: Path, kind: str, device: str | torch.device = "cpu"):
     if kind == "caption":
-
         return CaptionEncoder.from_pretrained(folder, device=device).requires_grad_(False)
     if kind == "vae":
-
         return VAETextEncoder(folder, device=str(device))
-
     return HFTextEncoder(folder, device=str(device))
 
 

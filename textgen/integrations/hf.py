@@ -37,7 +37,6 @@ from textgen.integrations.modeling_textgen import EXPORT_FORMAT, MODEL_TYPE, Tex
 from textgen.vae import encoders as encoders_module
 from textgen.vae.modeling import SentenceVAE
 
-
 __all__ = ["TextgenEncoderConfig", "TextgenEncoderModel", "SentenceEmbeddingPipeline", "export_hf", "TASK"]
 
 TASK = "sentence-embedding"

@@ -42,7 +42,6 @@ class VAEFeatures(TransformerMixin, BaseEstimator):
         self.seed = seed
 
     def fit(self, X: Any = None, y: Any = None) -> "VAEFeatures":
-
         self.encoder_ = SentenceEncoder.from_pretrained(str(self.model), device=self.device)
         width = self.encoder_.dim * (2 if self.output == "mean+logvar" else 1)
         self.n_features_out_ = width

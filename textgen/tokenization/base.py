@@ -57,7 +57,7 @@ class BatchEncoding:
 
     ``input_ids`` (B, T) padded with ``<pad>`` (id 0) on the right; ``lengths`` (B,) real tokens per
     row, specials included; ``attention_mask`` (B, T) 1 on real tokens, 0 on padding;
-    ``num_truncated`` how many inputs were cut to ``max_length``. Tensors are ``torch`` (``"pt"``),
+    ``num_truncated`` how many inputs were cut to ``max_length``, ``truncated`` which (row indices). Tensors are ``torch`` (``"pt"``),
     ``numpy`` (``"np"``) or nested lists (``None``), as requested.
     """
 
@@ -65,6 +65,7 @@ class BatchEncoding:
     lengths: Any
     attention_mask: Any
     num_truncated: int = 0
+    truncated: tuple[int, ...] = ()
 
     def __len__(self) -> int:
         return len(self.lengths)
@@ -73,7 +74,6 @@ class BatchEncoding:
         """A copy with the torch tensors moved to ``device``."""
         return replace(self, input_ids=self.input_ids.to(device), lengths=self.lengths.to(device),
                        attention_mask=self.attention_mask.to(device))
-
 
 
 # ============================================================================= backends
@@ -115,7 +115,6 @@ class _Backend:
 
     def hf_tokenizer(self, for_export: bool = False) -> Any:
         raise NotImplementedError
-
 
 
 # ============================================================================= helpers

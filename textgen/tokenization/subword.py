@@ -221,7 +221,6 @@ class _SentencePieceBackend(_SubwordBackend):
         return hf
 
 
-
 def _subword_normalizer(lowercase: bool) -> Any:
     """NFKC, optional lowercase, any whitespace run -> one space, strip the ends."""
     from tokenizers import Regex, normalizers
@@ -266,5 +265,3 @@ def _set_byte_level_pipeline(hf: Any, lowercase: bool) -> None:
     hf.pre_tokenizer = pre_tokenizers.ByteLevel(add_prefix_space=True, use_regex=True)
     hf.decoder = decoders.Sequence([decoders.Replace(UNK, _BYTE_SPACE + UNK), decoders.ByteLevel(),
                                     decoders.Strip(" ", 1, 0)])  # the space add_prefix_space put first
-
-

@@ -233,15 +233,17 @@ class Tokenizer:
         limit = self.max_length if max_length is None else max_length
         _check_max_length(limit)
         budget = self._budget(limit, add_bos, add_eos)
-        rows, num_truncated = [], 0
-        for content in self._backend.encode_many(texts):
+        rows, truncated = [], []
+        for i, content in enumerate(self._backend.encode_many(texts)):
             ids, cut = self._finish(content, add_bos, add_eos, budget)
             rows.append(ids)
-            num_truncated += cut
+            if cut:
+                truncated.append(i)
+        num_truncated, truncated = len(truncated), tuple(truncated)
         lengths = np.fromiter((len(r) for r in rows), dtype=np.int64, count=len(rows))
 
         if padding == "do_not_pad":
-            return BatchEncoding(rows, lengths.tolist(), [[1] * len(r) for r in rows], num_truncated)
+            return BatchEncoding(rows, lengths.tolist(), [[1] * len(r) for r in rows], num_truncated, truncated)
         if padding == "max_length":
             if limit is None:
                 raise ValueError("padding='max_length' needs a max_length (argument or tokenizer's)")
@@ -255,13 +257,14 @@ class Tokenizer:
         attention_mask = mask.astype(np.int64)
 
         if return_tensors == "np":
-            return BatchEncoding(input_ids, lengths, attention_mask, num_truncated)
+            return BatchEncoding(input_ids, lengths, attention_mask, num_truncated, truncated)
         if return_tensors is None:
-            return BatchEncoding(input_ids.tolist(), lengths.tolist(), attention_mask.tolist(), num_truncated)
+            return BatchEncoding(input_ids.tolist(), lengths.tolist(), attention_mask.tolist(), num_truncated,
+                                 truncated)
         import torch
 
         return BatchEncoding(torch.from_numpy(input_ids), torch.from_numpy(lengths),
-                             torch.from_numpy(attention_mask), num_truncated)
+                             torch.from_numpy(attention_mask), num_truncated, truncated)
 
     def tokenize(self, text: str) -> list[str]:
         """The tokens of ``text`` as vocabulary strings (unknown words show as ``<unk>``), no specials added."""
@@ -530,5 +533,3 @@ class Tokenizer:
             raise TokenizerError(f"{where}: {e} for kind {kind!r}; the file is corrupted or its kind does "
                                  f"not match its contents; {fix}") from None
         return cls(backend, max_length=max_length)
-
-

@@ -80,5 +80,3 @@ class _WordBackend(_Backend):
         tok.pre_tokenizer = pre_tokenizers.WhitespaceSplit()
         _add_specials(tok, for_export)
         return tok
-
-

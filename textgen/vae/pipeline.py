@@ -164,7 +164,7 @@ class SentenceVAEPipeline:
         return prepared, unknown
 
     def _batches(self, texts: list[str], batch_size: int, desc: str):
-        """Yield (start, input_ids, lengths, num_truncated) for chunks of ``texts``; a bar when there are many."""
+        """Yield (start, input_ids, lengths, truncated texts) for chunks of ``texts``; a bar when there are many."""
         if batch_size < 1:
             raise ValueError(f"batch_size must be >= 1, got {batch_size}")
         starts = range(0, len(texts), batch_size)
@@ -172,18 +172,12 @@ class SentenceVAEPipeline:
         for start in bar:
             chunk = texts[start:start + batch_size]
             enc = self.tokenizer.encode_batch(chunk, add_bos=False, add_eos=True, max_length=self.max_length)
-            if enc.num_truncated and self._first_truncated is None:
-                full = enc.lengths >= self.max_length
-                self._first_truncated = chunk[int(full.nonzero()[0])] if bool(full.any()) else chunk[0]
-            yield start, enc.input_ids.to(self.device), enc.lengths, enc.num_truncated
+            yield start, enc.input_ids.to(self.device), enc.lengths, [chunk[i] for i in enc.truncated]
 
-    _first_truncated: Optional[str] = None
-
-    def _warn_truncated(self, n: int) -> None:
-        first, self._first_truncated = self._first_truncated, None
-        if n:
-            warnings.warn(f"{n} sentence(s) longer than the model's maximum of {self.max_length} tokens "
-                          f"(incl. <eos>) were truncated to it, the first: {quote(first)}", UserWarning, stacklevel=3)
+    def _warn_truncated(self, cut: list[str]) -> None:
+        if cut:
+            warnings.warn(f"{len(cut)} sentence(s) longer than the model's maximum of {self.max_length} tokens "
+                          f"(incl. <eos>) were truncated to it, the first: {quote(cut[0])}", UserWarning, stacklevel=3)
 
     # -------------------------------------------------------------- verbs
 
@@ -192,16 +186,17 @@ class SentenceVAEPipeline:
         """Posterior means (and, on request, log-variances) of q(z|x): (N, Z)."""
         prepared, unknown = self._prepare(sentences)
         texts = [p.text for p in prepared]
-        mus, logvars, cut = [], [], 0
-        for _, ids, lengths, n_cut in self._batches(texts, batch_size, "encode"):
+        mus, logvars, cut = [], [], []
+        for _, ids, lengths, batch_cut in self._batches(texts, batch_size, "encode"):
             mu, logvar = self.model.encode(ids, lengths)
             mus.append(mu.float().cpu())
             if logvar is not None:
                 logvars.append(logvar.float().cpu())
-            cut += n_cut
+            cut += batch_cut
         self._warn_truncated(cut)
         logvar = torch.cat(logvars) if return_logvar and logvars else None
-        return EncodeOutput(mu=torch.cat(mus), logvar=logvar, texts=texts, unknown_words=unknown, num_truncated=cut)
+        return EncodeOutput(mu=torch.cat(mus), logvar=logvar, texts=texts, unknown_words=unknown,
+                            num_truncated=len(cut))
 
     @torch.no_grad()
     def decode(self, latents: Tensor, *, strategy: Strategy = "greedy", batch_size: int = 64,

@@ -152,4 +152,3 @@ def _save(fig, plt, out: str | Path) -> Path:
     plt.close(fig)
     tmp.replace(out)  # atomic: a half-written picture never replaces a good one
     return out
-

@@ -91,7 +91,6 @@ def iterate_batches(split: TokenizedSplit, batch_size: int, pad_id: int, *, shuf
 
 
 def tokenize_split(spec: str, tokenizer, cfg: DataConfig, max_length: Optional[int]) -> TokenizedSplit:
-
     ds = load_corpus(spec, text_column=cfg.text_column, errors=cfg.errors)
     tds, stats = tokenize_dataset(ds, tokenizer, max_length=max_length, add_bos=False, add_eos=True)
     ids = [np.asarray(x, dtype=np.int64) for x in tds["input_ids"]]
@@ -213,7 +212,6 @@ class VAETrainer:
         return source
 
     def _make_tokenizer(self):
-
         t = self.cfg.tokenizer
         if t.path:
             return Tokenizer.load(t.path)
@@ -223,7 +221,6 @@ class VAETrainer:
                                lowercase=t.lowercase, max_length=t.max_length, byte_level=t.byte_level)
 
     def _resume_tokenizer(self):
-
         return Tokenizer.load(self._resumable_last())
 
     def _resumable_last(self) -> Path:

@@ -33,7 +33,6 @@ __all__ = ["discriminator_caption_check"]
 
 
 def discriminator_caption_check(run, data, *, n: int = 512, seed: int = 1) -> dict:
-
     last = Path(run) / "last"
     if not (last / TRAINING_STATE_DIR).is_dir():
         raise CheckpointError(f"{last / TRAINING_STATE_DIR} is missing: pass a training run folder (its last/ keeps D)")

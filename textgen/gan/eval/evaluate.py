@@ -357,7 +357,6 @@ def evaluate_gan(model, data_dir: str | Path, *, metrics: tuple[str, ...] = ("at
                                                      truncation=truncation, encoder_steps=encoder_steps,
                                                      show_progress=show_progress)
     if grid_out is not None:
-
         report["grid"] = str(real_vs_generated_grid(pipe, data, grid_out, seed=seed))
     return report
 
@@ -496,7 +495,6 @@ def run_checkpoints(run_dir: str | Path) -> list[tuple[int, Path]]:
     last = run_dir / "last"
     state = last / "training_state"
     if last.is_dir():
-
         step = int(load_tree(state)["step"]) if state.is_dir() else (out[-1][0] + 1 if out else 0)
         if not out or step > out[-1][0]:
             out.append((step, last))
@@ -519,7 +517,6 @@ def evaluate_checkpoints(run_dir: str | Path, data_dir: str | Path, *, num_capti
                "chance": att["grammar"]["chance"]}
         if with_fid:
             if features is None:
-
                 features = InceptionFeatures(pipe.device)
                 data = ImageCaptionData.load(data_dir, image_size=pipe.image_size)
             f = evaluate_fid(pipe, data, Path(data_dir), features, min(num_images, len(data) // 2), seed=seed,

@@ -47,13 +47,11 @@ __all__ = ["ATTRIBUTES", "SCENE", "LABEL_SPACES", "AttributeClassifierConfig", "
 # ----------------------------------------------------------------------------- label space
 
 def _attribute_classes() -> dict[str, tuple[str, ...]]:
-
     return {k: tuple(v) for k, v in _ALLOWED.items()}
 
 
 ATTRIBUTES: dict[str, tuple[str, ...]] = _attribute_classes()     # attribute -> its classes (colours, sizes ...)
 def _scene_classes() -> dict[str, tuple[str, ...]]:
-
     return {"background": BACKGROUNDS, "facing": FACINGS}
 
 
@@ -197,7 +195,6 @@ def train_attribute_classifier(data, *, image_size: int, steps: int = 3000, batc
     labels = judge_labels(rows, clf.classes)                                         # {head: (N,)}, IGNORE if undrawn
     images = torch.from_numpy(data.images)                                           # (N, 3, L, L) uint8
     if extra_renders > 0:
-
         native = max(32, images.size(-1))               # the renderer draws 32-256 px; _to_float resizes to image_size
         more, attrs, scenes = render_birds(extra_renders, native, seed=_EXTRA_SEED + seed, show_progress=show_progress,
                                            workers=0)                                # every core
