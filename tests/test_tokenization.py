@@ -242,6 +242,8 @@ def test_encode_batch_pads_and_counts_truncation(toks, kind):
     cut = tok.encode_batch(texts, max_length=3, add_bos=True, return_tensors="np")
     assert isinstance(cut.input_ids, np.ndarray) and cut.input_ids.shape[1] == 3
     assert cut.num_truncated == sum(len(r) - 1 > 1 for r in rows)
+    assert cut.truncated == tuple(i for i, r in enumerate(rows) if len(r) - 1 > 1)   # which rows were cut
+    assert batch.truncated == ()
     assert all(row[0] == 2 and row[n - 1] == 3 for row, n in zip(cut.input_ids.tolist(), cut.lengths.tolist()))
 
     lists = tok.encode_batch(texts, padding="max_length", max_length=64, return_tensors=None)
