@@ -1,8 +1,13 @@
-"""Training throughput of the sentence VAE on PTB train: sentences/s, target tokens/s, peak memory.
+"""Training throughput of the sentence VAE: sentences/s, target tokens/s, peak memory.
 
     python benchmarks/bench_vae.py                 # reference config + shipped configs, fp32 on this machine
     python benchmarks/bench_vae.py --quick         # fewer steps (a smoke run)
     python benchmarks/bench_vae.py --device cuda --precision fp32 bf16 fp16
+    cd .. && python main/benchmarks/bench_vae.py --configs main/configs/vae/en_lstm_li.yaml   # on its own corpus
+
+A config whose tokenizer exists (``tokenizer.path``, or the folder ``train.init_from`` warm-starts from) runs on
+the first 20,000 sentences of its own training corpus with that tokenizer (the general-English configs: byte-level
+BPE); the others run on PTB train with its word vocabulary.
 
 The reference config (from the sentence-VAE issue): 1-layer GRU encoder and decoder, embedding 300,
 hidden 256, latent 16, batch 32, the word vocabulary of PTB train (min count 1), Adam, fp32.
@@ -66,7 +71,10 @@ def rnn_flops_per_token(cfg: SentenceVAEConfig) -> float:
     fwd += 2 * gates[cfg.decoder] * (d_in * H + H * H)                     # decoder recurrence
     for layer in range(1, cfg.decoder_layers):
         fwd += 2 * gates[cfg.decoder] * (2 * H * H)
-    fwd += 2 * H * V                                                       # output projection
+    if cfg.tie_embeddings:                                                 # H -> E bottleneck, E -> V
+        fwd += (2 * H * E if H != E else 0) + 2 * E * V
+    else:
+        fwd += 2 * H * V                                                   # output projection
     return 3 * fwd
 
 
@@ -168,24 +176,31 @@ def main() -> None:
     split = tokenize_split("ptb:train", tok, DataConfig(), max_length=None)
     prep = time.perf_counter() - t0
 
-    results = []
+    results, corpora = [], {"PTB train": (len(split.ids), tok.vocab_size)}
     ref = SentenceVAEConfig(vocab_size=tok.vocab_size, **REFERENCE)
     for p in args.precision:
         results.append(bench_config("reference (GRU 300/256/16)", ref, split, tok, 32, device, p, args.steps, args.repeats))
     for path in args.configs:
-        run_cfg = load_config(VAERunConfig, ROOT / path)
+        run_cfg = load_config(VAERunConfig, path if Path(path).is_file() else ROOT / path)
+        cfg_tok, cfg_split = tok, split
+        tok_dir = run_cfg.tokenizer.path or run_cfg.train.init_from
+        if tok_dir and Path(tok_dir).is_dir() and Path(run_cfg.data.train).is_file():
+            cfg_tok = Tokenizer.load(tok_dir)
+            spec = f"{run_cfg.data.train}[:20000]"
+            cfg_split = tokenize_split(spec, cfg_tok, DataConfig(), max_length=run_cfg.tokenizer.max_length)
+            corpora[spec] = (len(cfg_split.ids), cfg_tok.vocab_size)
         mc = run_cfg.model
-        mc.vocab_size = tok.vocab_size
+        mc.vocab_size = cfg_tok.vocab_size
         for p in args.precision:
-            results.append(bench_config(Path(path).stem, mc, split, tok, run_cfg.data.batch_size, device, p,
+            results.append(bench_config(Path(path).stem, mc, cfg_split, cfg_tok, run_cfg.data.batch_size, device, p,
                                         args.steps, args.repeats, lr=run_cfg.optim.lr))
 
     info = machine_info()
     peak = gemm_peak_gflops(device)
     print(f"# bench_vae  {dt.date.today()}  device={device}  cpu={info['cpu']}  cores={info['cores']}  "
           f"torch={info['torch']}  threads={info['torch_threads']}  gpu={info['gpu']}")
-    print(f"# PTB train: {len(split.ids):,} sentences, vocab {tok.vocab_size:,}, prepared in {prep:.1f} s; "
-          f"median of {args.repeats} x {args.steps} steps")
+    print("# " + "; ".join(f"{name}: {n:,} sentences, vocab {v:,}" for name, (n, v) in corpora.items())
+          + f"; PTB prepared in {prep:.1f} s; median of {args.repeats} x {args.steps} steps")
     print(f"# measured fp32 GEMM peak (1024^3 matmul): {peak:.1f} GFLOP/s")
     print()
     print(f"| config | precision | sentences/s | target tokens/s | MFLOP/token (analytic) | achieved GFLOP/s | % of GEMM peak | peak mem (MB) | params (M) |")

@@ -229,8 +229,8 @@ def test_build_pretrained_installs_a_vae_only_when_it_improves(model_dir, tmp_pa
 
     root = Path(__file__).resolve().parents[1]
     shutil.copytree(model_dir, tmp_path / "run" / "best")
-    cmd = [sys.executable, str(root / "tools" / "build_pretrained.py"), "--from-run", str(tmp_path / "run"),
-           "--install-dir", str(tmp_path / "pre"), "--iw-samples", "2"]
+    cmd = [sys.executable, str(root / "tools" / "build_pretrained.py"), "--model", "ptb-lstm-vae",
+           "--from-run", str(tmp_path / "run"), "--install-dir", str(tmp_path / "pre"), "--iw-samples", "2"]
     r = subprocess.run(cmd, capture_output=True, text=True, cwd=root)
     assert r.returncode == 0, r.stderr
     shipped = tmp_path / "pre" / "ptb-lstm-vae"
@@ -241,6 +241,37 @@ def test_build_pretrained_installs_a_vae_only_when_it_improves(model_dir, tmp_pa
     assert SentenceVAEPipeline.from_pretrained(shipped, show_progress=False).model.config.latent_size == 8
     r = subprocess.run(cmd, capture_output=True, text=True, cwd=root)            # the same model: not better
     assert r.returncode == 1 and "does not beat" in r.stdout
+
+
+def test_build_pretrained_trains_a_two_stage_recipe_and_installs_its_last_stage(tmp_path, corpus):
+    import subprocess
+    import sys
+    from pathlib import Path
+
+    import yaml
+
+    from textgen.core.config import config_to_dict
+
+    root = Path(__file__).resolve().parents[1]
+    ae = tiny_config(tmp_path, corpus, "stage1", "train.kl.kind=constant", "train.kl.value=0", "train.free_bits=0",
+                     "train.max_steps=4")
+    vae = tiny_config(tmp_path, corpus, "ignored", f"train.init_from={tmp_path / 'stage1' / 'last'}",
+                      "train.init_parts=encoder", "train.max_steps=4")
+    stages = []
+    for name, cfg in (("s1.yaml", ae), ("s2.yaml", vae)):
+        (tmp_path / name).write_text(yaml.safe_dump(config_to_dict(cfg)))
+        stages.append(str(tmp_path / name))
+    cmd = [sys.executable, str(root / "tools" / "build_pretrained.py"), "--model", "en-lstm-vae", "--stages", *stages,
+           "--run", str(tmp_path / "final"), "--install-dir", str(tmp_path / "pre"), "--eval-data", str(corpus[1]),
+           "--iw-samples", "2"]
+    r = subprocess.run(cmd, capture_output=True, text=True, cwd=tmp_path)
+    assert r.returncode == 0, r.stderr
+    assert "stage 1/2" in r.stdout and "stage 2/2" in r.stdout and "warm start (encoder)" in r.stdout + r.stderr
+    shipped = tmp_path / "pre" / "en-lstm-vae"
+    report = json.loads((shipped / "eval_english_test.json").read_text())
+    assert report["trained_from"] == ["s1.yaml", "s2.yaml"] and report["num_sentences"] == 6
+    assert (tmp_path / "stage1" / "best").is_dir() and not (tmp_path / "ignored").exists()
+    assert SentenceVAE.from_pretrained(shipped).config.latent_size == 8
 
 
 def test_warm_start_from_the_lm_starts_the_vae_decoder_as_the_lm(tmp_path, corpus):

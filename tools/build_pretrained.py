@@ -1,17 +1,22 @@
 #!/usr/bin/env python
 """Rebuild a shipped default model from scratch, check it, and install it into the package.
 
-    python tools/build_pretrained.py                        # ptb-lstm-vae: train configs/vae/ptb_lstm_interp.yaml
-    python tools/build_pretrained.py --from-run runs/vae/ptb_lstm_interp   # skip training: take that run's best/
-    python tools/build_pretrained.py --iw-samples 500 --force
+    cd .. && python main/tools/build_pretrained.py          # en-lstm-vae, from the folder holding data/ and runs/
+    python tools/build_pretrained.py --model en-lstm-vae --resume            # continue the interrupted stage
+    python tools/build_pretrained.py --model en-lstm-vae --from-run runs/vae/en_lstm_li   # skip training
+    python tools/build_pretrained.py --model ptb-lstm-vae   # train configs/vae/ptb_lstm_interp.yaml
     python tools/build_pretrained.py --model birds-gan      # train configs/gan/birds32_cpu.yaml
     python tools/build_pretrained.py --model birds-gan --from-run runs/gan/birds32_cpu
 
-ptb-lstm-vae: (1) ``textgen train-vae --config configs/vae/ptb_lstm_interp.yaml`` into ``--run`` (resumable
-with ``--resume``); (2) the run's ``best/`` folder, weights rounded to fp16 (half the size; cast back to fp32
-on load), is written to a temporary folder; (3) ``eval-vae`` on PTB test measures THAT folder, the one users
-get; (4) it replaces ``textgen/pretrained/ptb-lstm-vae`` only if its IW-NLL beats the installed model's
-(recorded in its ``eval_ptb_test.json``), so the repository stores new weights only when they improve;
+A VAE recipe: (0) what it reads is built first if missing (en-lstm-vae: ``textgen prepare-corpus english
+--out data/english`` and ``textgen train-tokenizer --config configs/tokenizer/english_bpe.yaml``, paths relative
+to the working directory, as in the configs); (1) each training stage runs in order, ``textgen train-vae
+--config STAGE`` into the config's ``out_dir`` (en-lstm-vae: the auto-encoder pre-training, then the VAE that
+starts from its encoder, Li et al. 2019; a finished stage is skipped, an interrupted one continues with
+``--resume``); (2) the last stage's ``best/`` folder, weights rounded to fp16 (half the size; cast back to fp32
+on load), is written to a temporary folder; (3) ``eval-vae`` on the recipe's held-out test split measures THAT
+folder, the one users get; (4) it replaces ``textgen/pretrained/<name>`` only if its IW-NLL beats the
+installed model's (recorded in its report file), so the repository stores new weights only when they improve;
 ``--force`` installs regardless.
 
 birds-gan: (1) ``textgen train-gan --config configs/gan/birds32_cpu.yaml`` into ``--run`` (resumable);
@@ -27,6 +32,7 @@ from __future__ import annotations
 import argparse
 import json
 import shutil
+import subprocess
 import sys
 import tempfile
 from pathlib import Path
@@ -37,11 +43,18 @@ from textgen.gan.eval.evaluate import JUDGE_STEPS
 
 ROOT = Path(__file__).resolve().parents[1]
 PRETRAINED = ROOT / "textgen" / "pretrained"
+# A VAE recipe: what to build if missing ({path: textgen command}), the training stages in order (configs;
+# every stage but the last writes where its config says), the held-out split the installed folder is measured on.
 RECIPES = {
-    "ptb-lstm-vae": {"config": "configs/vae/ptb_lstm_interp.yaml", "run": "runs/vae/ptb_lstm_interp"},
+    "en-lstm-vae": {
+        "prepare": {"data/english/train.jsonl": ["prepare-corpus", "english", "--out", "data/english"],
+                    "runs/tokenizer/english_bpe": ["train-tokenizer", "--config", "configs/tokenizer/english_bpe.yaml"]},
+        "stages": ["configs/vae/en_ae_pretrain.yaml", "configs/vae/en_lstm_li.yaml"], "run": "runs/vae/en_lstm_li",
+        "eval": "data/english/test.jsonl", "eval_sentences": 1000, "report": "eval_english_test.json"},
+    "ptb-lstm-vae": {"prepare": {}, "stages": ["configs/vae/ptb_lstm_interp.yaml"], "run": "runs/vae/ptb_lstm_interp",
+                     "eval": "ptb:test", "eval_sentences": None, "report": "eval_ptb_test.json"},
     "birds-gan": {"config": "configs/gan/birds32_cpu.yaml", "run": "runs/gan/birds32_cpu"},
 }
-VAE_REPORT = "eval_ptb_test.json"
 GAN_REPORT = "eval_attributes.json"
 GAN_CAPTIONS = ["a red bird with black wings", "this small bird has a blue crown and a white belly",
                 "a yellow bird with a short black bill", "this bird is mostly green with an orange breast",
@@ -56,6 +69,11 @@ def _install(staged: Path, target: Path) -> None:
     print(f"installed {target} ({size:.1f} MB)")
 
 
+def _textgen(*argv: str) -> None:
+    print("$ textgen " + " ".join(argv), flush=True)
+    subprocess.run([sys.executable, "-m", "textgen", *argv], check=True)
+
+
 def build_vae(args, target: Path) -> int:
     from textgen.core.config import load_config
     from textgen.vae.modeling import SentenceVAE
@@ -63,21 +81,34 @@ def build_vae(args, target: Path) -> int:
     from textgen.vae.configuration import VAERunConfig
     from textgen.vae.trainer import VAETrainer
 
+    recipe = RECIPES[args.model]
     run = Path(args.from_run or args.run)
     if not args.from_run:
-        cfg = load_config(VAERunConfig, args.config, [*args.overrides, f"out_dir={run}"])
-        VAETrainer(cfg, resume=args.resume).fit()
+        for needed, command in ({} if args.stages else recipe["prepare"]).items():   # the recipe's own inputs
+            if not Path(needed).exists():
+                _textgen(*[str(ROOT / c) if c.startswith("configs/") else c for c in command])
+        stages = args.stages or [str(ROOT / c) for c in recipe["stages"]]
+        for i, stage in enumerate(stages):
+            last = i == len(stages) - 1
+            cfg = load_config(VAERunConfig, stage, [*args.overrides, f"out_dir={run}"] if last else [])
+            out = Path(cfg.out_dir)
+            if not last and (out / "best" / "config.json").is_file() and not (out / "last" / "training_state").is_dir():
+                print(f"stage {i + 1}: {out} has finished; skipped")
+                continue
+            print(f"stage {i + 1}/{len(stages)}: {stage} -> {out}", flush=True)
+            VAETrainer(cfg, resume=args.resume and (out / "last" / "training_state").is_dir()).fit()
     model = SentenceVAE.from_pretrained(run / args.checkpoint)
 
     with tempfile.TemporaryDirectory(dir=target.parent) as tmp:
         staged = Path(tmp) / target.name
         model.save_pretrained(staged, dtype=torch.float16)
-        report = evaluate_folder(staged, "ptb:test", iw_samples=args.iw_samples)
+        report = evaluate_folder(staged, args.eval_data or recipe["eval"], iw_samples=args.iw_samples,
+                                 num_sentences=recipe["eval_sentences"])
         report["model"] = target.name
-        report["trained_from"] = str(args.config)
+        report["trained_from"] = [Path(c).name for c in (args.stages or recipe["stages"])]
         print(format_report(report))
-        write_report(report, staged / VAE_REPORT)
-        old = target / VAE_REPORT
+        write_report(report, staged / recipe["report"])
+        old = target / recipe["report"]
         if old.is_file() and not args.force:
             prev = json.loads(old.read_text())
             if report["iw_nll"] >= prev["iw_nll"]:
@@ -151,12 +182,14 @@ def build_gan(args, target: Path) -> int:
 
 def main() -> int:
     ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
-    ap.add_argument("--model", default="ptb-lstm-vae", choices=sorted(RECIPES), help="which shipped model to build")
-    ap.add_argument("--config", help="training config (default: the model's recipe)")
+    ap.add_argument("--model", default="en-lstm-vae", choices=sorted(RECIPES), help="which shipped model to build")
+    ap.add_argument("--config", help="GAN: training config (default: the model's recipe)")
+    ap.add_argument("--stages", nargs="+", help="VAE: training configs in order (default: the model's recipe)")
     ap.add_argument("--run", help="run folder to train into (default: runs/...)")
     ap.add_argument("--from-run", help="use this finished run instead of training")
     ap.add_argument("--checkpoint", default="best", help="checkpoint of the run to ship: best (VAE), last, or a GAN's checkpoints/step_XXXXXX")
     ap.add_argument("--resume", action="store_true", help="continue an interrupted training run")
+    ap.add_argument("--eval-data", help="VAE: held-out corpus to measure on (default: the recipe's test split)")
     ap.add_argument("--iw-samples", type=int, default=100, help="VAE: importance samples for IW-NLL (default 100)")
     ap.add_argument("--eval-captions", type=int, default=300, help="GAN: grammar captions for the attribute check")
     ap.add_argument("--judge-steps", type=int, default=JUDGE_STEPS, help="GAN: judge training steps when not cached")
@@ -165,8 +198,9 @@ def main() -> int:
     ap.add_argument("overrides", nargs="*", metavar="KEY=VALUE", help="config overrides for training")
     args = ap.parse_args()
     recipe = RECIPES[args.model]
-    args.config = args.config or str(ROOT / recipe["config"])
-    args.run = args.run or str(ROOT / recipe["run"])
+    if "config" in recipe:
+        args.config = args.config or str(ROOT / recipe["config"])
+    args.run = args.run or recipe["run"]
     target = Path(args.install_dir) / args.model
     target.parent.mkdir(parents=True, exist_ok=True)
     return (build_gan if args.model == "birds-gan" else build_vae)(args, target)
