@@ -187,7 +187,7 @@ def main() -> None:
     print(f"| {pr['n']} | {pr['distinct_mean']:.2f} | {pr['share_ge5']:.1%} | {pr['edit_per_step']:.2f} |")
     print()
     d = report["density"]
-    print(f"| first {d['num_sentences']:,} test sentences | KL (nats) | active units | true ELBO | "
+    print(f"| first {d['num_sentences']:,} sentences of {Path(args.data).name} | KL (nats) | active units | true ELBO | "
           f"IW-NLL (k={args.iw_samples}) | MI (nats) |")
     print("|---|---|---|---|---|---|")
     print(f"| {args.model} | {d['kl']:.2f} | {d['au']} / {d['latent_size']} | {d['elbo']:.2f} | "

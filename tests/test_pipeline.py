@@ -302,7 +302,7 @@ def test_non_text_pattern_is_exactly_the_unicode_rule():
 def test_demo_without_the_shipped_model_says_so_and_tours_the_data(monkeypatch, capsys):
     from textgen.core import pretrained
 
-    monkeypatch.setitem(pretrained.PRETRAINED_MODELS, "ptb-lstm-vae", "pretrained/not-built-yet")
+    monkeypatch.setitem(pretrained.PRETRAINED_MODELS, pretrained.DEFAULT_VAE, "pretrained/not-built-yet")
     assert main(["demo"]) == 0
     out = capsys.readouterr().out
     assert "missing from this installation" in out and "build_pretrained" in out

@@ -15,22 +15,22 @@ def _section_snippets(title: str) -> list[str]:
     return re.findall(r"```python\n(.*?)```", text[start:end if end != -1 else None], flags=re.DOTALL)
 
 
-SHIPPED = ROOT / "textgen" / "pretrained" / "ptb-lstm-vae" / "config.json"
+SHIPPED = ROOT / "textgen" / "pretrained" / "en-lstm-vae" / "config.json"
 
 
 def test_use_in_your_pipeline_snippets_run(tmp_path, monkeypatch):
-    assert SHIPPED.is_file(), "the shipped ptb-lstm-vae is missing: rebuild it with tools/build_pretrained.py"
+    assert SHIPPED.is_file(), "the shipped en-lstm-vae is missing: rebuild it with tools/build_pretrained.py"
     pytest.importorskip("sklearn")
     snippets = _section_snippets("Use in your pipeline")
     assert len(snippets) == 4
-    monkeypatch.chdir(tmp_path)          # the export writes hf-ptb-encoder/ into the working directory
+    monkeypatch.chdir(tmp_path)          # the export writes hf-en-encoder/ into the working directory
     scope: dict = {}
     for code in snippets:
         exec(compile(code, "README.md", "exec"), scope)  # noqa: S102 - our own documentation
-    assert scope["X"].shape == (2, 32)
-    assert len(scope["ds"][0]["embedding"]) == 32
-    assert len(scope["vector"]) == 32 and tuple(scope["pooled"].shape) == (1, 32)
+    assert scope["X"].shape == (2, 64)
+    assert len(scope["ds"][0]["embedding"]) == 64
+    assert len(scope["vector"]) == 64 and tuple(scope["pooled"].shape) == (1, 64)
     import numpy as np
 
-    assert np.allclose(scope["vector"], scope["enc"].encode(["the market fell on monday"])[0], atol=1e-5)
-    assert os.path.isdir(tmp_path / "hf-ptb-encoder")
+    assert np.allclose(scope["vector"], scope["enc"].encode(["The market fell on Monday."])[0], atol=1e-5)
+    assert os.path.isdir(tmp_path / "hf-en-encoder")

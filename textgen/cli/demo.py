@@ -5,11 +5,12 @@ import argparse
 
 from textgen.cli.common import seeded_generator
 from textgen.cli.vae import vae_pipeline
+from textgen.core.pretrained import DEFAULT_VAE
 
 
-DEMO_PAIRS = [
-    ("i want to talk to you", "she did n't want to be with him"),
-    ("the company said it expects to report a loss", "prices rose sharply in october"),
+DEMO_PAIRS = [     # typed as a user would: the model reads cased, punctuated text as it is
+    ("I want to talk to you.", "She didn't want to be with him."),
+    ("This small bird has a blue crown and a white belly.", "A large black bird with a long orange beak."),
 ]
 
 
@@ -94,7 +95,7 @@ def _data_tour(data: str = "ptb:train") -> int:
 def register(add) -> None:
     """Add this module's sub-commands to the parser (``add(name, func, help)`` returns the sub-parser)."""
     p = add("demo", cmd_demo, "interpolate between sentences and sample from the prior with the shipped model")
-    p.add_argument("--model", default="ptb-lstm-vae", help="model folder or shipped name (default: ptb-lstm-vae)")
+    p.add_argument("--model", default=DEFAULT_VAE, help=f"model folder or shipped name (default: {DEFAULT_VAE})")
     p.add_argument("--device", default="cpu", choices=["auto", "cpu", "cuda", "mps"])
     p.add_argument("--steps", type=int, default=6)
     p.add_argument("-n", type=int, default=5, help="number of prior samples")

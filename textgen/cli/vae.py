@@ -4,6 +4,7 @@ from __future__ import annotations
 import argparse
 
 from textgen.cli.common import print_json, run_config, seeded_generator, sentences_arg
+from textgen.core.pretrained import DEFAULT_VAE
 
 
 def cmd_train_vae(args: argparse.Namespace) -> int:
@@ -227,8 +228,8 @@ def register(add) -> None:
     p.add_argument("--seed", type=int, default=0)
     p.add_argument("--out", help="also write the report as JSON")
     def pipeline_options(p: argparse.ArgumentParser, decoding: bool = True) -> None:
-        p.add_argument("--model", default="ptb-lstm-vae",
-                       help="model folder (from train-vae) or a shipped name (default: ptb-lstm-vae)")
+        p.add_argument("--model", default=DEFAULT_VAE,
+                       help=f"model folder (from train-vae) or a shipped name (default: {DEFAULT_VAE})")
         p.add_argument("--device", default="cpu", choices=["auto", "cpu", "cuda", "mps"])
         p.add_argument("--json", action="store_true", help="print JSON instead of text")
         if decoding:
@@ -257,7 +258,7 @@ def register(add) -> None:
     p.add_argument("--logvar", action="store_true", help="also write the posterior log-variances")
     p.add_argument("--batch-size", type=int, default=64)
     p = add("plot-latent", cmd_plot_latent, "PCA map of posterior means, optionally beside an auto-encoder (needs matplotlib)")
-    p.add_argument("--model", default="ptb-lstm-vae", help="model folder or shipped name")
+    p.add_argument("--model", default=DEFAULT_VAE, help=f"model folder or shipped name (default: {DEFAULT_VAE})")
     p.add_argument("--compare", nargs="*", default=[], metavar="MODEL", help="more models drawn beside it, e.g. a plain AE")
     p.add_argument("--data", default="ptb:test", help="corpus spec (default: ptb:test)")
     p.add_argument("--text-column", default="text")
@@ -270,5 +271,5 @@ def register(add) -> None:
     p.add_argument("--device", default="cpu", choices=["auto", "cpu", "cuda", "mps"])
     p.add_argument("--out", default="latent.png", help="picture file (default latent.png)")
     p = add("export-hf", cmd_export_hf, "export a VAE's encoder as a Hugging Face transformers folder")
-    p.add_argument("--model", default="ptb-lstm-vae", help="model folder or shipped name (default: ptb-lstm-vae)")
+    p.add_argument("--model", default=DEFAULT_VAE, help=f"model folder or shipped name (default: {DEFAULT_VAE})")
     p.add_argument("--out", required=True, help="output folder")

@@ -3,7 +3,7 @@
     import textgen.integrations.hf                 # registers the classes below (imports transformers)
     from textgen.integrations.hf import export_hf
 
-    export_hf("ptb-lstm-vae", "hf/ptb-encoder")    # or: textgen export-hf --model DIR --out hf/ptb-encoder
+    export_hf("en-lstm-vae", "hf/en-encoder")    # or: textgen export-hf --model DIR --out hf/en-encoder
 
     from transformers import AutoModel, AutoTokenizer, pipeline
     model = AutoModel.from_pretrained("hf/ptb-encoder")          # TextgenEncoderModel

@@ -4,7 +4,7 @@
     from sklearn.pipeline import make_pipeline
     from textgen.integrations.sklearn import VAEFeatures
 
-    clf = make_pipeline(VAEFeatures("ptb-lstm-vae"), LogisticRegression(max_iter=1000))
+    clf = make_pipeline(VAEFeatures("en-lstm-vae"), LogisticRegression(max_iter=1000))
     clf.fit(train_sentences, train_labels).score(test_sentences, test_labels)
 
 ``fit`` loads the encoder (it learns nothing from the data); ``transform`` returns the posterior means
@@ -19,6 +19,7 @@ from typing import Any, Optional
 import numpy as np
 
 from textgen.vae.sentence_encoder import SentenceEncoder
+from textgen.core.pretrained import DEFAULT_VAE
 
 try:
     from sklearn.base import BaseEstimator, TransformerMixin
@@ -32,7 +33,7 @@ __all__ = ["VAEFeatures"]
 class VAEFeatures(TransformerMixin, BaseEstimator):
     """Turn an iterable of sentences into a (N, dim) array of textgen VAE embeddings."""
 
-    def __init__(self, model: str = "ptb-lstm-vae", output: str = "mean", normalize: bool = False,
+    def __init__(self, model: str = DEFAULT_VAE, output: str = "mean", normalize: bool = False,
                  batch_size: int = 256, device: str = "cpu", seed: Optional[int] = 0):
         self.model = model
         self.output = output

@@ -2,7 +2,7 @@
 
     from textgen.pipelines import SentenceVAEPipeline
 
-    pipe = SentenceVAEPipeline.from_pretrained("ptb-lstm-vae")          # or a folder from train-vae
+    pipe = SentenceVAEPipeline.from_pretrained("en-lstm-vae")          # or a folder from train-vae
     out = pipe.interpolate("i want to talk to you", "she did n't want to be with him", steps=6)
     for line in out.lines(): print(line)
     pipe.sample(5, generator=torch.Generator().manual_seed(0)).sentences
@@ -31,6 +31,7 @@ import torch
 from torch import Tensor
 
 from textgen.core.runtime import progress, resolve_device
+from textgen.core.pretrained import DEFAULT_VAE
 from textgen.core.text import quote, shorten
 from textgen.tokenization.textprep import PreparedText, prepare_text
 from textgen.vae.interpolation import analogy as latent_analogy
@@ -127,7 +128,7 @@ class SentenceVAEPipeline:
         self.max_length: Optional[int] = min(limit) if limit else None
 
     @classmethod
-    def from_pretrained(cls, name_or_path: str | os.PathLike = "ptb-lstm-vae", *, device: str = "cpu",
+    def from_pretrained(cls, name_or_path: str | os.PathLike = DEFAULT_VAE, *, device: str = "cpu",
                         show_progress: bool = True) -> "SentenceVAEPipeline":
         """Load a folder written by ``save_pretrained`` / ``train-vae``, or a shipped model by name."""
         model = SentenceVAE.from_pretrained(name_or_path, device=resolve_device(device))

@@ -1,8 +1,8 @@
 """Pictures of the latent space: a 2-D PCA map of posterior means, and an interpolation path over it.
 
-    textgen plot-latent --model ptb-lstm-vae --data ptb:test --out latent.png
+    textgen plot-latent --model en-lstm-vae --data data/english/test.jsonl --color source --out latent.png
     textgen plot-latent --model runs/vae/ptb_lstm/best --compare runs/vae/ptb_ae/best --out vae_vs_ae.png
-    textgen plot-latent --model ptb-lstm-vae --path "i want to talk to you" "she did n't want to be with him"
+    textgen plot-latent --model en-lstm-vae --path "I want to talk to you." "She didn't want to be with him."
 
 Each panel projects the posterior means E[z|x] of a corpus onto their first two principal components and
 colours them by sentence length (or by a label column of the corpus). Drawn beside a plain auto-encoder

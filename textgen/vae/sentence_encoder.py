@@ -2,7 +2,7 @@
 
     from textgen import SentenceEncoder
 
-    enc = SentenceEncoder.from_pretrained("ptb-lstm-vae")      # or a folder from train-vae
+    enc = SentenceEncoder.from_pretrained("en-lstm-vae")      # or a folder from train-vae
     X = enc.encode(["the market fell on monday", "prices rose"])  # numpy (2, 32): posterior means
     enc.dim, enc.tokenizer, enc.device
     ds = ds.map(enc.as_map_fn(column="text"), batched=True)       # a Hugging Face datasets column
@@ -24,6 +24,7 @@ import numpy as np
 import torch
 
 from textgen.vae.modeling import SentenceVAE
+from textgen.core.pretrained import DEFAULT_VAE
 from textgen.core.runtime import progress, resolve_device
 from textgen.tokenization.textprep import prepare_text
 
@@ -47,7 +48,7 @@ class SentenceEncoder:
         self.max_length: Optional[int] = min(limit) if limit else None
 
     @classmethod
-    def from_pretrained(cls, name_or_path: str | os.PathLike = "ptb-lstm-vae", *, device: str = "cpu") -> "SentenceEncoder":
+    def from_pretrained(cls, name_or_path: str | os.PathLike = DEFAULT_VAE, *, device: str = "cpu") -> "SentenceEncoder":
         return cls(SentenceVAE.from_pretrained(name_or_path, device=resolve_device(device)))
 
     @property
