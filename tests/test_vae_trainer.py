@@ -272,6 +272,9 @@ def test_build_pretrained_trains_a_two_stage_recipe_and_installs_its_last_stage(
     assert report["trained_from"] == ["s1.yaml", "s2.yaml"] and report["num_sentences"] == 6
     assert (tmp_path / "stage1" / "best").is_dir() and not (tmp_path / "ignored").exists()
     assert SentenceVAE.from_pretrained(shipped).config.latent_size == 8
+    r = subprocess.run(cmd, capture_output=True, text=True, cwd=tmp_path)         # again: nothing left to train
+    assert "stage 1/2" in r.stdout and r.stdout.count("has finished; skipped") == 2
+    assert r.returncode == 1 and "does not beat" in r.stdout                     # the same weights: not installed
 
 
 def test_warm_start_from_the_lm_starts_the_vae_decoder_as_the_lm(tmp_path, corpus):

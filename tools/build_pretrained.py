@@ -12,8 +12,8 @@ A VAE recipe: (0) what it reads is built first if missing (en-lstm-vae: ``textge
 --out data/english`` and ``textgen train-tokenizer --config configs/tokenizer/english_bpe.yaml``, paths relative
 to the working directory, as in the configs); (1) each training stage runs in order, ``textgen train-vae
 --config STAGE`` into the config's ``out_dir`` (en-lstm-vae: the auto-encoder pre-training, then the VAE that
-starts from its encoder, Li et al. 2019; a finished stage is skipped, an interrupted one continues with
-``--resume``); (2) the last stage's ``best/`` folder, weights rounded to fp16 (half the size; cast back to fp32
+starts from its encoder, Li et al. 2019; a stage whose run has finished is skipped, an interrupted one
+continues with ``--resume``); (2) the last stage's ``best/`` folder, weights rounded to fp16 (half the size; cast back to fp32
 on load), is written to a temporary folder; (3) ``eval-vae`` on the recipe's held-out test split measures THAT
 folder, the one users get; (4) it replaces ``textgen/pretrained/<name>`` only if its IW-NLL beats the
 installed model's (recorded in its report file), so the repository stores new weights only when they improve;
@@ -79,7 +79,7 @@ def build_vae(args, target: Path) -> int:
     from textgen.vae.modeling import SentenceVAE
     from textgen.vae.evaluate import evaluate_folder, format_report, write_report
     from textgen.vae.configuration import VAERunConfig
-    from textgen.vae.trainer import VAETrainer
+    from textgen.vae.trainer import VAETrainer, training_finished
 
     recipe = RECIPES[args.model]
     run = Path(args.from_run or args.run)
@@ -91,12 +91,11 @@ def build_vae(args, target: Path) -> int:
         for i, stage in enumerate(stages):
             last = i == len(stages) - 1
             cfg = load_config(VAERunConfig, stage, [*args.overrides, f"out_dir={run}"] if last else [])
-            out = Path(cfg.out_dir)
-            if not last and (out / "best" / "config.json").is_file() and not (out / "last" / "training_state").is_dir():
-                print(f"stage {i + 1}: {out} has finished; skipped")
+            if training_finished(cfg):
+                print(f"stage {i + 1}/{len(stages)}: {cfg.out_dir} has finished; skipped")
                 continue
-            print(f"stage {i + 1}/{len(stages)}: {stage} -> {out}", flush=True)
-            VAETrainer(cfg, resume=args.resume and (out / "last" / "training_state").is_dir()).fit()
+            print(f"stage {i + 1}/{len(stages)}: {stage} -> {cfg.out_dir}", flush=True)
+            VAETrainer(cfg, resume=args.resume).fit()
     model = SentenceVAE.from_pretrained(run / args.checkpoint)
 
     with tempfile.TemporaryDirectory(dir=target.parent) as tmp:

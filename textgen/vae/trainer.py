@@ -98,6 +98,17 @@ def tokenize_split(spec: str, tokenizer, cfg: DataConfig, max_length: Optional[i
                           num_truncated=stats.num_truncated, num_empty=stats.num_empty_dropped)
 
 
+def training_finished(cfg: VAERunConfig) -> bool:
+    """Whether the run in ``cfg.out_dir`` has trained all its epochs (or ``max_steps``), read from the training
+    state in ``last/``; False when there is none (the run never started, or it cannot be resumed)."""
+    state_dir = Path(cfg.out_dir) / "last" / TRAINING_STATE_DIR
+    if not state_dir.is_dir():
+        return False
+    state = load_tree(state_dir)
+    max_steps = cfg.train.max_steps
+    return int(state["epoch"]) >= cfg.train.epochs or (max_steps is not None and int(state["step"]) >= max_steps)
+
+
 # ----------------------------------------------------------------------------- LR schedule
 
 class LRSchedule:
