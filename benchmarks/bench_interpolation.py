@@ -3,7 +3,7 @@ measured on held-out sentences (the corpus' test split, never tuned on).
 
     python benchmarks/bench_interpolation.py --model en-lstm-vae --lm runs/vae/en_lm/best \\
         --data data/english/test.jsonl
-    python benchmarks/bench_interpolation.py ... --strategy beam --beam-size 4     # beam-decoded points
+    python benchmarks/bench_interpolation.py ... --strategy greedy                # greedy-decoded points
     python benchmarks/bench_interpolation.py ... --quick                          # a smoke run (small samples)
 
 What each number is (words are whitespace-separated tokens of the decoded text, as a user reads it):
@@ -80,7 +80,9 @@ def main() -> None:
     ap.add_argument("--model", default="en-lstm-vae", help="a VAE folder or shipped name")
     ap.add_argument("--lm", required=True, help="the LM baseline's folder (same tokenizer as the VAE)")
     ap.add_argument("--data", default="data/english/test.jsonl", help="held-out JSONL with text and source")
-    ap.add_argument("--strategy", choices=["greedy", "beam"], default="greedy")
+    ap.add_argument("--strategy", choices=["greedy", "beam"], default="beam",
+                    help="decoding of reconstructions and path points (default: beam, as the pipeline); "
+                         "prior samples are always greedy, as `textgen sample`")
     ap.add_argument("--beam-size", type=int, default=4)
     ap.add_argument("--short", type=int, default=1000, help="sentences of <= 12 words to reconstruct")
     ap.add_argument("--long", type=int, default=500, help="sentences of 13-30 words to reconstruct")
@@ -145,7 +147,7 @@ def main() -> None:
 
     # fluency under the LM baseline
     g = torch.Generator().manual_seed(args.seed)
-    prior = pipe.sample(args.prior, generator=g, **gen_kwargs).sentences
+    prior = pipe.sample(args.prior, generator=g, strategy="greedy").sentences
     inner = [s for p in paths for s in p[1:-1]]
     real = [r["text"] for r in rows[:args.real]]
     fluency = {name: lm_perplexities(lm, texts) for name, texts in
@@ -166,7 +168,7 @@ def main() -> None:
     print(f"# bench_interpolation  {dt.date.today()}  cpu={info['cpu']}  cores={info['cores']}  "
           f"torch={info['torch']}  threads={info['torch_threads']}")
     print(f"# model={args.model}  lm={args.lm}  data={args.data}  decoding={args.strategy}"
-          f"{f' (beam {args.beam_size})' if args.strategy == 'beam' else ''}  seed={args.seed}  "
+          f"{f' (beam {args.beam_size})' if args.strategy == 'beam' else ''}, prior greedy  seed={args.seed}  "
           f"{report['seconds']:.0f} s")
     print()
     print("| reconstruction (posterior mean) | sentences | exact | WER |")

@@ -56,6 +56,20 @@ def test_reconstruct_recovers_training_sentences(pipe):
     assert sum(r == s for r, s in zip(out.sentences, SENTENCES)) >= 8, out.sentences
     beam = pipe.reconstruct(SENTENCES[:2], strategy="beam", beam_size=3)
     assert len(beam.sentences) == 2
+    assert out.sentences == pipe.reconstruct(SENTENCES, strategy="beam", beam_size=4).sentences
+
+
+def test_decoding_defaults_beam_4_for_own_codes_and_greedy_for_the_prior(pipe, monkeypatch):
+    calls = []
+    generate = pipe.model.generate
+    monkeypatch.setattr(pipe.model, "generate", lambda z, **kw: calls.append(kw) or generate(z, **kw))
+    pipe.reconstruct(SENTENCES[:2])
+    pipe.interpolate(SENTENCES[0], SENTENCES[1], steps=2)
+    pipe.analogy(*SENTENCES[:3])
+    assert [(c["strategy"], c["beam_size"]) for c in calls] == [("beam", 4)] * 3
+    pipe.sample(2)
+    pipe.reconstruct(SENTENCES[:2], strategy="greedy")
+    assert [c["strategy"] for c in calls[3:]] == ["greedy", "greedy"]
 
 
 def test_sample_is_reproducible_with_a_generator(pipe):

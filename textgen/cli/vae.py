@@ -227,14 +227,15 @@ def register(add) -> None:
     p.add_argument("--device", default="auto", choices=["auto", "cpu", "cuda", "mps"])
     p.add_argument("--seed", type=int, default=0)
     p.add_argument("--out", help="also write the report as JSON")
-    def pipeline_options(p: argparse.ArgumentParser, decoding: bool = True) -> None:
+    def pipeline_options(p: argparse.ArgumentParser, decoding: bool = True, strategy: str = "beam") -> None:
         p.add_argument("--model", default=DEFAULT_VAE,
                        help=f"model folder (from train-vae) or a shipped name (default: {DEFAULT_VAE})")
         p.add_argument("--device", default="cpu", choices=["auto", "cpu", "cuda", "mps"])
         p.add_argument("--json", action="store_true", help="print JSON instead of text")
         if decoding:
-            p.add_argument("--strategy", default="greedy", choices=["greedy", "beam", "sample"])
-            p.add_argument("--beam-size", type=int, default=5, help="beam width for --strategy beam")
+            p.add_argument("--strategy", default=strategy, choices=["greedy", "beam", "sample"],
+                           help=f"decoding (default: {strategy})")
+            p.add_argument("--beam-size", type=int, default=4, help="beam width for --strategy beam (default 4)")
             p.add_argument("--top-p", type=float, default=1.0, help="nucleus mass for --strategy sample")
             p.add_argument("--seed", type=int, default=0, help="random seed (sampling)")
     p = add("interpolate", cmd_interpolate, "decode the latent path between two sentences (Bowman et al. 2016)")
@@ -247,7 +248,7 @@ def register(add) -> None:
     p = add("sample", cmd_sample, "decode sentences from codes drawn from the prior N(0, I)")
     p.add_argument("-n", type=int, default=5, help="number of sentences (default 5)")
     p.add_argument("--temperature", type=float, default=1.0, help="scale of the prior codes (default 1)")
-    pipeline_options(p)
+    pipeline_options(p, strategy="greedy")
     for name, func, help in (("reconstruct", cmd_reconstruct, "encode sentences and decode them back"),
                              ("encode", cmd_encode, "write posterior means of sentences to .npy or .jsonl")):
         p = add(name, func, help)

@@ -17,7 +17,8 @@ refuses bad input with a ``ValueError`` that says what to do. Outputs are datacl
 
 Interpolation runs between the **posterior means** of the two sentences (not samples), so a path is a
 deterministic function of its endpoints; ``method="slerp"`` (default) follows the great circle
-(:mod:`textgen.vae.interpolation`).
+(:mod:`textgen.vae.interpolation`). Reconstruct, interpolate and analogy decode with beam search (4 beams) by
+default, ``sample`` greedily; pass ``strategy=`` and ``beam_size=`` to choose.
 """
 from __future__ import annotations
 
@@ -49,6 +50,12 @@ __all__ = [
 ]
 
 Strategy = Literal["greedy", "beam", "sample"]
+
+# Decoding a given code (reconstruct, interpolate, analogy) defaults to beam search with 4 beams: on the shipped
+# English model it reconstructs more sentences exactly than greedy decoding (18.0% against 13.6% of held-out
+# sentences of <= 12 words) and takes smaller steps along paths, for 2.7x the decoding time
+# (docs/experiments/en_vae_recipes.md). Prior samples stay greedy.
+BEAM_SIZE = 4
 
 
 # ----------------------------------------------------------------------------- outputs
@@ -203,7 +210,8 @@ class SentenceVAEPipeline:
     def decode(self, latents: Tensor, *, strategy: Strategy = "greedy", batch_size: int = 64,
                generator: Optional[torch.Generator] = None, **generate_kwargs) -> list[str]:
         """Sentences from codes (N, Z); ``generate_kwargs`` go to :meth:`SentenceVAE.generate`
-        (``beam_size``, ``top_k``, ``top_p``, ``temperature``, ``max_length``)."""
+        (``beam_size``, ``top_k``, ``top_p``, ``temperature``, ``max_length``). Greedy unless told otherwise; the
+        methods that decode a sentence's own code (reconstruct, interpolate, analogy) default to beam 4."""
         latents = torch.as_tensor(latents, dtype=torch.float32)
         if latents.dim() != 2 or latents.size(1) != self.model.config.latent_size:
             raise ValueError(f"latents must have shape (N, {self.model.config.latent_size}), got {tuple(latents.shape)}")
@@ -218,9 +226,10 @@ class SentenceVAEPipeline:
             out += [self.tokenizer.decode(s) for s in seqs]
         return out
 
-    def reconstruct(self, sentences: Sequence[str], *, strategy: Strategy = "greedy", batch_size: int = 64,
+    def reconstruct(self, sentences: Sequence[str], *, strategy: Strategy = "beam", batch_size: int = 64,
                     generator: Optional[torch.Generator] = None, **generate_kwargs) -> SentencesOutput:
-        """Encode each sentence to its posterior mean and decode it back."""
+        """Encode each sentence to its posterior mean and decode it back (beam search with 4 beams by default)."""
+        generate_kwargs.setdefault("beam_size", BEAM_SIZE)
         enc = self.encode(sentences, batch_size)
         sents = self.decode(enc.mu, strategy=strategy, batch_size=batch_size, generator=generator, **generate_kwargs)
         return SentencesOutput(sentences=sents, latents=enc.mu, inputs=enc.texts, unknown_words=enc.unknown_words,
@@ -241,7 +250,7 @@ class SentenceVAEPipeline:
         return SentencesOutput(sentences=sents, latents=z)
 
     def interpolate(self, a: str, b: str, steps: int = 8, *, method: Literal["slerp", "linear"] = "slerp",
-                    strategy: Strategy = "greedy", dedupe: bool = True, generator: Optional[torch.Generator] = None,
+                    strategy: Strategy = "beam", dedupe: bool = True, generator: Optional[torch.Generator] = None,
                     **generate_kwargs) -> InterpolationOutput:
         """Decode ``steps`` points between the posterior means of ``a`` and ``b``, plus both endpoints.
 
@@ -251,6 +260,7 @@ class SentenceVAEPipeline:
         if isinstance(steps, int) and not isinstance(steps, bool) and steps > MAX_STEPS:
             raise ValueError(f"steps={steps:,} is too many points for one path (at most {MAX_STEPS}); "
                              "a path of 8-20 points shows every change")
+        generate_kwargs.setdefault("beam_size", BEAM_SIZE)
         enc = self.encode([a, b])
         path, t = latent_path(enc.mu[0], enc.mu[1], steps, method)                  # (P, Z), (P,)
         sents = self.decode(path, strategy=strategy, generator=generator, **generate_kwargs)
@@ -271,9 +281,10 @@ class SentenceVAEPipeline:
             unknown_words=enc.unknown_words, num_truncated=enc.num_truncated,
         )
 
-    def analogy(self, a: str, b: str, c: str, *, strategy: Strategy = "greedy",
+    def analogy(self, a: str, b: str, c: str, *, strategy: Strategy = "beam",
                 generator: Optional[torch.Generator] = None, **generate_kwargs) -> AnalogyOutput:
         """"a is to b as c is to ?": decodes z_c + (z_b - z_a) from the posterior means."""
+        generate_kwargs.setdefault("beam_size", BEAM_SIZE)
         enc = self.encode([a, b, c])
         z = latent_analogy(enc.mu[0], enc.mu[1], enc.mu[2])                          # (Z,)
         sent = self.decode(z[None], strategy=strategy, generator=generator, **generate_kwargs)[0]
