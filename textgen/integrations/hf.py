@@ -1,84 +1,68 @@
-"""Hugging Face ``transformers`` integration: textgen encoders as ``AutoModel`` s and pipelines.
+"""Hugging Face integration: textgen encoders for ``transformers`` and ``sentence-transformers``.
 
-    import textgen.integrations.hf                 # registers the classes below (imports transformers)
     from textgen.integrations.hf import export_hf
-
-    export_hf("en-lstm-vae", "hf/en-encoder")    # or: textgen export-hf --model DIR --out hf/en-encoder
+    export_hf("en-lstm-vae", "hf-en-encoder")            # or: textgen export-hf --out hf-en-encoder
 
     from transformers import AutoModel, AutoTokenizer, pipeline
-    model = AutoModel.from_pretrained("hf/ptb-encoder")          # TextgenEncoderModel
-    tok = AutoTokenizer.from_pretrained("hf/ptb-encoder")
-    model(**tok(["the market fell"], return_tensors="pt")).pooler_output    # (1, 32) posterior mean
-    pipeline("feature-extraction", model="hf/ptb-encoder")("the market fell")   # per-token states
-    pipeline("sentence-embedding", model="hf/ptb-encoder")("the market fell")   # the embedding itself
+    model = AutoModel.from_pretrained("hf-en-encoder", trust_remote_code=True)        # TextgenEncoderModel
+    tok = AutoTokenizer.from_pretrained("hf-en-encoder", trust_remote_code=True)      # TextgenTokenizerFast
+    model(**tok(["I don't want 5 apples."], return_tensors="pt")).pooler_output       # (1, 64) posterior mean
+    pipeline("sentence-embedding", model="hf-en-encoder", trust_remote_code=True)(text)   # the embedding
+    pipeline("feature-extraction", model="hf-en-encoder", trust_remote_code=True)(text)   # per-token states
+    SentenceTransformer("hf-en-encoder", trust_remote_code=True).encode([text])         # the embedding
 
-An exported folder holds ``config.json`` (with an ``auto_map``), ``model.safetensors``, the tokenizer
-files, and the modeling code (``modeling_textgen.py`` + ``textgen_encoders.py``), so it also loads with
-``trust_remote_code=True`` where textgen is not installed.
+An exported folder holds ``config.json`` (with an ``auto_map``, ``custom_pipelines`` and the embedding size),
+``model.safetensors``, the tokenizer files, ``modules.json`` + ``sentence_bert_config.json`` for
+sentence-transformers, and textgen's own code for all of it (``CODE_FILES``), so it loads where textgen is not
+installed. ``trust_remote_code=True`` is what lets transformers run those files; with textgen installed,
+``import textgen.integrations.hf`` registers the same classes, so ``AutoModel``/``AutoTokenizer`` then need no
+remote code (``pipeline`` still asks for it, because the folder declares its own task).
 
-Text goes through the exported tokenizer as is (whitespace words, lowercased if the model's tokenizer
-lowercases). ``SentenceEncoder`` additionally normalises raw text PTB-style (``"don't"`` -> ``do n't``);
-for text already in the model's style the two give the same embeddings.
+Every route gives the vector :class:`~textgen.SentenceEncoder` gives for the same **raw** string: the exported
+tokenizer runs textgen's text preparation (``textgen_textprep.py``, a copy of
+:mod:`textgen.tokenization.textprep`) before its ``tokenizer.json``.
 """
 from __future__ import annotations
 
+import json
 import os
 import shutil
 from pathlib import Path
+from typing import Optional
 
 import torch
-from transformers import AutoConfig, AutoModel, Pipeline
+from transformers import AutoConfig, AutoModel, AutoTokenizer
 from transformers.pipelines import PIPELINE_REGISTRY
 
 from textgen.core import __version__
 from textgen.core.checkpoint import atomic_folder
 from textgen.core.config import config_to_dict
 from textgen.integrations.modeling_textgen import EXPORT_FORMAT, MODEL_TYPE, TextgenEncoderConfig, TextgenEncoderModel
+from textgen.integrations.pipeline_textgen import SentenceEmbeddingPipeline
+from textgen.integrations.tokenization_textgen import TextgenTokenizerFast
+from textgen.tokenization import textprep as textprep_module
 from textgen.vae import encoders as encoders_module
 from textgen.vae.modeling import SentenceVAE
 
-__all__ = ["TextgenEncoderConfig", "TextgenEncoderModel", "SentenceEmbeddingPipeline", "export_hf", "TASK"]
+__all__ = ["TextgenEncoderConfig", "TextgenEncoderModel", "TextgenTokenizerFast", "SentenceEmbeddingPipeline",
+           "export_hf", "TASK"]
 
 TASK = "sentence-embedding"
-MODELING_FILE = "modeling_textgen.py"
-ENCODERS_FILE = "textgen_encoders.py"
-
-
-class SentenceEmbeddingPipeline(Pipeline):
-    """One vector per input text: the encoder's posterior mean (``pooler_output``).
-
-    ``pipe("a sentence")`` -> list of floats; ``pipe(["a", "b"])`` -> list of lists; ``normalize=True``
-    scales each vector to unit length. (The stock ``feature-extraction`` task returns per-token states.)
-    """
-
-    def __init__(self, *args, **kwargs):
-        super().__init__(*args, **kwargs)
-        expected = (getattr(self.model.config, "textgen", None) or {}).get("vocab_size")
-        if expected is not None and self.tokenizer is not None and len(self.tokenizer) != expected:
-            raise ValueError(f"the tokenizer has {len(self.tokenizer)} tokens but the model was trained with {expected}; "
-                             "load the tokenizer saved in the same exported folder")
-
-    def _sanitize_parameters(self, normalize=None, **kwargs):
-        return {}, {}, ({} if normalize is None else {"normalize": bool(normalize)})
-
-    def preprocess(self, inputs, **kwargs):
-        if not isinstance(inputs, str):
-            raise TypeError(f"expected a string, got {type(inputs).__name__}")
-        return self.tokenizer(inputs, return_tensors="pt", truncation=True)
-
-    def _forward(self, model_inputs):
-        return self.model(input_ids=model_inputs["input_ids"], attention_mask=model_inputs.get("attention_mask"))
-
-    def postprocess(self, model_outputs, normalize: bool = False):
-        emb = model_outputs.pooler_output[0].float()                                  # (Z,)
-        if normalize:
-            emb = torch.nn.functional.normalize(emb, dim=-1)
-        return emb.tolist()
+HERE = Path(__file__).resolve().parent
+# the code an exported folder carries, so that it loads with trust_remote_code=True where textgen is not installed
+CODE_FILES = {
+    "modeling_textgen.py": HERE / "modeling_textgen.py",                    # the model classes
+    "textgen_encoders.py": Path(encoders_module.__file__),                   # the encoders they build
+    "tokenization_textgen.py": HERE / "tokenization_textgen.py",            # the tokenizer class
+    "textgen_textprep.py": Path(textprep_module.__file__),                   # the text preparation it runs
+    "pipeline_textgen.py": HERE / "pipeline_textgen.py",                    # the sentence-embedding task
+}
 
 
 def _register() -> None:
     AutoConfig.register(MODEL_TYPE, TextgenEncoderConfig, exist_ok=True)
     AutoModel.register(TextgenEncoderConfig, TextgenEncoderModel, exist_ok=True)
+    AutoTokenizer.register(TextgenEncoderConfig, fast_tokenizer_class=TextgenTokenizerFast, exist_ok=True)
     PIPELINE_REGISTRY.register_pipeline(TASK, pipeline_class=SentenceEmbeddingPipeline, pt_model=AutoModel,
                                         type="text")
 
@@ -87,25 +71,57 @@ _register()
 
 
 def export_hf(model: str | os.PathLike, out_dir: str | os.PathLike) -> Path:
-    """Write the encoder of a textgen VAE/AE folder (or shipped name) as a transformers model folder."""
+    """Write the encoder of a textgen VAE/AE folder (or shipped name) as a transformers model folder that
+    ``AutoModel``/``AutoTokenizer``, ``pipeline`` and ``SentenceTransformer`` load (see the module docstring)."""
 
     vae = SentenceVAE.from_pretrained(model)
     if vae.config.mode == "lm":
         raise ValueError(f"{model} is a language-model baseline (mode='lm'): it has no encoder to export")
+    tok = vae.tokenizer
+    dim = vae.config.latent_size
     cfg = TextgenEncoderConfig(
         textgen=config_to_dict(vae.config), textgen_version=__version__, textgen_export_format=EXPORT_FORMAT,
         pad_token_id=vae.config.pad_id, bos_token_id=vae.config.bos_id, eos_token_id=vae.config.eos_id,
+        embedding_size=dim, projection_dim=dim,      # the sentence embedding's size (projection_dim: for sentence-transformers)
     )
-    cfg.auto_map = {"AutoConfig": f"{MODELING_FILE[:-3]}.TextgenEncoderConfig",
-                    "AutoModel": f"{MODELING_FILE[:-3]}.TextgenEncoderModel"}
+    cfg.auto_map = {"AutoConfig": "modeling_textgen.TextgenEncoderConfig",
+                    "AutoModel": "modeling_textgen.TextgenEncoderModel"}
+    cfg.custom_pipelines = {TASK: {"impl": "pipeline_textgen.SentenceEmbeddingPipeline", "pt": ["AutoModel"],
+                                   "tf": [], "type": "text"}}
     hf_model = TextgenEncoderModel(cfg)
     state = {k: v for k, v in vae.state_dict().items() if k.startswith("encoder.")}
     hf_model.load_state_dict(state, strict=True)
     hf_model.eval()
+    limits = [n for n in (tok.max_length, vae.max_positions) if n is not None]   # as SentenceEncoder cuts
+    max_length = min(limits) if limits else None
     with atomic_folder(out_dir) as tmp:
         hf_model.save_pretrained(tmp)
-        vae.tokenizer.save(tmp)
-        here = Path(__file__).resolve().parent
-        shutil.copyfile(here / MODELING_FILE, tmp / MODELING_FILE)
-        shutil.copyfile(Path(encoders_module.__file__), tmp / ENCODERS_FILE)
+        tok.save(tmp)
+        tok_config = json.loads((tmp / "tokenizer_config.json").read_text(encoding="utf-8"))
+        tok_config.update(tokenizer_class="TextgenTokenizerFast", textgen_lowercase=tok.lowercase,
+                          auto_map={"AutoTokenizer": [None, "tokenization_textgen.TextgenTokenizerFast"]})
+        if max_length is not None:
+            tok_config["model_max_length"] = max_length
+        (tmp / "tokenizer_config.json").write_text(json.dumps(tok_config, indent=2), encoding="utf-8")
+        for name, source in CODE_FILES.items():
+            shutil.copyfile(source, tmp / name)
+        _write_sentence_transformers_files(tmp, max_length)
     return Path(out_dir)
+
+
+def _write_sentence_transformers_files(folder: Path, max_length: Optional[int]) -> None:
+    """``modules.json`` and ``sentence_bert_config.json``: one Transformer module whose output is the posterior
+    mean (``pooler_output``) itself, so ``SentenceTransformer(folder)`` needs no pooling layer."""
+    modules = [{"idx": 0, "name": "0", "path": "", "type": "sentence_transformers.base.modules.transformer.Transformer"}]
+    st_config = {
+        "transformer_task": "feature-extraction",
+        "modality_config": {"text": {"method": "forward", "method_output_name": "pooler_output"}},
+        "module_output_name": "sentence_embedding",
+    }
+    if max_length is not None:
+        st_config["max_seq_length"] = max_length
+    (folder / "modules.json").write_text(json.dumps(modules, indent=2), encoding="utf-8")
+    (folder / "sentence_bert_config.json").write_text(json.dumps(st_config, indent=2), encoding="utf-8")
+    (folder / "config_sentence_transformers.json").write_text(json.dumps(
+        {"model_type": "SentenceTransformer", "similarity_fn_name": "cosine", "textgen_version": __version__},
+        indent=2), encoding="utf-8")

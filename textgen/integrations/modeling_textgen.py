@@ -41,11 +41,8 @@ class TextgenEncoderConfig(PretrainedConfig):
     textgen: Optional[dict] = None
     textgen_version: Optional[str] = None
     textgen_export_format: Optional[int] = None
-
-    @property
-    def embedding_size(self) -> int:
-        """Size of one sentence embedding (``pooler_output``): the latent size."""
-        return int((self.textgen or {}).get("latent_size", 0))
+    embedding_size: Optional[int] = None    # size of one sentence embedding (pooler_output): the latent size
+    projection_dim: Optional[int] = None    # the same number, where sentence-transformers looks for it
 
 
 class TextgenEncoderModel(PreTrainedModel):

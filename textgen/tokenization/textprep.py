@@ -17,15 +17,21 @@ guided by the vocabulary itself, so it suits any word-level model, not only PTB:
 
 For subword tokenizers the tokenizer's own normalisation applies and ``unknown`` lists the character
 runs it cannot encode. Either way the caller gets the normalised text back to show the user.
+
+This module is the one definition of text preparation, inside textgen and out: it imports nothing but the
+standard library, and ``textgen export-hf`` copies it unchanged beside the exported weights (as
+``textgen_textprep.py``), where the exported tokenizer class (``tokenization_textgen.py``) runs the same
+:func:`prepare_for_tokenizer` before tokenizing. So ``AutoTokenizer`` on an exported folder, with or without
+textgen installed, reads raw text exactly as :class:`~textgen.SentenceEncoder` does.
 """
 from __future__ import annotations
 
 import re
 import unicodedata
 from dataclasses import dataclass, field
-from typing import Any
+from typing import Any, Mapping
 
-__all__ = ["PreparedText", "prepare_text", "check_is_text"]
+__all__ = ["PreparedText", "prepare_text", "prepare_words", "prepare_for_tokenizer", "check_is_text"]
 
 _CLITIC = re.compile(r"^(.+?)(n't|'s|'re|'ve|'ll|'d|'m)$", re.IGNORECASE)
 _EDGE_PUNCT = re.compile(r"^([^\w$#&<]*)(.*?)([^\w%$#&>]*)$", re.UNICODE)
@@ -72,21 +78,42 @@ def check_is_text(text: Any, what: str = "input", errors: str = "strict") -> str
 
 
 def prepare_text(text: str, tokenizer: Any, what: str = "sentence", errors: str = "strict") -> PreparedText:
-    """Normalise ``text`` for ``tokenizer`` (see the module docstring). Non-text raises ``ValueError``, or
-    becomes spaces with ``errors="replace"``."""
+    """Normalise ``text`` for a textgen ``tokenizer`` (see the module docstring). Non-text raises ``ValueError``,
+    or becomes spaces with ``errors="replace"``."""
     original = text
     text = check_is_text(text, what, errors)
     if tokenizer.kind != "word":
         normalized = tokenizer.normalize(text)
         return PreparedText(original, normalized, unknown=tokenizer.unknown_words(normalized))
+    words, unknown, removed = prepare_words(text, tokenizer.vocab, tokenizer.lowercase)
+    return PreparedText(original, words, unknown=unknown, removed=removed)
+
+
+def prepare_for_tokenizer(text: str, kind: str, vocab: Mapping[str, int], lowercase: bool) -> str:
+    """What the exported tokenizer feeds its Hugging Face pipeline, the text :func:`prepare_text` gives with
+    ``errors="replace"`` (as :class:`~textgen.SentenceEncoder` encodes) before the tokenizer's own normaliser.
+
+    For the subword kinds that is the text with non-text characters as spaces (the normaliser in
+    ``tokenizer.json`` does the rest); for ``word`` it is :func:`prepare_words`.
+    """
+    text = check_is_text(text, "text", errors="replace")
+    if kind != "word":
+        return text
+    return prepare_words(text, vocab, lowercase)[0]
+
+
+def prepare_words(text: str, vocab: Mapping[str, int], lowercase: bool) -> tuple[str, list[str], list[str]]:
+    """The ``word``-kind rules 1-4 of the module docstring, guided by ``vocab`` (token -> id).
+
+    Returns the words joined by single spaces, the distinct words that will become ``<unk>`` and the
+    punctuation pieces removed because the vocabulary lacks them.
+    """
     clean = unicodedata.normalize("NFKC", text).translate(_QUOTES)
-    if tokenizer.lowercase:
+    if lowercase:
         clean = clean.lower()
     tokens = clean.split()
-    has = tokenizer.token_to_id
-    if all(has(t) is not None for t in tokens):                    # the common case: nothing to change
-        return PreparedText(original, " ".join(tokens))
-    vocab = tokenizer.get_vocab()
+    if all(t in vocab for t in tokens):                            # the common case: nothing to change
+        return " ".join(tokens), [], []
     numbers_as_n = "N" in vocab
     words: list[str] = []
     unknown: list[str] = []
@@ -123,4 +150,4 @@ def prepare_text(text: str, tokenizer: Any, what: str = "sentence", errors: str 
             else:
                 words.append(piece)
                 unknown.append(piece)
-    return PreparedText(original, " ".join(words), unknown=list(dict.fromkeys(unknown)), removed=removed)
+    return " ".join(words), list(dict.fromkeys(unknown)), removed

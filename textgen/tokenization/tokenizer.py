@@ -61,7 +61,8 @@ from __future__ import annotations
 import json
 import os
 from pathlib import Path
-from typing import Any, Iterable, Literal, Optional, Sequence, Union
+from types import MappingProxyType
+from typing import Any, Iterable, Literal, Mapping, Optional, Sequence, Union
 
 import numpy as np
 from textgen.tokenization.base import (BOS, DEFAULT_SUBWORD_VOCAB_SIZE, EOS, FORMAT, FORMAT_VERSION, HF_CONFIG_FILE,
@@ -352,6 +353,11 @@ class Tokenizer:
     def get_vocab(self) -> dict[str, int]:
         """A copy of the token -> id mapping."""
         return dict(self._backend.token_ids)
+
+    @property
+    def vocab(self) -> Mapping[str, int]:
+        """The token -> id mapping, read-only and not copied (for lookups in a loop)."""
+        return MappingProxyType(self._backend.token_ids)
 
     # ------------------------------------------------------------------------- inspection
 

@@ -28,13 +28,14 @@ import warnings
 from dataclasses import dataclass, field
 from typing import Literal, Optional, Sequence
 
+import numpy as np
 import torch
 from torch import Tensor
 
 from textgen.core.runtime import progress, resolve_device
 from textgen.core.pretrained import DEFAULT_VAE
 from textgen.core.text import quote, shorten
-from textgen.tokenization.textprep import PreparedText, prepare_text
+from textgen.vae.sentence_encoder import Errors, SentenceEncoder
 from textgen.vae.interpolation import analogy as latent_analogy
 from textgen.vae.interpolation import interpolate as latent_path
 from textgen.vae.modeling import SentenceVAE
@@ -66,9 +67,11 @@ class EncodeOutput:
 
     mu: Tensor                          # (N, Z) posterior means
     logvar: Optional[Tensor]            # (N, Z), or None unless asked for (and always None for an auto-encoder)
-    texts: list[str]                    # the inputs as the model read them (normalised)
+    texts: list[str]                    # the inputs as the model read them (normalised; "" where not encoded)
     unknown_words: list[str] = field(default_factory=list)
     num_truncated: int = 0
+    ok: Optional[Tensor] = None         # (N_in,) bool: True where the input was encoded (errors="null"/"skip")
+    indices: list[int] = field(default_factory=list)   # the input position of each row of mu
 
 
 @dataclass
@@ -133,6 +136,7 @@ class SentenceVAEPipeline:
         # for inputs too (the model never saw longer sentences), and report when it applies.
         limit = [n for n in (tokenizer.max_length, model.max_positions) if n is not None]
         self.max_length: Optional[int] = min(limit) if limit else None
+        self._engine = SentenceEncoder(self.model, tokenizer)          # batched, length-sorted encoding
 
     @classmethod
     def from_pretrained(cls, name_or_path: str | os.PathLike = DEFAULT_VAE, *, device: str = "cpu",
@@ -147,64 +151,42 @@ class SentenceVAEPipeline:
 
     # -------------------------------------------------------------- text in
 
-    def _prepare(self, sentences: Sequence[str], what: str = "sentence") -> tuple[list[PreparedText], list[str]]:
+    @torch.no_grad()
+    def encode(self, sentences: Sequence[str], batch_size: int = 64, *, return_logvar: bool = False,
+               errors: Errors = "raise") -> EncodeOutput:
+        """Posterior means (and, on request, log-variances) of q(z|x): (N, Z).
+
+        ``errors`` says what a sentence that cannot be encoded does (empty, no known word, not text):
+        ``"raise"`` (default) stops with a message naming it, ``"null"`` gives it a NaN row (``ok`` False),
+        ``"skip"`` leaves it out (``indices`` lists the input position of each row).
+        """
         if isinstance(sentences, (str, bytes)):
             raise ValueError(f"expected a list of sentences, got a single {type(sentences).__name__}; wrap it in a list")
         sentences = list(sentences)
         if not sentences:
             raise ValueError("no sentences given: pass at least one")
-        prepared = []
-        for i, s in enumerate(sentences):
-            label = f"{what} {i + 1}" if len(sentences) > 1 else what
-            p = prepare_text(s, self.tokenizer, what=label)
-            if not p.text.strip():
-                raise ValueError(f"{label} is empty{' after normalisation' if str(s).strip() else ''} ({quote(s)}): "
-                                 "pass a sentence with at least one word")
-            if p.unknown and len(p.unknown) == p.num_words:
-                raise ValueError(f"{label} ({quote(s)}) has only words outside the model's vocabulary "
-                                 f"({shorten(', '.join(p.unknown))}); the model would read nothing but <unk>. Use words it "
-                                 f"knows (a {self.tokenizer.vocab_size:,}-token vocabulary)")
-            prepared.append(p)
-        unknown = list(dict.fromkeys(w for p in prepared for w in p.unknown))
+        chunks = list(self._engine.encode_stream(sentences, batch_size, errors=errors, output_logvar=return_logvar,
+                                                 text_errors="strict", want_texts=True))
+        ok = torch.from_numpy(np.concatenate([c.ok for c in chunks]))
+        mu = torch.cat([c.mu for c in chunks])
+        logvar = torch.cat([c.logvar for c in chunks]) if return_logvar and chunks[0].logvar is not None else None
+        texts = [t for c in chunks for t in c.texts]
+        unknown = list(dict.fromkeys(w for c in chunks for w in c.unknown_words))
         if unknown:
             warnings.warn(f"{len(unknown)} word(s) outside the model's vocabulary are read as <unk>: "
-                          f"{shorten(', '.join(unknown))}", UserWarning, stacklevel=3)
-        return prepared, unknown
-
-    def _batches(self, texts: list[str], batch_size: int, desc: str):
-        """Yield (start, input_ids, lengths, truncated texts) for chunks of ``texts``; a bar when there are many."""
-        if batch_size < 1:
-            raise ValueError(f"batch_size must be >= 1, got {batch_size}")
-        starts = range(0, len(texts), batch_size)
-        bar = progress(starts, enabled=self.show_progress and len(starts) > 1, desc=desc, total=len(starts))
-        for start in bar:
-            chunk = texts[start:start + batch_size]
-            enc = self.tokenizer.encode_batch(chunk, add_bos=False, add_eos=True, max_length=self.max_length)
-            yield start, enc.input_ids.to(self.device), enc.lengths, [chunk[i] for i in enc.truncated]
-
-    def _warn_truncated(self, cut: list[str]) -> None:
+                          f"{shorten(', '.join(unknown))}", UserWarning, stacklevel=2)
+        cut = sum(c.num_truncated for c in chunks)
         if cut:
-            warnings.warn(f"{len(cut)} sentence(s) longer than the model's maximum of {self.max_length} tokens "
-                          f"(incl. <eos>) were truncated to it, the first: {quote(cut[0])}", UserWarning, stacklevel=3)
-
-    # -------------------------------------------------------------- verbs
-
-    @torch.no_grad()
-    def encode(self, sentences: Sequence[str], batch_size: int = 64, *, return_logvar: bool = False) -> EncodeOutput:
-        """Posterior means (and, on request, log-variances) of q(z|x): (N, Z)."""
-        prepared, unknown = self._prepare(sentences)
-        texts = [p.text for p in prepared]
-        mus, logvars, cut = [], [], []
-        for _, ids, lengths, batch_cut in self._batches(texts, batch_size, "encode"):
-            mu, logvar = self.model.encode(ids, lengths)
-            mus.append(mu.float().cpu())
-            if logvar is not None:
-                logvars.append(logvar.float().cpu())
-            cut += batch_cut
-        self._warn_truncated(cut)
-        logvar = torch.cat(logvars) if return_logvar and logvars else None
-        return EncodeOutput(mu=torch.cat(mus), logvar=logvar, texts=texts, unknown_words=unknown,
-                            num_truncated=len(cut))
+            first = next(c.first_truncated for c in chunks if c.first_truncated is not None)
+            warnings.warn(f"{cut} sentence(s) longer than the model's maximum of {self.max_length} tokens "
+                          f"(incl. <eos>) were truncated to it, the first: {quote(first)}", UserWarning, stacklevel=2)
+        indices = list(range(len(sentences)))
+        if errors == "skip":
+            indices = ok.nonzero().flatten().tolist()
+            mu, texts = mu[indices], [texts[i] for i in indices]
+            logvar = logvar[indices] if logvar is not None else None
+        return EncodeOutput(mu=mu, logvar=logvar, texts=texts, unknown_words=unknown, num_truncated=cut,
+                            ok=ok, indices=indices)
 
     @torch.no_grad()
     def decode(self, latents: Tensor, *, strategy: Strategy = "greedy", batch_size: int = 64,

@@ -2,35 +2,105 @@
 
     from textgen import SentenceEncoder
 
-    enc = SentenceEncoder.from_pretrained("en-lstm-vae")      # or a folder from train-vae
-    X = enc.encode(["the market fell on monday", "prices rose"])  # numpy (2, 32): posterior means
-    enc.dim, enc.tokenizer, enc.device
-    ds = ds.map(enc.as_map_fn(column="text"), batched=True)       # a Hugging Face datasets column
+    enc = SentenceEncoder.from_pretrained("en-lstm-vae")       # or a folder from train-vae
+    X = enc.encode(["The market fell on Monday.", "Prices rose."])   # numpy (2, 64): posterior means
+    X, ok = enc.encode(lines, errors="null")                    # NaN rows where ok is False
+    X, kept = enc.encode(lines, errors="skip")                  # only the rows of the indices in kept
+    for chunk in enc.encode_stream(open("big.txt")): ...        # any number of lines, flat memory
+    ds = ds.map(enc.as_map_fn(column="text"), batched=True)     # a Hugging Face datasets column
 
 The embedding of a sentence is the mean of its posterior q(z|x) (``output="mean"``), a sample from it
 (``"sample"``), or both parameters side by side (``"mean+logvar"``, shape (N, 2 * dim)). Sentences are
-normalised like :class:`~textgen.pipelines.SentenceVAEPipeline` does, sorted by length into batches
-(little padding), encoded without gradients, and returned in the input order. Control characters and
-undecodable bytes in the text become spaces (a stray byte in a large corpus does not stop the job). Memory stays flat however
-many sentences are passed: only one batch of activations is alive at a time.
+prepared as the model's tokenizer expects (:func:`textgen.tokenization.textprep.prepare_text`, the same
+function the exported Hugging Face tokenizer runs), sorted by length into batches (little padding), encoded
+without gradients, and returned in the input order. Control characters and undecodable bytes become spaces
+(a stray byte in a large corpus does not stop the job). Memory stays flat however many sentences come in:
+only one chunk of ids and one batch of activations is alive at a time.
+
+**Bad items.** An item that is not a string, is empty (or nothing is left of it once prepared: ``"..."`` for
+a model without punctuation), or has no word the vocabulary knows (every token would be ``<unk>``) cannot be
+encoded. Every encoding entry point (this class, :class:`~textgen.pipelines.SentenceVAEPipeline`,
+``textgen encode``, the datasets map function, :class:`~textgen.integrations.sklearn.VAEFeatures`) takes the
+same policy, ``errors=``:
+
+* ``"raise"`` (default): a ``ValueError`` (``TypeError`` for a non-string) naming the first bad item by
+  its index and quoting at most 60 characters of it;
+* ``"null"``: the item's row is NaN, and a boolean mask (True = encoded) comes back with the embeddings;
+* ``"skip"``: the item is left out, and the indices of the kept items come back with the embeddings.
 """
 from __future__ import annotations
 
 import os
 import warnings
-from typing import Any, Callable, Literal, Optional, Sequence
+from dataclasses import dataclass, field
+from typing import Any, Callable, Iterable, Iterator, Literal, Optional, Sequence
 
 import numpy as np
 import torch
 
-from textgen.vae.modeling import SentenceVAE
 from textgen.core.pretrained import DEFAULT_VAE
 from textgen.core.runtime import progress, resolve_device
-from textgen.tokenization.textprep import prepare_text
+from textgen.core.text import quote, shorten
+from textgen.tokenization.textprep import check_is_text, prepare_text
+from textgen.vae.modeling import SentenceVAE
 
-__all__ = ["SentenceEncoder"]
+__all__ = ["SentenceEncoder", "EncodedChunk", "ERRORS", "check_errors"]
 
 Output = Literal["mean", "sample", "mean+logvar"]
+Errors = Literal["raise", "skip", "null"]
+ERRORS = ("raise", "skip", "null")
+
+
+def check_errors(errors: Any) -> str:
+    if errors not in ERRORS:
+        raise ValueError(f"errors must be 'raise', 'skip' or 'null', got {errors!r}")
+    return errors
+
+
+@dataclass
+class Problem:
+    """Why item ``index`` could not be encoded."""
+
+    index: int
+    reason: Literal["not a string", "non-text", "empty", "no known word"]   # non-text: bytes, control characters
+    message: str                                   # names the item and quotes at most 60 characters of it
+
+
+@dataclass
+class EncodedChunk:
+    """Consecutive input items ``start .. start + len(ok) - 1``, encoded (one chunk of :meth:`encode_stream`)."""
+
+    start: int
+    mu: torch.Tensor                               # (n, Z) posterior means; NaN rows where ok is False
+    logvar: Optional[torch.Tensor]                 # (n, Z), or None (an auto-encoder, or not asked for)
+    ok: np.ndarray                                 # (n,) bool: True where the item was encoded
+    problems: list[Problem] = field(default_factory=list)
+    texts: list[str] = field(default_factory=list)   # the items as the model read them ("" where not ok)
+    unknown_words: list[str] = field(default_factory=list)
+    num_truncated: int = 0
+    first_truncated: Optional[str] = None          # the first truncated item, as given
+
+
+def item_problem(index: int, item: Any, prepared: Optional[str], content_ids: Optional[list[int]], unk_id: int,
+                 unknown: Sequence[str], vocab_size: int, what: str = "sentence") -> Optional[Problem]:
+    """The problem of one prepared item, or None if it can be encoded."""
+    label = f"{what} {index}"
+    if prepared is not None and not prepared.strip():
+        after = " after normalisation" if item.strip() else ""
+        return Problem(index, "empty", f"{label} is empty{after} ({quote(item)}): pass a sentence with at least one word")
+    if content_ids is not None and content_ids and all(i == unk_id for i in content_ids):
+        words = f" ({shorten(', '.join(unknown))})" if unknown else ""
+        return Problem(index, "no known word",
+                       f"{label} ({quote(item)}) has only words outside the model's vocabulary{words}; the model "
+                       f"would read nothing but <unk>. Use words it knows (a {vocab_size:,}-token vocabulary)")
+    return None
+
+
+def raise_problem(problem: Problem, hint: bool = True) -> None:
+    fix = "; or pass errors='skip' to leave such items out, or errors='null' for a NaN row" if hint else ""
+    if problem.reason == "not a string":
+        raise TypeError(problem.message + fix)
+    raise ValueError(problem.message + fix)
 
 
 class SentenceEncoder:
@@ -68,30 +138,120 @@ class SentenceEncoder:
         c = self.model.config
         return f"SentenceEncoder({c.encoder} encoder, dim={self.dim}, vocab={self.tokenizer.vocab_size}, device={self.device})"
 
-    # -------------------------------------------------------------- encoding
+    # -------------------------------------------------------------- the engine
 
-    def _ids(self, sentences: Sequence[str], offset: int = 0) -> tuple[list[list[int]], int, int, list[str]]:
-        """Token ids (content + <eos>) of every sentence, with counts of empty and truncated ones."""
-        texts, unknown = [], []
-        for i, s in enumerate(sentences, offset):
-            if not isinstance(s, str):
-                raise TypeError(f"sentence {i} is a {type(s).__name__}, not a str; pass a list of strings")
-            p = prepare_text(s, self.tokenizer, what=f"sentence {i}", errors="replace")
-            texts.append(p.text)
-            unknown += p.unknown
-        enc = self.tokenizer.encode_batch(texts, add_eos=True, max_length=self.max_length,
-                                          padding="do_not_pad", return_tensors=None)
-        empty = sum(1 for t in texts if not t)
-        return enc.input_ids, empty, enc.num_truncated, list(dict.fromkeys(unknown))
+    def _prepare_chunk(self, items: list[Any], start: int, text_errors: str, want_texts: bool, what: str):
+        """Token ids (content + <eos>) of the items that can be encoded, and the problems of the others."""
+        tok = self.tokenizer
+        word = tok.kind == "word"
+        texts: list[Optional[str]] = []
+        problems: dict[int, Problem] = {}
+        unknown_of: dict[int, list[str]] = {}
+        for j, item in enumerate(items):
+            i = start + j
+            if isinstance(item, (bytes, bytearray)):
+                problems[j] = Problem(i, "non-text", f"{what} {i} is bytes, not text; decode it first "
+                                                     "(e.g. data.decode('utf-8'))")
+                texts.append(None)
+                continue
+            if not isinstance(item, str):
+                problems[j] = Problem(i, "not a string", f"{what} {i} is a {type(item).__name__}, not a str; "
+                                                         "pass a list of strings")
+                texts.append(None)
+                continue
+            try:
+                if word or want_texts:
+                    p = prepare_text(item, tok, what=f"{what} {i}", errors=text_errors)
+                    text, unknown_of[j] = p.text, p.unknown
+                else:                      # subword kinds: the tokenizer's own normaliser runs while encoding
+                    text = check_is_text(item, f"{what} {i}", text_errors)
+            except ValueError as e:
+                problems[j] = Problem(i, "non-text", str(e))
+                texts.append(None)
+                continue
+            if not text.strip():
+                problems[j] = item_problem(i, item, text, None, tok.unk_id, [], tok.vocab_size, what)
+                texts.append(None)
+                continue
+            texts.append(text)
+        keep = [j for j, t in enumerate(texts) if t is not None]
+        enc = tok.encode_batch([texts[j] for j in keep], add_eos=True, max_length=self.max_length,
+                               padding="do_not_pad", return_tensors=None)
+        ids: dict[int, list[int]] = {}
+        for j, row in zip(keep, enc.input_ids):
+            content = row[:-1]
+            if tok.unk_id in content:
+                if j not in unknown_of:
+                    unknown_of[j] = tok.unknown_words(tok.normalize(texts[j]))
+                problem = item_problem(start + j, items[j], texts[j], content, tok.unk_id, unknown_of[j],
+                                       tok.vocab_size, what)
+                if problem is not None:
+                    problems[j] = problem
+                    continue
+            ids[j] = row
+        truncated = [keep[r] for r in enc.truncated]
+        unknown = [w for j in ids for w in unknown_of.get(j, ())]
+        shown = [t if t is not None and j in ids else "" for j, t in enumerate(texts)] if want_texts else []
+        return ids, [problems[j] for j in sorted(problems)], list(dict.fromkeys(unknown)), truncated, shown
 
     @torch.no_grad()
+    def encode_stream(self, sentences: Iterable[Any], batch_size: int = 256, *, errors: Errors = "raise",
+                      output_logvar: bool = False, chunk_size: Optional[int] = None, text_errors: str = "replace",
+                      want_texts: bool = False, what: str = "sentence") -> Iterator[EncodedChunk]:
+        """Encode any iterable of sentences (a list, a file object, a generator) a chunk at a time.
+
+        Yields :class:`EncodedChunk` s in input order; within a chunk the items are sorted by length into
+        batches of ``batch_size``. Under ``errors="raise"`` the first bad item stops the stream with its
+        message; otherwise its row is NaN and ``ok`` False (``skip`` is the caller's choice to drop it).
+        """
+        check_errors(errors)
+        if isinstance(sentences, (str, bytes)):
+            raise TypeError("encode expects a list of strings, got a single string; wrap it in a list")
+        if batch_size < 1:
+            raise ValueError(f"batch_size must be >= 1, got {batch_size}")
+        chunk_size = chunk_size or 32 * batch_size
+        pad, Z = self.tokenizer.pad_id, self.dim
+        it = iter(sentences)
+        start = 0
+        while True:
+            items = [s for _, s in zip(range(chunk_size), it)]
+            if not items:
+                return
+            ids, problems, unknown, truncated, texts = self._prepare_chunk(items, start, text_errors, want_texts, what)
+            if problems and errors == "raise":
+                raise_problem(problems[0])
+            n = len(items)
+            mu = torch.full((n, Z), float("nan"))
+            logvar = torch.full((n, Z), float("nan")) if output_logvar and self.model.config.mode == "vae" else None
+            rows = sorted(ids, key=lambda j: len(ids[j]))                                  # length buckets
+            for b0 in range(0, len(rows), batch_size):
+                batch_rows = rows[b0:b0 + batch_size]
+                lengths = torch.tensor([len(ids[j]) for j in batch_rows])
+                batch = torch.full((len(batch_rows), int(lengths.max())), pad, dtype=torch.long)   # (b, T)
+                for r, j in enumerate(batch_rows):
+                    batch[r, : len(ids[j])] = torch.tensor(ids[j])
+                m, lv = self.model.encode(batch.to(self.device), lengths)                 # (b, Z) each
+                index = torch.tensor(batch_rows)
+                mu[index] = m.float().cpu()
+                if logvar is not None and lv is not None:
+                    logvar[index] = lv.float().cpu()
+            ok = np.zeros(n, dtype=bool)
+            ok[list(ids)] = True
+            yield EncodedChunk(start, mu, logvar, ok, problems, texts, unknown, len(truncated),
+                               items[truncated[0]] if truncated else None)
+            start += n
+
+    # -------------------------------------------------------------- encoding
+
     def encode(self, sentences: Sequence[str], batch_size: int = 256, *, output: Output = "mean",
-               normalize: bool = False, progress_bar: bool = True, return_tensors: Literal["np", "pt"] = "np",
-               generator: Optional[torch.Generator] = None) -> Any:
+               normalize: bool = False, errors: Errors = "raise", progress_bar: bool = True,
+               return_tensors: Literal["np", "pt"] = "np", generator: Optional[torch.Generator] = None) -> Any:
         """Embeddings (N, dim) -- (N, 2 * dim) for ``"mean+logvar"`` -- in the input order.
 
-        ``normalize=True`` scales each row to unit L2 norm (for cosine similarity). Empty strings are
-        encoded as ``<eos>`` alone (with a warning that counts them); an empty list gives a (0, dim) array.
+        ``normalize=True`` scales each row to unit L2 norm (for cosine similarity). An empty list gives a
+        (0, dim) array. With ``errors="null"`` the result is ``(embeddings, ok)``, ``ok`` a boolean (N,)
+        mask and the other rows NaN; with ``errors="skip"`` it is ``(embeddings, kept)``, the rows of the
+        items whose input indices are in ``kept`` (see the module docstring).
         """
         if isinstance(sentences, (str, bytes)):
             raise TypeError("encode expects a list of strings, got a single string; wrap it in a list")
@@ -99,61 +259,76 @@ class SentenceEncoder:
             raise ValueError(f"output must be 'mean', 'sample' or 'mean+logvar', got {output!r}")
         if return_tensors not in ("np", "pt"):
             raise ValueError(f"return_tensors must be 'np' or 'pt', got {return_tensors!r}")
-        if batch_size < 1:
-            raise ValueError(f"batch_size must be >= 1, got {batch_size}")
         if output != "mean" and self.model.config.mode != "vae":
             raise ValueError(f"output={output!r} needs a VAE posterior; an auto-encoder only has means")
+        check_errors(errors)
         sentences = list(sentences)
-        width = 2 * self.dim if output == "mean+logvar" else self.dim
-        out = torch.empty(len(sentences), width, dtype=torch.float32)
-        # Work through the input a chunk at a time (tokenize, sort by length, encode in batches), so that
-        # memory stays flat however long the input: only one chunk of ids and one batch of activations live.
-        chunk = 32 * batch_size
-        empty = cut = 0
-        unknown: dict[str, None] = {}
-        n_batches = sum(-(-min(chunk, len(sentences) - c0) // batch_size) for c0 in range(0, len(sentences), chunk))
-        bar = progress(total=n_batches, enabled=progress_bar and n_batches > 1, desc="encode")
-        pad = self.tokenizer.pad_id
-        for c0 in range(0, len(sentences), chunk):
-            ids, n_empty, n_cut, unk = self._ids(sentences[c0:c0 + chunk], offset=c0)
-            empty, cut = empty + n_empty, cut + n_cut
-            unknown.update(dict.fromkeys(unk))
-            order = np.argsort([len(x) for x in ids], kind="stable")                # length buckets
-            for b0 in range(0, len(order), batch_size):
-                rows = order[b0:b0 + batch_size]
-                lengths = torch.tensor([len(ids[i]) for i in rows])
-                batch = torch.full((len(rows), int(lengths.max())), pad, dtype=torch.long)
-                for j, i in enumerate(rows):
-                    batch[j, : len(ids[i])] = torch.tensor(ids[i])
-                mu, logvar = self.model.encode(batch.to(self.device), lengths)    # (b, Z) each
-                if output == "sample":
-                    emb = self.model.reparameterize(mu, logvar, generator)
-                elif output == "mean+logvar":
-                    emb = torch.cat([mu, logvar], dim=-1)
-                else:
-                    emb = mu
-                out[torch.as_tensor(rows) + c0] = emb.float().cpu()
-                bar.update(1)
+        chunk_size = 32 * max(int(batch_size), 1)
+        n_chunks = -(-len(sentences) // chunk_size)
+        bar = progress(total=n_chunks, enabled=progress_bar and n_chunks > 1, desc="encode")
+        parts, oks, cut, first_cut, unknown, bad = [], [], 0, None, {}, 0
+        for chunk in self.encode_stream(sentences, batch_size, errors=errors, output_logvar=output != "mean",
+                                        chunk_size=chunk_size):
+            emb = chunk.mu
+            if output == "sample":
+                emb = self.model.reparameterize(chunk.mu, chunk.logvar, generator)      # z ~ q(z|x)
+            elif output == "mean+logvar":
+                emb = torch.cat([chunk.mu, chunk.logvar], dim=-1)
+            parts.append(emb)
+            oks.append(chunk.ok)
+            cut += chunk.num_truncated
+            first_cut = first_cut or chunk.first_truncated
+            unknown.update(dict.fromkeys(chunk.unknown_words))
+            bad += len(chunk.problems)
+            bar.update(1)
         bar.close()
-        if empty:
-            warnings.warn(f"{empty} empty sentence(s) encoded as <eos> alone", UserWarning, stacklevel=2)
+        width = 2 * self.dim if output == "mean+logvar" else self.dim
+        out = torch.cat(parts) if parts else torch.empty(0, width)
+        ok = np.concatenate(oks) if oks else np.zeros(0, dtype=bool)
         if cut:
-            warnings.warn(f"{cut} sentence(s) longer than {self.max_length} tokens were truncated", UserWarning, stacklevel=2)
+            warnings.warn(f"{cut} sentence(s) longer than {self.max_length} tokens were truncated, the first: "
+                          f"{quote(first_cut)}", UserWarning, stacklevel=2)
         if unknown:
             words = list(unknown)
             warnings.warn(f"{len(words)} distinct word(s) outside the vocabulary were read as <unk> "
-                          f"(e.g. {', '.join(words[:5])})", UserWarning, stacklevel=2)
+                          f"(e.g. {shorten(', '.join(words[:5]))})", UserWarning, stacklevel=2)
         if normalize:
-            out = torch.nn.functional.normalize(out, dim=-1)
-        return out if return_tensors == "pt" else out.numpy()
+            out = torch.nn.functional.normalize(out, dim=-1)                  # NaN rows stay NaN
+        if errors == "skip":
+            kept = np.flatnonzero(ok)
+            out = out[torch.from_numpy(kept)]
+        result = out if return_tensors == "pt" else out.numpy()
+        if errors == "null":
+            return result, ok
+        if errors == "skip":
+            return result, kept
+        return result
 
-    def as_map_fn(self, column: str = "text", out_column: str = "embedding", **encode_kwargs) -> Callable[[dict], dict]:
-        """A function for ``datasets.Dataset.map(fn, batched=True)`` that adds an embedding column."""
+    def as_map_fn(self, column: str = "text", out_column: str = "embedding", *, errors: Errors = "raise",
+                  mask_column: str = "embedding_ok", **encode_kwargs) -> Callable[[dict], dict]:
+        """A function for ``datasets.Dataset.map(fn, batched=True)`` that adds an embedding column.
+
+        ``errors="null"`` also adds ``mask_column`` (True where encoded, NaN embeddings elsewhere);
+        ``errors="skip"`` drops the rows that cannot be encoded, keeping every other column aligned.
+        In worker processes (``num_proc > 1``) it sets one torch thread per worker: torch's default
+        thread pool in forked workers stalls the map.
+        """
+        check_errors(errors)
         encode_kwargs.setdefault("progress_bar", False)
+        main_pid = os.getpid()
 
         def fn(batch: dict) -> dict:
             if column not in batch:
                 raise KeyError(f"the dataset has no column {column!r}; its columns are {', '.join(batch)}")
-            return {out_column: self.encode(batch[column], **encode_kwargs)}
+            if os.getpid() != main_pid and torch.get_num_threads() != 1:
+                torch.set_num_threads(1)                                   # a datasets worker process
+            result = self.encode(batch[column], errors=errors, **encode_kwargs)
+            if errors == "raise":
+                return {out_column: result}
+            emb, extra = result
+            if errors == "null":
+                return {out_column: emb, mask_column: extra}
+            kept = extra.tolist()
+            return {**{k: [v[i] for i in kept] for k, v in batch.items()}, out_column: emb}
 
         return fn
