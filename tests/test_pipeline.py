@@ -211,15 +211,43 @@ def test_cli_sample_reconstruct_and_encode(model_dir, tmp_path, capsys):
     assert main(["reconstruct", SENTENCES[4], "--model", str(model_dir), "--json"]) == 0
     assert json.loads(capsys.readouterr().out)[0]["input"] == SENTENCES[4]
     src = tmp_path / "in.txt"
-    src.write_text("\n".join(SENTENCES[:4]) + "\n\n", encoding="utf-8")
+    src.write_text("\n".join(SENTENCES[:4]) + "\n", encoding="utf-8")
     assert main(["encode", "--file", str(src), "--model", str(model_dir), "--out", str(tmp_path / "z.npy"), "--logvar"]) == 0
-    assert np.load(tmp_path / "z.npy").shape == (4, 2, 8)
+    z = np.load(tmp_path / "z.npy")
+    assert z.shape == (4, 2, 8)
+    ref = SentenceVAEPipeline.from_pretrained(model_dir, show_progress=False).encode(SENTENCES[:4], return_logvar=True)
+    assert np.allclose(z[:, 0], ref.mu.numpy(), atol=1e-5) and np.allclose(z[:, 1], ref.logvar.numpy(), atol=1e-5)
     assert main(["encode", SENTENCES[0], "--model", str(model_dir), "--out", str(tmp_path / "z.jsonl")]) == 0
     row = json.loads((tmp_path / "z.jsonl").read_text().splitlines()[0])
     assert row["text"] == SENTENCES[0] and len(row["mu"]) == 8
     capsys.readouterr()
     assert main(["encode", "x", "--model", str(model_dir), "--out", str(tmp_path / "z.txt")]) == 2
     assert ".npy or .jsonl" in capsys.readouterr().err
+
+
+def test_cli_encode_on_error_policies_report_the_lines(model_dir, tmp_path, capsys):
+    lines = [SENTENCES[0], "", SENTENCES[1], "zzz qqq", "...", SENTENCES[2] + "\udcff", SENTENCES[3]]
+    src = tmp_path / "mixed.txt"
+    src.write_bytes("\r\n".join(lines).encode("utf-8", "surrogateescape") + b"\r")    # CRLF, a lone CR, a bad byte
+    args = ["encode", "--file", str(src), "--model", str(model_dir)]
+    assert main([*args, "--out", str(tmp_path / "r.npy")]) == 2
+    err = capsys.readouterr().err
+    assert "mixed.txt: line 2 is empty" in err and "--on-error skip" in err and not (tmp_path / "r.npy").exists()
+    assert main([*args, "--out", str(tmp_path / "n.npy"), "--on-error", "null"]) == 0
+    err = capsys.readouterr().err
+    assert "3 of 7 lines could not be encoded (2 empty, 1 no known word)" in err and "line 2, 4, 5" in err
+    assert "1 line(s) held bytes that are not UTF-8" in err
+    z = np.load(tmp_path / "n.npy")
+    assert z.shape == (7, 8) and np.isnan(z).any(1).tolist() == [False, True, False, True, True, False, False]
+    assert main([*args, "--out", str(tmp_path / "s.npy"), "--on-error", "skip", "--json"]) == 0
+    report = json.loads(capsys.readouterr().out)
+    assert report["rows"] == 4 and [p["line"] for p in report["problems"]] == [2, 4, 5]
+    assert (tmp_path / "s.npy.lines.txt").read_text().split() == ["1", "3", "6", "7"]
+    assert np.allclose(np.load(tmp_path / "s.npy"), z[[0, 2, 5, 6]], atol=1e-6)
+    assert main([*args, "--out", str(tmp_path / "s.jsonl"), "--on-error", "skip"]) == 0
+    rows = [json.loads(r) for r in (tmp_path / "s.jsonl").read_text().splitlines()]
+    assert [r["line"] for r in rows] == [1, 3, 6, 7] and rows[1]["text"] == SENTENCES[1]
+    assert not list(tmp_path.glob(".*.part")) and not list(tmp_path.glob(".*.tmp"))
 
 
 def test_python_m_textgen_interpolate_imports_nothing_heavy(model_dir):

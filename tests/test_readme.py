@@ -27,10 +27,12 @@ def test_use_in_your_pipeline_snippets_run(tmp_path, monkeypatch):
     scope: dict = {}
     for code in snippets:
         exec(compile(code, "README.md", "exec"), scope)  # noqa: S102 - our own documentation
-    assert scope["X"].shape == (2, 64)
+    assert scope["X"].shape == (2, 64) and scope["kept"].tolist() == [0, 2]         # the last X is the skip one
+    assert scope["ok"].tolist() == [True, False, True]
     assert len(scope["ds"][0]["embedding"]) == 64
     assert len(scope["vector"]) == 64 and tuple(scope["pooled"].shape) == (1, 64)
     import numpy as np
 
-    assert np.allclose(scope["vector"], scope["enc"].encode(["The market fell on Monday."])[0], atol=1e-5)
+    raw = scope["enc"].encode(["I don't want 5 apples."])[0]
+    assert np.allclose(scope["vector"], raw, atol=1e-5) and np.allclose(scope["pooled"][0].detach(), raw, atol=1e-5)
     assert os.path.isdir(tmp_path / "hf-en-encoder")

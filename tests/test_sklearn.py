@@ -47,3 +47,61 @@ def test_vae_features_errors(model_dir):
         VAEFeatures(str(model_dir)).fit().transform("a sentence")
     both = VAEFeatures(str(model_dir), output="mean+logvar").fit()
     assert both.transform(TINY_SENTENCES[:2]).shape == (2, 16) and len(both.get_feature_names_out()) == 16
+
+
+def test_vae_features_reads_every_one_column_container_and_refuses_more(model_dir):
+    import pandas as pd
+
+    from textgen import SentenceEncoder
+    from textgen.integrations.sklearn import VAEFeatures
+
+    ref = SentenceEncoder.from_pretrained(model_dir).encode(TINY_SENTENCES)
+    feats = VAEFeatures(str(model_dir)).fit()
+    frame = pd.DataFrame({"text": TINY_SENTENCES})
+    for X in (TINY_SENTENCES, tuple(TINY_SENTENCES), np.array(TINY_SENTENCES), np.array(TINY_SENTENCES)[:, None],
+              pd.Series(TINY_SENTENCES), frame, frame[["text"]], [[s] for s in TINY_SENTENCES],
+              (s for s in TINY_SENTENCES)):
+        assert np.allclose(feats.transform(X), ref, atol=1e-6), type(X)
+    two = pd.DataFrame({"text": TINY_SENTENCES, "label": range(10)})
+    with pytest.raises(ValueError, match=r"one text column, but this DataFrame has 2 \(text, label\)"):
+        feats.transform(two)
+    with pytest.raises(ValueError, match=r"shape \(10, 2\)"):
+        feats.transform(two.to_numpy())
+
+
+def test_vae_features_follows_the_estimator_conventions_that_apply_to_text(model_dir):
+    import pandas as pd
+    from sklearn.base import clone
+    from sklearn.compose import ColumnTransformer
+    from sklearn.impute import SimpleImputer
+    from sklearn.linear_model import LogisticRegression
+    from sklearn.model_selection import cross_val_score
+    from sklearn.pipeline import make_pipeline
+
+    from textgen.integrations.sklearn import VAEFeatures
+
+    est = VAEFeatures(str(model_dir), batch_size=3)
+    params = est.get_params()
+    assert est.fit(TINY_SENTENCES) is est and est.get_params() == params           # fit returns self, keeps params
+    assert est.n_features_in_ == 1 and est.transform(TINY_SENTENCES).dtype == np.float32
+    assert np.allclose(clone(est).fit_transform(TINY_SENTENCES), est.transform(TINY_SENTENCES), atol=1e-6)
+    assert clone(est).set_params(normalize=True).get_params()["normalize"] is True
+    frame = pd.DataFrame({"text": TINY_SENTENCES * 2, "n": range(20)})
+    est.set_output(transform="pandas")
+    out = est.fit(frame[["text"]]).transform(frame[["text"]])
+    assert list(out.columns[:2]) == ["z0", "z1"] and out.shape == (20, 8)
+    est.set_output(transform="default")
+    y = [int("want" in s) for s in frame["text"]]
+    ct = ColumnTransformer([("vae", VAEFeatures(str(model_dir)), ["text"]), ("n", "passthrough", ["n"])])
+    assert ct.fit_transform(frame).shape == (20, 9)
+    clf = make_pipeline(VAEFeatures(str(model_dir)), LogisticRegression(max_iter=2000))
+    assert cross_val_score(clf, frame["text"], y, cv=2).shape == (2,)                # clone + fit in a model search
+    # bad rows: raise names them, null gives NaN rows an imputer fills, skip is refused with the reason
+    bad = TINY_SENTENCES[:4] + ["", "zzz qqq"]
+    with pytest.raises(ValueError, match="sentence 4 is empty"):
+        VAEFeatures(str(model_dir)).fit().transform(bad)
+    Z = VAEFeatures(str(model_dir), errors="null").fit().transform(bad)
+    assert np.isnan(Z[4:]).all() and np.isfinite(Z[:4]).all()
+    assert np.isfinite(make_pipeline(VAEFeatures(str(model_dir), errors="null"), SimpleImputer()).fit_transform(bad)).all()
+    with pytest.raises(ValueError, match="one row per input"):
+        VAEFeatures(str(model_dir), errors="skip").fit()

@@ -112,39 +112,61 @@ def cmd_reconstruct(args: argparse.Namespace) -> int:
 
 
 def cmd_encode(args: argparse.Namespace) -> int:
-    """Write posterior means (and log-variances) of sentences to .npy or .jsonl."""
+    """Write posterior means (and log-variances) of sentences to .npy or .jsonl, streaming a file of any size."""
+    import sys
     from pathlib import Path
+
+    from textgen.core.runtime import progress
+    from textgen.vae.sentence_encoder import SentenceEncoder, encode_file, read_lines
 
     out_path = Path(args.out)
     if out_path.suffix not in (".npy", ".jsonl"):
         raise ValueError(f"--out must end in .npy or .jsonl, got {out_path.name}")
-    pipe = vae_pipeline(args)
-    enc = pipe.encode(sentences_arg(args), batch_size=args.batch_size, return_logvar=args.logvar)
-    from textgen.core.runtime import atomic_write_bytes, atomic_write_text
-
-    if out_path.suffix == ".npy":
-        import io
-
-        import numpy as np
-
-        buf = io.BytesIO()
-        arr = enc.mu.numpy() if enc.logvar is None else np.stack([enc.mu.numpy(), enc.logvar.numpy()], axis=1)
-        np.save(buf, arr)
-        atomic_write_bytes(out_path, buf.getvalue())
-        shape = "x".join(map(str, arr.shape))
+    if args.sentences and args.file:
+        raise ValueError("pass sentences as arguments or with --file, not both")
+    if args.file:
+        path = Path(args.file)
+        if not path.is_file():
+            raise FileNotFoundError(f"--file {path} does not exist; pass a text file with one sentence per line")
+        lines, what = read_lines(path), "line"
+    elif args.sentences:
+        lines, what = list(args.sentences), "sentence"
     else:
+        raise ValueError("no sentences given: pass them as arguments or with --file FILE (one per line)")
+    from textgen.core.runtime import resolve_device
+
+    encoder = SentenceEncoder.from_pretrained(args.model, device=resolve_device(args.device))
+    bar = progress(enabled=not args.json, desc="encode", unit=" lines")
+    try:
+        report = encode_file(encoder, lines, out_path, errors=args.on_error, logvar=args.logvar,
+                             batch_size=args.batch_size, what=what, on_chunk=bar.update)
+    except (ValueError, TypeError) as e:
+        if args.file and args.on_error == "raise" and str(e).startswith("line "):
+            message = str(e).split("; or pass errors=")[0]
+            raise ValueError(f"{args.file}: {message}. Fix or remove the line, or pass --on-error skip (leave such lines "
+                             "out) or --on-error null (a NaN row for each)") from None
+        raise
+    finally:
+        bar.close()
+    summary = report.summary(args.on_error)
+    if summary:
+        print(f"note: {summary}", file=sys.stderr)
+    if report.num_undecodable:
+        print(f"note: {report.num_undecodable:,} line(s) held bytes that are not UTF-8; they were read as spaces",
+              file=sys.stderr)
+    if report.num_truncated:
+        print(f"note: {report.num_truncated:,} line(s) longer than {encoder.max_length} tokens were truncated",
+              file=sys.stderr)
+    if args.json:
         import json
 
-        rows = []
-        for i, text in enumerate(enc.texts):
-            row = {"text": text, "mu": enc.mu[i].tolist()}
-            if enc.logvar is not None:
-                row["logvar"] = enc.logvar[i].tolist()
-            rows.append(json.dumps(row))
-        atomic_write_text(out_path, "\n".join(rows) + "\n")
-        shape = f"{len(rows)} rows"
-    if not args.json:
-        print(f"wrote {shape} ({'mu, logvar' if enc.logvar is not None else 'mu'}) to {out_path}")
+        print(json.dumps({"out": report.path, "rows": report.rows, "lines": report.lines, "shape": report.shape,
+                          "problems": [{"line": p.index + 1, "reason": p.reason} for p in report.problems],
+                          "lines_file": report.lines_file}))
+    else:
+        shape = "x".join(map(str, report.shape)) if out_path.suffix == ".npy" else f"{report.rows:,} rows"
+        extra = f"; the line number of each row is in {report.lines_file}" if report.lines_file else ""
+        print(f"wrote {shape} ({'mu, logvar' if args.logvar else 'mu'}) to {out_path}{extra}")
     return 0
 
 
@@ -257,7 +279,10 @@ def register(add) -> None:
         pipeline_options(p, decoding=name == "reconstruct")
     p.add_argument("--out", required=True, help="output file: .npy (N x Z, or N x 2 x Z with --logvar) or .jsonl")
     p.add_argument("--logvar", action="store_true", help="also write the posterior log-variances")
-    p.add_argument("--batch-size", type=int, default=64)
+    p.add_argument("--batch-size", type=int, default=256)
+    p.add_argument("--on-error", default="raise", choices=["raise", "skip", "null"],
+                   help="a line that cannot be encoded (empty, no known word): stop (raise, default), leave it "
+                        "out (skip; .npy also gets <out>.lines.txt) or write a NaN row (null)")
     p = add("plot-latent", cmd_plot_latent, "PCA map of posterior means, optionally beside an auto-encoder (needs matplotlib)")
     p.add_argument("--model", default=DEFAULT_VAE, help=f"model folder or shipped name (default: {DEFAULT_VAE})")
     p.add_argument("--compare", nargs="*", default=[], metavar="MODEL", help="more models drawn beside it, e.g. a plain AE")

@@ -44,7 +44,8 @@ from textgen.core.text import quote, shorten
 from textgen.tokenization.textprep import check_is_text, prepare_text
 from textgen.vae.modeling import SentenceVAE
 
-__all__ = ["SentenceEncoder", "EncodedChunk", "ERRORS", "check_errors"]
+__all__ = ["SentenceEncoder", "EncodedChunk", "Problem", "FileReport", "encode_file", "read_lines", "ERRORS",
+           "check_errors"]
 
 Output = Literal["mean", "sample", "mean+logvar"]
 Errors = Literal["raise", "skip", "null"]
@@ -76,6 +77,7 @@ class EncodedChunk:
     ok: np.ndarray                                 # (n,) bool: True where the item was encoded
     problems: list[Problem] = field(default_factory=list)
     texts: list[str] = field(default_factory=list)   # the items as the model read them ("" where not ok)
+    inputs: list[Any] = field(default_factory=list)  # the items as given
     unknown_words: list[str] = field(default_factory=list)
     num_truncated: int = 0
     first_truncated: Optional[str] = None          # the first truncated item, as given
@@ -140,15 +142,17 @@ class SentenceEncoder:
 
     # -------------------------------------------------------------- the engine
 
-    def _prepare_chunk(self, items: list[Any], start: int, text_errors: str, want_texts: bool, what: str):
+    def _prepare_chunk(self, items: list[Any], start: int, text_errors: str, want_texts: bool, what: str,
+                       number_from: int):
         """Token ids (content + <eos>) of the items that can be encoded, and the problems of the others."""
         tok = self.tokenizer
         word = tok.kind == "word"
         texts: list[Optional[str]] = []
         problems: dict[int, Problem] = {}
         unknown_of: dict[int, list[str]] = {}
+        shift = number_from                    # messages count from it (0: Python indices, 1: line numbers)
         for j, item in enumerate(items):
-            i = start + j
+            i = start + j + shift
             if isinstance(item, (bytes, bytearray)):
                 problems[j] = Problem(i, "non-text", f"{what} {i} is bytes, not text; decode it first "
                                                      "(e.g. data.decode('utf-8'))")
@@ -183,12 +187,14 @@ class SentenceEncoder:
             if tok.unk_id in content:
                 if j not in unknown_of:
                     unknown_of[j] = tok.unknown_words(tok.normalize(texts[j]))
-                problem = item_problem(start + j, items[j], texts[j], content, tok.unk_id, unknown_of[j],
+                problem = item_problem(start + j + shift, items[j], texts[j], content, tok.unk_id, unknown_of[j],
                                        tok.vocab_size, what)
                 if problem is not None:
                     problems[j] = problem
                     continue
             ids[j] = row
+        for problem in problems.values():
+            problem.index -= shift                                             # back to the 0-based input index
         truncated = [keep[r] for r in enc.truncated]
         unknown = [w for j in ids for w in unknown_of.get(j, ())]
         shown = [t if t is not None and j in ids else "" for j, t in enumerate(texts)] if want_texts else []
@@ -197,12 +203,14 @@ class SentenceEncoder:
     @torch.no_grad()
     def encode_stream(self, sentences: Iterable[Any], batch_size: int = 256, *, errors: Errors = "raise",
                       output_logvar: bool = False, chunk_size: Optional[int] = None, text_errors: str = "replace",
-                      want_texts: bool = False, what: str = "sentence") -> Iterator[EncodedChunk]:
+                      want_texts: bool = False, what: str = "sentence", number_from: int = 0) -> Iterator[EncodedChunk]:
         """Encode any iterable of sentences (a list, a file object, a generator) a chunk at a time.
 
         Yields :class:`EncodedChunk` s in input order; within a chunk the items are sorted by length into
         batches of ``batch_size``. Under ``errors="raise"`` the first bad item stops the stream with its
         message; otherwise its row is NaN and ``ok`` False (``skip`` is the caller's choice to drop it).
+        Messages call item ``i`` "``what`` ``i + number_from``" (``what="line", number_from=1`` for files);
+        ``Problem.index`` is always the 0-based input index.
         """
         check_errors(errors)
         if isinstance(sentences, (str, bytes)):
@@ -217,7 +225,8 @@ class SentenceEncoder:
             items = [s for _, s in zip(range(chunk_size), it)]
             if not items:
                 return
-            ids, problems, unknown, truncated, texts = self._prepare_chunk(items, start, text_errors, want_texts, what)
+            ids, problems, unknown, truncated, texts = self._prepare_chunk(items, start, text_errors, want_texts, what,
+                                                                           number_from)
             if problems and errors == "raise":
                 raise_problem(problems[0])
             n = len(items)
@@ -237,7 +246,7 @@ class SentenceEncoder:
                     logvar[index] = lv.float().cpu()
             ok = np.zeros(n, dtype=bool)
             ok[list(ids)] = True
-            yield EncodedChunk(start, mu, logvar, ok, problems, texts, unknown, len(truncated),
+            yield EncodedChunk(start, mu, logvar, ok, problems, texts, items, unknown, len(truncated),
                                items[truncated[0]] if truncated else None)
             start += n
 
@@ -332,3 +341,148 @@ class SentenceEncoder:
             return {**{k: [v[i] for i in kept] for k, v in batch.items()}, out_column: emb}
 
         return fn
+
+
+# ----------------------------------------------------------------------------- files
+
+@dataclass
+class FileReport:
+    """What :func:`encode_file` did: rows written, and the lines it could not encode."""
+
+    path: str
+    rows: int
+    lines: int
+    shape: tuple[int, ...]
+    problems: list[Problem]                      # Problem.index: 0-based line index
+    num_truncated: int = 0
+    num_undecodable: int = 0                     # lines with bytes that are not UTF-8 (read as spaces)
+    lines_file: Optional[str] = None             # .npy under errors="skip": the line number of each row
+
+    def summary(self, errors: str, limit: int = 10) -> Optional[str]:
+        """One line about the lines that could not be encoded (None if there were none)."""
+        if not self.problems:
+            return None
+        counts: dict[str, int] = {}
+        for p in self.problems:
+            counts[p.reason] = counts.get(p.reason, 0) + 1
+        kinds = ", ".join(f"{n:,} {reason}" for reason, n in counts.items())
+        numbers = ", ".join(str(p.index + 1) for p in self.problems[:limit])
+        more = f" and {len(self.problems) - limit:,} more" if len(self.problems) > limit else ""
+        what = "left out" if errors == "skip" else "written as NaN rows (null in JSONL)"
+        return f"{len(self.problems):,} of {self.lines:,} lines could not be encoded ({kinds}) and were {what}: " \
+               f"line {numbers}{more}"
+
+
+def read_lines(path: str | os.PathLike) -> Iterator[str]:
+    """The lines of a text file, streamed: universal newlines (\\n, \\r\\n and a lone \\r all end a line), the
+    newline itself removed; bytes that are not UTF-8 come through as surrogates (encoded as spaces)."""
+    with open(path, encoding="utf-8", errors="surrogateescape", newline=None) as f:
+        for line in f:
+            yield line[:-1] if line.endswith("\n") else line
+
+
+def encode_file(encoder: SentenceEncoder, lines: Iterable[str], out: str | os.PathLike, *, errors: Errors = "raise",
+                logvar: bool = False, batch_size: int = 256, what: str = "line",
+                on_chunk: Optional[Callable[[int], None]] = None) -> FileReport:
+    """Encode ``lines`` (an iterable: a list, or :func:`read_lines` of a file) into ``out``, streaming.
+
+    ``out`` ends in ``.npy`` -- an (N, Z) float32 array, (N, 2, Z) with ``logvar`` -- or ``.jsonl``, one
+    ``{"line", "text", "mu"[, "logvar"]}`` object per line. Memory stays flat: rows go to a temporary file as
+    they are encoded, and the result appears in one rename at the end (an interrupted run leaves no partial
+    file). Bad lines follow ``errors``: ``raise`` stops at the first; ``null`` writes NaN rows (``null`` in
+    JSONL); ``skip`` leaves them out, and for ``.npy`` writes ``<out>.lines.txt`` with each row's line number.
+    """
+    import json
+    import tempfile
+    from pathlib import Path
+
+    check_errors(errors)
+    out = Path(out)
+    if out.suffix not in (".npy", ".jsonl"):
+        raise ValueError(f"the output must end in .npy or .jsonl, got {out.name!r}")
+    if logvar and encoder.model.config.mode != "vae":
+        raise ValueError("--logvar needs a VAE posterior; an auto-encoder only has means")
+    out.parent.mkdir(parents=True, exist_ok=True)
+    problems: list[Problem] = []
+    rows = total = cut = undecodable = 0
+    kept_lines: list[int] = []
+
+    def count_undecodable(items: Iterable[str]) -> Iterator[str]:
+        nonlocal undecodable
+        for item in items:
+            if isinstance(item, str) and any("\udc80" <= ch <= "\udcff" for ch in item):
+                undecodable += 1
+            yield item
+
+    fd, raw_name = tempfile.mkstemp(dir=out.parent, prefix=f".{out.name}.", suffix=".part")
+    raw = Path(raw_name)
+    try:
+        with os.fdopen(fd, "wb") as f:
+            for chunk in encoder.encode_stream(count_undecodable(lines), batch_size, errors=errors,
+                                               output_logvar=logvar, what=what, number_from=1):
+                n = len(chunk.ok)
+                emb = chunk.mu if not logvar else torch.stack([chunk.mu, chunk.logvar], dim=1)   # (n, Z) / (n, 2, Z)
+                keep = np.flatnonzero(chunk.ok) if errors == "skip" else np.arange(n)
+                if out.suffix == ".npy":
+                    f.write(np.ascontiguousarray(emb.numpy()[keep], dtype="<f4").tobytes())
+                else:
+                    for j in keep.tolist():
+                        item = chunk.inputs[j]
+                        row: dict[str, Any] = {"line": chunk.start + j + 1,
+                                               "text": _printable(item) if isinstance(item, str) else None,
+                                               "mu": chunk.mu[j].tolist() if chunk.ok[j] else None}
+                        if logvar:
+                            row["logvar"] = chunk.logvar[j].tolist() if chunk.ok[j] else None
+                        f.write((json.dumps(row, ensure_ascii=False) + "\n").encode("utf-8"))
+                kept_lines += (keep + chunk.start + 1).tolist() if errors == "skip" else []
+                problems += chunk.problems
+                rows += len(keep)
+                total += n
+                cut += chunk.num_truncated
+                if on_chunk is not None:
+                    on_chunk(n)
+            f.flush()
+            os.fsync(f.fileno())
+        if total == 0:
+            raise ValueError("no lines to encode: the input is empty")
+        shape: tuple[int, ...] = (rows, 2, encoder.dim) if logvar else (rows, encoder.dim)
+        lines_file = None
+        if out.suffix == ".npy":
+            _npy_from_raw(raw, out, shape)
+            if errors == "skip":
+                lines_file = str(out) + ".lines.txt"
+                _write_text_atomic(Path(lines_file), "".join(f"{n}\n" for n in kept_lines))
+        else:
+            os.replace(raw, out)
+        return FileReport(str(out), rows, total, shape, problems, cut, undecodable, lines_file)
+    finally:
+        raw.unlink(missing_ok=True)
+
+
+def _printable(text: str) -> str:
+    """``text`` with undecodable bytes (surrogates from surrogateescape) as "?", so it can be written."""
+    return text.encode("utf-8", "replace").decode("utf-8")
+
+
+def _npy_from_raw(raw, out, shape: tuple[int, ...]) -> None:
+    """``out`` (.npy) = a header for float32 ``shape`` + the raw rows, copied in blocks, then one rename."""
+    import shutil
+    import tempfile
+
+    fd, tmp = tempfile.mkstemp(dir=out.parent, prefix=f".{out.name}.", suffix=".tmp")
+    try:
+        with os.fdopen(fd, "wb") as f, open(raw, "rb") as src:
+            np.lib.format.write_array_header_1_0(f, {"descr": "<f4", "fortran_order": False, "shape": shape})
+            shutil.copyfileobj(src, f, 16 << 20)
+            f.flush()
+            os.fsync(f.fileno())
+        os.replace(tmp, out)
+    except BaseException:
+        os.unlink(tmp) if os.path.exists(tmp) else None
+        raise
+
+
+def _write_text_atomic(path, text: str) -> None:
+    from textgen.core.runtime import atomic_write_text
+
+    atomic_write_text(path, text)
