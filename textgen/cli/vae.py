@@ -212,8 +212,9 @@ def cmd_export_hf(args: argparse.Namespace) -> int:
     from textgen.integrations.hf import export_hf
 
     out = export_hf(args.model, args.out)
-    print(f"wrote {out}: load it with transformers.AutoModel.from_pretrained({str(out)!r}) after "
-          "`import textgen.integrations.hf`, or with trust_remote_code=True without textgen")
+    print(f"wrote {out}: load it with AutoModel / AutoTokenizer.from_pretrained({str(out)!r}, trust_remote_code=True), "
+          f"pipeline('sentence-embedding', model={str(out)!r}, trust_remote_code=True) or "
+          f"SentenceTransformer({str(out)!r}, trust_remote_code=True); the folder carries textgen's code for them")
     return 0
 
 
