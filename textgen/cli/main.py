@@ -67,7 +67,7 @@ def main(argv: Sequence[str] | None = None) -> int:
         return 1
     except KeyboardInterrupt as e:
         print(f"interrupted: {e}" if str(e) else "interrupted", file=sys.stderr)
-        return 130
+        return getattr(e, "exit_code", 130)      # 143 after SIGTERM (a trainer's TrainingStopped)
 
 
 if __name__ == "__main__":  # pragma: no cover

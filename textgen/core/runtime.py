@@ -205,15 +205,21 @@ class MetricsLogger:
     New keys that appear later are kept in the JSONL file; the CSV header is rewritten to the union.
     """
 
-    def __init__(self, run_dir: str | os.PathLike, *, tensorboard: bool = True):
+    def __init__(self, run_dir: str | os.PathLike, *, tensorboard: bool = True, keep_until_step: int | None = None):
         self.run_dir = Path(run_dir)
         self.run_dir.mkdir(parents=True, exist_ok=True)
         self.jsonl_path = self.run_dir / "metrics.jsonl"
         self.csv_path = self.run_dir / "metrics.csv"
         self._rows: list[dict[str, Any]] = []
         if self.jsonl_path.exists():  # resuming: keep what was logged before
-            with open(self.jsonl_path, encoding="utf-8") as f:
-                self._rows = [json.loads(line) for line in f if line.strip()]
+            self._rows = self._read_rows()
+            if keep_until_step is not None:
+                # rows logged after the checkpoint a run resumes from are logged again: drop them (no duplicates)
+                kept = [r for r in self._rows if int(r.get("step", 0)) <= keep_until_step]
+                if len(kept) != len(self._rows) or self._torn:
+                    self._rows = kept
+                    atomic_write_text(self.jsonl_path, "".join(json.dumps(r) + "\n" for r in kept))
+                    self._write_csv()
         self._tb = None
         if tensorboard:
             try:
@@ -222,6 +228,24 @@ class MetricsLogger:
                 self._tb = SummaryWriter(log_dir=str(self.run_dir / "tensorboard"))
             except Exception:  # tensorboard not installed: CSV/JSONL only
                 self._tb = None
+
+    def _read_rows(self) -> list[dict[str, Any]]:
+        """The rows of metrics.jsonl; a torn last line (a kill in mid-write) is dropped, any other bad line named."""
+        self._torn = False
+        lines = self.jsonl_path.read_text(encoding="utf-8", errors="replace").splitlines()
+        rows = []
+        for i, line in enumerate(lines, 1):
+            if not line.strip():
+                continue
+            try:
+                rows.append(json.loads(line))
+            except json.JSONDecodeError as e:
+                if i == len(lines):
+                    self._torn = True
+                    continue
+                raise ValueError(f"{self.jsonl_path} line {i} is not a JSON row ({e.msg}); repair or remove that "
+                                 "line (the run's checkpoints do not depend on it)") from None
+        return rows
 
     def log(self, metrics: Mapping[str, Any], *, step: int, split: str = "train") -> None:
         row = {"step": int(step), "split": split, "time": round(time.time(), 3)}

@@ -30,8 +30,10 @@ from textgen.birds.captions import edit_caption
 from textgen.birds.dataset import make_birds_dataset
 from textgen.core.checkpoint import TRAINING_STATE_DIR, CheckpointError, load_tree, save_tree
 from textgen.core.config import save_config
-from textgen.core.runtime import (MetricsLogger, TrainingDiverged, autocast, get_rng_state, make_grad_scaler, progress,
+from textgen.core.runtime import (MetricsLogger, autocast, get_rng_state, make_grad_scaler, progress,
                                   resolve_device, resolve_precision, set_rng_state, set_seed)
+from textgen.core.trainer import (LogWindow, StopOnSignals, TrainingStopped, commit_checkpoint, diverged,
+                                  prepare_run_folder)
 from textgen.data.cub import load_cub
 from textgen.data.images import ImageCaptionData
 from textgen.gan.configuration import GANConfig, GANRunConfig, GANTrainConfig
@@ -129,7 +131,9 @@ class GANTrainer:
         self.device = resolve_device(cfg.runtime.device)
         self.dtype = resolve_precision(cfg.runtime.precision, self.device)
         set_seed(cfg.runtime.seed)
-        self.out_dir.mkdir(parents=True, exist_ok=True)
+        prepare_run_folder(cfg.out_dir)
+        self.stop = StopOnSignals()      # SIGINT/SIGTERM: the loop saves last/ and stops at the next step boundary
+        self.window = LogWindow()        # the step statistics since the last metrics row (saved with last/)
 
         # data: images (uint8, in memory) and their captions ---------------------------------
         data_dir = Path(cfg.data.path)
@@ -278,17 +282,27 @@ class GANTrainer:
 
     # -- checkpoints ----------------------------------------------------------------------------------
     def save_checkpoint(self, name: str = "last", with_state: bool = True) -> Path:
+        """A model folder; with the training state, one crash-safe swap (see :func:`commit_checkpoint`)."""
         folder = self.out_dir / name
-        save_gan_folder(folder, self.cfg.model, self.G, self.G_ema, self.text_encoder, self.cfg.text_encoder)
+
+        def write(target: Path) -> None:
+            save_gan_folder(target, self.cfg.model, self.G, self.G_ema, self.text_encoder, self.cfg.text_encoder)
+            if with_state:
+                save_tree(self._training_state(), target / TRAINING_STATE_DIR)
+
         if not with_state:
+            write(folder)
             return folder
+        return commit_checkpoint(folder, write)
+
+    def _training_state(self) -> dict[str, Any]:
         state = {"D": self.D.state_dict(), "opt_g": self.opt_g.state_dict(), "opt_d": self.opt_d.state_dict(),
                  "scaler_g": self.scaler_g.state_dict(), "scaler_d": self.scaler_d.state_dict(),
-                 "rng": get_rng_state(), "np_rng": self._np_rng_state(), "step": self.step}
+                 "rng": get_rng_state(), "np_rng": self._np_rng_state(), "step": self.step,
+                 "window": self.window.state_dict()}
         if self.E is not None:
             state["E"], state["opt_e"] = self.E.state_dict(), self.opt_e.state_dict()
-        save_tree(state, folder / TRAINING_STATE_DIR)
-        return folder
+        return state
 
     def _np_rng_state(self) -> dict[str, Any]:
         st = self.np_rng.bit_generator.state
@@ -320,6 +334,7 @@ class GANTrainer:
         set_rng_state(state["rng"])
         self.step = int(state["step"])
         self._resume_np = state["np_rng"]
+        self._resume_window = state.get("window", {})
 
     # -- samples ----------------------------------------------------------------------------------------
     @torch.no_grad()
@@ -336,41 +351,52 @@ class GANTrainer:
     # -- the loop ----------------------------------------------------------------------------------------
     def fit(self) -> dict[str, float]:
         cfg, t = self.cfg, self.cfg.train
+        prepare_run_folder(cfg.out_dir)
         save_config(cfg, self.out_dir / "config.yaml")
         (self.out_dir / "samples").mkdir(exist_ok=True)
-        logger = MetricsLogger(self.out_dir)
+        logger = MetricsLogger(self.out_dir, keep_until_step=self.step)   # rows after the checkpoint go
         self.np_rng = np.random.default_rng(cfg.runtime.seed)
         if getattr(self, "_resume_np", None):
             s = self._resume_np
             self.np_rng.bit_generator.state = {"bit_generator": "PCG64", "state": {"state": int(s["state"]), "inc": int(s["inc"])},
                                                "has_uint32": int(s["has_uint32"]), "uinteger": int(s["uinteger"])}
+        self.window.load_state_dict(getattr(self, "_resume_window", {}), self.device)
         bar = progress(range(self.step, t.steps), enabled=cfg.runtime.progress, total=t.steps, initial=self.step,
                        desc="train-gan")
-        acc: dict[str, torch.Tensor] = {}
-        n, t0, last = 0, time.perf_counter(), {}
+        last = {}
         try:
-            for _ in bar:
-                stats = self.train_step(self.np_rng)
-                for k, v in stats.items():
-                    acc[k] = acc.get(k, 0) + v
-                n += 1
-                saving = self.step % t.save_every == 0 or self.step == t.steps
-                if self.step % t.log_every == 0 or saving:                      # never save a diverged state
-                    row = {k: float(v) / n for k, v in acc.items()}
-                    if not all(math.isfinite(v) for v in row.values()):
-                        raise TrainingDiverged(
-                            f"a loss became non-finite at step {self.step} ({row}); the last good checkpoint is kept in "
-                            f"{self.out_dir / 'last'}. Lower the learning rates or use runtime.precision=fp32, then --resume")
-                    row["images_per_s"] = n * cfg.data.batch_size / (time.perf_counter() - t0)
-                    logger.log(row, step=self.step)
-                    bar.set_postfix(d=f"{row['d_loss']:.2f}", g=f"{row['g_loss']:.2f}", img_s=f"{row['images_per_s']:.0f}")
-                    last, acc, n, t0 = row, {}, 0, time.perf_counter()
-                if self.step % t.sample_every == 0 or self.step == t.steps:
-                    self.save_samples()
-                if saving:
-                    self.save_checkpoint("last")
-                if t.keep_every and self.step % t.keep_every == 0:      # for eval-gan's curves over training
-                    self.save_checkpoint(f"{CHECKPOINTS_DIR}/step_{self.step:06d}", with_state=False)
+            with self.stop:
+                for _ in bar:
+                    self.window.add(self.train_step(self.np_rng))
+                    saving = self.step % t.save_every == 0 or self.step == t.steps
+                    if self.step % t.log_every == 0 or saving or self.stop.requested:   # never save a diverged state
+                        row = self._window_means()
+                        if self.step % t.log_every == 0 or saving:
+                            row["images_per_s"] = self.window.steps * cfg.data.batch_size / self.window.seconds
+                            logger.log(row, step=self.step)
+                            bar.set_postfix(d=f"{row['d_loss']:.2f}", g=f"{row['g_loss']:.2f}",
+                                            img_s=f"{row['images_per_s']:.0f}")
+                            last = row
+                            self.window.reset()
+                    if self.step % t.sample_every == 0 or self.step == t.steps:
+                        self.save_samples()
+                    if saving or self.stop.requested:
+                        folder = self.save_checkpoint("last")
+                        if self.stop.requested:
+                            raise TrainingStopped(
+                                f"interrupted at step {self.step}; saved a resumable checkpoint to {folder}. Continue "
+                                f"with: textgen train-gan --config {self.out_dir / 'config.yaml'} --resume",
+                                self.stop.signum)
+                    if t.keep_every and self.step % t.keep_every == 0:      # for eval-gan's curves over training
+                        self.save_checkpoint(f"{CHECKPOINTS_DIR}/step_{self.step:06d}", with_state=False)
         finally:
             logger.close()
         return last
+
+    def _window_means(self) -> dict[str, float]:
+        row = self.window.means()
+        if not all(math.isfinite(v) for v in row.values()):
+            shown = ", ".join(f"{k}={v:.4g}" for k, v in row.items())
+            raise diverged(f"a loss ({shown})", self.step, self.out_dir / "last",
+                           "Lower the learning rates or use runtime.precision=fp32, then --resume")
+        return row

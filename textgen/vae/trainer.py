@@ -19,10 +19,6 @@ Run folder::
 from __future__ import annotations
 
 import math
-import signal
-import threading
-import time
-from contextlib import contextmanager
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any, Iterator, Optional
@@ -34,6 +30,8 @@ from textgen.core.checkpoint import CheckpointError, TRAINING_STATE_DIR, load_tr
 from textgen.core.config import DataConfig, save_config
 from textgen.core.runtime import (MetricsLogger, TrainingDiverged, autocast, get_rng_state, make_grad_scaler,
                                   progress, resolve_device, resolve_precision, set_rng_state, set_seed)
+from textgen.core.trainer import (LogWindow, StopOnSignals, TrainingStopped, commit_checkpoint, diverged,
+                                  prepare_run_folder)
 from textgen.data import BucketBatchSampler, corpus_texts, load_corpus, tokenize_dataset
 from textgen.tokenization import Tokenizer
 from textgen.vae.configuration import OptimConfig, TrainConfig, VAERunConfig
@@ -46,8 +44,7 @@ from textgen.vae.schedules import make_kl_schedule
 __all__ = ["OptimConfig", "TrainConfig", "VAERunConfig", "VAETrainer", "TrainingDiverged", "TrainingInterrupted"]
 
 
-class TrainingInterrupted(KeyboardInterrupt):
-    """Ctrl-C or SIGTERM stopped the run at a step boundary, after saving a resumable ``last/``."""
+TrainingInterrupted = TrainingStopped   # Ctrl-C / SIGTERM stopped the run after saving a resumable last/
 
 
 # ----------------------------------------------------------------------------- batches
@@ -203,7 +200,8 @@ class VAETrainer:
         self.step, self.epoch, self.batch_in_epoch = 0, 0, 0
         self.best_valid = math.inf
         self.epochs_since_best = 0
-        self.stop_requested = False  # set by SIGINT/SIGTERM; the loop saves last/ and stops at the next step
+        self.stop = StopOnSignals()  # SIGINT/SIGTERM: the loop saves last/ and stops at the next step boundary
+        self.window = LogWindow()    # the step statistics since the last metrics row (saved with last/)
         if resume:
             self._resume()
 
@@ -291,14 +289,20 @@ class VAETrainer:
             "batch_in_epoch": self.batch_in_epoch,
             "best_valid": self.best_valid,
             "epochs_since_best": self.epochs_since_best,
+            "window": self.window.state_dict(),
         }
 
     def save_checkpoint(self, name: str, *, with_state: bool) -> Path:
+        """A model folder; with the training state, one crash-safe swap (see :func:`commit_checkpoint`)."""
         folder = self.out_dir / name
-        self.model.save_pretrained(folder, tokenizer=self.tokenizer)
-        if with_state:
-            save_tree(self._training_state(), folder / TRAINING_STATE_DIR)
-        return folder
+        if not with_state:
+            return self.model.save_pretrained(folder, tokenizer=self.tokenizer)
+
+        def write(tmp: Path) -> None:
+            self.model.save_pretrained(tmp, tokenizer=self.tokenizer)
+            save_tree(self._training_state(), tmp / TRAINING_STATE_DIR)
+
+        return commit_checkpoint(folder, write)
 
     def _resume(self) -> None:
         last = self._resumable_last()
@@ -320,6 +324,7 @@ class VAETrainer:
         self.batch_in_epoch = int(state["batch_in_epoch"])
         self.best_valid = float(state["best_valid"])
         self.epochs_since_best = int(state["epochs_since_best"])
+        self.window.load_state_dict(state.get("window", {}), self.device)
 
     # -- one step ---------------------------------------------------------------------------
     def train_step(self, input_ids: torch.Tensor, lengths: torch.Tensor):
@@ -399,9 +404,9 @@ class VAETrainer:
     # -- the loop ------------------------------------------------------------------------------
     def fit(self) -> dict[str, float]:
         cfg = self.cfg
-        self.out_dir.mkdir(parents=True, exist_ok=True)
+        prepare_run_folder(cfg.out_dir)
         save_config(cfg, self.out_dir / "config.yaml")
-        logger = MetricsLogger(self.out_dir)
+        logger = MetricsLogger(self.out_dir, keep_until_step=self.step)   # rows after the checkpoint go
         train = self.splits["train"]
         if train.num_truncated or train.num_empty:
             print(f"note: {train.num_truncated} training sentences truncated to {self.max_length} tokens, "
@@ -409,7 +414,7 @@ class VAETrainer:
         last_valid: dict[str, float] = {}
         stop = False
         try:
-            with self._stop_on_signals():
+            with self.stop:
                 while self.epoch < cfg.train.epochs and not stop:
                     stop = self._run_epoch(logger)
                     if self.batch_in_epoch == 0 or stop:  # finished the epoch (or max_steps)
@@ -421,35 +426,12 @@ class VAETrainer:
             logger.close()
         return last_valid
 
-    @contextmanager
-    def _stop_on_signals(self):
-        """Ctrl-C / SIGTERM set ``stop_requested``; the loop then finishes the step it is in, saves a resumable
-        ``last/`` and raises :class:`TrainingInterrupted`, so an interrupted run loses nothing and resumes exactly.
-        A second signal stops at once (the default handlers are back after the first)."""
-        if threading.current_thread() is not threading.main_thread():
-            yield
-            return
-        previous = {sig: signal.getsignal(sig) for sig in (signal.SIGINT, signal.SIGTERM)}
-
-        def request_stop(signum, frame):
-            self.stop_requested = True
-            for sig, handler in previous.items():
-                signal.signal(sig, handler)
-
-        for sig in previous:
-            signal.signal(sig, request_stop)
-        try:
-            yield
-        finally:
-            for sig, handler in previous.items():
-                signal.signal(sig, handler)
-
     def _interrupt(self) -> None:
         folder = self.save_checkpoint("last", with_state=True)
-        raise TrainingInterrupted(
+        raise TrainingStopped(
             f"interrupted at step {self.step} (epoch {self.epoch + 1}, batch {self.batch_in_epoch}); saved a resumable "
-            f"checkpoint to {folder}. Continue with: textgen train-vae --config {self.out_dir / 'config.yaml'} --resume"
-        )
+            f"checkpoint to {folder}. Continue with: textgen train-vae --config {self.out_dir / 'config.yaml'} --resume",
+            self.stop.signum)
 
     def _run_epoch(self, logger: MetricsLogger) -> bool:
         """Train to the end of the epoch (or ``max_steps``); True when max_steps is reached."""
@@ -460,39 +442,37 @@ class VAETrainer:
                                   skip=self.batch_in_epoch)
         bar = progress(batches, enabled=cfg.runtime.progress, total=self.batches_per_epoch,
                        initial=self.batch_in_epoch, desc=f"epoch {self.epoch + 1}/{cfg.train.epochs}")
-        window = {"loss": 0.0, "rec": 0.0, "kl": 0.0, "n": 0, "tokens": 0, "t0": time.perf_counter()}
-        acc = None
+        window = self.window
+        if window.steps == 0:
+            window.reset()                             # its clock starts now, not before the last validation
         for input_ids, lengths in bar:
             terms, beta, lr = self.train_step(input_ids, lengths)
-            # accumulate on device; one host sync per log window, not per step
-            parts = [terms.loss, terms.rec, terms.kl] + ([terms.iw_bound] if terms.iw_bound is not None else [])
-            stats = torch.stack([t.detach().float() for t in parts])
-            acc = stats if acc is None else acc + stats
-            window["n"] += 1
-            window["tokens"] += int(lengths.sum())
+            stats = {"loss": terms.loss, "rec": terms.rec, "kl": terms.kl}     # summed on device: one sync per row
+            if terms.iw_bound is not None:
+                stats["iw_bound"] = terms.iw_bound
+            window.add(stats, tokens=int(lengths.sum()))
             self.step += 1
             self.batch_in_epoch += 1
             if self.step % cfg.train.log_every == 0 or self.batch_in_epoch == self.batches_per_epoch:
-                means = self._window_means(acc, window["n"])
-                loss, rec, kl = means[:3]
-                dt = time.perf_counter() - window["t0"]
-                row = {"loss": loss, "rec": rec, "kl": kl, "beta": beta, "lr": lr, "epoch": self.epoch + 1,
-                       "tokens_per_s": window["tokens"] / dt, "sentences_per_s": window["n"] * cfg.data.batch_size / dt}
-                if len(means) > 3:                    # IWAE: the bound being maximised (loss = -bound + KL floor)
-                    row["iw_bound"] = means[3]
+                means = self._window_means()
+                dt = window.seconds
+                row = {"loss": means["loss"], "rec": means["rec"], "kl": means["kl"], "beta": beta, "lr": lr,
+                       "epoch": self.epoch + 1, "tokens_per_s": window.counts["tokens"] / dt,
+                       "sentences_per_s": window.steps * cfg.data.batch_size / dt}
+                if "iw_bound" in means:               # IWAE: the bound being maximised (loss = -bound + KL floor)
+                    row["iw_bound"] = means["iw_bound"]
                 logger.log(row, step=self.step)
-                bar.set_postfix(loss=f"{loss:.2f}", kl=f"{kl:.2f}", beta=f"{beta:.2f}", tok_s=f"{row['tokens_per_s']:.0f}")
-                acc, window = None, {"loss": 0.0, "rec": 0.0, "kl": 0.0, "n": 0, "tokens": 0, "t0": time.perf_counter()}
-            if self.stop_requested or (cfg.train.save_every and self.step % cfg.train.save_every == 0
+                bar.set_postfix(loss=f"{row['loss']:.2f}", kl=f"{row['kl']:.2f}", beta=f"{beta:.2f}",
+                                tok_s=f"{row['tokens_per_s']:.0f}")
+                window.reset()
+            if self.stop.requested or (cfg.train.save_every and self.step % cfg.train.save_every == 0
                                        and self.batch_in_epoch < self.batches_per_epoch):
-                if acc is not None:  # never save weights from a window that diverged
-                    self._window_means(acc, window["n"])
-                if self.stop_requested:
+                self._window_means()  # never save weights from a window that diverged
+                if self.stop.requested:
                     self._interrupt()
                 self.save_checkpoint("last", with_state=True)
             if cfg.train.max_steps is not None and self.step >= cfg.train.max_steps:
-                if acc is not None:
-                    self._window_means(acc, window["n"])
+                self._window_means()
                 return True
         self.batch_in_epoch = 0
         self.epoch += 1
@@ -517,17 +497,11 @@ class VAETrainer:
         self.save_checkpoint("last", with_state=True)
         return valid
 
-    def _window_means(self, acc: torch.Tensor, n: int) -> list[float]:
-        """Mean (loss, rec, KL[, IW bound]) of the steps since the last log row; stops the run if any is non-finite."""
-        means = (acc / n).tolist()
-        if not all(math.isfinite(v) for v in means):
-            self._diverged(*means[:3])
+    def _window_means(self) -> dict[str, float]:
+        """Mean loss, rec, KL (and IW bound) of the steps since the last row; stops the run if any is non-finite."""
+        means = self.window.means()
+        if not all(math.isfinite(v) for v in means.values()):
+            shown = ", ".join(f"{k}={v}" for k, v in means.items())
+            raise diverged(f"the training loss ({shown})", self.step, self.out_dir / "last",
+                           "Lower optim.lr, set optim.grad_clip, or use runtime.precision=fp32, then resume with --resume")
         return means
-
-    def _diverged(self, loss: float, rec: float, kl: float) -> None:
-        last = self.out_dir / "last"
-        kept = f"the last good checkpoint is kept in {last}" if last.exists() else "no checkpoint had been written yet"
-        raise TrainingDiverged(
-            f"the training loss became non-finite at step {self.step} (loss={loss}, rec={rec}, KL={kl}); {kept}. "
-            "Lower optim.lr, set optim.grad_clip, or use runtime.precision=fp32, then resume with --resume"
-        )

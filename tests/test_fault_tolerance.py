@@ -1,0 +1,204 @@
+"""Kills and signals at any moment: both trainers save, exit 130/143, and resume to the uninterrupted weights."""
+import json
+import os
+import signal
+import subprocess
+import sys
+import time
+
+import pytest
+import torch
+
+from conftest import ROOT, TINY_SENTENCES
+from textgen.cli import main
+from textgen.core.config import save_config
+from textgen.core.trainer import PAUSE_ENV
+
+
+def _weights(folder):
+    from safetensors.torch import load_file
+
+    return load_file(str(folder / "model.safetensors"))
+
+
+def _rows(run):
+    return [json.loads(line) for line in (run / "metrics.jsonl").read_text().splitlines()]
+
+
+def _assert_clean_log(run, reference):
+    """No duplicate or torn rows, and the same steps (and losses) as the uninterrupted run logged."""
+    rows, ref = _rows(run), _rows(reference)
+    keys = [(r["split"], r["step"]) for r in rows]
+    assert len(keys) == len(set(keys)), keys
+    assert keys == [(r["split"], r["step"]) for r in ref]
+    for a, b in zip(rows, ref):
+        for k in ("loss", "d_loss", "g_loss"):
+            if k in b:
+                assert a[k] == pytest.approx(b[k], rel=1e-6), (a, b)
+
+
+@pytest.fixture
+def vae_config(tmp_path):
+    train = tmp_path / "train.txt"
+    train.write_text("\n".join(TINY_SENTENCES * 4) + "\n", encoding="utf-8")
+
+    def make(name, *extra):
+        from textgen.core.config import load_config
+        from textgen.vae.configuration import VAERunConfig
+
+        cfg = load_config(VAERunConfig, None, [
+            f"data.train={train}", f"data.valid={train}", "data.test=null", "data.batch_size=8",
+            "model.embed_size=16", "model.hidden_size=32", "model.latent_size=8", "train.epochs=3",
+            "train.log_every=2", "train.save_every=1", "runtime.device=cpu", "runtime.progress=false",
+            f"out_dir={tmp_path / name}", *extra])
+        path = tmp_path / f"{name}.yaml"
+        save_config(cfg, path)
+        return path, tmp_path / name
+
+    return make
+
+
+@pytest.fixture
+def gan_config(tmp_path):
+    from textgen.birds.dataset import make_birds_dataset
+
+    birds = tmp_path / "birds"
+    make_birds_dataset(birds, n=12, size=32, show_progress=False)
+
+    def make(name):
+        from textgen.core.config import load_config
+        from textgen.gan.configuration import GANRunConfig
+
+        cfg = load_config(GANRunConfig, None, [
+            f"data.path={birds}", "data.batch_size=4", "model.image_size=32", "model.noise_dim=8", "model.cond_dim=8",
+            "model.g_channels=4", "model.d_channels=4", "text_encoder.dim=16", "text_encoder.vocab_min_freq=1",
+            "text_encoder.pretrain_steps=3", "train.steps=6", "train.log_every=2", "train.sample_every=3",
+            "train.save_every=3", "train.samples_per_caption=2", "runtime.device=cpu", "runtime.progress=false",
+            f"out_dir={tmp_path / name}"])
+        path = tmp_path / f"{name}.yaml"
+        save_config(cfg, path)
+        return path, tmp_path / name
+
+    return make
+
+
+def _signal_at(monkeypatch, trainer_cls, step, signum):
+    real = trainer_cls.train_step
+
+    def step_then_signal(self, *args):
+        out = real(self, *args)
+        if self.step == step:
+            os.kill(os.getpid(), signum)                  # a real signal, as a shell or a scheduler sends it
+        return out
+
+    monkeypatch.setattr(trainer_cls, "train_step", step_then_signal)
+
+
+@pytest.mark.parametrize("signum,code", [(signal.SIGTERM, 143), (signal.SIGINT, 130)])
+def test_vae_signal_saves_exits_and_resumes_exactly(vae_config, monkeypatch, capsys, signum, code):
+    from textgen.vae.trainer import VAETrainer
+
+    straight_cfg, straight = vae_config("straight", "train.save_every=null")
+    assert main(["train-vae", "--config", str(straight_cfg)]) == 0
+    cfg, run = vae_config("stopped", "train.save_every=null")
+    with monkeypatch.context() as m:
+        _signal_at(m, VAETrainer, 7, signum)                 # mid-epoch, mid-log-window
+        assert main(["train-vae", "--config", str(cfg)]) == code
+    assert "saved a resumable checkpoint" in capsys.readouterr().err
+    assert main(["train-vae", "--config", str(run / "config.yaml"), "--resume"]) == 0
+    ref = _weights(straight / "last")
+    assert all(torch.equal(v, ref[k]) for k, v in _weights(run / "last").items())
+    _assert_clean_log(run, straight)
+
+
+@pytest.mark.parametrize("signum,code", [(signal.SIGTERM, 143), (signal.SIGINT, 130)])
+def test_gan_signal_saves_exits_and_resumes_exactly(gan_config, monkeypatch, capsys, signum, code):
+    from textgen.gan.trainer import GANTrainer
+
+    straight_cfg, straight = gan_config("straight")
+    assert main(["train-gan", "--config", str(straight_cfg)]) == 0
+    cfg, run = gan_config("stopped")
+    with monkeypatch.context() as m:
+        _signal_at(m, GANTrainer, 4, signum)                 # between two saves, inside a log window
+        assert main(["train-gan", "--config", str(cfg)]) == code
+    err = capsys.readouterr().err
+    assert "interrupted at step 4" in err and "--resume" in err
+    assert main(["train-gan", "--config", str(run / "config.yaml"), "--resume"]) == 0
+    ref = _weights(straight / "last")
+    assert all(torch.equal(v, ref[k]) for k, v in _weights(run / "last").items())
+    _assert_clean_log(run, straight)
+
+
+def _start(cfg, resume: bool):
+    env = {**os.environ, PAUSE_ENV: "0.3", "OMP_NUM_THREADS": "1", "MKL_NUM_THREADS": "1", "TEXTGEN_PROGRESS": "0"}
+    cmd = [sys.executable, "-m", "textgen", "train-vae", "--config", str(cfg)] + (["--resume"] if resume else [])
+    return subprocess.Popen(cmd, cwd=ROOT, env=env, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE)
+
+
+def _kill_inside_a_save(proc, run, nth: int) -> None:
+    """SIGKILL the process while its ``nth`` save (counted from now) sits between writing and renaming."""
+    seen, deadline = set(), time.time() + 120
+    while time.time() < deadline and proc.poll() is None:
+        tmps = {p.name for p in run.glob(".last.tmp-*")}
+        seen |= tmps
+        if len(seen) >= nth and tmps:
+            proc.kill()
+            proc.wait()
+            return
+        time.sleep(0.02)
+    raise AssertionError(f"no save seen: {proc.stderr.read().decode()[-2000:] if proc.poll() is not None else ''}")
+
+
+def test_sigkill_at_any_moment_even_inside_a_save_loses_nothing(vae_config):
+    cfg, run = vae_config("killed")
+    _, straight = vae_config("straight")
+    proc = _start(cfg, resume=False)
+    _kill_inside_a_save(proc, run, nth=3)                            # the 3rd save: an older last/ exists
+    assert (run / "last" / "training_state").is_dir() and list(run.glob(".last.tmp-*"))
+    for kill in ("save", "anywhere", "save"):
+        proc = _start(run / "config.yaml", resume=True)
+        if kill == "save":
+            _kill_inside_a_save(proc, run, nth=2)
+        else:
+            time.sleep(5.5)                                          # somewhere in start-up or a step
+            proc.kill()
+            proc.wait()
+        assert (run / "last" / "training_state" / "state.json").is_file()   # always a complete checkpoint
+    proc = _start(run / "config.yaml", resume=True)
+    assert proc.wait(timeout=240) == 0, proc.stderr.read().decode()[-2000:]
+    assert not list(run.glob(".last.*"))                             # stale temporary folders are gone
+
+    from textgen.core.config import load_config
+    from textgen.vae.configuration import VAERunConfig
+    from textgen.vae.trainer import VAETrainer
+
+    threads = torch.get_num_threads()
+    torch.set_num_threads(1)                                         # as in the killed processes
+    try:
+        VAETrainer(load_config(VAERunConfig, str(cfg), [f"out_dir={straight}"])).fit()
+    finally:
+        torch.set_num_threads(threads)
+    ref = _weights(straight / "last")
+    assert all(torch.equal(v, ref[k]) for k, v in _weights(run / "last").items())
+    _assert_clean_log(run, straight)
+
+
+def test_a_torn_metrics_line_does_not_block_resume_and_is_dropped(vae_config):
+    cfg, run = vae_config("torn", "train.save_every=null", "train.epochs=1")
+    assert main(["train-vae", "--config", str(cfg)]) == 0
+    with open(run / "metrics.jsonl", "a") as f:
+        f.write('{"step": 99, "split": "train", "loss": 1.')       # a kill in mid-write
+    assert main(["train-vae", "--config", str(run / "config.yaml"), "--resume", "train.epochs=2"]) == 0
+    steps = [r["step"] for r in _rows(run)]
+    assert 99 not in steps and len(steps) == len(set((r["split"], r["step"]) for r in _rows(run)))
+
+
+def test_stale_temporary_folders_are_removed_and_empty_out_dir_refused(vae_config, tmp_path, capsys):
+    cfg, run = vae_config("stale", "train.epochs=1")
+    (run / ".last.tmp-deadbeef").mkdir(parents=True)
+    (run / ".best.old-cafe1234").mkdir()
+    assert main(["train-vae", "--config", str(cfg)]) == 0
+    assert not list(run.glob(".*.tmp-*")) and not list(run.glob(".*.old-*"))
+    capsys.readouterr()
+    assert main(["train-vae", "--config", str(cfg), "out_dir="]) == 2
+    assert "out_dir is empty" in capsys.readouterr().err

@@ -1,0 +1,156 @@
+"""The training core both trainers share: run folders, crash-safe checkpoints, signals, divergence, log windows.
+
+Small and explicit, in the spirit of nanoGPT's training loop: a few functions and two small classes that the VAE
+and GAN trainers call from their own loops, not a framework that calls them.
+
+* :func:`prepare_run_folder` -- create ``out_dir`` and remove the temporary folders a killed save left behind.
+* :func:`commit_checkpoint` -- the one way a resumable checkpoint is written: everything (model folder, training
+  state, the log window in progress) goes into one temporary folder, is fsynced, and replaces ``last/`` in one
+  rename, so ``last/`` is always the old complete checkpoint or the new one, whenever the process dies.
+* :class:`StopOnSignals` -- Ctrl-C / SIGTERM ask the loop to stop at the next step boundary; the trainer then
+  saves and raises :class:`TrainingStopped` (exit status 130 / 143). A second signal stops at once.
+* :class:`LogWindow` -- running sums of the step statistics between two metrics rows, kept on the device (one
+  host sync per row) and saved with the checkpoint, so the first row after a resume averages the same steps.
+* :func:`diverged` -- the error for a non-finite loss, naming the checkpoint that is kept (or saying there is none).
+"""
+from __future__ import annotations
+
+import os
+import shutil
+import signal
+import threading
+import time
+from pathlib import Path
+from typing import Any, Callable, Optional
+
+import torch
+
+from textgen.core.checkpoint import atomic_folder
+from textgen.core.runtime import TrainingDiverged
+
+__all__ = ["prepare_run_folder", "commit_checkpoint", "StopOnSignals", "TrainingStopped", "LogWindow", "diverged",
+           "PAUSE_ENV"]
+
+PAUSE_ENV = "TEXTGEN_TEST_PAUSE_IN_SAVE"   # tests: seconds to sleep inside a save, between writing and the rename
+
+
+def prepare_run_folder(out_dir: str | os.PathLike) -> Path:
+    """``out_dir``, created, without the ``.<name>.tmp-*`` / ``.<name>.old-*`` folders of a save that was killed."""
+    out = Path(out_dir)
+    if not str(out_dir).strip():
+        raise ValueError("out_dir is empty: set out_dir= to the run's own folder (e.g. out_dir=runs/vae/my_run), "
+                         "so the run does not write into the current folder")
+    out.mkdir(parents=True, exist_ok=True)
+    for parent in (out, out / "checkpoints"):
+        if parent.is_dir():
+            for stale in list(parent.glob(".*.tmp-*")) + list(parent.glob(".*.old-*")):
+                shutil.rmtree(stale, ignore_errors=True) if stale.is_dir() else stale.unlink(missing_ok=True)
+    return out
+
+
+def commit_checkpoint(folder: str | os.PathLike, write: Callable[[Path], None]) -> Path:
+    """Call ``write(tmp)`` to fill a temporary sibling of ``folder``, fsync it, and swap it into place in one step."""
+    with atomic_folder(folder, durable=True) as tmp:
+        write(tmp)
+        pause = os.environ.get(PAUSE_ENV)
+        if pause:                                   # the kill-harness test lands its SIGKILL here
+            time.sleep(float(pause))
+    return Path(folder)
+
+
+class TrainingStopped(KeyboardInterrupt):
+    """Ctrl-C or SIGTERM stopped the run at a step boundary, after saving a resumable ``last/``."""
+
+    def __init__(self, message: str, signum: int = signal.SIGINT):
+        super().__init__(message)
+        self.exit_code = 128 + int(signum)          # 130 for SIGINT, 143 for SIGTERM, as a shell reports them
+
+
+class StopOnSignals:
+    """``with StopOnSignals() as stop:`` ... ``if stop.requested: save, raise TrainingStopped(..., stop.signum)``.
+
+    The first SIGINT/SIGTERM only sets ``requested``; the previous handlers come back at once, so a second
+    signal stops the process the usual way. Outside the main thread (where Python cannot set handlers) it
+    does nothing.
+    """
+
+    def __init__(self):
+        self.signum: Optional[int] = None
+        self._previous: dict[int, Any] = {}
+
+    @property
+    def requested(self) -> bool:
+        return self.signum is not None
+
+    def __enter__(self) -> "StopOnSignals":
+        if threading.current_thread() is threading.main_thread():
+            self._previous = {sig: signal.getsignal(sig) for sig in (signal.SIGINT, signal.SIGTERM)}
+            for sig in self._previous:
+                signal.signal(sig, self._request)
+        return self
+
+    def _request(self, signum, frame) -> None:
+        self.signum = signum
+        self._restore()
+
+    def _restore(self) -> None:
+        for sig, handler in self._previous.items():
+            signal.signal(sig, handler)
+        self._previous = {}
+
+    def __exit__(self, *exc) -> None:
+        self._restore()
+
+
+class LogWindow:
+    """Sums of per-step statistics (tensors, on any device) and counts since the last metrics row."""
+
+    def __init__(self):
+        self.reset()
+
+    def reset(self) -> None:
+        self.sums: dict[str, torch.Tensor] = {}
+        self.steps = 0
+        self.counts: dict[str, int] = {}
+        self._seconds_before = 0.0
+        self._t0 = time.perf_counter()
+
+    def add(self, stats: dict[str, torch.Tensor], **counts: int) -> None:
+        for k, v in stats.items():
+            v = v.detach().float()
+            self.sums[k] = v if k not in self.sums else self.sums[k] + v
+        for k, n in counts.items():
+            self.counts[k] = self.counts.get(k, 0) + int(n)
+        self.steps += 1
+
+    def means(self) -> dict[str, float]:
+        """Per-step means (one host sync for all of them)."""
+        if not self.sums:
+            return {}
+        keys = list(self.sums)
+        values = (torch.stack([self.sums[k] for k in keys]) / max(self.steps, 1)).tolist()
+        return dict(zip(keys, values))
+
+    @property
+    def seconds(self) -> float:
+        return self._seconds_before + time.perf_counter() - self._t0
+
+    def state_dict(self) -> dict[str, Any]:
+        return {"sums": {k: v.cpu() for k, v in self.sums.items()}, "steps": self.steps, "counts": dict(self.counts),
+                "seconds": self.seconds}
+
+    def load_state_dict(self, state: dict[str, Any], device: torch.device | str = "cpu") -> None:
+        self.reset()
+        self.sums = {k: v.to(device) for k, v in state.get("sums", {}).items()}
+        self.steps = int(state.get("steps", 0))
+        self.counts = {k: int(v) for k, v in state.get("counts", {}).items()}
+        self._seconds_before = float(state.get("seconds", 0.0))
+
+
+def diverged(what: str, step: int, last: Path, fix: str) -> TrainingDiverged:
+    """The error for a non-finite loss at ``step``: it names the checkpoint that is kept, or says there is none."""
+    if (last / "training_state").is_dir():
+        kept = f"the last good checkpoint is kept in {last} (resume from it with --resume)"
+    else:
+        kept = "no checkpoint had been written yet, so there is nothing to resume from (start again)"
+    return TrainingDiverged(f"{what} became non-finite at step {step}; {kept}. {fix}")
