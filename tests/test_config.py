@@ -1,4 +1,5 @@
 """Strict YAML configs: unknown keys, wrong types, impossible values, overrides, and every shipped file."""
+import re
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Literal, Optional
@@ -125,3 +126,39 @@ def test_schema_registry():
         config_schema("nope")
     with pytest.raises(ConfigError, match="cannot tell which schema"):
         schema_for_path("somewhere/else.yaml")
+
+
+def test_values_that_cannot_be_meant_are_refused_with_the_key_and_the_file(tmp_path):
+    from textgen.vae.configuration import VAERunConfig
+
+    for override, message in [("optim.lr=.inf", "optim.lr: must be a finite number"),
+                              ("optim.lr=1e999", "optim.lr: must be a finite number"),
+                              ("train.free_bits=.inf", "train.free_bits: must be a finite number"),
+                              ("optim.lr=.nan", "optim.lr: must be a finite number"),
+                              ("model.latent_size=1e9", "more than runtime.max_parameters=2,000,000,000"),
+                              ("out_dir=", "out_dir: is empty")]:
+        with pytest.raises(ConfigError, match=re.escape(message)):
+            load_config(VAERunConfig, None, [override])
+    big = load_config(VAERunConfig, None, ["model.latent_size=1e9", "runtime.max_parameters=3e12"])
+    assert big.model.latent_size == 10 ** 9                     # refused only up to the bound, which can be raised
+    dup = tmp_path / "dup.yaml"
+    dup.write_text("optim:\n  lr: 0.1\n  lr: 0.2\n", encoding="utf-8")
+    with pytest.raises(ConfigError, match=r"dup.yaml: key 'lr' appears twice \(lines 2 and 3\)"):
+        load_config(VAERunConfig, dup)
+    latin = tmp_path / "latin.yaml"
+    latin.write_bytes("out_dir: runs/caf\u00e9\n".encode("latin-1"))
+    with pytest.raises(ConfigError, match=r"latin.yaml is not UTF-8 text"):
+        load_config(VAERunConfig, latin)
+
+
+def test_the_parameter_estimate_is_close_for_the_shipped_configs(root):
+    from textgen.vae.configuration import VAERunConfig
+    from textgen.vae.modeling import SentenceVAE
+
+    for name in ("en_lstm_li", "ptb_lstm", "ptb_transformer"):
+        path = root / "configs" / "vae" / f"{name}.yaml"
+        if not path.is_file():
+            continue
+        model = load_config(VAERunConfig, path).model
+        real = sum(p.numel() for p in SentenceVAE(model).parameters())
+        assert abs(model.approx_parameters() - real) / real < 0.1, name

@@ -462,3 +462,13 @@ def test_make_dataloader_on_ptb_matches_dataset(ptb_train):
     for i, r in zip(order, rows):
         got[i] = r
     assert len(got) == 1000 and all(got[i] == sub[i]["input_ids"] for i in (0, 1, 500, 999))
+
+
+def test_cr_only_and_crlf_text_files_read_as_lines(tmp_path):
+    from textgen.data import corpus_texts
+
+    for name, sep in (("cr.txt", "\r"), ("crlf.txt", "\r\n"), ("lf.txt", "\n")):
+        (tmp_path / name).write_bytes(sep.join(["one line", "two lines", "", "three"]).encode() + sep.encode())
+        assert corpus_texts(str(tmp_path / name)) == ["one line", "two lines", "three"], name
+    (tmp_path / "cr.jsonl").write_bytes(b'{"text": "a b"}\r{"text": "c d"}\r')
+    assert corpus_texts(str(tmp_path / "cr.jsonl")) == ["a b", "c d"]

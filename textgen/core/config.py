@@ -19,6 +19,7 @@ from __future__ import annotations
 
 import dataclasses
 import difflib
+import math
 import os
 import tempfile
 import types
@@ -111,14 +112,19 @@ def _coerce(value: Any, tp: Any, key: str) -> Any:
             return int(value)
         raise ConfigError(f"{key}: expected an integer, got {value!r}")
     if tp is float:
+        number = None
         if isinstance(value, (int, float)) and not isinstance(value, bool):
-            return float(value)
-        if isinstance(value, str):  # YAML 1.1 reads "3e-4" as a string
+            number = float(value)
+        elif isinstance(value, str):  # YAML 1.1 reads "3e-4" as a string
             try:
-                return float(value)
+                number = float(value)
             except ValueError:
                 pass
-        raise ConfigError(f"{key}: expected a number, got {value!r}")
+        if number is None:
+            raise ConfigError(f"{key}: expected a number, got {value!r}")
+        if not math.isfinite(number):           # .inf, 1e999 (which YAML reads as inf) and .nan
+            raise ConfigError(f"{key}: must be a finite number, got {value!r}")
+        return number
     if tp is str:
         if isinstance(value, str):
             return value
@@ -250,7 +256,13 @@ def load_config(cls: type[T], path: str | os.PathLike | None = None, overrides: 
         if not p.is_file():
             raise ConfigError(f"config file {p} does not exist; pass a YAML file such as configs/vae/ptb_lstm.yaml")
         try:
-            loaded = yaml.safe_load(p.read_text(encoding="utf-8"))
+            text = p.read_text(encoding="utf-8")
+        except UnicodeDecodeError as e:
+            raise ConfigError(f"{p} is not UTF-8 text ({e.reason} at byte {e.start}); save it as UTF-8") from None
+        try:
+            loaded = yaml.load(text, Loader=_StrictLoader)   # noqa: S506 - a SafeLoader that refuses duplicate keys
+        except ConfigError as e:
+            raise ConfigError(f"{p}: {e}") from None
         except yaml.YAMLError as e:
             raise ConfigError(f"{p} is not valid YAML: {e}") from None
         if loaded is None:
@@ -260,6 +272,29 @@ def load_config(cls: type[T], path: str | os.PathLike | None = None, overrides: 
         data = dict(loaded)
     data = apply_overrides(data, parse_overrides(overrides))
     return config_from_dict(cls, data)
+
+
+class _StrictLoader(yaml.SafeLoader):
+    """``yaml.SafeLoader`` (no tags, no code) that refuses a key given twice in one mapping."""
+
+
+def _mapping_without_duplicates(loader: yaml.SafeLoader, node: yaml.MappingNode, deep: bool = False) -> dict:
+    seen: dict[Any, int] = {}
+    for key_node, _ in node.value:
+        key = loader.construct_object(key_node, deep=deep)
+        line = key_node.start_mark.line + 1
+        if key in seen:
+            raise ConfigError(f"key {key!r} appears twice (lines {seen[key]} and {line}); keep one of them")
+        seen[key] = line
+    return loader.construct_mapping(node, deep=deep)
+
+
+_StrictLoader.add_constructor(yaml.resolver.BaseResolver.DEFAULT_MAPPING_TAG, _mapping_without_duplicates)
+
+
+def check_out_dir(out_dir: str) -> None:
+    check(bool(out_dir.strip()), "out_dir", "is empty: set it to the run's own folder (e.g. out_dir=runs/vae/my_run), "
+                                            "so the run does not write into the current folder")
 
 
 def save_config(cfg: Any, path: str | os.PathLike) -> Path:
@@ -331,9 +366,11 @@ class RuntimeConfig:
     seed: int = 0
     progress: bool = True
     compile: bool = False
+    max_parameters: int = 2_000_000_000   # refuse model sizes above this (8 GB of fp32 weights): a typo guard
 
     def validate(self) -> None:
         check(self.seed >= 0, "seed", f"must be >= 0, got {self.seed}")
+        check(self.max_parameters >= 1, "max_parameters", f"must be >= 1, got {self.max_parameters}")
 
 
 @dataclass
@@ -343,3 +380,6 @@ class TokenizerRunConfig:
     data: DataConfig = field(default_factory=DataConfig)
     tokenizer: TokenizerConfig = field(default_factory=TokenizerConfig)
     out_dir: str = "runs/tokenizer"
+
+    def validate(self) -> None:
+        check_out_dir(self.out_dir)

@@ -278,7 +278,8 @@ def _read_file(path: Path, kind: str, text_column: str, errors: str) -> Columns:
         kind = _file_kind(path)
     text = _read_text(path, errors)
     if kind == "text":
-        return {"text": [s for line in text.split("\n") if (s := line.strip())]}
+        lines = text.replace("\r\n", "\n").replace("\r", "\n").split("\n")     # CRLF, LF and a lone CR end lines
+        return {"text": [s for line in lines if (s := line.strip())]}
     if kind in ("jsonl", "cub"):
         return _parse_json(path, text, text_column, force_cub=kind == "cub")
     return _parse_table(path, text, text_column, delimiter="\t" if kind == "tsv" else ",")
@@ -326,7 +327,7 @@ def _parse_json(path: Path, text: str, text_column: str, force_cub: bool) -> Col
         rows = [(i + 1, item) for i, item in enumerate(items)]
         where = "item"
     else:
-        for lineno, line in enumerate(text.split("\n"), 1):
+        for lineno, line in enumerate(text.replace("\r\n", "\n").replace("\r", "\n").split("\n"), 1):
             if not line.strip():
                 continue
             try:

@@ -7,7 +7,7 @@ import math
 from dataclasses import dataclass, field
 from typing import Literal, Optional
 
-from textgen.core.config import RuntimeConfig, check
+from textgen.core.config import RuntimeConfig, check, check_out_dir
 
 __all__ = ["GANConfig", "TextEncoderSpec", "GANDataConfig", "GANTrainConfig", "GANOptimConfig", "GANRunConfig",
            "DEFAULT_SAMPLE_CAPTIONS"]
@@ -145,3 +145,6 @@ class GANRunConfig:
     optim: GANOptimConfig = field(default_factory=GANOptimConfig)
     runtime: RuntimeConfig = field(default_factory=RuntimeConfig)
     out_dir: str = "runs/gan"
+
+    def validate(self) -> None:
+        check_out_dir(self.out_dir)

@@ -7,7 +7,7 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 from typing import Literal, Optional
 
-from textgen.core.config import DataConfig, RuntimeConfig, TokenizerConfig, check
+from textgen.core.config import DataConfig, RuntimeConfig, TokenizerConfig, check, check_out_dir
 from textgen.vae.schedules import KLScheduleConfig
 
 __all__ = ["SentenceVAEConfig", "OptimConfig", "TrainConfig", "VAERunConfig"]
@@ -70,6 +70,35 @@ class SentenceVAEConfig:
     # embeddings
     share_embeddings: bool = True   # one embedding table for the encoder and the decoder
     tie_embeddings: bool = False    # decoder output projection = decoder input embedding
+
+    def approx_parameters(self) -> int:
+        """The parameter count these sizes give, to within a few percent (embeddings, RNN or Transformer
+        layers, the posterior and z projections, the output layer): enough to refuse a typo before allocating."""
+        V, E, H, Z = self.vocab_size, self.embed_size, self.hidden_size, self.latent_size
+        gates = {"lstm": 4, "gru": 3}
+
+        def rnn(arch: str, inp: int, hid: int, layers: int, dirs: int) -> int:
+            g = gates.get(arch, 4)
+            return g * hid * dirs * ((inp + hid) + (layers - 1) * (hid * dirs + hid))
+
+        def transformer(layers: int, cross: bool) -> int:
+            return layers * ((8 if cross else 4) * H * H + 2 * H * self.ff_size)
+
+        n = V * E * (1 if self.share_embeddings else 2)
+        if self.mode != "lm":
+            He = self.encoder_hidden_size or H
+            dirs = 2 if self.bidirectional else 1
+            enc = transformer(self.encoder_layers, False) if self.encoder == "transformer" else \
+                rnn(self.encoder, E, He, self.encoder_layers, dirs)
+            n += enc + 2 * (H if self.encoder == "transformer" else He * dirs) * Z
+        if self.decoder == "transformer":
+            n += transformer(self.decoder_layers, True) + Z * H * (self.z_memory_slots + 1)
+        else:
+            n += rnn(self.decoder, E + (Z if self.z_concat_input else 0), H, self.decoder_layers, 1)
+            n += 2 * Z * H * self.decoder_layers
+        if not self.tie_embeddings:
+            n += H * V
+        return int(n)
 
     def validate(self) -> None:
         check(self.vocab_size >= 5, "vocab_size", f"must be >= 5 (4 special tokens + words), got {self.vocab_size}")
@@ -177,3 +206,11 @@ class VAERunConfig:
     optim: OptimConfig = field(default_factory=OptimConfig)
     runtime: RuntimeConfig = field(default_factory=RuntimeConfig)
     out_dir: str = "runs/vae"
+
+    def validate(self) -> None:
+        check_out_dir(self.out_dir)
+        n = self.model.approx_parameters()
+        check(n <= self.runtime.max_parameters, "model",
+              f"these sizes give about {n:,.0f} parameters ({4 * n / 2**30:,.1f} GiB in fp32), more than "
+              f"runtime.max_parameters={self.runtime.max_parameters:,}; check the sizes (a typo such as "
+              "latent_size=1e9?), or raise runtime.max_parameters if you mean it")
