@@ -1,5 +1,7 @@
 """Checkpoint folders: atomic writes, pickle-free training state, and clear errors for bad folders."""
 import json
+import re
+import os
 
 import pytest
 import torch
@@ -58,8 +60,10 @@ def test_bad_folders_give_clear_errors(tmp_path):
 
     w = tmp_path / "m" / "model.safetensors"
     w.write_bytes(w.read_bytes()[:50])  # truncated download
+    with pytest.raises(CheckpointError, match="model.safetensors is corrupt: its SHA-256"):
+        read_model_folder(tmp_path / "m")                      # the checksum catches it first
     with pytest.raises(CheckpointError, match="corrupt or truncated"):
-        read_model_folder(tmp_path / "m")
+        read_model_folder(tmp_path / "m", verify=False)        # and safetensors without it
 
     (tmp_path / "hf").mkdir()
     (tmp_path / "hf" / "config.json").write_text(json.dumps({"model_type": "bert"}))
@@ -125,3 +129,104 @@ def test_shared_weights_are_stored_once_and_restored(tmp_path):
     assert set(state) == set(sd)
     for k in ("embedding.weight", "encoder.embedding.weight", "decoder.embedding.weight", "decoder.head.proj.weight"):
         assert torch.equal(state[k], sd[k].half())
+
+
+# ----------------------------------------------------------------------------- hostile folders
+
+def _vae_folder(root, name="vae"):
+    from textgen.tokenization import Tokenizer
+    from textgen.vae.configuration import SentenceVAEConfig
+    from textgen.vae.modeling import SentenceVAE
+
+    tok = Tokenizer.train(["a b c d", "b c d e"], kind="word")
+    cfg = SentenceVAEConfig(vocab_size=tok.vocab_size, embed_size=8, hidden_size=8, latent_size=4)
+    folder = root / name
+    SentenceVAE(cfg).save_pretrained(folder, tokenizer=tok)
+    return folder
+
+
+def _edit_config(folder, **changes):
+    meta = json.loads((folder / "config.json").read_text())
+    for key, value in changes.items():
+        if key.startswith("config."):
+            meta["config"][key[7:]] = value
+        else:
+            meta[key] = value
+    (folder / "config.json").write_text(json.dumps(meta))
+
+
+@pytest.mark.parametrize("change,message", [
+    ({"config.hidden_size": 16}, r"tensor '.*' has shape \(.*\), but the config builds \(.*\); the weights and config.json"),
+    ({"format_version": None}, r'"format_version" must be an integer, got null'),
+    ({"config": None}, r"does not describe a valid SentenceVAE|no setting|config"),
+    ({"config": [1]}, r'"config" must be a mapping of settings, got \[1\]'),
+])
+def test_a_model_folder_whose_config_does_not_fit_gives_one_line(tmp_path, change, message, capsys):
+    from textgen.cli import main
+
+    folder = _vae_folder(tmp_path)
+    _edit_config(folder, **change)
+    assert main(["encode", "a b", "--model", str(folder), "--out", str(tmp_path / "z.npy")]) == 2
+    err = capsys.readouterr().err
+    assert re.search(message, err) and "Traceback" not in err and err.count("\n") == 1, err
+
+
+def test_flipped_bytes_are_caught_by_the_checksum_unless_told_not_to(tmp_path, capsys):
+    from textgen.cli import main
+    from textgen.vae.modeling import SentenceVAE
+
+    folder = _vae_folder(tmp_path)
+    w = folder / "model.safetensors"
+    data = bytearray(w.read_bytes())
+    data[-5] ^= 0x40                                           # one bit inside the tensor data
+    w.write_bytes(bytes(data))
+    assert main(["encode", "a b", "--model", str(folder), "--out", str(tmp_path / "z.npy")]) == 2
+    assert "model.safetensors is corrupt: its SHA-256" in capsys.readouterr().err
+    assert main(["--no-verify", "encode", "a b", "--model", str(folder), "--out", str(tmp_path / "z.npy")]) == 0
+    assert "TEXTGEN_NO_VERIFY" not in os.environ                # only for that one command line
+    with pytest.raises(CheckpointError, match="corrupt"):
+        SentenceVAE.from_pretrained(folder)
+
+
+def test_pickles_are_never_read_and_a_state_naming_a_missing_tensor_is_named(tmp_path):
+    from textgen.vae.modeling import SentenceVAE
+
+    folder = _vae_folder(tmp_path)
+    marker = tmp_path / "unpickled"
+
+    class Boom:                                                 # would create the marker if ever unpickled
+        def __reduce__(self):
+            return (open, (str(marker), "w"))
+
+    import pickle
+    for name in ("pytorch_model.bin", "model.pt", "training_args.bin"):
+        (folder / name).write_bytes(pickle.dumps(Boom()))
+    SentenceVAE.from_pretrained(folder)
+    assert not marker.exists()
+
+    save_tree({"optimizer": {"exp_avg": torch.zeros(3)}, "step": 4}, tmp_path / "state")
+    structure = json.loads((tmp_path / "state" / "state.json").read_text())
+    structure["__dict__"]["optimizer"]["__dict__"]["exp_avg"] = {"__tensor__": "/optimizer/state/0/exp_avg"}
+    (tmp_path / "state" / "state.json").write_text(json.dumps(structure))
+    with pytest.raises(CheckpointError, match=r"state.json names a tensor '/optimizer/state/0/exp_avg' that "
+                                              r"state.safetensors does not hold"):
+        load_tree(tmp_path / "state")
+
+
+def test_unreadable_files_and_symlink_loops_get_a_message(tmp_path):
+    from textgen.vae.modeling import SentenceVAE
+
+    loop = tmp_path / "loop"
+    loop.symlink_to(loop)
+    with pytest.raises(CheckpointError):
+        SentenceVAE.from_pretrained(loop)
+    folder = _vae_folder(tmp_path)
+    (folder / "config.json").unlink()
+    (folder / "config.json").symlink_to(folder / "config.json")
+    with pytest.raises(CheckpointError):
+        SentenceVAE.from_pretrained(folder)
+    if os.geteuid() != 0:                                       # root reads everything
+        other = _vae_folder(tmp_path, "locked")
+        (other / "config.json").chmod(0)
+        with pytest.raises(CheckpointError, match="cannot read"):
+            SentenceVAE.from_pretrained(other)

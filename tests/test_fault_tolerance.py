@@ -201,4 +201,4 @@ def test_stale_temporary_folders_are_removed_and_empty_out_dir_refused(vae_confi
     assert not list(run.glob(".*.tmp-*")) and not list(run.glob(".*.old-*"))
     capsys.readouterr()
     assert main(["train-vae", "--config", str(cfg), "out_dir="]) == 2
-    assert "out_dir is empty" in capsys.readouterr().err
+    assert "out_dir: is empty" in capsys.readouterr().err

@@ -1,4 +1,6 @@
 """GAN training end to end on a tiny synthetic-bird folder: run folder, samples, checkpoints, exact resume, NaN."""
+import re
+
 import pytest
 import torch
 
@@ -289,3 +291,49 @@ def test_discriminator_caption_check_reads_a_saved_d(tmp_path, birds):
                  "--out", str(tmp_path / "d.json")]) == 0
     assert (tmp_path / "d.json").is_file()
     assert main(["check-discriminator", "--run", str(tmp_path / "nope"), "--data", str(birds)]) != 0
+
+
+def test_hostile_gan_folders_give_one_line_errors(gan_dir, tmp_path, capsys):
+    import json
+    import shutil
+
+    from textgen.cli import main
+
+    def broken(name, edit):
+        folder = tmp_path / name
+        shutil.copytree(gan_dir, folder)
+        meta = json.loads((folder / "config.json").read_text())
+        edit(meta, folder)
+        (folder / "config.json").write_text(json.dumps(meta))
+        return folder
+
+    cases = [
+        (broken("size", lambda m, f: m["config"]["gan"].update(g_channels=8)),
+         r"tensor '.*' has shape .*, but the config builds"),
+        (broken("kind", lambda m, f: m["config"]["text_encoder"].update(kind="bogus")),
+         r'text_encoder.kind is "bogus", not one of caption, vae, hf'),
+    ]
+    for folder, message in cases:
+        assert main(["generate-images", "a red bird", "--model", str(folder), "-n", "1",
+                     "--out", str(tmp_path / "out")]) == 2
+        err = capsys.readouterr().err
+        assert re.search(message, err) and "Traceback" not in err, err
+
+    from textgen.core.checkpoint import CheckpointError
+
+    pickled = tmp_path / "hf_bin"
+    pickled.mkdir()
+    (pickled / "config.json").write_text(json.dumps({"model_type": "bert"}))
+    (pickled / "pytorch_model.bin").write_bytes(b"not read")
+    with pytest.raises(CheckpointError, match=r"holds no .safetensors weights \(only pytorch_model.bin, a pickle\)"):
+        _hf_without_tokenizer(pickled)
+
+
+def _hf_without_tokenizer(folder):
+    """HFTextEncoder on a folder whose tokenizer is not the point: the weights check runs before the model loads."""
+    from unittest import mock
+
+    from textgen.gan.text_encoders import HFTextEncoder
+
+    with mock.patch("transformers.AutoTokenizer.from_pretrained", return_value=None):
+        return HFTextEncoder(folder)

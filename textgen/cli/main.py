@@ -10,6 +10,7 @@ are printed as one ``error: ...`` line with exit status 2, never as a traceback.
 from __future__ import annotations
 
 import argparse
+import os
 import sys
 import warnings
 from typing import Callable, Sequence
@@ -27,6 +28,8 @@ def build_parser() -> argparse.ArgumentParser:
         description="Deep generative models of text: sentence VAEs and text-conditioned GANs.",
     )
     parser.add_argument("--version", action="version", version=f"textgen {__version__}")
+    parser.add_argument("--no-verify", action="store_true",
+                        help="load model folders without checking their weights' SHA-256 (for weights edited on purpose)")
     sub = parser.add_subparsers(dest="command", metavar="COMMAND")
 
     def add(name: str, func: Callable[[argparse.Namespace], int], help: str) -> argparse.ArgumentParser:
@@ -45,6 +48,20 @@ def main(argv: Sequence[str] | None = None) -> int:
     if getattr(args, "func", None) is None:
         parser.print_help()
         return 0
+    if args.no_verify:                             # read by textgen.core.checkpoint.read_model_folder
+        previous = os.environ.get("TEXTGEN_NO_VERIFY")
+        os.environ["TEXTGEN_NO_VERIFY"] = "1"
+        try:
+            return _run(args)
+        finally:
+            if previous is None:
+                os.environ.pop("TEXTGEN_NO_VERIFY", None)
+            else:
+                os.environ["TEXTGEN_NO_VERIFY"] = previous
+    return _run(args)
+
+
+def _run(args: argparse.Namespace) -> int:
     try:
         with warnings.catch_warnings(record=True) as caught:
             warnings.simplefilter("always", UserWarning)

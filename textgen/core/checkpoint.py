@@ -16,6 +16,7 @@ interrupted save never leaves a half-written checkpoint where a good one was.
 """
 from __future__ import annotations
 
+import hashlib
 import json
 import os
 import shutil
@@ -37,6 +38,8 @@ __all__ = [
     "read_model_folder",
     "save_tree",
     "load_tree",
+    "load_weights",
+    "file_sha256",
 ]
 
 FORMAT = "textgen-model"
@@ -45,6 +48,8 @@ CONFIG_NAME = "config.json"
 WEIGHTS_NAME = "model.safetensors"
 ALIASES_KEY = "textgen_aliases"  # safetensors metadata: {name: stored name} for tied/shared weights
 TRAINING_STATE_DIR = "training_state"
+SHA256_KEY = "sha256"             # config.json: {file name: SHA-256 hex digest} of the weights
+NO_VERIFY_ENV = "TEXTGEN_NO_VERIFY"   # "1": skip the checksum (textgen --no-verify), for weights edited on purpose
 
 
 class CheckpointError(ValueError):
@@ -154,18 +159,19 @@ def write_model_folder(
 
     tensors, aliases = _dedupe_shared(state_dict, dtype)
     with atomic_folder(directory) as tmp:
+        metadata = {"format": "pt"}
+        if aliases:
+            metadata[ALIASES_KEY] = json.dumps(aliases, sort_keys=True)
+        save_file(tensors, str(tmp / WEIGHTS_NAME), metadata=metadata)
         meta = {
             "format": FORMAT,
             "format_version": FORMAT_VERSION,
             "model_type": model_type,
             "textgen_version": __version__,
             "config": dict(config),
+            SHA256_KEY: {WEIGHTS_NAME: file_sha256(tmp / WEIGHTS_NAME)},   # checked on load: flipped bytes show
         }
         (tmp / CONFIG_NAME).write_text(json.dumps(meta, indent=2) + "\n", encoding="utf-8")
-        metadata = {"format": "pt"}
-        if aliases:
-            metadata[ALIASES_KEY] = json.dumps(aliases, sort_keys=True)
-        save_file(tensors, str(tmp / WEIGHTS_NAME), metadata=metadata)
         if tokenizer is not None:
             tokenizer.save(tmp)
         if extra_files is not None:
@@ -197,7 +203,7 @@ def _dedupe_shared(state_dict: Mapping[str, torch.Tensor],
     return tensors, aliases
 
 
-def read_model_folder(directory: str | os.PathLike, *, model_type: str | None = None,
+def read_model_folder(directory: str | os.PathLike, *, model_type: str | None = None, verify: bool | None = None,
                       tokenizer_class: Any = None) -> tuple[dict, dict[str, torch.Tensor], Any]:
     """Read a model folder: returns ``(config, state_dict, tokenizer or None)``.
 
@@ -225,12 +231,21 @@ def read_model_folder(directory: str | os.PathLike, *, model_type: str | None = 
         meta = json.loads(cfg_path.read_text(encoding="utf-8"))
     except (json.JSONDecodeError, UnicodeDecodeError) as e:
         raise CheckpointError(f"{cfg_path} is corrupt ({e}); re-save the model or restore the file") from None
+    except OSError as e:
+        raise CheckpointError(f"cannot read {cfg_path} ({e.strerror or e}); check that it is a readable file") from None
     if not isinstance(meta, dict) or meta.get("format") != FORMAT:
         raise CheckpointError(
             f"{path} is not a textgen model folder ({CONFIG_NAME} has no \"format\": \"{FORMAT}\"); "
             "a transformers export is loaded with transformers, not textgen"
         )
-    if int(meta.get("format_version", 0)) > FORMAT_VERSION:
+    version = meta.get("format_version", 0)
+    if isinstance(version, bool) or not isinstance(version, int):
+        raise CheckpointError(f"{cfg_path}: \"format_version\" must be an integer, got {json.dumps(version)}; "
+                              "restore the file or re-save the model")
+    if not isinstance(meta.get("config", {}), dict):
+        raise CheckpointError(f"{cfg_path}: \"config\" must be a mapping of settings, got "
+                              f"{json.dumps(meta.get('config'))[:60]}; restore the file or re-save the model")
+    if version > FORMAT_VERSION:
         raise CheckpointError(
             f"{path} was written by a newer textgen (format {meta.get('format_version')} > {FORMAT_VERSION}); upgrade textgen"
         )
@@ -241,6 +256,18 @@ def read_model_folder(directory: str | os.PathLike, *, model_type: str | None = 
     weights = path / WEIGHTS_NAME
     if not weights.is_file():
         raise CheckpointError(f"{path} has no {WEIGHTS_NAME}; the save was interrupted or the file was removed")
+    expected = (meta.get(SHA256_KEY) or {}).get(WEIGHTS_NAME) if isinstance(meta.get(SHA256_KEY), dict) else None
+    if verify is None:
+        verify = os.environ.get(NO_VERIFY_ENV) != "1"
+    if expected and verify:
+        try:
+            actual = file_sha256(weights)
+        except OSError as e:
+            raise CheckpointError(f"cannot read {weights} ({e.strerror or e}); check that it is a readable file") from None
+        if actual != expected:
+            raise CheckpointError(f"{weights} is corrupt: its SHA-256 is {actual[:16]}..., not the {expected[:16]}... "
+                                  f"that {CONFIG_NAME} recorded when it was saved; restore it from a good checkpoint "
+                                  "(or, if you changed the weights on purpose, load with textgen --no-verify)")
     try:
         state = load_file(str(weights))
         with safe_open(str(weights), framework="pt") as f:
@@ -253,7 +280,30 @@ def read_model_folder(directory: str | os.PathLike, *, model_type: str | None = 
                                   "restore it from a good checkpoint")
         state[alias] = state[name]
     tokenizer = tokenizer_class.load(path) if tokenizer_class is not None else None
-    return dict(meta.get("config", {})), state, tokenizer
+    return dict(meta.get("config") or {}), state, tokenizer
+
+
+def file_sha256(path: str | os.PathLike) -> str:
+    h = hashlib.sha256()
+    with open(path, "rb") as f:
+        for chunk in iter(lambda: f.read(1 << 20), b""):
+            h.update(chunk)
+    return h.hexdigest()
+
+
+def load_weights(module: torch.nn.Module, state: Mapping[str, torch.Tensor], where: str | os.PathLike) -> None:
+    """``module.load_state_dict(state)``, with a one-line :class:`CheckpointError` (naming the file, the tensor and
+    the fix) instead of torch's traceback when the weights do not fit the module the config built."""
+    own = module.state_dict()
+    for key, value in state.items():
+        if key in own and tuple(own[key].shape) != tuple(value.shape):
+            raise CheckpointError(f"{where}: tensor {key!r} has shape {tuple(value.shape)}, but the config builds "
+                                  f"{tuple(own[key].shape)}; the weights and {CONFIG_NAME} come from different models "
+                                  f"(restore the folder's own {CONFIG_NAME}, or re-save the model)")
+    missing, unexpected = module.load_state_dict(dict(state), strict=False)
+    if missing or unexpected:
+        raise CheckpointError(f"{where}: the weights do not match the config: missing {sorted(missing)[:5]}, "
+                              f"unexpected {sorted(unexpected)[:5]}; the folder mixes files of different models")
 
 
 # ----------------------------------------------------------------------------- nested state without pickle
@@ -282,6 +332,8 @@ def _unflatten(obj: Any, tensors: Mapping[str, torch.Tensor]) -> Any:
         return [_unflatten(v, tensors) for v in obj]
     if isinstance(obj, dict):
         if "__tensor__" in obj:
+            if obj["__tensor__"] not in tensors:
+                raise _MissingTensor(obj["__tensor__"])
             return tensors[obj["__tensor__"]]
         if "__tuple__" in obj:
             return tuple(_unflatten(v, tensors) for v in obj["__tuple__"])
@@ -318,4 +370,12 @@ def load_tree(directory: str | os.PathLike) -> dict[str, Any]:
         tensors = load_file(str(path / "state.safetensors"))
     except (json.JSONDecodeError, SafetensorError, OSError, ValueError) as e:
         raise CheckpointError(f"training state in {path} is corrupt ({e}); resume from another checkpoint") from None
-    return _unflatten(structure, tensors)
+    try:
+        return _unflatten(structure, tensors)
+    except _MissingTensor as e:
+        raise CheckpointError(f"{path / 'state.json'} names a tensor {e.args[0]!r} that state.safetensors does not hold; "
+                              "the two files come from different saves: resume from another checkpoint") from None
+
+
+class _MissingTensor(KeyError):
+    pass

@@ -20,7 +20,7 @@ from typing import Any, ClassVar
 
 import torch
 
-from textgen.core.checkpoint import CheckpointError, read_model_folder, write_model_folder
+from textgen.core.checkpoint import CheckpointError, load_weights, read_model_folder, write_model_folder
 from textgen.core.config import ConfigError, config_from_dict, config_to_dict
 
 __all__ = ["DEFAULT_VAE", "PretrainedMixin", "resolve_model_path"]
@@ -95,12 +95,7 @@ class PretrainedMixin:
             raise CheckpointError(f"{path / 'config.json'} does not describe a valid {cls.__name__}: {e}") from None
         model = cls(config)  # type: ignore[call-arg]
         state = {k: v.to(dtype) if v.is_floating_point() else v for k, v in state.items()}
-        missing, unexpected = model.load_state_dict(state, strict=False)  # type: ignore[attr-defined]
-        if missing or unexpected:
-            raise CheckpointError(
-                f"weights in {path} do not match the config: missing {sorted(missing)[:5]}, "
-                f"unexpected {sorted(unexpected)[:5]}; the folder mixes files of different models"
-            )
+        load_weights(model, state, path / "model.safetensors")  # type: ignore[arg-type]
         if tokenizer is not None:
             model._check_vocab(tokenizer, where=str(path))
         model.tokenizer = tokenizer

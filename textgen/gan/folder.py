@@ -9,6 +9,7 @@ A GAN folder (written atomically)::
 """
 from __future__ import annotations
 
+import json
 import os
 import shutil
 from pathlib import Path
@@ -27,6 +28,9 @@ from textgen.gan.text_encoders import CaptionEncoder, HFTextEncoder, VAETextEnco
 __all__ = ["MODEL_TYPE", "save_gan_folder", "load_gan_folder", "text_encoder_from_folder", "captioned_grid"]
 
 MODEL_TYPE = "text-to-image-gan"
+
+
+TEXT_ENCODER_KINDS = ("caption", "vae", "hf")
 
 
 def save_gan_folder(folder: str | os.PathLike, config: GANConfig, G: Generator, G_ema: Generator, text_encoder,
@@ -67,7 +71,11 @@ def load_gan_folder(folder: str | os.PathLike, *, load_text_encoder: bool = True
         config = config_from_dict(GANConfig, raw.get("gan", {}))
     except ConfigError as e:
         raise CheckpointError(f"{path / 'config.json'} does not describe a valid GAN: {e}") from None
-    kind = raw.get("text_encoder", {}).get("kind", "caption")
+    spec = raw.get("text_encoder") or {}
+    kind = spec.get("kind", "caption") if isinstance(spec, dict) else None
+    if kind not in TEXT_ENCODER_KINDS:
+        raise CheckpointError(f"{path / 'config.json'}: text_encoder.kind is {json.dumps(kind)}, not one of "
+                              f"{', '.join(TEXT_ENCODER_KINDS)}; restore the file or re-save the model")
     out = {
         "config": config,
         "generator": {k[len("generator."):]: v.float() for k, v in state.items() if k.startswith("generator.")},

@@ -14,6 +14,7 @@ does not know at all, raises ``ValueError``.
 from __future__ import annotations
 
 import os
+from pathlib import Path
 from dataclasses import dataclass, field
 from typing import Optional, Sequence
 
@@ -22,6 +23,7 @@ import torch
 from textgen.gan.folder import captioned_grid, load_gan_folder
 from textgen.gan.modeling import Generator, truncated_noise
 from textgen.core.runtime import resolve_device
+from textgen.core.checkpoint import load_weights
 
 __all__ = ["TextToImagePipeline", "TextToImageOutput"]
 
@@ -50,7 +52,7 @@ class TextToImagePipeline:
         dev = resolve_device(device)
         loaded = load_gan_folder(name_or_path, device=dev)
         G = Generator(loaded["config"])
-        G.load_state_dict(loaded["generator_ema"])
+        load_weights(G, loaded["generator_ema"], Path(loaded["path"]) / "model.safetensors")
         return cls(G.to(dev), loaded["text_encoder"], dev)
 
     @property

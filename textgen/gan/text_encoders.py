@@ -24,6 +24,7 @@ import torch.nn as nn
 import torch.nn.functional as F
 from torch import Tensor
 
+from textgen.core.checkpoint import CheckpointError
 from textgen.core.config import check
 from textgen.core.pretrained import PretrainedMixin
 from textgen.tokenization import Tokenizer
@@ -206,7 +207,13 @@ class HFTextEncoder:
             raise FileNotFoundError(f"{path} is not a local model directory; nothing is downloaded at run time: "
                                     "pass a folder holding config.json and the weights")
         self.hf_tokenizer = AutoTokenizer.from_pretrained(str(path))
-        self.model = AutoModel.from_pretrained(str(path)).to(device).eval()
+        folder = Path(path)
+        if not list(folder.glob("*.safetensors")):
+            pickles = sorted(p.name for p in folder.iterdir() if p.suffix in (".bin", ".pt", ".pth", ".ckpt"))
+            raise CheckpointError(f"{path} holds no .safetensors weights{f' (only {pickles[0]}, a pickle)' if pickles else ''}; "
+                                  "textgen never unpickles weights. Convert the model with "
+                                  "model.save_pretrained(folder, safe_serialization=True) and use that folder")
+        self.model = AutoModel.from_pretrained(str(path), use_safetensors=True).to(device).eval()
         self.dim = int(self.model.config.hidden_size)
         self.max_length = max_length
         self.tokenizer = None

@@ -28,7 +28,7 @@ import torch
 
 from textgen.birds.captions import edit_caption
 from textgen.birds.dataset import make_birds_dataset
-from textgen.core.checkpoint import TRAINING_STATE_DIR, CheckpointError, load_tree, save_tree
+from textgen.core.checkpoint import TRAINING_STATE_DIR, CheckpointError, load_tree, load_weights, save_tree
 from textgen.core.config import save_config
 from textgen.core.runtime import (MetricsLogger, autocast, get_rng_state, make_grad_scaler, progress,
                                   resolve_device, resolve_precision, set_rng_state, set_seed)
@@ -317,10 +317,10 @@ class GANTrainer:
         if loaded["config"] != self.cfg.model:
             raise CheckpointError(f"cannot resume from {last}: its model config {loaded['config']} differs from this "
                                   f"run's {self.cfg.model}; resume with the run's own config ({self.out_dir / 'config.yaml'})")
-        self.G.load_state_dict(loaded["generator"])
-        self.G_ema.load_state_dict(loaded["generator_ema"])
+        load_weights(self.G, loaded["generator"], last / "model.safetensors")
+        load_weights(self.G_ema, loaded["generator_ema"], last / "model.safetensors")
         state = load_tree(last / TRAINING_STATE_DIR)
-        self.D.load_state_dict(state["D"])
+        load_weights(self.D, state["D"], last / TRAINING_STATE_DIR / "state.safetensors")
         if self.E is not None:
             if "E" not in state:
                 raise CheckpointError(f"cannot resume from {last} with train.recon > 0: it was trained without the "

