@@ -4,11 +4,24 @@ from __future__ import annotations
 import argparse
 
 
+def training_options(p: argparse.ArgumentParser, config_example: str, override_example: str) -> None:
+    """The options of every ``train-*`` command: the YAML file, the run folder, the device, resume, overrides."""
+    p.add_argument("--config", required=True, help=f"YAML file, e.g. {config_example}")
+    p.add_argument("--out", help="run folder (overrides out_dir)")
+    p.add_argument("--device", choices=["auto", "cpu", "cuda", "mps"],
+                   help="where to train (overrides runtime.device; auto: CUDA if available, else CPU)")
+    p.add_argument("--resume", action="store_true", help="continue from <out_dir>/last exactly where it stopped")
+    p.add_argument("overrides", nargs="*", metavar="KEY=VALUE", help=f"config overrides, e.g. {override_example}")
+
+
 def run_config(cls: type, args: argparse.Namespace):
-    """A training run's config: the YAML file, its key=value overrides, and ``--out`` as ``out_dir``."""
+    """A training run's config: the YAML file, its key=value overrides, ``--out`` as ``out_dir`` and ``--device``
+    as ``runtime.device``."""
     from textgen.core.config import load_config
 
     overrides = list(args.overrides) + ([f"out_dir={args.out}"] if args.out else [])
+    if getattr(args, "device", None):
+        overrides.append(f"runtime.device={args.device}")
     return load_config(cls, args.config, overrides)
 
 

@@ -4,7 +4,7 @@ from __future__ import annotations
 import argparse
 import sys
 
-from textgen.cli.common import run_config
+from textgen.cli.common import run_config, training_options
 
 
 def cmd_make_birds(args: argparse.Namespace) -> int:
@@ -240,10 +240,7 @@ def register(add) -> None:
     p.add_argument("--seed", type=int, default=1)
     p.add_argument("--out", help="also write the report here as JSON")
     p = add("train-gan", cmd_train_gan, "train the text-to-image GAN from a YAML config")
-    p.add_argument("--config", required=True, help="YAML file, e.g. configs/gan/birds64.yaml")
-    p.add_argument("--out", help="run folder (overrides out_dir)")
-    p.add_argument("--resume", action="store_true", help="continue from <out_dir>/last exactly where it stopped")
-    p.add_argument("overrides", nargs="*", metavar="KEY=VALUE", help="config overrides, e.g. train.steps=2000")
+    training_options(p, "configs/gan/birds64.yaml", "train.steps=2000")
     p = add("eval-gan", cmd_eval_gan, "text-to-image quality: attribute accuracy, FID/KID, R-precision, diversity")
     p.add_argument("--model", default="birds-gan",
                    help="GAN folder, shipped name (default: birds-gan) or a train-gan run folder (its last/ is "

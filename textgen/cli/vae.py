@@ -3,7 +3,7 @@ from __future__ import annotations
 
 import argparse
 
-from textgen.cli.common import print_json, run_config, seeded_generator, sentences_arg
+from textgen.cli.common import print_json, run_config, seeded_generator, sentences_arg, training_options
 from textgen.core.pretrained import DEFAULT_VAE
 
 
@@ -224,10 +224,7 @@ def cmd_export_hf(args: argparse.Namespace) -> int:
 def register(add) -> None:
     """Add this module's sub-commands to the parser (``add(name, func, help)`` returns the sub-parser)."""
     p = add("train-vae", cmd_train_vae, "train a sentence VAE / LM baseline from a YAML config")
-    p.add_argument("--config", required=True, help="YAML file, e.g. configs/vae/ptb_lstm.yaml")
-    p.add_argument("--out", help="run folder (overrides out_dir)")
-    p.add_argument("--resume", action="store_true", help="continue from <out_dir>/last exactly where it stopped")
-    p.add_argument("overrides", nargs="*", metavar="KEY=VALUE", help="config overrides, e.g. train.epochs=5 model.latent_size=16")
+    training_options(p, "configs/vae/ptb_lstm.yaml", "train.epochs=5 model.latent_size=16")
     p = add("eval-vae", cmd_eval_vae, "evaluate a saved VAE: ELBO, NLL, KL, PPL, IW-NLL, MI, active units")
     p.add_argument("--model", required=True, help="model folder (e.g. runs/vae/ptb_lstm/best)")
     p.add_argument("--data", default="ptb:test", help="corpus spec (default: ptb:test)")

@@ -26,7 +26,7 @@ import types
 import typing
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any, Literal, Mapping, Optional, Sequence, TypeVar
+from typing import Any, ClassVar, Literal, Mapping, Optional, Sequence, TypeVar
 
 import yaml
 
@@ -157,6 +157,10 @@ def config_from_dict(cls: type[T], data: Mapping[str, Any] | None, *, prefix: st
     data = dict(data or {})
     hints = typing.get_type_hints(cls)
     fields = {f.name: f for f in dataclasses.fields(cls) if f.init}
+    for old, why in getattr(cls, "REMOVED_KEYS", {}).items():   # keys of older versions, still in saved runs
+        if old in data:
+            if data.pop(old):
+                raise ConfigError(f"'{prefix}{old}' was removed: {why}")
     unknown = [k for k in data if k not in fields]
     if unknown:
         k = unknown[0]
@@ -365,8 +369,10 @@ class RuntimeConfig:
     precision: Literal["auto", "fp32", "bf16", "fp16"] = "auto"  # auto: bf16 on CUDA, fp32 elsewhere
     seed: int = 0
     progress: bool = True
-    compile: bool = False
     max_parameters: int = 2_000_000_000   # refuse model sizes above this (8 GB of fp32 weights): a typo guard
+
+    # runs saved before carry compile: false, which still loads; true was never acted on, so it is refused
+    REMOVED_KEYS: ClassVar[dict[str, str]] = {"compile": "it was accepted but never used torch.compile; remove the key"}
 
     def validate(self) -> None:
         check(self.seed >= 0, "seed", f"must be >= 0, got {self.seed}")

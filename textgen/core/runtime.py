@@ -29,7 +29,7 @@ import sys
 import tempfile
 import time
 from pathlib import Path
-from typing import Any, Iterable, Iterator, Mapping, Sequence
+from typing import Any, Iterable, Iterator, Mapping, Optional, Sequence
 
 import numpy as np
 import torch
@@ -193,6 +193,30 @@ def progress(iterable: Iterable | None = None, *, enabled: bool = True, **kwargs
     kwargs.setdefault("dynamic_ncols", True)
     kwargs.setdefault("leave", False)
     return tqdm(iterable, disable=not progress_enabled(enabled), **kwargs)
+
+
+# ----------------------------------------------------------------------------- random draws on any device
+
+def _draw_device(generator: Optional[torch.Generator], device: torch.device) -> torch.device:
+    return generator.device if generator is not None else device
+
+
+def randn(shape, *, device: torch.device, dtype: torch.dtype = torch.float32,
+          generator: Optional[torch.Generator] = None) -> torch.Tensor:
+    """``torch.randn`` drawn where ``generator`` lives (a CPU generator works for CUDA tensors too), on ``device``."""
+    return torch.randn(shape, device=_draw_device(generator, device), dtype=dtype, generator=generator).to(device)
+
+
+def rand(shape, *, device: torch.device, generator: Optional[torch.Generator] = None) -> torch.Tensor:
+    """``torch.rand``, drawn where ``generator`` lives, on ``device``."""
+    return torch.rand(shape, device=_draw_device(generator, device), generator=generator).to(device)
+
+
+def multinomial(probs: torch.Tensor, generator: Optional[torch.Generator] = None) -> torch.Tensor:
+    """One sample per row of ``probs`` (B, V) -> (B,); with a generator on another device, sampled there."""
+    if generator is not None and generator.device != probs.device:
+        return torch.multinomial(probs.float().to(generator.device), 1, generator=generator)[:, 0].to(probs.device)
+    return torch.multinomial(probs, 1, generator=generator)[:, 0]
 
 
 # ----------------------------------------------------------------------------- metrics

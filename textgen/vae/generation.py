@@ -19,6 +19,7 @@ from __future__ import annotations
 from typing import Any, Callable, Optional
 
 import torch
+from textgen.core.runtime import multinomial
 from torch import Tensor
 
 __all__ = ["filter_logits", "sample_search", "beam_search", "tokens_to_lists"]
@@ -64,7 +65,7 @@ def sample_search(step: StepFn, state: Any, batch_size: int, *, bos_id: int, eos
             nxt = log_probs.argmax(dim=-1)                                          # (N,)
         else:
             logits = filter_logits(log_probs / temperature, top_k, top_p)
-            nxt = torch.multinomial(logits.softmax(dim=-1), 1, generator=generator)[:, 0]
+            nxt = multinomial(logits.softmax(dim=-1), generator)
         nxt = nxt.masked_fill(finished, pad_id)
         scores += log_probs.gather(1, nxt[:, None])[:, 0].masked_fill(finished, 0.0)
         out[:, t] = nxt

@@ -37,6 +37,7 @@ from typing import Any, Iterable, Iterator, Optional
 import torch
 from torch import Tensor
 
+from textgen.core.runtime import randn
 from textgen.vae.modeling import SentenceVAE
 from textgen.core.functional import gaussian_kl
 
@@ -189,7 +190,7 @@ def mutual_information_batch(mu: Tensor, logvar: Tensor, generator: Optional[tor
     mu, logvar = mu.float(), logvar.float()
     B, Z = mu.shape
     neg_entropy = (-0.5 * Z * LOG_2PI - 0.5 * (1.0 + logvar).sum(-1)).mean()       # E_x E_q log q(z|x), closed form
-    eps = torch.randn(mu.shape, device=mu.device, dtype=mu.dtype, generator=generator)
+    eps = randn(mu.shape, device=mu.device, dtype=mu.dtype, generator=generator)
     z = mu + eps * torch.exp(0.5 * logvar)                                          # (B, Z) one sample per x
     log_q = log_normal_diag(z[:, None, :], mu[None, :, :], logvar[None, :, :])       # (B_z, B_x) log q(z_i|x_j)
     log_qz = torch.logsumexp(log_q, dim=1) - math.log(B)                            # (B,) log of the mixture

@@ -29,6 +29,7 @@ import torch.nn as nn
 import torch.nn.functional as F
 from torch import Tensor
 
+from textgen.core.runtime import rand, randn
 from textgen.core.functional import gaussian_kl
 from textgen.core.pretrained import PretrainedMixin
 from textgen.tokenization import Tokenizer
@@ -79,7 +80,7 @@ def word_dropout(tokens: Tensor, p: float, unk_id: int, keep_ids: tuple[int, ...
     except tokens in ``keep_ids`` (``<bos>`` and ``<pad>``)."""
     if p <= 0.0:
         return tokens
-    drop = torch.rand(tokens.shape, device=tokens.device, generator=generator) < p
+    drop = rand(tokens.shape, device=tokens.device, generator=generator) < p
     for i in keep_ids:
         drop &= tokens != i
     return tokens.masked_fill(drop, unk_id)
@@ -166,7 +167,7 @@ class SentenceVAE(PretrainedMixin, nn.Module):
         )
 
     def _reparameterize(self, mu: Tensor, logvar: Tensor, generator: Optional[torch.Generator] = None) -> Tensor:
-        eps = torch.randn(mu.shape, device=mu.device, dtype=mu.dtype, generator=generator)
+        eps = randn(mu.shape, device=mu.device, dtype=mu.dtype, generator=generator)
         return mu + eps * torch.exp(0.5 * logvar)                                   # (B, Z)
 
     @property
@@ -231,7 +232,7 @@ class SentenceVAE(PretrainedMixin, nn.Module):
     @torch.no_grad()
     def sample_prior(self, n: int, generator: Optional[torch.Generator] = None) -> Tensor:
         """n codes from the prior p(z) = N(0, I): (n, Z)."""
-        return torch.randn(n, self.config.latent_size, device=self.device, generator=generator)
+        return randn((n, self.config.latent_size), device=self.device, generator=generator)
 
     @torch.no_grad()
     def decode(self, z: Optional[Tensor], input_ids: Tensor, lengths: Tensor) -> Tensor:
