@@ -13,7 +13,10 @@ def cmd_train_vae(args: argparse.Namespace) -> int:
     from textgen.vae.trainer import VAETrainer
 
     cfg = run_config(VAERunConfig, args)
-    valid = VAETrainer(cfg, resume=args.resume).fit()
+    trainer = VAETrainer(cfg, resume=args.resume)
+    valid = trainer.fit()
+    if not trainer.dist.is_main:                   # under torchrun, rank 0 reports
+        return 0
     print(f"finished; checkpoints in {cfg.out_dir}/best and {cfg.out_dir}/last")
     if valid:
         print(f"last validation: -ELBO {valid['nll_bound']:.2f}, KL {valid['kl']:.2f}, PPL bound {valid['ppl_bound']:.1f}")

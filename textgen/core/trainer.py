@@ -12,6 +12,8 @@ and GAN trainers call from their own loops, not a framework that calls them.
 * :class:`LogWindow` -- running sums of the step statistics between two metrics rows, kept on the device (one
   host sync per row) and saved with the checkpoint, so the first row after a resume averages the same steps.
 * :func:`diverged` -- the error for a non-finite loss, naming the checkpoint that is kept (or saying there is none).
+* :class:`Distributed` and :func:`micro_batches` -- ``torchrun`` data parallelism and gradient accumulation: every
+  rank builds the same global batch, takes its share, and DDP averages the gradients.
 """
 from __future__ import annotations
 
@@ -29,7 +31,7 @@ from textgen.core.checkpoint import atomic_folder
 from textgen.core.runtime import TrainingDiverged
 
 __all__ = ["prepare_run_folder", "commit_checkpoint", "StopOnSignals", "TrainingStopped", "LogWindow", "diverged",
-           "PAUSE_ENV"]
+           "Distributed", "NullLogger", "micro_batches", "PAUSE_ENV"]
 
 PAUSE_ENV = "TEXTGEN_TEST_PAUSE_IN_SAVE"   # tests: seconds to sleep inside a save, between writing and the rename
 
@@ -61,8 +63,9 @@ def commit_checkpoint(folder: str | os.PathLike, write: Callable[[Path], None]) 
 class TrainingStopped(KeyboardInterrupt):
     """Ctrl-C or SIGTERM stopped the run at a step boundary, after saving a resumable ``last/``."""
 
-    def __init__(self, message: str, signum: int = signal.SIGINT):
+    def __init__(self, message: str, signum: Optional[int] = signal.SIGINT):
         super().__init__(message)
+        signum = signal.SIGTERM if signum is None else signum   # a rank stopped because another was signalled
         self.exit_code = 128 + int(signum)          # 130 for SIGINT, 143 for SIGTERM, as a shell reports them
 
 
@@ -123,13 +126,15 @@ class LogWindow:
             self.counts[k] = self.counts.get(k, 0) + int(n)
         self.steps += 1
 
-    def means(self) -> dict[str, float]:
-        """Per-step means (one host sync for all of them)."""
+    def means(self, reduce: Optional[Callable[[torch.Tensor], torch.Tensor]] = None) -> dict[str, float]:
+        """Per-step means (one host sync for all of them); ``reduce`` sums each rank's shares first."""
         if not self.sums:
             return {}
         keys = list(self.sums)
-        values = (torch.stack([self.sums[k] for k in keys]) / max(self.steps, 1)).tolist()
-        return dict(zip(keys, values))
+        sums = torch.stack([self.sums[k] for k in keys])
+        if reduce is not None:
+            sums = reduce(sums.clone())
+        return dict(zip(keys, (sums / max(self.steps, 1)).tolist()))
 
     @property
     def seconds(self) -> float:
@@ -154,3 +159,83 @@ def diverged(what: str, step: int, last: Path, fix: str) -> TrainingDiverged:
     else:
         kept = "no checkpoint had been written yet, so there is nothing to resume from (start again)"
     return TrainingDiverged(f"{what} became non-finite at step {step}; {kept}. {fix}")
+
+
+# ----------------------------------------------------------------------------- torchrun
+
+class Distributed:
+    """This process's place in a ``torchrun`` job (one process, rank 0 of 1, without torchrun).
+
+    ``torchrun --nproc_per_node N -m textgen train-vae ...`` sets ``RANK``, ``WORLD_SIZE`` and ``LOCAL_RANK``;
+    :meth:`setup` then joins the process group (NCCL on GPUs, gloo on CPU) and picks ``cuda:LOCAL_RANK``.
+    """
+
+    def __init__(self):
+        self.rank = int(os.environ.get("RANK", 0))
+        self.world = int(os.environ.get("WORLD_SIZE", 1))
+        self.local_rank = int(os.environ.get("LOCAL_RANK", 0))
+
+    @property
+    def enabled(self) -> bool:
+        return self.world > 1
+
+    @property
+    def is_main(self) -> bool:
+        return self.rank == 0
+
+    def setup(self, device: torch.device) -> torch.device:
+        """Join the process group; the device this rank trains on."""
+        if not self.enabled:
+            return device
+        import torch.distributed as dist
+
+        if device.type == "cuda":
+            device = torch.device("cuda", self.local_rank)
+            torch.cuda.set_device(device)
+        if not dist.is_initialized():
+            dist.init_process_group(backend="nccl" if device.type == "cuda" else "gloo")
+        return device
+
+    def all_reduce_sum(self, t: torch.Tensor) -> torch.Tensor:
+        if self.enabled:
+            import torch.distributed as dist
+
+            dist.all_reduce(t, op=dist.ReduceOp.SUM)
+        return t
+
+    def any(self, flag: bool, device: torch.device) -> bool:
+        """True on every rank if it is True on any (a stop request, say)."""
+        if not self.enabled:
+            return flag
+        return bool(self.all_reduce_sum(torch.tensor([float(flag)], device=device)).item() > 0)
+
+    def barrier(self) -> None:
+        if self.enabled:
+            import torch.distributed as dist
+
+            dist.barrier()
+
+    def close(self) -> None:
+        if self.enabled:
+            import torch.distributed as dist
+
+            if dist.is_initialized():
+                dist.destroy_process_group()
+
+
+class NullLogger:
+    """What ranks other than 0 log to: nothing (rank 0 writes the metrics)."""
+
+    def log(self, *args, **kwargs) -> None:
+        pass
+
+    def close(self) -> None:
+        pass
+
+
+def micro_batches(n: int, world: int, accum: int, rank: int) -> list[slice]:
+    """Rows of a global batch of ``n`` for this rank's ``accum`` micro-batches: the batch is cut into
+    ``world * accum`` near-equal contiguous pieces and rank ``r`` takes pieces ``r * accum ... r * accum + accum - 1``."""
+    pieces = world * accum
+    bounds = [round(i * n / pieces) for i in range(pieces + 1)]
+    return [slice(bounds[i], bounds[i + 1]) for i in range(rank * accum, (rank + 1) * accum)]

@@ -32,7 +32,7 @@ from textgen.core.checkpoint import TRAINING_STATE_DIR, CheckpointError, load_tr
 from textgen.core.config import save_config
 from textgen.core.runtime import (MetricsLogger, autocast, get_rng_state, make_grad_scaler, progress,
                                   resolve_device, resolve_precision, set_rng_state, set_seed)
-from textgen.core.trainer import (LogWindow, StopOnSignals, TrainingStopped, commit_checkpoint, diverged,
+from textgen.core.trainer import (Distributed, LogWindow, StopOnSignals, TrainingStopped, commit_checkpoint, diverged,
                                   prepare_run_folder)
 from textgen.data.cub import load_cub
 from textgen.data.images import ImageCaptionData
@@ -128,6 +128,9 @@ class GANTrainer:
             raise ValueError(f"train.damsm needs the caption text encoder (it has an image half); text_encoder.kind is "
                              f"{cfg.text_encoder.kind!r}. Set train.damsm=0 or text_encoder.kind=caption")
         self.out_dir = Path(cfg.out_dir)
+        if Distributed().enabled:
+            raise ValueError("train-gan does not run distributed yet (WORLD_SIZE > 1 under torchrun); run it as one "
+                             "process: textgen train-gan --config ... (train-vae does run under torchrun)")
         self.device = resolve_device(cfg.runtime.device)
         self.dtype = resolve_precision(cfg.runtime.precision, self.device)
         set_seed(cfg.runtime.seed)

@@ -171,9 +171,11 @@ class TrainConfig:
     init_parts: Literal["all", "encoder"] = "all"  # encoder: copy q(z|x) only, fresh decoder (Li et al. 2019)
     freeze_decoder: bool = False               # train the encoder only: p(x, z) stays fixed, q(z|x) tightens
     iw_samples: int = 1                        # K > 1: train on the importance-weighted bound (IWAE) with K samples
+    grad_accum: int = 1                        # micro-batches per optimizer step: data.batch_size is the whole step's
 
     def validate(self) -> None:
         check(self.epochs >= 1, "epochs", f"must be >= 1, got {self.epochs}")
+        check(self.grad_accum >= 1, "grad_accum", f"must be >= 1, got {self.grad_accum}")
         check(self.max_steps is None or self.max_steps >= 1, "max_steps", f"must be >= 1 or null, got {self.max_steps}")
         check(self.free_bits >= 0, "free_bits", f"must be >= 0, got {self.free_bits}")
         check(self.log_every >= 1, "log_every", f"must be >= 1, got {self.log_every}")

@@ -19,6 +19,7 @@ Run folder::
 from __future__ import annotations
 
 import math
+from contextlib import nullcontext
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any, Iterator, Optional
@@ -30,8 +31,8 @@ from textgen.core.checkpoint import CheckpointError, TRAINING_STATE_DIR, load_tr
 from textgen.core.config import DataConfig, save_config
 from textgen.core.runtime import (MetricsLogger, TrainingDiverged, autocast, get_rng_state, make_grad_scaler,
                                   progress, resolve_device, resolve_precision, set_rng_state, set_seed)
-from textgen.core.trainer import (LogWindow, StopOnSignals, TrainingStopped, commit_checkpoint, diverged,
-                                  prepare_run_folder)
+from textgen.core.trainer import (Distributed, LogWindow, NullLogger, StopOnSignals, TrainingStopped,
+                                  commit_checkpoint, diverged, micro_batches, prepare_run_folder)
 from textgen.data import BucketBatchSampler, corpus_texts, load_corpus, tokenize_dataset
 from textgen.tokenization import Tokenizer
 from textgen.vae.configuration import OptimConfig, TrainConfig, VAERunConfig
@@ -42,6 +43,16 @@ from textgen.vae.schedules import make_kl_schedule
 
 
 __all__ = ["OptimConfig", "TrainConfig", "VAERunConfig", "VAETrainer", "TrainingDiverged", "TrainingInterrupted"]
+
+
+@dataclass
+class StepTerms:
+    """The step's loss terms when it ran in several pieces (micro-batches and/or ranks)."""
+
+    loss: torch.Tensor
+    rec: torch.Tensor
+    kl: torch.Tensor
+    iw_bound: Optional[torch.Tensor] = None
 
 
 TrainingInterrupted = TrainingStopped   # Ctrl-C / SIGTERM stopped the run after saving a resumable last/
@@ -156,9 +167,13 @@ class VAETrainer:
                  splits: Optional[dict[str, TokenizedSplit]] = None):
         self.cfg = cfg
         self.out_dir = Path(cfg.out_dir)
-        self.device = resolve_device(cfg.runtime.device)
+        self.dist = Distributed()                  # rank 0 of 1 without torchrun
+        self.device = self.dist.setup(resolve_device(cfg.runtime.device))
         self.dtype = resolve_precision(cfg.runtime.precision, self.device)
         set_seed(cfg.runtime.seed)
+        if cfg.data.batch_size < self.dist.world * cfg.train.grad_accum:
+            raise ValueError(f"data.batch_size={cfg.data.batch_size} is the whole optimizer step's batch; it must be at "
+                             f"least {self.dist.world} processes x train.grad_accum={cfg.train.grad_accum}")
 
         # tokenizer and data ------------------------------------------------------------
         # A warm start brings its tokenizer; a resumed warm start takes it from last/, not from the source again.
@@ -189,7 +204,8 @@ class VAETrainer:
             self._freeze_decoder()
         if source is not None:                  # (a resumed run loads its own weights from last/)
             report = warm_start(self.model, source, parts=cfg.train.init_parts)
-            print(f"warm start ({cfg.train.init_parts}) from {cfg.train.init_from}: {report.summary()}")
+            if self.dist.is_main:
+                print(f"warm start ({cfg.train.init_parts}) from {cfg.train.init_from}: {report.summary()}")
 
         # optimisation ------------------------------------------------------------------
         self.optimizer = self._make_optimizer()
@@ -204,6 +220,13 @@ class VAETrainer:
         self.window = LogWindow()    # the step statistics since the last metrics row (saved with last/)
         if resume:
             self._resume()
+        # data parallel: every rank builds the same global batch, trains on its share, DDP averages the gradients
+        self.ddp = self.model
+        if self.dist.enabled:
+            from torch.nn.parallel import DistributedDataParallel
+
+            self.ddp = DistributedDataParallel(self.model, device_ids=[self.device.index] if self.device.type == "cuda"
+                                               else None)
 
     # -- setup helpers --------------------------------------------------------------------
     def _load_init_source(self) -> Optional[SentenceVAE]:
@@ -295,6 +318,8 @@ class VAETrainer:
     def save_checkpoint(self, name: str, *, with_state: bool) -> Path:
         """A model folder; with the training state, one crash-safe swap (see :func:`commit_checkpoint`)."""
         folder = self.out_dir / name
+        if not self.dist.is_main:
+            return folder
         if not with_state:
             return self.model.save_pretrained(folder, tokenizer=self.tokenizer)
 
@@ -339,19 +364,39 @@ class VAETrainer:
             g["lr"] = lr
         beta = self.kl_weight(self.step)
         K = cfg.train.iw_samples
-        with autocast(self.device, self.dtype):
-            out = self.model(input_ids, lengths, word_drop=False if frozen else None, num_samples=K)
-        if K > 1:
-            terms = iwae_loss(out, free_bits=cfg.train.free_bits, free_bits_mode=cfg.train.free_bits_mode)
-        else:
-            terms = vae_loss(out, beta=beta, free_bits=cfg.train.free_bits, free_bits_mode=cfg.train.free_bits_mode)
+        n = input_ids.size(0)
+        pieces = micro_batches(n, self.dist.world, cfg.train.grad_accum, self.dist.rank)
         self.optimizer.zero_grad(set_to_none=True)
-        self.scaler.scale(terms.loss).backward()
+        totals: dict[str, torch.Tensor] = {}
+        for i, rows in enumerate(pieces):
+            ids, lens = input_ids[rows], lengths[rows]
+            ids = ids[:, :int(lens.max())]                                       # (b, T_b) this piece's own padding
+            # each piece's mean loss, weighted so that the sum over pieces and ranks is the global batch's mean
+            # (DDP averages gradients over ranks, hence the factor world)
+            weight = (rows.stop - rows.start) / n
+            last = i == len(pieces) - 1
+            sync = self.ddp.no_sync() if self.dist.enabled and not last else nullcontext()
+            with sync:
+                with autocast(self.device, self.dtype):
+                    out = self.ddp(ids, lens, word_drop=False if frozen else None, num_samples=K)
+                if K > 1:
+                    terms = iwae_loss(out, free_bits=cfg.train.free_bits, free_bits_mode=cfg.train.free_bits_mode)
+                else:
+                    terms = vae_loss(out, beta=beta, free_bits=cfg.train.free_bits, free_bits_mode=cfg.train.free_bits_mode)
+                loss = terms.loss if weight == 1 else terms.loss * (weight * self.dist.world)
+                self.scaler.scale(loss).backward()
+            for k in ("loss", "rec", "kl", "iw_bound"):
+                v = getattr(terms, k)
+                if v is not None:
+                    v = v.detach() if weight == 1 else v.detach() * weight
+                    totals[k] = v if k not in totals else totals[k] + v
         self.scaler.unscale_(self.optimizer)  # unscale before clipping
         if cfg.optim.grad_clip:
             torch.nn.utils.clip_grad_norm_([p for p in self.model.parameters() if p.requires_grad], cfg.optim.grad_clip)
         self.scaler.step(self.optimizer)
         self.scaler.update()
+        if len(pieces) > 1 or self.dist.enabled:
+            terms = StepTerms(**totals)          # this rank's share of the global batch's means (summed at logging)
         return terms, beta, lr
 
     # -- validation --------------------------------------------------------------------------
@@ -404,11 +449,14 @@ class VAETrainer:
     # -- the loop ------------------------------------------------------------------------------
     def fit(self) -> dict[str, float]:
         cfg = self.cfg
-        prepare_run_folder(cfg.out_dir)
-        save_config(cfg, self.out_dir / "config.yaml")
-        logger = MetricsLogger(self.out_dir, keep_until_step=self.step)   # rows after the checkpoint go
+        main = self.dist.is_main                       # rank 0 alone writes folders, logs and bars
+        if main:
+            prepare_run_folder(cfg.out_dir)
+            save_config(cfg, self.out_dir / "config.yaml")
+        self.dist.barrier()
+        logger = MetricsLogger(self.out_dir, keep_until_step=self.step) if main else NullLogger()
         train = self.splits["train"]
-        if train.num_truncated or train.num_empty:
+        if main and (train.num_truncated or train.num_empty):
             print(f"note: {train.num_truncated} training sentences truncated to {self.max_length} tokens, "
                   f"{train.num_empty} empty ones skipped")
         last_valid: dict[str, float] = {}
@@ -420,14 +468,18 @@ class VAETrainer:
                     if self.batch_in_epoch == 0 or stop:  # finished the epoch (or max_steps)
                         last_valid = self._end_epoch(logger)
                         if cfg.train.early_stop_patience is not None and self.epochs_since_best > cfg.train.early_stop_patience:
-                            print(f"early stop: no better validation -ELBO for {self.epochs_since_best} epochs")
+                            if main:
+                                print(f"early stop: no better validation -ELBO for {self.epochs_since_best} epochs")
                             break
         finally:
             logger.close()
+        self.dist.barrier()
+        self.dist.close()
         return last_valid
 
     def _interrupt(self) -> None:
         folder = self.save_checkpoint("last", with_state=True)
+        self.dist.barrier()                            # every rank waits for rank 0's save before exiting
         raise TrainingStopped(
             f"interrupted at step {self.step} (epoch {self.epoch + 1}, batch {self.batch_in_epoch}); saved a resumable "
             f"checkpoint to {folder}. Continue with: textgen train-vae --config {self.out_dir / 'config.yaml'} --resume",
@@ -440,7 +492,7 @@ class VAETrainer:
         batches = iterate_batches(train, cfg.data.batch_size, self.tokenizer.pad_id, shuffle=True,
                                   seed=cfg.runtime.seed, epoch=self.epoch, bucketing=cfg.data.bucketing,
                                   skip=self.batch_in_epoch)
-        bar = progress(batches, enabled=cfg.runtime.progress, total=self.batches_per_epoch,
+        bar = progress(batches, enabled=cfg.runtime.progress and self.dist.is_main, total=self.batches_per_epoch,
                        initial=self.batch_in_epoch, desc=f"epoch {self.epoch + 1}/{cfg.train.epochs}")
         window = self.window
         if window.steps == 0:
@@ -465,10 +517,11 @@ class VAETrainer:
                 bar.set_postfix(loss=f"{row['loss']:.2f}", kl=f"{row['kl']:.2f}", beta=f"{beta:.2f}",
                                 tok_s=f"{row['tokens_per_s']:.0f}")
                 window.reset()
-            if self.stop.requested or (cfg.train.save_every and self.step % cfg.train.save_every == 0
-                                       and self.batch_in_epoch < self.batches_per_epoch):
+            stop = self.dist.any(self.stop.requested, self.device)           # every rank stops at the same step
+            if stop or (cfg.train.save_every and self.step % cfg.train.save_every == 0
+                        and self.batch_in_epoch < self.batches_per_epoch):
                 self._window_means()  # never save weights from a window that diverged
-                if self.stop.requested:
+                if stop:
                     self._interrupt()
                 self.save_checkpoint("last", with_state=True)
             if cfg.train.max_steps is not None and self.step >= cfg.train.max_steps:
@@ -492,14 +545,15 @@ class VAETrainer:
                 self.epochs_since_best += 1
             when = f"epoch {self.epoch}" if self.batch_in_epoch == 0 else f"step {self.step} (epoch {self.epoch + 1}, partial)"
             iw = f", IW-NLL (k={self.cfg.train.iw_samples}) {valid['iw_nll']:.2f}" if "iw_nll" in valid else ""
-            print(f"{when}: valid -ELBO {valid['nll_bound']:.2f} (rec {valid['rec']:.2f} + KL {valid['kl']:.2f}), "
-                  f"PPL bound {valid['ppl_bound']:.1f}{iw}")
+            if self.dist.is_main:
+                print(f"{when}: valid -ELBO {valid['nll_bound']:.2f} (rec {valid['rec']:.2f} + KL {valid['kl']:.2f}), "
+                      f"PPL bound {valid['ppl_bound']:.1f}{iw}")
         self.save_checkpoint("last", with_state=True)
         return valid
 
     def _window_means(self) -> dict[str, float]:
         """Mean loss, rec, KL (and IW bound) of the steps since the last row; stops the run if any is non-finite."""
-        means = self.window.means()
+        means = self.window.means(reduce=self.dist.all_reduce_sum if self.dist.enabled else None)
         if not all(math.isfinite(v) for v in means.values()):
             shown = ", ".join(f"{k}={v}" for k, v in means.items())
             raise diverged(f"the training loss ({shown})", self.step, self.out_dir / "last",
