@@ -202,3 +202,14 @@ def test_stale_temporary_folders_are_removed_and_empty_out_dir_refused(vae_confi
     capsys.readouterr()
     assert main(["train-vae", "--config", str(cfg), "out_dir="]) == 2
     assert "out_dir: is empty" in capsys.readouterr().err
+
+
+def test_resuming_with_another_model_config_names_the_keys_for_both_trainers(vae_config, gan_config, capsys):
+    cfg, run = vae_config("mismatch", "train.epochs=1", "train.save_every=null")
+    assert main(["train-vae", "--config", str(cfg)]) == 0
+    assert main(["train-vae", "--config", str(run / "config.yaml"), "--resume", "model.latent_size=4"]) == 2
+    assert "model.latent_size: checkpoint 8 vs config 4" in capsys.readouterr().err
+    cfg, run = gan_config("gmismatch")
+    assert main(["train-gan", "--config", str(cfg)]) == 0
+    assert main(["train-gan", "--config", str(run / "config.yaml"), "--resume", "model.noise_dim=6"]) == 2
+    assert "model.noise_dim: checkpoint 8 vs config 6" in capsys.readouterr().err

@@ -31,7 +31,7 @@ from textgen.core.checkpoint import atomic_folder
 from textgen.core.runtime import TrainingDiverged
 
 __all__ = ["prepare_run_folder", "commit_checkpoint", "StopOnSignals", "TrainingStopped", "LogWindow", "diverged",
-           "Distributed", "NullLogger", "micro_batches", "PAUSE_ENV"]
+           "Distributed", "NullLogger", "micro_batches", "check_resumable_config", "PAUSE_ENV"]
 
 PAUSE_ENV = "TEXTGEN_TEST_PAUSE_IN_SAVE"   # tests: seconds to sleep inside a save, between writing and the rename
 
@@ -150,6 +150,21 @@ class LogWindow:
         self.steps = int(state.get("steps", 0))
         self.counts = {k: int(v) for k, v in state.get("counts", {}).items()}
         self._seconds_before = float(state.get("seconds", 0.0))
+
+
+def check_resumable_config(saved: Any, current: Any, last: Path, run_config: Path, section: str = "model") -> None:
+    """Refuse to resume from ``last`` when its model config differs from this run's, naming each differing key."""
+    from textgen.core.config import config_to_dict
+
+    a, b = config_to_dict(saved), config_to_dict(current)
+    diff = [f"{section}.{k}: checkpoint {a.get(k)!r} vs config {b.get(k)!r}" for k in sorted(set(a) | set(b))
+            if a.get(k) != b.get(k)]
+    if diff:
+        from textgen.core.checkpoint import CheckpointError
+
+        shown = "; ".join(diff[:6]) + (f"; and {len(diff) - 6} more" if len(diff) > 6 else "")
+        raise CheckpointError(f"cannot resume from {last}: the checkpoint does not match this config ({shown}); "
+                              f"resume with the run's own config ({run_config})")
 
 
 def diverged(what: str, step: int, last: Path, fix: str) -> TrainingDiverged:

@@ -32,8 +32,8 @@ from textgen.core.checkpoint import TRAINING_STATE_DIR, CheckpointError, load_tr
 from textgen.core.config import save_config
 from textgen.core.runtime import (MetricsLogger, autocast, get_rng_state, make_grad_scaler, progress,
                                   resolve_device, resolve_precision, set_rng_state, set_seed)
-from textgen.core.trainer import (Distributed, LogWindow, StopOnSignals, TrainingStopped, commit_checkpoint, diverged,
-                                  prepare_run_folder)
+from textgen.core.trainer import (Distributed, LogWindow, StopOnSignals, TrainingStopped, check_resumable_config,
+                                  commit_checkpoint, diverged, prepare_run_folder)
 from textgen.data.cub import load_cub
 from textgen.data.images import ImageCaptionData
 from textgen.gan.configuration import GANConfig, GANRunConfig, GANTrainConfig
@@ -317,9 +317,7 @@ class GANTrainer:
         if not (last / TRAINING_STATE_DIR).is_dir():
             raise CheckpointError(f"cannot resume: {last / TRAINING_STATE_DIR} does not exist; start without --resume")
         loaded = load_gan_folder(last, load_text_encoder=False)
-        if loaded["config"] != self.cfg.model:
-            raise CheckpointError(f"cannot resume from {last}: its model config {loaded['config']} differs from this "
-                                  f"run's {self.cfg.model}; resume with the run's own config ({self.out_dir / 'config.yaml'})")
+        check_resumable_config(loaded["config"], self.cfg.model, last, self.out_dir / "config.yaml")
         load_weights(self.G, loaded["generator"], last / "model.safetensors")
         load_weights(self.G_ema, loaded["generator_ema"], last / "model.safetensors")
         state = load_tree(last / TRAINING_STATE_DIR)

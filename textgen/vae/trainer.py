@@ -32,7 +32,8 @@ from textgen.core.config import DataConfig, save_config
 from textgen.core.runtime import (MetricsLogger, TrainingDiverged, autocast, get_rng_state, make_grad_scaler,
                                   progress, resolve_device, resolve_precision, set_rng_state, set_seed)
 from textgen.core.trainer import (Distributed, LogWindow, NullLogger, StopOnSignals, TrainingStopped,
-                                  commit_checkpoint, diverged, micro_batches, prepare_run_folder)
+                                  check_resumable_config, commit_checkpoint, diverged, micro_batches,
+                                  prepare_run_folder)
 from textgen.data import BucketBatchSampler, corpus_texts, load_corpus, tokenize_dataset
 from textgen.tokenization import Tokenizer
 from textgen.vae.configuration import OptimConfig, TrainConfig, VAERunConfig
@@ -332,13 +333,7 @@ class VAETrainer:
     def _resume(self) -> None:
         last = self._resumable_last()
         loaded = SentenceVAE.from_pretrained(last)
-        if loaded.config != self.model.config:
-            diff = [f"model.{k}: checkpoint {v!r} vs config {getattr(self.model.config, k)!r}"
-                    for k, v in vars(loaded.config).items() if getattr(self.model.config, k) != v]
-            raise CheckpointError(
-                f"cannot resume from {last}: the checkpoint does not match this config ({'; '.join(diff)}); "
-                f"resume with the run's own config ({self.out_dir / 'config.yaml'})"
-            )
+        check_resumable_config(loaded.config, self.model.config, last, self.out_dir / "config.yaml")
         self.model.load_state_dict(loaded.state_dict())
         state = load_tree(last / TRAINING_STATE_DIR)
         self.optimizer.load_state_dict(state["optimizer"])
