@@ -78,3 +78,28 @@ def model_dir(tmp_path_factory):
     return folder
 
 
+
+
+# ----------------------------------------------------------------------------- tiny training runs as YAML files
+
+def tiny_vae_run(tmp_path, name, *overrides):
+    """A tiny VAE run on TINY_SENTENCES x 4 (5 batches of 8 an epoch), saved as ``<name>.yaml``: (yaml, run folder)."""
+    from textgen.core.config import load_config, save_config
+    from textgen.vae.configuration import VAERunConfig
+
+    train = tmp_path / "train.txt"
+    if not train.exists():
+        train.write_text("\n".join(TINY_SENTENCES * 4) + "\n", encoding="utf-8")
+    cfg = load_config(VAERunConfig, None, [
+        f"data.train={train}", "data.test=null", "data.batch_size=8", "model.embed_size=16", "model.hidden_size=32",
+        "model.latent_size=8", "train.log_every=2", "runtime.device=cpu", "runtime.progress=false",
+        f"out_dir={tmp_path / name}", *overrides])
+    path = tmp_path / f"{name}.yaml"
+    save_config(cfg, path)
+    return path, tmp_path / name
+
+
+def safetensors_weights(folder):
+    from safetensors.torch import load_file
+
+    return load_file(str(folder / "model.safetensors"))

@@ -7,9 +7,8 @@ import sys
 import pytest
 import torch
 
-from conftest import ROOT, TINY_SENTENCES
+from conftest import ROOT, safetensors_weights, tiny_vae_run
 from textgen.cli import main
-from textgen.core.config import load_config, save_config
 
 
 def _free_port() -> int:
@@ -18,28 +17,11 @@ def _free_port() -> int:
         return s.getsockname()[1]
 
 
-def _weights(folder):
-    from safetensors.torch import load_file
-
-    return load_file(str(folder / "model.safetensors"))
-
-
 @pytest.fixture
 def config(tmp_path):
     """A deterministic tiny run (an auto-encoder, no dropout): the ranks' shares add up to the global batch exactly."""
-    from textgen.vae.configuration import VAERunConfig
-
-    train = tmp_path / "train.txt"
-    train.write_text("\n".join(TINY_SENTENCES * 4) + "\n", encoding="utf-8")
-
     def make(name, *extra):
-        cfg = load_config(VAERunConfig, None, [
-            f"data.train={train}", "data.valid=null", "data.test=null", "data.batch_size=8", "model.mode=ae",
-            "model.embed_size=16", "model.hidden_size=32", "model.latent_size=8", "train.epochs=2",
-            "train.log_every=2", "runtime.device=cpu", "runtime.progress=false", f"out_dir={tmp_path / name}", *extra])
-        path = tmp_path / f"{name}.yaml"
-        save_config(cfg, path)
-        return path, tmp_path / name
+        return tiny_vae_run(tmp_path, name, "data.valid=null", "model.mode=ae", "train.epochs=2", *extra)
 
     return make
 
@@ -67,18 +49,18 @@ def test_two_gloo_processes_equal_one_with_the_same_global_batch_and_resume_in_o
     r = _torchrun(two_cfg)
     assert r.returncode == 0, r.stderr[-3000:]
     assert r.stdout.count("finished; checkpoints in") == 1                      # rank 0 reports, the other is quiet
-    assert _close(_weights(two / "last"), _weights(one / "last"))
+    assert _close(safetensors_weights(two / "last"), safetensors_weights(one / "last"))
     rows = (two / "metrics.jsonl").read_text().splitlines()
     assert len(rows) == len((one / "metrics.jsonl").read_text().splitlines())  # one log, from rank 0
     # the same effective batch on fewer devices: one process, two micro-batches of 4
     acc_cfg, acc = config("accum", "train.grad_accum=2")
     assert main(["train-vae", "--config", str(acc_cfg)]) == 0
-    assert _close(_weights(acc / "last"), _weights(one / "last"))
+    assert _close(safetensors_weights(acc / "last"), safetensors_weights(one / "last"))
     # a 2-process checkpoint resumes in one process
     assert main(["train-vae", "--config", str(two / "config.yaml"), "--resume", "train.epochs=3"]) == 0
     longer_cfg, longer = config("longer", "train.epochs=3")
     assert main(["train-vae", "--config", str(longer_cfg)]) == 0
-    assert _close(_weights(two / "last"), _weights(longer / "last"))
+    assert _close(safetensors_weights(two / "last"), safetensors_weights(longer / "last"))
 
 
 def test_a_batch_too_small_for_the_ranks_is_refused(config, capsys):

@@ -105,14 +105,14 @@ def test_inception_fid_grows_with_noise():
     from textgen.gan.eval.evaluate import render_for_caption
 
     feats = fidmod.InceptionFeatures()
-    real = render_for_caption({}, 12, 32, seed=0)                                       # 12 random birds
+    real = render_for_caption({}, 8, 32, seed=0)                                        # 8 random birds
     g = torch.Generator().manual_seed(0)
     sets = [real] + [(real + s * torch.randn(real.shape, generator=g)).clamp(-1, 1) for s in (0.15, 0.5)]
     f_real, *f_noisy = np.split(feats(torch.cat(sets)), 3)                              # one pass for all three
-    assert f_real.shape == (12, 2048) and np.isfinite(f_real).all()
-    assert np.allclose(f_real[:4], feats(real[:4]), atol=1e-4)                          # in a batch of its own: the same
+    assert f_real.shape == (8, 2048) and np.isfinite(f_real).all()
+    assert np.allclose(f_real[:3], feats(real[:3]), atol=1e-4)                          # in a batch of its own: the same
     noisy = [fid_from_features(f_real, f) for f in (f_real, *f_noisy)]
-    assert abs(noisy[0]) < 1e-3 * noisy[1]                # round-off only (12 images: singular covariances)
+    assert abs(noisy[0]) < 1e-3 * noisy[1]                # round-off only (8 images: singular covariances)
     assert noisy[0] < noisy[1] < noisy[2]
 
 
