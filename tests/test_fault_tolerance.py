@@ -195,3 +195,20 @@ def test_resuming_with_another_model_config_names_the_keys_for_both_trainers(vae
     assert main(["train-gan", "--config", str(cfg)]) == 0
     assert main(["train-gan", "--config", str(run / "config.yaml"), "--resume", "model.noise_dim=6"]) == 2
     assert "model.noise_dim: checkpoint 8 vs config 6" in capsys.readouterr().err
+
+
+def test_the_small_training_loops_stop_on_a_non_finite_loss_and_say_nothing_was_saved():
+    from textgen.core.runtime import TrainingDiverged
+    from textgen.core.trainer import check_finite
+
+    assert check_finite(1.5, "x", 3, "fix") == 1.5
+    with pytest.raises(TrainingDiverged, match=r"the linear probe's loss became non-finite \(nan\) at step 7; "
+                                               r"nothing was saved. Check"):
+        check_finite(float("nan"), "the linear probe's loss", 7, "Check the features")
+    from textgen.gan.text_encoder_training import linear_probe
+    import torch
+
+    x = torch.randn(40, 4)
+    x[3, 1] = float("inf")
+    with pytest.raises(TrainingDiverged, match="linear probe"):
+        linear_probe(x, torch.randint(0, 2, (40,)), steps=5)

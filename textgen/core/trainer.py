@@ -17,6 +17,7 @@ and GAN trainers call from their own loops, not a framework that calls them.
 """
 from __future__ import annotations
 
+import math
 import os
 import shutil
 import signal
@@ -31,7 +32,7 @@ from textgen.core.checkpoint import atomic_folder
 from textgen.core.runtime import TrainingDiverged
 
 __all__ = ["prepare_run_folder", "commit_checkpoint", "StopOnSignals", "TrainingStopped", "LogWindow", "diverged",
-           "Distributed", "NullLogger", "micro_batches", "check_resumable_config", "PAUSE_ENV"]
+           "Distributed", "NullLogger", "micro_batches", "check_resumable_config", "check_finite", "PAUSE_ENV"]
 
 PAUSE_ENV = "TEXTGEN_TEST_PAUSE_IN_SAVE"   # tests: seconds to sleep inside a save, between writing and the rename
 
@@ -165,6 +166,14 @@ def check_resumable_config(saved: Any, current: Any, last: Path, run_config: Pat
         shown = "; ".join(diff[:6]) + (f"; and {len(diff) - 6} more" if len(diff) > 6 else "")
         raise CheckpointError(f"cannot resume from {last}: the checkpoint does not match this config ({shown}); "
                               f"resume with the run's own config ({run_config})")
+
+
+def check_finite(value: float, what: str, step: int, fix: str) -> float:
+    """``value`` if finite; else a :class:`TrainingDiverged` for the small training loops that keep no checkpoint
+    (the caption encoder, the linear probe, the attribute judge): nothing is saved, so nothing is promised."""
+    if not math.isfinite(value):
+        raise TrainingDiverged(f"{what} became non-finite ({value}) at step {step}; nothing was saved. {fix}")
+    return value
 
 
 def diverged(what: str, step: int, last: Path, fix: str) -> TrainingDiverged:

@@ -34,6 +34,7 @@ from typing import Optional
 import numpy as np
 import torch
 
+from textgen.core.trainer import check_finite
 from textgen.birds.captions import changed_attribute, edit_caption
 from textgen.core.runtime import progress
 from textgen.gan.eval.judge import ATTRIBUTES, IGNORE, judge_labels
@@ -182,7 +183,7 @@ def train_caption_encoder(data, *, image_size: int, dim: int = 256, vocab_min_fr
     B = min(batch_size, len(train_idx))
     loss_value = recon_value = float("nan")
     bar = progress(range(steps), enabled=show_progress, desc="text encoder (InfoNCE)")
-    for _ in bar:
+    for step in bar:
         idx = rng.choice(train_idx, B, replace=False)
         caps = [strip_punctuation(c) for c in data.one_caption_each(idx, rng)]
         batch = tokenizer.encode_batch(caps)
@@ -190,7 +191,8 @@ def train_caption_encoder(data, *, image_size: int, dim: int = 256, vocab_min_fr
         t = text(ids, batch.lengths)                                                  # (B, dim)
         v = image(_float_images(images[torch.from_numpy(idx)], image_size, device))  # (B, dim)
         loss = info_nce(t, v, temperature)
-        loss_value = loss.item()
+        loss_value = check_finite(loss.item(), "the caption encoder's InfoNCE loss", step + 1,
+                                  "Lower the learning rate (text_encoder.pretrain_lr) or check the captions and images")
         if decoder is not None:
             recon, _ = decoder.loss(t, ids)
             loss = loss + recon_weight * recon
@@ -260,7 +262,8 @@ def linear_probe(x: torch.Tensor, y: torch.Tensor, *, train_fraction: float = 0.
         return loss
 
     with torch.enable_grad():
-        opt.step(closure)
+        check_finite(float(opt.step(closure)), "the linear probe's loss", steps,
+                     "The features hold NaN or infinite values: check the encoder they come from")
     with torch.no_grad():
         acc = (head(x[cut:]).argmax(1) == y[cut:]).float().mean().item()
     return acc, torch.bincount(y[cut:], minlength=n_classes).max().item() / (len(y) - cut)

@@ -32,6 +32,7 @@ import torch.nn as nn
 import torch.nn.functional as F
 from torch import Tensor
 
+from textgen.core.trainer import check_finite
 from textgen.birds.attributes import FACINGS, _ALLOWED
 from textgen.birds.attributes import BACKGROUNDS
 from textgen.birds.render import render_birds
@@ -210,7 +211,7 @@ def train_attribute_classifier(data, *, image_size: int, steps: int = 3000, batc
     sched = torch.optim.lr_scheduler.OneCycleLR(opt, max_lr=lr, total_steps=max(steps, 1))
     clf.train()
     bar = progress(range(steps), enabled=show_progress, desc="attribute classifier")
-    for _ in bar:
+    for step in bar:
         idx = torch.from_numpy(rng.choice(train_idx, min(batch_size, len(train_idx)), replace=False))
         logits = clf(_to_float(images[idx], image_size).to(device))
         loss = sum(_cross_entropy(logits[k], labels[k][idx].to(device)) for k in clf.classes) / len(clf.classes)
@@ -218,7 +219,8 @@ def train_attribute_classifier(data, *, image_size: int, steps: int = 3000, batc
         loss.backward()
         opt.step()
         sched.step()
-        bar.set_postfix(loss=f"{loss.item():.3f}")
+        value = check_finite(loss.item(), "the attribute classifier's loss", step + 1, "Lower its learning rate (lr)")
+        bar.set_postfix(loss=f"{value:.3f}")
     vi = torch.from_numpy(val_idx)
     pred = clf.predict(_to_float(images[vi], image_size))
     acc = {}
