@@ -9,6 +9,7 @@ import torch
 
 from conftest import ROOT, safetensors_weights, tiny_vae_run
 from textgen.cli import main
+from textgen.core.config import load_config, save_config
 
 
 def _free_port() -> int:
@@ -26,10 +27,10 @@ def config(tmp_path):
     return make
 
 
-def _torchrun(cfg, *args, nproc=2):
+def _torchrun(cfg, *args, nproc=2, command="train-vae"):
     env = {**os.environ, "OMP_NUM_THREADS": "1", "TEXTGEN_PROGRESS": "0"}
     cmd = [sys.executable, "-m", "torch.distributed.run", f"--nproc_per_node={nproc}", "--master_addr=127.0.0.1",
-           f"--master_port={_free_port()}", "-m", "textgen", "train-vae", "--config", str(cfg), *args]
+           f"--master_port={_free_port()}", "-m", "textgen", command, "--config", str(cfg), *args]
     return subprocess.run(cmd, cwd=ROOT, env=env, capture_output=True, text=True, timeout=300)
 
 
@@ -67,3 +68,37 @@ def test_a_batch_too_small_for_the_ranks_is_refused(config, capsys):
     cfg, _ = config("small", "data.batch_size=2", "train.grad_accum=4")
     assert main(["train-vae", "--config", str(cfg)]) == 2
     assert "must be at least 1 processes x train.grad_accum=4" in capsys.readouterr().err
+
+
+def test_train_gan_on_two_gloo_processes_equals_one_process(tmp_path):
+    """The GAN's ranks take their shares of one global batch (images, captions and noise drawn once) and average
+    their gradients: with no batch-coupled term (no DAMSM, no GAN-INT) the weights equal a 1-process run's."""
+    from textgen.birds.dataset import make_birds_dataset
+    from textgen.gan.configuration import GANRunConfig
+
+    birds = tmp_path / "birds"
+    make_birds_dataset(birds, n=12, size=32, show_progress=False)
+
+    def make(name):
+        cfg = load_config(GANRunConfig, None, [
+            f"data.path={birds}", "data.batch_size=4", "model.image_size=32", "model.noise_dim=8", "model.cond_dim=8",
+            "model.g_channels=4", "model.d_channels=4", "text_encoder.dim=16", "text_encoder.vocab_min_freq=1",
+            "text_encoder.pretrain_steps=3", "train.steps=4", "train.log_every=2", "train.sample_every=4",
+            "train.save_every=4", "train.samples_per_caption=2", "runtime.device=cpu", "runtime.progress=false",
+            f"out_dir={tmp_path / name}"])
+        path = tmp_path / f"{name}.yaml"
+        save_config(cfg, path)
+        return path, tmp_path / name
+
+    one_cfg, one = make("one")
+    threads = torch.get_num_threads()
+    torch.set_num_threads(1)
+    try:
+        assert main(["train-gan", "--config", str(one_cfg)]) == 0
+    finally:
+        torch.set_num_threads(threads)
+    two_cfg, two = make("two")
+    r = _torchrun(two_cfg, command="train-gan")
+    assert r.returncode == 0, r.stderr[-3000:]
+    assert r.stdout.count("finished; model in") == 1
+    assert _close(safetensors_weights(two / "last"), safetensors_weights(one / "last"), atol=1e-4)

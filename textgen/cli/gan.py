@@ -104,7 +104,10 @@ def cmd_train_gan(args: argparse.Namespace) -> int:
     from textgen.gan.trainer import GANTrainer
 
     cfg = run_config(GANRunConfig, args)
-    last = GANTrainer(cfg, resume=args.resume).fit()
+    trainer = GANTrainer(cfg, resume=args.resume)
+    last = trainer.fit()
+    if not trainer.dist.is_main:                   # under torchrun, rank 0 reports
+        return 0
     print(f"finished; model in {cfg.out_dir}/last, samples in {cfg.out_dir}/samples")
     if last:
         print(f"last losses: D {last['d_loss']:.3f}, G {last['g_loss']:.3f}")

@@ -233,6 +233,21 @@ class Distributed:
             return flag
         return bool(self.all_reduce_sum(torch.tensor([float(flag)], device=device)).item() > 0)
 
+    def broadcast_rng(self, device: torch.device) -> None:
+        """Give every rank rank 0's torch RNG state (after work that only rank 0 did, which drew from it)."""
+        if not self.enabled:
+            return
+        import torch.distributed as dist
+
+        comm = device if device.type == "cuda" else torch.device("cpu")    # NCCL broadcasts CUDA tensors only
+        state = torch.get_rng_state().to(comm)
+        dist.broadcast(state, src=0)
+        torch.set_rng_state(state.cpu())
+        if device.type == "cuda":
+            cuda_state = torch.cuda.get_rng_state(device).to(comm)
+            dist.broadcast(cuda_state, src=0)
+            torch.cuda.set_rng_state(cuda_state.cpu(), device)
+
     def barrier(self) -> None:
         if self.enabled:
             import torch.distributed as dist

@@ -32,8 +32,9 @@ from textgen.core.checkpoint import TRAINING_STATE_DIR, CheckpointError, load_tr
 from textgen.core.config import save_config
 from textgen.core.runtime import (MetricsLogger, autocast, get_rng_state, make_grad_scaler, progress,
                                   resolve_device, resolve_precision, set_rng_state, set_seed)
-from textgen.core.trainer import (Distributed, LogWindow, StopOnSignals, TrainingStopped, check_resumable_config,
-                                  commit_checkpoint, diverged, prepare_run_folder)
+from textgen.core.trainer import (Distributed, LogWindow, NullLogger, StopOnSignals, TrainingStopped,
+                                  check_resumable_config, commit_checkpoint, diverged, micro_batches,
+                                  prepare_run_folder)
 from textgen.data.cub import load_cub
 from textgen.data.images import ImageCaptionData
 from textgen.gan.configuration import GANConfig, GANRunConfig, GANTrainConfig
@@ -53,7 +54,7 @@ __all__ = ["GANTrainer", "gan_step", "CHECKPOINTS_DIR"]
 
 def gan_step(m, real: torch.Tensor, e_right: torch.Tensor, e_wrong: torch.Tensor, model_cfg: GANConfig,
              t: GANTrainConfig, device: torch.device, dtype: torch.dtype,
-             e_edit: Optional[torch.Tensor] = None) -> dict[str, torch.Tensor]:
+             e_edit: Optional[torch.Tensor] = None, z: Optional[torch.Tensor] = None) -> dict[str, torch.Tensor]:
     """One D update and one G update, then the EMA; ``m`` has G, G_ema, D, E (None unless ``t.recon > 0``),
     opt_g, opt_d, opt_e, scaler_g, scaler_d and image_encoder (None unless ``t.damsm > 0``).
 
@@ -64,8 +65,9 @@ def gan_step(m, real: torch.Tensor, e_right: torch.Tensor, e_wrong: torch.Tensor
     Returns the step's statistics as tensors (no host sync).
     """
     B = real.size(0)
-    z = torch.randn(B, model_cfg.noise_dim, device=device)
+    z = torch.randn(B, model_cfg.noise_dim, device=device) if z is None else z
     zero = real.new_zeros((), dtype=torch.float32)
+    reduce = getattr(m, "reduce_grads", None)      # data parallel: average the gradients over the ranks
 
     # discriminator
     with autocast(device, dtype):
@@ -78,6 +80,8 @@ def gan_step(m, real: torch.Tensor, e_right: torch.Tensor, e_wrong: torch.Tensor
     gp = ma_gradient_penalty(m.D, real, e_right, t.ma_gp_k, t.ma_gp_p) if model_cfg.loss == "dfgan" else zero
     m.opt_d.zero_grad(set_to_none=True)
     m.scaler_d.scale(d_loss + gp).backward()
+    if reduce is not None:
+        reduce(m.D)
     m.scaler_d.step(m.opt_d)
     m.scaler_d.update()
 
@@ -109,6 +113,10 @@ def gan_step(m, real: torch.Tensor, e_right: torch.Tensor, e_wrong: torch.Tensor
     for opt in g_opts:
         opt.zero_grad(set_to_none=True)
     m.scaler_g.scale(g_total).backward()
+    if reduce is not None:
+        reduce(m.G)
+        if t.recon > 0:
+            reduce(m.E)
     for opt in g_opts:
         m.scaler_g.step(opt)
     m.scaler_g.update()
@@ -128,22 +136,25 @@ class GANTrainer:
             raise ValueError(f"train.damsm needs the caption text encoder (it has an image half); text_encoder.kind is "
                              f"{cfg.text_encoder.kind!r}. Set train.damsm=0 or text_encoder.kind=caption")
         self.out_dir = Path(cfg.out_dir)
-        if Distributed().enabled:
-            raise ValueError("train-gan does not run distributed yet (WORLD_SIZE > 1 under torchrun); run it as one "
-                             "process: textgen train-gan --config ... (train-vae does run under torchrun)")
-        self.device = resolve_device(cfg.runtime.device)
+        self.dist = Distributed()                  # rank 0 of 1 without torchrun
+        self.device = self.dist.setup(resolve_device(cfg.runtime.device))
         self.dtype = resolve_precision(cfg.runtime.precision, self.device)
         set_seed(cfg.runtime.seed)
-        prepare_run_folder(cfg.out_dir)
+        if cfg.data.batch_size < self.dist.world:
+            raise ValueError(f"data.batch_size={cfg.data.batch_size} is the whole step's batch; it must be at least "
+                             f"the {self.dist.world} processes")
+        if self.dist.is_main:
+            prepare_run_folder(cfg.out_dir)
         self.stop = StopOnSignals()      # SIGINT/SIGTERM: the loop saves last/ and stops at the next step boundary
         self.window = LogWindow()        # the step statistics since the last metrics row (saved with last/)
 
         # data: images (uint8, in memory) and their captions ---------------------------------
         data_dir = Path(cfg.data.path)
-        if not data_dir.exists() and cfg.data.make_birds:
+        if self.dist.is_main and not data_dir.exists() and cfg.data.make_birds:
             print(f"rendering {cfg.data.make_birds:,} synthetic birds into {data_dir} ...")
             make_birds_dataset(data_dir, n=cfg.data.make_birds, size=cfg.model.image_size, seed=cfg.runtime.seed,
                                captions_from=cfg.data.captions_from, show_progress=cfg.runtime.progress)
+        self.dist.barrier()                        # the other ranks read what rank 0 rendered
         if cfg.data.format == "cub":
             self.data = load_cub(data_dir, "train", image_size=cfg.model.image_size, limit=cfg.data.limit,
                                  max_bad=cfg.data.max_bad_images)
@@ -192,12 +203,14 @@ class GANTrainer:
         if spec.kind == "hf":
             return HFTextEncoder(spec.path)
         path = Path(spec.path) if spec.path else local
-        if path.is_dir():
+        fresh = not path.is_dir() and not resume
+        enc = self._pretrain_caption_encoder(local) if fresh and self.dist.is_main else None
+        self.dist.barrier()                        # under torchrun the other ranks read the one rank 0 trained
+        if enc is None and path.is_dir():
             enc = CaptionEncoder.from_pretrained(path)
-        elif resume:
+        elif enc is None:
             raise CheckpointError(f"cannot resume: the run's text encoder {local} is missing")
-        else:
-            enc = self._pretrain_caption_encoder(local)
+        self.dist.broadcast_rng(self.device)       # rank 0's RNG state everywhere: G and D start alike
         return enc.to(self.device).eval().requires_grad_(False)
 
     def _pretrain_caption_encoder(self, out: Path):
@@ -277,16 +290,33 @@ class GANTrainer:
 
     # -- one step -------------------------------------------------------------------------------------
     def train_step(self, rng: np.random.Generator) -> dict[str, torch.Tensor]:
-        real, e_right, e_wrong, e_edit = self._batch(rng)
+        real, e_right, e_wrong, e_edit = self._batch(rng)                         # the global batch, on every rank
+        z = torch.randn(real.size(0), self.cfg.model.noise_dim, device=self.device)
+        if self.dist.enabled:                                                     # this rank's share of it
+            rows = micro_batches(real.size(0), self.dist.world, 1, self.dist.rank)[0]
+            real, e_right, e_wrong, z = real[rows], e_right[rows], e_wrong[rows], z[rows]
         stats = gan_step(self, real, e_right, e_wrong, self.cfg.model, self.cfg.train, self.device, self.dtype,
-                         e_edit=e_edit)
+                         e_edit=e_edit, z=z)
         self.step += 1
         return stats
+
+    def reduce_grads(self, module: torch.nn.Module) -> None:
+        """Average ``module``'s gradients over the ranks (one flattened all-reduce); nothing in one process."""
+        if not self.dist.enabled:
+            return
+        grads = [p.grad for p in module.parameters() if p.grad is not None]
+        flat = self.dist.all_reduce_sum(torch.cat([g.reshape(-1) for g in grads])) / self.dist.world
+        offset = 0
+        for g in grads:
+            g.copy_(flat[offset:offset + g.numel()].view_as(g))
+            offset += g.numel()
 
     # -- checkpoints ----------------------------------------------------------------------------------
     def save_checkpoint(self, name: str = "last", with_state: bool = True) -> Path:
         """A model folder; with the training state, one crash-safe swap (see :func:`commit_checkpoint`)."""
         folder = self.out_dir / name
+        if not self.dist.is_main:
+            return folder
 
         def write(target: Path) -> None:
             save_gan_folder(target, self.cfg.model, self.G, self.G_ema, self.text_encoder, self.cfg.text_encoder)
@@ -340,11 +370,13 @@ class GANTrainer:
     # -- samples ----------------------------------------------------------------------------------------
     @torch.no_grad()
     def save_samples(self) -> Path:
+        path = self.out_dir / "samples" / f"step_{self.step:06d}.png"
+        if not self.dist.is_main:
+            return path
         n = self.sample_noise.size(0)
         z = self.sample_noise.repeat(len(self.cfg.train.sample_captions), 1).to(self.device)
         e = self.sample_emb.repeat_interleave(n, 0).to(self.device)
         imgs = self.G_ema(z, e).float().cpu()                                        # (C*n, 3, S, S)
-        path = self.out_dir / "samples" / f"step_{self.step:06d}.png"
         captioned_grid(imgs, self.cfg.train.sample_captions, per_row=n).save(path.with_suffix(".tmp.png"))
         path.with_suffix(".tmp.png").replace(path)
         return path
@@ -352,17 +384,19 @@ class GANTrainer:
     # -- the loop ----------------------------------------------------------------------------------------
     def fit(self) -> dict[str, float]:
         cfg, t = self.cfg, self.cfg.train
-        prepare_run_folder(cfg.out_dir)
-        save_config(cfg, self.out_dir / "config.yaml")
-        (self.out_dir / "samples").mkdir(exist_ok=True)
-        logger = MetricsLogger(self.out_dir, keep_until_step=self.step)   # rows after the checkpoint go
+        main = self.dist.is_main                   # rank 0 alone writes folders, samples, logs and bars
+        if main:
+            prepare_run_folder(cfg.out_dir)
+            save_config(cfg, self.out_dir / "config.yaml")
+            (self.out_dir / "samples").mkdir(exist_ok=True)
+        logger = MetricsLogger(self.out_dir, keep_until_step=self.step) if main else NullLogger()
         self.np_rng = np.random.default_rng(cfg.runtime.seed)
         if getattr(self, "_resume_np", None):
             s = self._resume_np
             self.np_rng.bit_generator.state = {"bit_generator": "PCG64", "state": {"state": int(s["state"]), "inc": int(s["inc"])},
                                                "has_uint32": int(s["has_uint32"]), "uinteger": int(s["uinteger"])}
         self.window.load_state_dict(getattr(self, "_resume_window", {}), self.device)
-        bar = progress(range(self.step, t.steps), enabled=cfg.runtime.progress, total=t.steps, initial=self.step,
+        bar = progress(range(self.step, t.steps), enabled=cfg.runtime.progress and main, total=t.steps, initial=self.step,
                        desc="train-gan")
         last = {}
         try:
@@ -370,7 +404,8 @@ class GANTrainer:
                 for _ in bar:
                     self.window.add(self.train_step(self.np_rng))
                     saving = self.step % t.save_every == 0 or self.step == t.steps
-                    if self.step % t.log_every == 0 or saving or self.stop.requested:   # never save a diverged state
+                    stop = self.dist.any(self.stop.requested, self.device)      # every rank stops at the same step
+                    if self.step % t.log_every == 0 or saving or stop:           # never save a diverged state
                         row = self._window_means()
                         if self.step % t.log_every == 0 or saving:
                             row["images_per_s"] = self.window.steps * cfg.data.batch_size / self.window.seconds
@@ -381,9 +416,10 @@ class GANTrainer:
                             self.window.reset()
                     if self.step % t.sample_every == 0 or self.step == t.steps:
                         self.save_samples()
-                    if saving or self.stop.requested:
+                    if saving or stop:
                         folder = self.save_checkpoint("last")
-                        if self.stop.requested:
+                        self.dist.barrier()
+                        if stop:
                             raise TrainingStopped(
                                 f"interrupted at step {self.step}; saved a resumable checkpoint to {folder}. Continue "
                                 f"with: textgen train-gan --config {self.out_dir / 'config.yaml'} --resume",
@@ -392,10 +428,15 @@ class GANTrainer:
                         self.save_checkpoint(f"{CHECKPOINTS_DIR}/step_{self.step:06d}", with_state=False)
         finally:
             logger.close()
+        self.dist.barrier()
+        self.dist.close()
         return last
 
+    def _mean_over_ranks(self, sums: torch.Tensor) -> torch.Tensor:
+        return self.dist.all_reduce_sum(sums) / self.dist.world     # each rank's statistics are its share's means
+
     def _window_means(self) -> dict[str, float]:
-        row = self.window.means()
+        row = self.window.means(reduce=self._mean_over_ranks if self.dist.enabled else None)
         if not all(math.isfinite(v) for v in row.values()):
             shown = ", ".join(f"{k}={v:.4g}" for k, v in row.items())
             raise diverged(f"a loss ({shown})", self.step, self.out_dir / "last",
