@@ -103,3 +103,22 @@ def safetensors_weights(folder):
     from safetensors.torch import load_file
 
     return load_file(str(folder / "model.safetensors"))
+
+
+def tiny_gan_run(tmp_path, name, *overrides):
+    """A tiny GAN run on 12 rendered birds (made once per tmp_path), saved as ``<name>.yaml``: (yaml, run folder)."""
+    from textgen.birds.dataset import make_birds_dataset
+    from textgen.core.config import load_config, save_config
+    from textgen.gan.configuration import GANRunConfig
+
+    birds = tmp_path / "birds"
+    if not birds.exists():
+        make_birds_dataset(birds, n=12, size=32, show_progress=False)
+    cfg = load_config(GANRunConfig, None, [
+        f"data.path={birds}", "data.batch_size=4", "model.image_size=32", "model.noise_dim=8", "model.cond_dim=8",
+        "model.g_channels=4", "model.d_channels=4", "text_encoder.dim=16", "text_encoder.vocab_min_freq=1",
+        "text_encoder.pretrain_steps=3", "train.log_every=2", "train.samples_per_caption=2", "runtime.device=cpu",
+        "runtime.progress=false", f"out_dir={tmp_path / name}", *overrides])
+    path = tmp_path / f"{name}.yaml"
+    save_config(cfg, path)
+    return path, tmp_path / name

@@ -7,9 +7,8 @@ import sys
 import pytest
 import torch
 
-from conftest import ROOT, safetensors_weights, tiny_vae_run
+from conftest import ROOT, safetensors_weights, tiny_gan_run, tiny_vae_run
 from textgen.cli import main
-from textgen.core.config import load_config, save_config
 
 
 def _free_port() -> int:
@@ -73,22 +72,8 @@ def test_a_batch_too_small_for_the_ranks_is_refused(config, capsys):
 def test_train_gan_on_two_gloo_processes_equals_one_process(tmp_path):
     """The GAN's ranks take their shares of one global batch (images, captions and noise drawn once) and average
     their gradients: with no batch-coupled term (no DAMSM, no GAN-INT) the weights equal a 1-process run's."""
-    from textgen.birds.dataset import make_birds_dataset
-    from textgen.gan.configuration import GANRunConfig
-
-    birds = tmp_path / "birds"
-    make_birds_dataset(birds, n=12, size=32, show_progress=False)
-
     def make(name):
-        cfg = load_config(GANRunConfig, None, [
-            f"data.path={birds}", "data.batch_size=4", "model.image_size=32", "model.noise_dim=8", "model.cond_dim=8",
-            "model.g_channels=4", "model.d_channels=4", "text_encoder.dim=16", "text_encoder.vocab_min_freq=1",
-            "text_encoder.pretrain_steps=3", "train.steps=4", "train.log_every=2", "train.sample_every=4",
-            "train.save_every=4", "train.samples_per_caption=2", "runtime.device=cpu", "runtime.progress=false",
-            f"out_dir={tmp_path / name}"])
-        path = tmp_path / f"{name}.yaml"
-        save_config(cfg, path)
-        return path, tmp_path / name
+        return tiny_gan_run(tmp_path, name, "train.steps=4", "train.sample_every=4", "train.save_every=4")
 
     one_cfg, one = make("one")
     threads = torch.get_num_threads()

@@ -9,9 +9,8 @@ import time
 import pytest
 import torch
 
-from conftest import ROOT, safetensors_weights, tiny_vae_run
+from conftest import ROOT, safetensors_weights, tiny_gan_run, tiny_vae_run
 from textgen.cli import main
-from textgen.core.config import save_config
 from textgen.core.trainer import PAUSE_ENV
 
 
@@ -42,24 +41,8 @@ def vae_config(tmp_path):
 
 @pytest.fixture
 def gan_config(tmp_path):
-    from textgen.birds.dataset import make_birds_dataset
-
-    birds = tmp_path / "birds"
-    make_birds_dataset(birds, n=12, size=32, show_progress=False)
-
     def make(name):
-        from textgen.core.config import load_config
-        from textgen.gan.configuration import GANRunConfig
-
-        cfg = load_config(GANRunConfig, None, [
-            f"data.path={birds}", "data.batch_size=4", "model.image_size=32", "model.noise_dim=8", "model.cond_dim=8",
-            "model.g_channels=4", "model.d_channels=4", "text_encoder.dim=16", "text_encoder.vocab_min_freq=1",
-            "text_encoder.pretrain_steps=3", "train.steps=6", "train.log_every=2", "train.sample_every=3",
-            "train.save_every=3", "train.samples_per_caption=2", "runtime.device=cpu", "runtime.progress=false",
-            f"out_dir={tmp_path / name}"])
-        path = tmp_path / f"{name}.yaml"
-        save_config(cfg, path)
-        return path, tmp_path / name
+        return tiny_gan_run(tmp_path, name, "train.steps=6", "train.sample_every=3", "train.save_every=3")
 
     return make
 

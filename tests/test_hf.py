@@ -116,6 +116,7 @@ def test_raw_text_gives_the_sentence_encoder_vector_through_every_hf_entry_point
         assert np.abs(st.encode(RAW, batch_size=4) - ref).max() < 1e-5, name
 
 
+@pytest.mark.filterwarnings("ignore:.*truncated:UserWarning")     # RAW's last sentence is too long on purpose
 def test_the_sklearn_and_datasets_entry_points_agree_on_raw_text(exports, references):
     import datasets
 

@@ -262,7 +262,7 @@ def linear_probe(x: torch.Tensor, y: torch.Tensor, *, train_fraction: float = 0.
         return loss
 
     with torch.enable_grad():
-        check_finite(float(opt.step(closure)), "the linear probe's loss", steps,
+        check_finite(float(opt.step(closure).detach()), "the linear probe's loss", steps,
                      "The features hold NaN or infinite values: check the encoder they come from")
     with torch.no_grad():
         acc = (head(x[cut:]).argmax(1) == y[cut:]).float().mean().item()
