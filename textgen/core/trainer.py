@@ -29,6 +29,7 @@ from typing import Any, Callable, Optional
 import torch
 
 from textgen.core.checkpoint import atomic_folder
+from textgen.core.config import check_out_dir
 from textgen.core.runtime import TrainingDiverged
 
 __all__ = ["prepare_run_folder", "commit_checkpoint", "StopOnSignals", "TrainingStopped", "LogWindow", "diverged",
@@ -39,10 +40,8 @@ PAUSE_ENV = "TEXTGEN_TEST_PAUSE_IN_SAVE"   # tests: seconds to sleep inside a sa
 
 def prepare_run_folder(out_dir: str | os.PathLike) -> Path:
     """``out_dir``, created, without the ``.<name>.tmp-*`` / ``.<name>.old-*`` folders of a save that was killed."""
+    check_out_dir(str(out_dir))                 # the config's own check, for callers that built no config
     out = Path(out_dir)
-    if not str(out_dir).strip():
-        raise ValueError("out_dir is empty: set out_dir= to the run's own folder (e.g. out_dir=runs/vae/my_run), "
-                         "so the run does not write into the current folder")
     out.mkdir(parents=True, exist_ok=True)
     for parent in (out, out / "checkpoints"):
         if parent.is_dir():

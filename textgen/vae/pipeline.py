@@ -132,11 +132,10 @@ class SentenceVAEPipeline:
         self.model = model.eval()
         self.tokenizer = tokenizer
         self.show_progress = show_progress
+        self._engine = SentenceEncoder(self.model, tokenizer)          # batched, length-sorted encoding
         # A recurrent model reads any length; the tokenizer's max_length is the training cut, which we keep
         # for inputs too (the model never saw longer sentences), and report when it applies.
-        limit = [n for n in (tokenizer.max_length, model.max_positions) if n is not None]
-        self.max_length: Optional[int] = min(limit) if limit else None
-        self._engine = SentenceEncoder(self.model, tokenizer)          # batched, length-sorted encoding
+        self.max_length: Optional[int] = self._engine.max_length
 
     @classmethod
     def from_pretrained(cls, name_or_path: str | os.PathLike = DEFAULT_VAE, *, device: str = "cpu",

@@ -33,13 +33,14 @@ from __future__ import annotations
 import os
 import warnings
 from dataclasses import dataclass, field
+from pathlib import Path
 from typing import Any, Callable, Iterable, Iterator, Literal, Optional, Sequence
 
 import numpy as np
 import torch
 
 from textgen.core.pretrained import DEFAULT_VAE
-from textgen.core.runtime import progress, resolve_device
+from textgen.core.runtime import atomic_write_text, progress, resolve_device
 from textgen.core.text import quote, shorten
 from textgen.tokenization.textprep import check_is_text, prepare_text
 from textgen.vae.modeling import SentenceVAE
@@ -83,10 +84,9 @@ class EncodedChunk:
     first_truncated: Optional[str] = None          # the first truncated item, as given
 
 
-def item_problem(index: int, item: Any, prepared: Optional[str], content_ids: Optional[list[int]], unk_id: int,
-                 unknown: Sequence[str], vocab_size: int, what: str = "sentence") -> Optional[Problem]:
-    """The problem of one prepared item, or None if it can be encoded."""
-    label = f"{what} {index}"
+def item_problem(index: int, label: str, item: Any, prepared: Optional[str], content_ids: Optional[list[int]],
+                 unk_id: int, unknown: Sequence[str], vocab_size: int) -> Optional[Problem]:
+    """The problem of one prepared item (``label`` names it in the message), or None if it can be encoded."""
     if prepared is not None and not prepared.strip():
         after = " after normalisation" if item.strip() else ""
         return Problem(index, "empty", f"{label} is empty{after} ({quote(item)}): pass a sentence with at least one word")
@@ -98,8 +98,8 @@ def item_problem(index: int, item: Any, prepared: Optional[str], content_ids: Op
     return None
 
 
-def raise_problem(problem: Problem, hint: bool = True) -> None:
-    fix = "; or pass errors='skip' to leave such items out, or errors='null' for a NaN row" if hint else ""
+def raise_problem(problem: Problem) -> None:
+    fix = "; or pass errors='skip' to leave such items out, or errors='null' for a NaN row"
     if problem.reason == "not a string":
         raise TypeError(problem.message + fix)
     raise ValueError(problem.message + fix)
@@ -150,31 +150,33 @@ class SentenceEncoder:
         texts: list[Optional[str]] = []
         problems: dict[int, Problem] = {}
         unknown_of: dict[int, list[str]] = {}
-        shift = number_from                    # messages count from it (0: Python indices, 1: line numbers)
+        def label(j: int) -> str:              # messages count from number_from (0: Python indices, 1: lines)
+            return f"{what} {start + j + number_from}"
+
         for j, item in enumerate(items):
-            i = start + j + shift
+            i = start + j
             if isinstance(item, (bytes, bytearray)):
-                problems[j] = Problem(i, "non-text", f"{what} {i} is bytes, not text; decode it first "
+                problems[j] = Problem(i, "non-text", f"{label(j)} is bytes, not text; decode it first "
                                                      "(e.g. data.decode('utf-8'))")
                 texts.append(None)
                 continue
             if not isinstance(item, str):
-                problems[j] = Problem(i, "not a string", f"{what} {i} is a {type(item).__name__}, not a str; "
+                problems[j] = Problem(i, "not a string", f"{label(j)} is a {type(item).__name__}, not a str; "
                                                          "pass a list of strings")
                 texts.append(None)
                 continue
             try:
                 if word or want_texts:
-                    p = prepare_text(item, tok, what=f"{what} {i}", errors=text_errors)
+                    p = prepare_text(item, tok, what=label(j), errors=text_errors)
                     text, unknown_of[j] = p.text, p.unknown
                 else:                      # subword kinds: the tokenizer's own normaliser runs while encoding
-                    text = check_is_text(item, f"{what} {i}", text_errors)
+                    text = check_is_text(item, label(j), text_errors)
             except ValueError as e:
                 problems[j] = Problem(i, "non-text", str(e))
                 texts.append(None)
                 continue
             if not text.strip():
-                problems[j] = item_problem(i, item, text, None, tok.unk_id, [], tok.vocab_size, what)
+                problems[j] = item_problem(i, label(j), item, text, None, tok.unk_id, [], tok.vocab_size)
                 texts.append(None)
                 continue
             texts.append(text)
@@ -187,14 +189,12 @@ class SentenceEncoder:
             if tok.unk_id in content:
                 if j not in unknown_of:
                     unknown_of[j] = tok.unknown_words(tok.normalize(texts[j]))
-                problem = item_problem(start + j + shift, items[j], texts[j], content, tok.unk_id, unknown_of[j],
-                                       tok.vocab_size, what)
+                problem = item_problem(start + j, label(j), items[j], texts[j], content, tok.unk_id, unknown_of[j],
+                                       tok.vocab_size)
                 if problem is not None:
                     problems[j] = problem
                     continue
             ids[j] = row
-        for problem in problems.values():
-            problem.index -= shift                                             # back to the 0-based input index
         truncated = [keep[r] for r in enc.truncated]
         unknown = [w for j in ids for w in unknown_of.get(j, ())]
         shown = [t if t is not None and j in ids else "" for j, t in enumerate(texts)] if want_texts else []
@@ -394,7 +394,6 @@ def encode_file(encoder: SentenceEncoder, lines: Iterable[str], out: str | os.Pa
     """
     import json
     import tempfile
-    from pathlib import Path
 
     check_errors(errors)
     out = Path(out)
@@ -451,7 +450,7 @@ def encode_file(encoder: SentenceEncoder, lines: Iterable[str], out: str | os.Pa
             _npy_from_raw(raw, out, shape)
             if errors == "skip":
                 lines_file = str(out) + ".lines.txt"
-                _write_text_atomic(Path(lines_file), "".join(f"{n}\n" for n in kept_lines))
+                atomic_write_text(lines_file, "".join(f"{n}\n" for n in kept_lines))
         else:
             os.replace(raw, out)
         return FileReport(str(out), rows, total, shape, problems, cut, undecodable, lines_file)
@@ -478,11 +477,7 @@ def _npy_from_raw(raw, out, shape: tuple[int, ...]) -> None:
             os.fsync(f.fileno())
         os.replace(tmp, out)
     except BaseException:
-        os.unlink(tmp) if os.path.exists(tmp) else None
+        Path(tmp).unlink(missing_ok=True)
         raise
 
 
-def _write_text_atomic(path, text: str) -> None:
-    from textgen.core.runtime import atomic_write_text
-
-    atomic_write_text(path, text)
