@@ -112,3 +112,51 @@ def test_make_birds_from_real_captions(tmp_path):
     assert row["attributes"]["breast"] == "white" and row["attributes"]["bill_length"] == "long"
     with pytest.raises(FileNotFoundError, match="does not exist"):
         make_birds_dataset(tmp_path / "x", n=1, captions_from=tmp_path / "missing.jsonl")
+
+
+def test_real_caption_birds_keep_held_out_classes_apart_and_mix_in_grammar_birds(tmp_path):
+    import json
+
+    from textgen.birds.dataset import CUB_HELDOUT_CLASSES, make_birds_dataset, real_captions
+
+    assert len(CUB_HELDOUT_CLASSES) == 30 == len(set(CUB_HELDOUT_CLASSES))
+    held, kept = CUB_HELDOUT_CLASSES[0], 3
+    src = tmp_path / "cub.jsonl"
+    src.write_text("".join(json.dumps({"image": f"i{k}", "class_id": c, "captions": [f"a bird with a {colour} belly"]}) + "\n"
+                           for k, (c, colour) in enumerate([(held, "red"), (kept, "blue"), (kept, "white")])))
+    assert [c for c, _ in real_captions(src, classes="heldout")] == ["a bird with a red belly"]
+    assert [c for c, _ in real_captions(src, classes="train")] == ["a bird with a blue belly", "a bird with a white belly"]
+    summary = make_birds_dataset(tmp_path / "m", n=10, size=32, captions_from=src, classes="train", grammar_birds=3,
+                                 show_progress=False)
+    assert (summary["real_caption_images"], summary["grammar_images"], summary["images"]) == (2, 3, 5)
+    rows = [json.loads(line) for line in (tmp_path / "m" / "metadata.jsonl").read_text().splitlines()]
+    assert [r["attributes"]["belly"] for r in rows[:2]] == ["blue", "white"]
+    assert [len(r["captions"]) for r in rows] == [1, 1, 10, 10, 10]
+    assert not any("red belly" in c for r in rows[:2] for c in r["captions"])
+    with pytest.raises(ValueError, match="classes must be one of"):
+        real_captions(src, classes="test")
+
+
+def test_caption_files_that_are_not_cub_jsonl_are_named_with_the_line(tmp_path):
+    import gzip
+    from textgen.birds.dataset import real_captions
+
+    txt = tmp_path / "captions.txt"
+    txt.write_text("a red bird with black wings\n")
+    with pytest.raises(ValueError, match=r"captions.txt, line 1, is not JSON .*'a red bird with black wings'.*JSONL"):
+        real_captions(txt)
+    bad = tmp_path / "latin1.jsonl"
+    bad.write_bytes('{"captions": ["a caf\xe9 bird"]}\n'.encode("latin-1"))
+    with pytest.raises(ValueError, match="latin1.jsonl is not UTF-8"):
+        real_captions(bad)
+    fake_gz = tmp_path / "plain.jsonl.gz"
+    fake_gz.write_text('{"captions": []}\n')
+    with pytest.raises(ValueError, match="plain.jsonl.gz cannot be read as gzip"):
+        real_captions(fake_gz)
+    arr = tmp_path / "list.jsonl"
+    arr.write_text('["a red bird"]\n')
+    with pytest.raises(ValueError, match="line 1: expected an object with a 'captions' list"):
+        real_captions(arr)
+    with gzip.open(tmp_path / "ok.jsonl.gz", "wt") as f:
+        f.write('{"class_id": 3, "captions": ["a bird with a red belly"]}\n')
+    assert real_captions(tmp_path / "ok.jsonl.gz") == [("a bird with a red belly", {"belly": "red"})]

@@ -53,6 +53,39 @@ def test_r_precision_on_known_cases():
         r_precision(t[:50], t[:50])
 
 
+def test_judge_r_precision_ranks_captions_by_what_the_judge_reads():
+    from textgen.gan.eval.evaluate import judge_r_precision, judge_scores
+    from textgen.gan.eval.judge import ATTRIBUTES
+
+    rng = np.random.default_rng(0)
+    parts = ("breast", "wing", "crown", "tail")
+    stated = [{k: ATTRIBUTES[k][rng.integers(len(ATTRIBUTES[k]))] for k in parts} for _ in range(200)]
+
+    def log_probs(rows, sharp):
+        out = {}
+        for key, classes in ATTRIBUTES.items():
+            p = torch.full((len(rows), len(classes)), 1.0)
+            for i, attrs in enumerate(rows):
+                if key in attrs:
+                    p[i, classes.index(attrs[key])] += sharp
+            out[key] = torch.log(p / p.sum(1, keepdim=True))
+        return out
+
+    # images that draw what their caption says rank it first whenever no rival states the same four colours
+    faithful = judge_r_precision(log_probs(stated, 50.0), stated)
+    assert faithful > 0.95
+    # images that draw nothing in particular (the judge is unsure) tie every caption: never strictly first
+    assert judge_r_precision(log_probs([{}] * 200, 0.0), stated) == 0.0
+    # images drawn for other captions land near chance (1%)
+    assert judge_r_precision(log_probs(stated[1:] + stated[:1], 50.0), stated) < 0.05
+    # a longer caption is not penalised for its length: stating one more true attribute raises the score
+    lp = log_probs(stated[:1], 50.0)
+    short, full = judge_scores(lp, [{"breast": stated[0]["breast"]}, stated[0]])[0]
+    assert full > short > 0
+    with pytest.raises(ValueError, match="at least 100 images"):
+        judge_r_precision(log_probs(stated[:50], 1.0), stated[:50])
+
+
 def test_real_split_is_disjoint_and_warns_when_small():
     a, b = real_split(1000, 300, seed=0)
     assert len(a) == len(b) == 300 and not set(a) & set(b)
@@ -166,13 +199,15 @@ def test_eval_gan_end_to_end(tmp_path, birds240, monkeypatch):
     # the real images' R-precision, read by the separately trained bi-GRU encoder, is far above chance (1%);
     # the untrained generator's is not
     assert r["real"] > 0.1 and r["generated"] < r["real"]
+    j = report["judge_r_precision"]        # its behaviour: test_judge_r_precision_ranks_captions_by_what_the_judge_reads
+    assert j["num_images"] > 90 and 0 <= j["generated"] <= 1 and 0 <= j["real"] <= 1 and j["candidates"] == 100
     cache = birds240 / ".textgen_eval"
     assert (cache / "rprecision_encoder_32px" / "image_encoder" / "model.safetensors").is_file()
     assert json.loads((cache / "rprecision_encoder_32px" / "config.json").read_text())["config"]["rnn"] == "gru"
     assert len(list(cache.glob("inception_*.npz"))) == 2                               # sets A and B, cached
     assert report["inception_diversity"]["captions"] == 2
     md = out.with_suffix(".md").read_text()
-    assert "FID" in md and "R-precision" in md
+    assert "FID" in md and "R-precision" in md and "Judge R-precision" in md
     assert (tmp_path / "eval_real_vs_generated.png").is_file()
     # a run folder with --plots: curves over the kept checkpoints (steps 1 and 2; last/ is step 2 too)
     assert [r["step"] for r in report["curves"]] == [1, 2] and all("fid" in r for r in report["curves"])

@@ -192,6 +192,55 @@ def test_generate_images_cli(gan_dir, tmp_path, capsys):
         assert code == 2 and "build_pretrained" in capsys.readouterr().err
 
 
+def test_generation_streams_in_chunks_with_the_same_images_for_any_batch_size(gan_dir):
+    from textgen.gan.pipeline import TextToImagePipeline
+
+    pipe = TextToImagePipeline.from_pretrained(gan_dir)
+    caps = ["a red bird with black wings", "a blue bird", "a yellow bird"]
+    whole = pipe(caps, num_images_per_caption=50, generator=torch.Generator().manual_seed(3))
+    chunks = list(pipe.stream(caps, num_images_per_caption=50, generator=torch.Generator().manual_seed(3), batch_size=7))
+    assert [c.extra["start"] for c in chunks] == list(range(0, 150, 7)) and all(len(c.images) <= 7 for c in chunks)
+    assert torch.allclose(torch.cat([c.tensors for c in chunks]), whole.tensors, atol=1e-5)   # noise: fixed blocks
+    assert chunks[1].captions[0] == caps[0] and chunks[-1].captions[-1] == caps[2]
+    grid = whole.grid()                                       # at most 8 captions x 8 images, whatever -n was
+    assert grid.size[0] < 8 * 40 and grid.size[1] < 3 * 60
+    with pytest.raises(ValueError, match="caption 2 is empty"):
+        next(pipe.stream(["a red bird", "a blue bird", " "]))    # every caption checked before any image
+    with pytest.raises(ValueError, match="batch_size"):
+        next(pipe.stream(caps, batch_size=0))
+
+
+def test_generate_images_refuses_bad_requests_before_any_work(gan_dir, tmp_path, capsys):
+    import os
+
+    existing = tmp_path / "taken.png"
+    existing.write_bytes(b"not ours")
+    assert main(["generate-images", "a red bird", "--model", str(gan_dir), "--out", str(existing)]) == 2
+    assert "is an existing file" in capsys.readouterr().err and existing.read_bytes() == b"not ours"
+    assert main(["generate-images", "a red bird", "--model", str(gan_dir), "-n", "1000001", "--out", str(tmp_path / "x")]) == 2
+    assert "over the limit of 1,000,000" in capsys.readouterr().err and not (tmp_path / "x").exists()
+    bad = tmp_path / "latin1.txt"
+    bad.write_bytes(b"a red bird\na caf\xe9 bird\n")
+    assert main(["generate-images", "--captions-file", str(bad), "--model", str(gan_dir), "--out", str(tmp_path / "y")]) == 2
+    err = capsys.readouterr().err
+    assert "latin1.txt, line 2, is not UTF-8 (byte 0xe9 at column 6" in err and "save the file as UTF-8" in err
+    long = "a red bird with black wings and " + "a very long tail " * 600           # about 10,000 characters
+    assert main(["generate-images", long, "zzzz red bird", "--model", str(gan_dir), "-n", "1", "--quiet",
+                 "--out", str(tmp_path / "z")]) == 0
+    err = capsys.readouterr().err
+    assert "longer than the" in err and "caption 0 ('a red bird with black wings and a very long tail a very" in err
+    assert "never saw in training" in err and "'zzzz'" in err and len(max(err.splitlines(), key=len)) < 400
+    assert sorted(os.listdir(tmp_path / "z")) == ["000_00.png", "001_00.png", "grid.png"]
+    # many images: written chunk by chunk, named to sort, the grid bounded
+    assert main(["generate-images", "a red bird", "--model", str(gan_dir), "-n", "130", "--batch-size", "32", "--quiet",
+                 "--grid-rows", "1", "--grid-cols", "5", "--out", str(tmp_path / "many")]) == 0
+    names = sorted(os.listdir(tmp_path / "many"))
+    assert len(names) == 131 and names[0] == "000_000.png" and names[-2] == "000_129.png"
+    from PIL import Image
+
+    assert Image.open(tmp_path / "many" / "grid.png").size[0] < 6 * 40
+
+
 def test_build_pretrained_installs_a_gan_folder_once(tmp_path, birds):
     import json
     import subprocess

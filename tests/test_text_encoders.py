@@ -296,3 +296,50 @@ def test_attribute_probe_reads_what_an_embedding_carries():
     assert words["wing"]["majority"] + 0.15 < words["wing"]["accuracy"] < 0.9     # colours without their parts
     with pytest.raises(ValueError, match="train_fraction"):
         attribute_probe(Words(), caps, train_fraction=1.0)
+
+
+REAL_STYLE = ["this bird has a bright yellow crown and black wings", "a small bird with a white belly and a black bill",
+              "the bird has a red breast and brown wings with white wingbars", "yellow bird with black wings",
+              "a bird with a grey throat and a short pointed bill"] * 4
+
+
+def test_misspell_makes_one_edit_per_chosen_long_word_and_keeps_short_ones():
+    from textgen.gan.text_encoder_training import misspell
+
+    rng = np.random.default_rng(0)
+    caption = "a small yellow bird with black wings and a red crown"
+    assert misspell(caption, rng, 0.0) == caption
+    for _ in range(50):
+        out = misspell(caption, rng, 1.0).split()
+        for before, after in zip(caption.split(), out):
+            if len(before) < 4:
+                assert after == before
+            else:
+                assert after[0] == before[0] and abs(len(after) - len(before)) <= 1
+                assert after != before or len(set(before)) < len(before)     # doubling a double letter is a no-op
+
+
+def test_subword_caption_encoder_reads_misspellings_as_pieces_and_names_them(tmp_path):
+    from textgen.gan.text_encoder_training import caption_tokenizer, training_words
+
+    from textgen.gan.eval.evaluate import grammar_captions
+
+    texts = REAL_STYLE + [c for c, _ in grammar_captions(300)]
+    tok = caption_tokenizer(texts, "unigram", vocab_size=150)
+    assert tok.kind == "unigram"
+    words = training_words(texts, min_freq=2)
+    enc = CaptionEncoder(CaptionEncoderConfig(tok.vocab_size, dim=8, embed_size=8, hidden_size=8, words=words), tokenizer=tok)
+    assert enc.unfamiliar_words("A yelow bird with balck wigns.") == ["yelow", "balck", "wigns"]
+    assert enc.unfamiliar_words("a yellow bird with black wings") == []
+    assert tok.unknown_words("a yelow bird with balck wigns") == []          # pieces, not <unk> ...
+    assert enc.encode(["a yelow bird with balck wigns"]).shape == (1, 8)     # ... and not a refusal
+    with pytest.raises(ValueError, match="no word the text encoder knows"):
+        enc.encode(["qqq xxx"])
+    assert enc.too_long(" ".join(["yellow"] * 200)) and not enc.too_long("a yellow bird")
+    enc.save_pretrained(tmp_path / "enc")                                   # the word list travels with the folder
+    back = CaptionEncoder.from_pretrained(tmp_path / "enc")
+    assert back.config.words == words and back.unfamiliar_words("a yelow bird") == ["yelow"]
+    # a word tokenizer names its <unk> words
+    word = CaptionEncoder(CaptionEncoderConfig(60, dim=8, embed_size=8, hidden_size=8),
+                          tokenizer=Tokenizer.train(REAL_STYLE, kind="word"))
+    assert word.unfamiliar_words("a yelow bird") == ["yelow"]

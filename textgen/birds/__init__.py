@@ -13,8 +13,8 @@ from __future__ import annotations
 
 from textgen.birds.attributes import BirdAttributes, sample_attributes
 from textgen.birds.captions import edit_caption, make_caption, make_captions, parse_caption
-from textgen.birds.dataset import make_birds_dataset
+from textgen.birds.dataset import CUB_HELDOUT_CLASSES, make_birds_dataset
 from textgen.birds.render import BirdLayout, render_bird, render_birds
 
 __all__ = ["BirdAttributes", "sample_attributes", "render_bird", "render_birds", "BirdLayout", "make_caption",
-           "make_captions", "parse_caption", "edit_caption", "make_birds_dataset"]
+           "make_captions", "parse_caption", "edit_caption", "make_birds_dataset", "CUB_HELDOUT_CLASSES"]

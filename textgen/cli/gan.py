@@ -11,10 +11,15 @@ def cmd_make_birds(args: argparse.Namespace) -> int:
     """Render a synthetic-birds image folder with captions (grammar or real CUB captions)."""
     from textgen.birds.dataset import make_birds_dataset
 
+    if (args.classes != "all" or args.grammar_birds) and not args.captions_from:
+        raise ValueError("--classes and --grammar-birds go with --captions-from (a CUB caption file)")
     summary = make_birds_dataset(args.out, n=args.n, size=args.size, seed=args.seed,
-                                 captions_from=args.captions_from, show_progress=not args.quiet)
-    print(f"wrote {summary['images']:,} images of {summary['size']} px with {summary['captions']} captions "
-          f"to {summary['out']} (metadata.jsonl; load with datasets.load_dataset('imagefolder', data_dir=...))")
+                                 captions_from=args.captions_from, classes=args.classes,
+                                 grammar_birds=args.grammar_birds, show_progress=not args.quiet)
+    what = (f"{summary['real_caption_images']:,} with real CUB captions ({summary['classes']} classes) and "
+            f"{summary['grammar_images']:,} with grammar captions" if args.captions_from else "grammar captions")
+    print(f"wrote {summary['images']:,} images of {summary['size']} px, {what}, to {summary['out']} "
+          "(metadata.jsonl; load with datasets.load_dataset('imagefolder', data_dir=...))")
     return 0
 
 
@@ -31,7 +36,8 @@ def cmd_train_text_encoder(args: argparse.Namespace) -> int:
         data, image_size=args.size, dim=args.dim, vocab_min_freq=args.min_freq, steps=args.steps, lr=args.lr,
         batch_size=args.batch_size, seed=args.seed, device=resolve_device(args.device), show_progress=not args.quiet,
         recon_weight=args.recon_weight, image_pool=args.image_pool,
-        image_channels=args.image_channels, image_depth=args.image_depth)
+        image_channels=args.image_channels, image_depth=args.image_depth, image_downsample=args.image_downsample,
+        tokenizer_kind=args.tokenizer, vocab_size=args.vocab_size, typo_rate=args.typo_rate)
     save_caption_encoder(enc, report, args.out, image_encoder=image_enc)
     print(report.summary())
     print(f"wrote {args.out}; use it in a GAN config with text_encoder.path={args.out}")
@@ -131,7 +137,8 @@ def cmd_eval_gan(args: argparse.Namespace) -> int:
     out.parent.mkdir(parents=True, exist_ok=True)
     report = evaluate_gan(model, args.data, metrics=metrics, num_images=args.num_images,
                           num_captions=args.num_captions, images_per_caption=args.images_per_caption,
-                          cub_captions_file=args.cub_captions, classifier_steps=args.classifier_steps,
+                          cub_captions_file=args.cub_captions, cub_classes=args.cub_classes,
+                          classifier_steps=args.classifier_steps,
                           encoder_steps=args.encoder_steps, truncation=args.truncation, seed=args.seed,
                           diversity_captions=args.diversity_captions, diversity_images=args.diversity_images,
                           device=args.device, show_progress=not args.quiet,
@@ -157,38 +164,87 @@ def cmd_eval_gan(args: argparse.Namespace) -> int:
     return 0
 
 
-def cmd_generate_images(args: argparse.Namespace) -> int:
-    """Generate bird images from captions; PNGs per image and a captioned grid."""
+MAX_IMAGES = 1_000_000          # images per generate-images command
+
+
+def read_captions_file(path) -> list[str]:
+    """One caption per line of a UTF-8 text file; blank lines are skipped (and counted on stderr). A line that is
+    not UTF-8 is an error naming the file and the line."""
     from pathlib import Path
 
-    from textgen.gan.pipeline import TextToImagePipeline
+    path = Path(path)
+    if not path.is_file():
+        raise FileNotFoundError(f"--captions-file {path} does not exist; pass a text file with one caption per line")
+    captions, blank = [], 0
+    with path.open("rb") as f:
+        for lineno, raw in enumerate(f, 1):
+            try:
+                line = raw.decode("utf-8")
+            except UnicodeDecodeError as e:
+                raise ValueError(f"{path}, line {lineno}, is not UTF-8 (byte {raw[e.start]:#04x} at column {e.start + 1}: "
+                                 f"{raw[:60]!r}); save the file as UTF-8") from None
+            if line.strip():
+                captions.append(line.strip())
+            else:
+                blank += 1
+    if blank:
+        print(f"note: skipped {blank} blank line(s) of {path}", file=sys.stderr)
+    return captions
 
-    captions = list(args.captions)
-    if args.captions_file:
-        path = Path(args.captions_file)
-        if not path.is_file():
-            raise FileNotFoundError(f"--captions-file {path} does not exist; pass a text file with one caption per line")
-        lines = path.read_text(encoding="utf-8").splitlines()
-        blank = sum(1 for line in lines if not line.strip())
-        captions += [line.strip() for line in lines if line.strip()]
-        if blank:
-            print(f"note: skipped {blank} blank line(s) of {path}", file=sys.stderr)
+
+def cmd_generate_images(args: argparse.Namespace) -> int:
+    """Generate bird images from captions, chunk by chunk: PNGs per image and a captioned grid of the first ones."""
+    from pathlib import Path
+
+    captions = list(args.captions) + (read_captions_file(args.captions_file) if args.captions_file else [])
     if not captions:
         raise ValueError("no captions given: pass them as arguments or with --captions-file FILE")
     if args.n < 1:
         raise ValueError(f"-n must be >= 1, got {args.n}")
+    if args.batch_size < 1:
+        raise ValueError(f"--batch-size must be >= 1, got {args.batch_size}")
+    if not (1 <= args.grid_rows <= 64 and 1 <= args.grid_cols <= 64):
+        raise ValueError(f"--grid-rows and --grid-cols must be in 1..64, got {args.grid_rows} and {args.grid_cols}")
+    total = len(captions) * args.n
+    if total > MAX_IMAGES:
+        raise ValueError(f"-n {args.n:,} for {len(captions):,} caption(s) is {total:,} images, over the limit of "
+                         f"{MAX_IMAGES:,} per command; split the work over several commands (with different --seed)")
+    out_dir = Path(args.out)
+    if out_dir.exists() and not out_dir.is_dir():
+        raise FileExistsError(f"--out {out_dir} is an existing file; pass a folder for the PNGs (it is created)")
+    grid = Path(args.grid) if args.grid else out_dir / "grid.png"
+    if grid.is_dir():
+        raise IsADirectoryError(f"--grid {grid} is a folder; pass a file name such as {grid / 'grid.png'}")
     import torch
 
+    from textgen.core.runtime import progress
+    from textgen.gan.folder import captioned_grid
+    from textgen.gan.pipeline import TextToImagePipeline
+
     pipe = TextToImagePipeline.from_pretrained(args.model, device=args.device)
-    out = pipe(captions, num_images_per_caption=args.n, generator=torch.Generator().manual_seed(args.seed),
-               truncation=args.truncation)
-    out_dir = Path(args.out)
+    pipe.text_encoder.check(captions)                       # every caption, before any work
+    for note in pipe.caption_notes(captions):
+        print(f"warning: {note}", file=sys.stderr)
     out_dir.mkdir(parents=True, exist_ok=True)
-    for i, img in enumerate(out.images):
-        img.save(out_dir / f"{i // args.n:03d}_{i % args.n:02d}.png")
-    grid = Path(args.grid) if args.grid else out_dir / "grid.png"
-    out.grid().save(grid)
-    print(f"wrote {len(out.images)} images of {pipe.image_size} px to {out_dir} and a captioned grid to {grid}")
+    wc, wi = max(3, len(str(len(captions) - 1))), max(2, len(str(args.n - 1)))
+    rows, cols = min(args.grid_rows, len(captions)), min(args.grid_cols, args.n)
+    tiles = {}                                              # (row, col) -> image, for the grid
+    bar = progress(total=total, enabled=not args.quiet, desc="images", unit="img")
+    chunks = pipe.stream(captions, num_images_per_caption=args.n, generator=torch.Generator().manual_seed(args.seed),
+                         truncation=args.truncation, batch_size=args.batch_size, warn=False)
+    for chunk in chunks:
+        for k, img in enumerate(chunk.images):
+            i = chunk.extra["start"] + k
+            c, j = divmod(i, args.n)
+            img.save(out_dir / f"{c:0{wc}d}_{j:0{wi}d}.png")
+            if c < rows and j < cols:
+                tiles[c, j] = chunk.tensors[k]
+        bar.update(len(chunk.images))
+    bar.close()
+    order = [(r, c) for r in range(rows) for c in range(cols)]
+    captioned_grid(torch.stack([tiles[rc] for rc in order]), captions[:rows], per_row=cols).save(grid)
+    shown = f"the first {rows} caption(s) x {cols} image(s)" if (rows, cols) != (len(captions), args.n) else "all of them"
+    print(f"wrote {total:,} images of {pipe.image_size} px to {out_dir} and a captioned grid of {shown} to {grid}")
     return 0
 
 
@@ -202,7 +258,13 @@ def register(add) -> None:
     p.add_argument("--n", type=int, default=20000, help="number of images (default 20000)")
     p.add_argument("--size", type=int, default=64, help="pixels, 32 to 256 (default 64)")
     p.add_argument("--seed", type=int, default=0)
-    p.add_argument("--captions-from", help="a CUB caption JSONL(.gz): one image per real caption, drawn as it says")
+    p.add_argument("--captions-from", help="a CUB caption JSONL(.gz): one image per real caption, drawn as it says "
+                   "(--n: at most that many)")
+    p.add_argument("--classes", default="all", choices=["all", "train", "heldout"],
+                   help="with --captions-from: the captions of every class, of the training classes, or of the 30 "
+                   "held-out ones (textgen.birds.CUB_HELDOUT_CLASSES; default all)")
+    p.add_argument("--grammar-birds", type=int, default=0,
+                   help="with --captions-from: this many grammar-captioned birds after the real ones (default 0)")
     p.add_argument("--quiet", action="store_true", help="no progress bar")
     p = add("train-text-encoder", cmd_train_text_encoder,
             "pre-train the GAN's caption encoder contrastively (InfoNCE) on an image-caption folder")
@@ -221,6 +283,13 @@ def register(add) -> None:
                    help="width of the image encoder's first conv; later ones double it up to 8x (default 32)")
     p.add_argument("--image-depth", type=int, default=1,
                    help="convs per resolution in the image encoder: 1 strided conv, plus depth-1 3x3 convs (default 1)")
+    p.add_argument("--image-downsample", default="strided", choices=["strided", "blur"],
+                   help="the image encoder's halving: strided 4x4 convs, or a 3x3 conv and a binomial blur (default strided)")
+    p.add_argument("--tokenizer", default="word", choices=["word", "unigram", "bpe"],
+                   help="word vocabulary (unknown words are <unk>) or subword pieces (default word)")
+    p.add_argument("--vocab-size", type=int, default=2000, help="subword tokenizers: pieces (default 2000)")
+    p.add_argument("--typo-rate", type=float, default=0.0,
+                   help="share of words of 4+ letters misspelt in the contrastive captions (default 0)")
     p.add_argument("--batch-size", type=int, default=64)
     p.add_argument("--limit", type=int, help="use only the first N images")
     p.add_argument("--seed", type=int, default=0)
@@ -250,6 +319,9 @@ def register(add) -> None:
                         "evaluated; with --plots, also every kept checkpoint, as training curves)")
     p.add_argument("--data", required=True, help="a synthetic-birds folder (textgen make-birds): the judge trains on it")
     p.add_argument("--cub-captions", help="also score real CUB captions, e.g. ../shared/data/cub_captions_train.jsonl.gz")
+    p.add_argument("--cub-classes", default="heldout", choices=["heldout", "train", "all"],
+                   help="which classes' captions --cub-captions scores: the 30 held-out ones no shipped recipe trains "
+                   "on (default), the 120 training classes, or all")
     p.add_argument("--metrics", default="attributes,fid,rprecision",
                    help="comma-separated subset of attributes,fid,rprecision (default: all)")
     p.add_argument("--num-images", type=int, default=30000,
@@ -273,9 +345,14 @@ def register(add) -> None:
     p.add_argument("captions", nargs="*", help="captions, e.g. 'a red bird with black wings'")
     p.add_argument("--captions-file", help="text file, one caption per line (blank lines are skipped)")
     p.add_argument("--model", default="birds-gan", help="GAN folder (a train-gan run's last/) or shipped name")
-    p.add_argument("-n", type=int, default=4, help="images per caption (default 4)")
+    p.add_argument("-n", type=int, default=4, help=f"images per caption (default 4; at most {MAX_IMAGES:,} images in all)")
     p.add_argument("--seed", type=int, default=0)
     p.add_argument("--truncation", type=float, default=1.0, help="truncation trick: < 1 trades variety for fidelity")
     p.add_argument("--out", default="generated", help="folder for the PNGs (default generated/)")
     p.add_argument("--grid", help="captioned grid file (default <out>/grid.png)")
+    p.add_argument("--grid-rows", type=int, default=8, help="captions shown in the grid, the first ones (default 8)")
+    p.add_argument("--grid-cols", type=int, default=8, help="images per caption shown in the grid (default 8)")
+    p.add_argument("--batch-size", type=int, default=64,
+                   help="images generated and written at a time; memory does not grow with -n (default 64)")
+    p.add_argument("--quiet", action="store_true", help="no progress bar")
     p.add_argument("--device", default="cpu", choices=["auto", "cpu", "cuda", "mps"])

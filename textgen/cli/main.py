@@ -70,7 +70,8 @@ def _run(args: argparse.Namespace) -> int:
             finally:
                 for w in caught:  # what the user should know (unknown words, truncation), one line each
                     print(f"warning: {w.message}", file=sys.stderr)
-    except (ValueError, FileNotFoundError, NotADirectoryError, IsADirectoryError, PermissionError) as e:
+    except (ValueError, FileNotFoundError, FileExistsError, NotADirectoryError, IsADirectoryError,
+            PermissionError) as e:
         # Our own errors (ConfigError, CorpusError, TokenizerError ...) are ValueErrors whose
         # message names the cause and the fix: print it, without a traceback.
         print(f"error: {e}", file=sys.stderr)

@@ -34,9 +34,15 @@ class GANConfig:
     d_channels: int = 32              # D width: d_channels at full size, doubling towards 4x4
     cond_aug: bool = False            # StackGAN conditioning augmentation (adds a KL term to G's loss)
     loss: Literal["reed", "dfgan"] = "dfgan"
+    # resampling: "nearest" / "strided" are DF-GAN's; "bilinear" / "blur" are anti-aliased (see modeling.py).
+    # The defaults stay DF-GAN's so that folders saved before these keys existed load as they were trained.
+    upsample: Literal["nearest", "bilinear"] = "nearest"      # G: how each block doubles the size
+    downsample: Literal["strided", "blur"] = "strided"        # D (and E): how each block halves it
 
     def validate(self) -> None:
         check(self.image_size in (32, 64, 128, 256), "image_size", f"must be 32, 64, 128 or 256, got {self.image_size}")
+        check(self.upsample in ("nearest", "bilinear"), "upsample", f"must be 'nearest' or 'bilinear', got {self.upsample!r}")
+        check(self.downsample in ("strided", "blur"), "downsample", f"must be 'strided' or 'blur', got {self.downsample!r}")
         for key in ("noise_dim", "text_dim", "cond_dim", "g_channels", "d_channels"):
             value = getattr(self, key)
             check(value >= 1, key, f"must be >= 1, got {value}")
@@ -61,6 +67,10 @@ class TextEncoderSpec:
     image_pool: Literal["mean", "flatten"] = "mean"   # caption kind: the image encoder's 4x4 map averaged or kept whole
     image_channels: int = 32                # caption kind: width of the image encoder's first conv
     image_depth: int = 1                    # caption kind: convs per resolution in the image encoder (1 = strided only)
+    image_downsample: Literal["strided", "blur"] = "strided"   # caption kind: the image encoder's halving (modeling.py)
+    tokenizer: Literal["word", "unigram", "bpe"] = "word"      # caption kind: word vocabulary, or subword pieces
+    vocab_size: int = 2000                  # caption kind, subword tokenizers: pieces, the 4 special tokens included
+    typo_rate: float = 0.0                  # caption kind: share of long words misspelt in contrastive training
 
     def validate(self) -> None:
         check(self.kind == "caption" or self.path is not None, "path", f"a {self.kind!r} text encoder needs a path")
@@ -68,6 +78,8 @@ class TextEncoderSpec:
         check(self.pretrain_recon >= 0, "pretrain_recon", f"must be >= 0, got {self.pretrain_recon}")
         check(self.image_channels >= 1, "image_channels", f"must be >= 1, got {self.image_channels}")
         check(self.image_depth >= 1, "image_depth", f"must be >= 1, got {self.image_depth}")
+        check(self.vocab_size >= 5, "vocab_size", f"must be >= 5 (4 special tokens and a piece), got {self.vocab_size}")
+        check(0 <= self.typo_rate < 1, "typo_rate", f"must be in [0, 1), got {self.typo_rate}")
 
 
 @dataclass
@@ -76,7 +88,9 @@ class GANDataConfig:
     path: str = "data/birds64"              # an imagefolder with metadata.jsonl captions, or the CUB root
     flip: bool = False                      # random horizontal flips (random crops happen when images are larger)
     make_birds: Optional[int] = None        # render this many synthetic birds into ``path`` if it is missing
-    captions_from: Optional[str] = None     # ... with real CUB captions from this file
+    captions_from: Optional[str] = None     # ... with real CUB captions from this file (make_birds: at most that many)
+    captions_classes: Literal["all", "train", "heldout"] = "all"   # ... of these CUB classes (birds.CUB_HELDOUT_CLASSES)
+    grammar_birds: int = 0                  # ... followed by this many birds with grammar captions
     limit: Optional[int] = None
     batch_size: int = 32
     max_bad_images: int = 10

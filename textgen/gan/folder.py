@@ -104,9 +104,10 @@ def captioned_grid(images: torch.Tensor, captions: Sequence[str], per_row: int, 
         canvas = Image.new("RGB", (row.width, row.height + text_h), "white")
         canvas.paste(row, (0, 0))
         draw = ImageDraw.Draw(canvas)
-        text = caption
-        while draw.textlength(text, font=font) > row.width - 4 and len(text) > 4:
-            text = text[:-4] + "..."
+        text, base = caption, caption[:max(4, row.width // 3)]       # no glyph is under 3 px: never more fits
+        while draw.textlength(text, font=font) > row.width - 4 and len(base) > 1:
+            base = base[:-1]
+            text = base.rstrip() + "..."
         draw.text((2, row.height + 1), text, fill="black", font=font)
         rows.append(canvas)
     width = max(r.width for r in rows)

@@ -7,16 +7,21 @@
     out.images[0].save("bird.png")            # PIL images, caption by caption
     pipe.interpolate("a red bird", "a blue bird", steps=6).images   # a GAN-INT strip (fixed noise)
 
+    for chunk in pipe.stream(captions, num_images_per_caption=1000, batch_size=256):   # flat memory
+        ...                                       # chunk.images, chunk.extra["start"]
+
 Sampling uses the EMA copy of the generator and the truncation trick (``truncation < 1`` trades variety for
 fidelity). Captions are checked before anything runs: an empty caption, or one whose words the text encoder
-does not know at all, raises ``ValueError``.
+does not know at all, raises ``ValueError``; words it never saw in training, and captions longer than it
+reads, are warned about by name (:meth:`TextToImagePipeline.caption_notes`).
 """
 from __future__ import annotations
 
 import os
+import warnings
 from pathlib import Path
 from dataclasses import dataclass, field
-from typing import Optional, Sequence
+from typing import Iterator, Optional, Sequence
 
 import torch
 
@@ -28,6 +33,28 @@ from textgen.core.checkpoint import load_weights
 __all__ = ["TextToImagePipeline", "TextToImageOutput"]
 
 
+NOISE_BLOCK = 64       # noise is drawn this many images at a time, whatever the batch size
+
+
+def _quote(text: str, width: int = 60) -> str:
+    return repr(text if len(text) <= width else text[:width - 3] + "...")
+
+
+class _NoiseBlocks:
+    """Truncated noise drawn from ``generator`` in blocks of :data:`NOISE_BLOCK` rows, handed out in any sizes."""
+
+    def __init__(self, dim: int, truncation: float, generator: Optional[torch.Generator]):
+        self.dim, self.truncation, self.generator = dim, truncation, generator
+        self.buffer = torch.empty(0, dim)
+
+    def take(self, k: int) -> torch.Tensor:
+        while self.buffer.size(0) < k:
+            block = truncated_noise(NOISE_BLOCK, self.dim, self.truncation, self.generator)
+            self.buffer = torch.cat([self.buffer, block])
+        out, self.buffer = self.buffer[:k], self.buffer[k:]
+        return out
+
+
 @dataclass
 class TextToImageOutput:
     images: list                       # PIL images, num_images_per_caption per caption, caption by caption
@@ -36,9 +63,13 @@ class TextToImageOutput:
     per_caption: int = 1
     extra: dict = field(default_factory=dict)
 
-    def grid(self):
-        """A captioned grid: one row per caption."""
-        return captioned_grid(self.tensors, self.captions[:: self.per_caption], per_row=self.per_caption)
+    def grid(self, max_captions: int = 8, max_per_caption: int = 8):
+        """A captioned grid: one row per caption, at most ``max_captions`` rows of ``max_per_caption`` images
+        (the first ones), so that a thousand images never make a 68,000-pixel picture."""
+        n, rows = self.per_caption, min(max_captions, len(self.captions) // self.per_caption)
+        cols = min(n, max_per_caption)
+        idx = [r * n + j for r in range(rows) for j in range(cols)]
+        return captioned_grid(self.tensors[idx], [self.captions[r * n] for r in range(rows)], per_row=cols)
 
 
 class TextToImagePipeline:
@@ -59,19 +90,74 @@ class TextToImagePipeline:
     def image_size(self) -> int:
         return self.generator.config.image_size
 
+    def caption_notes(self, captions: Sequence[str], limit: int = 5) -> list[str]:
+        """What a user should know about ``captions`` before generating: words the caption encoder never learnt
+        (read as ``<unk>`` or as subword pieces) and captions longer than it reads. One line per kind of
+        problem, naming up to ``limit`` captions (each quoted to at most 60 characters)."""
+        enc = self.text_encoder
+        unfamiliar, long = [], []
+        for i, c in enumerate(captions):
+            if not isinstance(c, str):
+                continue
+            words = enc.unfamiliar_words(c) if hasattr(enc, "unfamiliar_words") else []
+            if words:
+                unfamiliar.append((i, c, words))
+            if hasattr(enc, "too_long") and enc.too_long(c):
+                long.append((i, c))
+        notes = []
+        if unfamiliar:
+            kind = getattr(getattr(enc, "tokenizer", None), "kind", "word")
+            how = "ignored (<unk>)" if kind == "word" else "read as word pieces"
+            shown = "; ".join(f"caption {i} ({_quote(c)}): {', '.join(map(repr, w[:8]))}" for i, c, w in unfamiliar[:limit])
+            more = f"; and {len(unfamiliar) - limit} more captions" if len(unfamiliar) > limit else ""
+            notes.append(f"words the caption encoder never saw in training are {how}, so what they say may not be "
+                         f"drawn; check the spelling or use common words: {shown}{more}")
+        if long:
+            limit_tokens = enc.tokenizer.max_length
+            shown = "; ".join(f"caption {i} ({_quote(c)})" for i, c in long[:limit])
+            more = f"; and {len(long) - limit} more" if len(long) > limit else ""
+            notes.append(f"{len(long)} caption(s) are longer than the {limit_tokens} tokens the caption encoder reads; "
+                         f"only their beginning is used: {shown}{more}")
+        return notes
+
     @torch.no_grad()
-    def __call__(self, captions: Sequence[str] | str, num_images_per_caption: int = 4,
-                 generator: Optional[torch.Generator] = None, truncation: float = 1.0) -> TextToImageOutput:
+    def stream(self, captions: Sequence[str] | str, num_images_per_caption: int = 4,
+               generator: Optional[torch.Generator] = None, truncation: float = 1.0, batch_size: int = 64,
+               warn: bool = True) -> Iterator[TextToImageOutput]:
+        """Generate caption by caption, image by image, ``batch_size`` images at a time, yielding one
+        :class:`TextToImageOutput` per chunk (``extra["start"]`` is the index of its first image). Memory stays
+        flat whatever the number of images. The noise is drawn in fixed blocks of :data:`NOISE_BLOCK`, so the
+        images are the same for every ``batch_size``."""
         captions = [captions] if isinstance(captions, str) else list(captions)
         if not captions:
             raise ValueError("no captions given: pass at least one, e.g. 'a red bird with black wings'")
         if num_images_per_caption < 1:
             raise ValueError(f"num_images_per_caption must be >= 1, got {num_images_per_caption}")
-        e = self.text_encoder.encode(captions).float().to(self.device)                # (C, E)
-        e = e.repeat_interleave(num_images_per_caption, 0)                            # (C*n, E)
-        z = truncated_noise(e.size(0), self.generator.config.noise_dim, truncation, generator, self.device)
-        x = self.generator(z, e).float().cpu()                                        # (C*n, 3, S, S)
-        return self._output(x, [c for c in captions for _ in range(num_images_per_caption)], num_images_per_caption)
+        if batch_size < 1:
+            raise ValueError(f"batch_size must be >= 1, got {batch_size}")
+        self.text_encoder.check(captions)                    # every caption is checked before any image is made
+        if warn:
+            for note in self.caption_notes(captions):
+                warnings.warn(note, stacklevel=2)
+        total, n = len(captions) * num_images_per_caption, num_images_per_caption
+        noise = _NoiseBlocks(self.generator.config.noise_dim, truncation, generator)
+        for start in range(0, total, batch_size):
+            stop = min(start + batch_size, total)
+            first, last = start // n, (stop - 1) // n                     # the captions this chunk draws
+            e = self.text_encoder.encode(captions[first:last + 1]).float().to(self.device)   # (K, E)
+            owner = torch.arange(start, stop) // n - first                                   # (b,)
+            z = noise.take(stop - start).to(self.device)                                     # (b, Z)
+            x = self.generator(z, e[owner.to(self.device)]).float().cpu()                    # (b, 3, S, S)
+            yield self._output(x, [captions[i // n] for i in range(start, stop)], n, extra={"start": start})
+
+    @torch.no_grad()
+    def __call__(self, captions: Sequence[str] | str, num_images_per_caption: int = 4,
+                 generator: Optional[torch.Generator] = None, truncation: float = 1.0,
+                 batch_size: int = 64) -> TextToImageOutput:
+        """Every image at once (generated ``batch_size`` at a time); for many images use :meth:`stream`."""
+        chunks = list(self.stream(captions, num_images_per_caption, generator, truncation, batch_size))
+        x = torch.cat([c.tensors for c in chunks])
+        return self._output(x, [c for chunk in chunks for c in chunk.captions], num_images_per_caption)
 
     @torch.no_grad()
     def interpolate(self, caption_a: str, caption_b: str, steps: int = 6, generator: Optional[torch.Generator] = None,
@@ -80,6 +166,8 @@ class TextToImagePipeline:
         if steps < 2:
             raise ValueError(f"steps must be >= 2 (both ends included), got {steps}")
         ea, eb = self.text_encoder.encode([caption_a, caption_b]).float().to(self.device)
+        for note in self.caption_notes([caption_a, caption_b]):
+            warnings.warn(note, stacklevel=2)
         t = torch.linspace(0, 1, steps, device=self.device)[:, None]
         e = (1 - t) * ea + t * eb                                                     # (steps, E)
         z = truncated_noise(1, self.generator.config.noise_dim, truncation, generator, self.device).expand(steps, -1)

@@ -28,6 +28,7 @@ AttnGAN's sentence-level DAMSM loss (``train.damsm``). Evaluation never uses it 
 """
 from __future__ import annotations
 
+from collections import Counter
 from dataclasses import dataclass
 from typing import Optional
 
@@ -43,10 +44,12 @@ from textgen.gan.text_encoders import (CaptionEncoder, CaptionEncoderConfig, Ima
                                        strip_punctuation)
 from textgen.tokenization import Tokenizer
 
-__all__ = ["TextEncoderTrainingReport", "CaptionDecoder", "train_caption_encoder", "save_caption_encoder",
+__all__ = ["TextEncoderTrainingReport", "CaptionDecoder", "caption_tokenizer", "training_words", "misspell",
+           "train_caption_encoder", "save_caption_encoder",
            "retrieval_at_k", "linear_probe", "attribute_probe", "image_attribute_probe", "IMAGE_ENCODER_DIR"]
 
 REPORT_FILE = "training_report.json"
+MAX_CAPTION_TOKENS = 80       # longer captions are cut (with a warning at generation); real CUB captions: 99.9% fit
 IMAGE_ENCODER_DIR = "image_encoder"           # inside the caption encoder's folder
 
 
@@ -146,16 +149,61 @@ def retrieval_at_k(text_emb: torch.Tensor, image_emb: torch.Tensor, ks: tuple[in
     return {k: hits[k] / max(count, 1) for k in ks}
 
 
+def caption_tokenizer(texts: list[str], kind: str = "word", vocab_size: int = 2000, min_freq: int = 2) -> Tokenizer:
+    """The caption encoder's tokenizer, trained on its (punctuation-stripped) training captions: ``word`` (words
+    seen ``min_freq`` times; any other word is ``<unk>``) or a subword kind (``unigram``, ``bpe``) of
+    ``vocab_size`` pieces, which reads a misspelt or unseen word as pieces instead of ``<unk>``."""
+    if kind == "word":
+        return Tokenizer.train(texts, kind="word", min_freq=min_freq, lowercase=True, max_length=MAX_CAPTION_TOKENS)
+    return Tokenizer.train(texts, kind=kind, vocab_size=vocab_size, lowercase=True, max_length=MAX_CAPTION_TOKENS)
+
+
+def training_words(texts: list[str], min_freq: int = 2) -> list[str]:
+    """The lowercase words seen at least ``min_freq`` times in ``texts``, sorted: what the encoder has learnt to
+    read. A caption word outside them is warned about (:meth:`CaptionEncoder.unfamiliar_words`)."""
+    counts = Counter(w for t in texts for w in t.lower().split())
+    return sorted(w for w, n in counts.items() if n >= min_freq)
+
+
+def misspell(caption: str, rng: np.random.Generator, rate: float) -> str:
+    """``caption`` with each word of 4+ letters misspelt with probability ``rate`` by one random edit (drop,
+    double, swap two neighbours or replace a letter), the typos users make ("yelow", "balck", "wigns").
+    Training the caption encoder on such captions, over subword pieces, teaches it that "balck" means black."""
+    if rate <= 0:
+        return caption
+    words = caption.split()
+    for i, w in enumerate(words):
+        if len(w) < 4 or not w.isalpha() or rng.random() >= rate:
+            continue
+        j = int(rng.integers(1, len(w) - 1))                                         # keep the first letter
+        op = int(rng.integers(4))
+        if op == 0:
+            w = w[:j] + w[j + 1:]
+        elif op == 1:
+            w = w[:j] + w[j] + w[j:]
+        elif op == 2:
+            w = w[:j] + w[j + 1] + w[j] + w[j + 2:] if j + 1 < len(w) else w[:j - 1] + w[j] + w[j - 1]
+        else:
+            w = w[:j] + "abcdefghijklmnopqrstuvwxyz"[int(rng.integers(26))] + w[j + 1:]
+        words[i] = w
+    return " ".join(words)
+
+
 def train_caption_encoder(data, *, image_size: int, dim: int = 256, vocab_min_freq: int = 2, steps: int = 1500,
                           lr: float = 2e-3, batch_size: int = 64, seed: int = 0, val_fraction: float = 0.05,
                           pool: int = 100, device: str | torch.device = "cpu", show_progress: bool = True,
                           temperature: float = 0.07, tokenizer=None, rnn: str = "lstm", image_channels: int = 32,
-                          recon_weight: float = 0.0, image_pool: str = "mean", image_depth: int = 1):
+                          recon_weight: float = 0.0, image_pool: str = "mean", image_depth: int = 1,
+                          image_downsample: str = "strided", tokenizer_kind: str = "word", vocab_size: int = 2000,
+                          typo_rate: float = 0.0):
     """Train a :class:`CaptionEncoder` and its :class:`ImageEncoder` with InfoNCE on ``data`` (an
     :class:`~textgen.data.images.ImageCaptionData`); returns ``(caption_encoder, image_encoder, report)``.
 
     ``recon_weight > 0`` adds ``recon_weight`` x the caption reconstruction cross-entropy of a training-only
-    :class:`CaptionDecoder` to the loss, so the embedding keeps what the images are too small to show."""
+    :class:`CaptionDecoder` to the loss, so the embedding keeps what the images are too small to show.
+    ``tokenizer_kind`` / ``vocab_size`` choose the tokenizer (:func:`caption_tokenizer`); ``typo_rate > 0``
+    misspells that share of the contrastive captions' long words (:func:`misspell`), the reconstruction
+    target staying the correct caption."""
 
     if len(data) < 4:
         raise ValueError(f"contrastive training needs at least 4 images with captions, the data has {len(data)}")
@@ -170,12 +218,14 @@ def train_caption_encoder(data, *, image_size: int, dim: int = 256, vocab_min_fr
     n_val = int(round(len(data) * val_fraction)) if len(data) >= 40 else 0
     val_idx, train_idx = order[:n_val], order[n_val:]
 
+    texts = [strip_punctuation(c) for i in train_idx for c in data.captions[i]]
     if tokenizer is None:
-        texts = [strip_punctuation(c) for i in train_idx for c in data.captions[i]]
-        tokenizer = Tokenizer.train(texts, kind="word", min_freq=vocab_min_freq, lowercase=True, max_length=48)
-    text = CaptionEncoder(CaptionEncoderConfig(vocab_size=tokenizer.vocab_size, dim=dim, rnn=rnn), tokenizer=tokenizer).to(device)
+        tokenizer = caption_tokenizer(texts, tokenizer_kind, vocab_size, vocab_min_freq)
+    words = training_words(texts, vocab_min_freq) if tokenizer.kind != "word" else []
+    text = CaptionEncoder(CaptionEncoderConfig(vocab_size=tokenizer.vocab_size, dim=dim, rnn=rnn, words=words),
+                          tokenizer=tokenizer).to(device)
     image = ImageEncoder(ImageEncoderConfig(dim=dim, channels=image_channels, image_size=image_size,
-                                            pool=image_pool, depth=image_depth)).to(device)
+                                            pool=image_pool, depth=image_depth, downsample=image_downsample)).to(device)
     decoder = CaptionDecoder(tokenizer.vocab_size, dim).to(device) if recon_weight > 0 else None
     params = [*text.parameters(), *image.parameters(), *(decoder.parameters() if decoder is not None else ())]
     opt = torch.optim.Adam(params, lr=lr)
@@ -188,7 +238,11 @@ def train_caption_encoder(data, *, image_size: int, dim: int = 256, vocab_min_fr
         caps = [strip_punctuation(c) for c in data.one_caption_each(idx, rng)]
         batch = tokenizer.encode_batch(caps)
         ids = batch.input_ids.to(device)
-        t = text(ids, batch.lengths)                                                  # (B, dim)
+        if typo_rate > 0:                                  # contrast on misspelt captions, rebuild the right ones
+            noisy = tokenizer.encode_batch([misspell(c, rng, typo_rate) for c in caps])
+            t = text(noisy.input_ids.to(device), noisy.lengths)                       # (B, dim)
+        else:
+            t = text(ids, batch.lengths)                                              # (B, dim)
         v = image(_float_images(images[torch.from_numpy(idx)], image_size, device))  # (B, dim)
         loss = info_nce(t, v, temperature)
         loss_value = check_finite(loss.item(), "the caption encoder's InfoNCE loss", step + 1,

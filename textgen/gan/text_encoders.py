@@ -16,7 +16,7 @@ from __future__ import annotations
 import os
 import re
 from pathlib import Path
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from typing import Optional, Protocol, Sequence
 
 import torch
@@ -27,6 +27,7 @@ from torch import Tensor
 from textgen.core.checkpoint import CheckpointError
 from textgen.core.config import check
 from textgen.core.pretrained import PretrainedMixin
+from textgen.gan.modeling import blur_downsample
 from textgen.tokenization import Tokenizer
 from textgen.vae.sentence_encoder import SentenceEncoder
 
@@ -36,6 +37,8 @@ __all__ = ["TextEncoder", "CaptionEncoderConfig", "CaptionEncoder", "ImageEncode
 
 class TextEncoder(Protocol):
     dim: int
+
+    def check(self, captions: Sequence[str]) -> None: ...          # ValueError naming the first bad caption
 
     def encode(self, captions: Sequence[str]) -> Tensor: ...
 
@@ -56,17 +59,22 @@ def knows_a_word(tokenizer, caption: str) -> bool:
     return any(i != tokenizer.UNK_ID for i in tokenizer.encode(caption, add_eos=False, max_length=None))
 
 
-def _check_captions(captions: Sequence[str], tokenizer, prepare=None) -> list[str]:
-    """The captions (passed through ``prepare`` when given) after checking each has a word ``tokenizer`` knows."""
+def _check_captions(captions: Sequence[str], tokenizer, prepare=None, unfamiliar=None) -> list[str]:
+    """The captions (passed through ``prepare`` when given) after checking each has a word ``tokenizer`` knows
+    (with ``unfamiliar``, a function naming the words an encoder never learnt: one word outside it)."""
     if isinstance(captions, str):
         raise TypeError("expected a list of captions, got a single string; wrap it in a list")
     out = []
     for i, c in enumerate(captions):
-        if not isinstance(c, str) or not c.strip():
+        if not isinstance(c, str):
+            raise TypeError(f"caption {i} is a {type(c).__name__}, not a string")
+        if not c.strip():
             raise ValueError(f"caption {i} is empty; every caption needs words (e.g. 'a red bird with black wings')")
         c = prepare(c) if prepare is not None else c
-        if tokenizer is not None and not knows_a_word(tokenizer, c):
-            unknown = tokenizer.unknown_words(c)
+        unknown = unfamiliar(c) if unfamiliar is not None else None
+        if (unknown is not None and len(unknown) == len(set(c.lower().split()))) or \
+                (tokenizer is not None and not knows_a_word(tokenizer, c)):
+            unknown = unknown or tokenizer.unknown_words(c)
             raise ValueError(f"caption {i} ({c!r}) has no word the text encoder knows ({', '.join(unknown)}); "
                                  "describe the bird with common words: colours and parts such as wings, breast, bill")
         out.append(c)
@@ -83,6 +91,7 @@ class CaptionEncoderConfig:
     hidden_size: int = 128
     pad_id: int = 0
     rnn: str = "lstm"             # "lstm" or "gru" (eval-gan's R-precision encoder differs from the GAN's in this)
+    words: list[str] = field(default_factory=list)   # subword tokenizers: the training captions' words (warnings)
 
     def validate(self) -> None:
         for key in ("vocab_size", "dim", "embed_size", "hidden_size"):
@@ -122,17 +131,51 @@ class CaptionEncoder(PretrainedMixin, nn.Module):
         out = out.masked_fill(~real[..., None], float("-inf")).amax(1)               # (B, 2H) max-pool
         return F.normalize(self.proj(out), dim=-1)                                   # (B, dim)
 
+    def unfamiliar_words(self, caption: str) -> list[str]:
+        """The words of ``caption`` this encoder never learnt to read, in order, once each: ``<unk>`` words for a
+        word tokenizer; for a subword tokenizer, words its training captions did not hold (read as pieces,
+        e.g. a misspelling) and character runs that become ``<unk>``."""
+        words = strip_punctuation(caption).lower().split()
+        if self.tokenizer is None:
+            return []
+        if self.tokenizer.kind == "word" or not self.config.words:
+            return self.tokenizer.unknown_words(strip_punctuation(caption))
+        known = self._known_words()
+        return list(dict.fromkeys([w for w in words if w not in known] +
+                                  self.tokenizer.unknown_words(strip_punctuation(caption))))
+
+    def _known_words(self) -> frozenset[str]:
+        if getattr(self, "_known", None) is None:
+            self._known = frozenset(self.config.words)
+        return self._known
+
+    def too_long(self, caption: str) -> bool:
+        """Whether ``caption`` has more tokens than the encoder reads (the rest is cut)."""
+        limit = self.tokenizer.max_length if self.tokenizer is not None else None
+        return limit is not None and len(self.tokenizer.encode(strip_punctuation(caption), add_eos=True,
+                                                                max_length=limit + 1)) > limit
+
+    def check(self, captions: Sequence[str]) -> None:
+        """Raise ValueError naming the first caption that is empty or has no word this encoder knows."""
+        _check_captions(captions, self.tokenizer, prepare=strip_punctuation, unfamiliar=self.unfamiliar_words)
+
     @torch.no_grad()
     def encode(self, captions: Sequence[str]) -> Tensor:
         if self.tokenizer is None:
             raise ValueError("this CaptionEncoder has no tokenizer; pass tokenizer= or load one saved with it")
-        batch = self.tokenizer.encode_batch(_check_captions(captions, self.tokenizer, prepare=strip_punctuation))
+        batch = self.tokenizer.encode_batch(_check_captions(captions, self.tokenizer, prepare=strip_punctuation,
+                                                            unfamiliar=self.unfamiliar_words))
         was = self.training
         self.eval()
         try:
             return self(batch.input_ids.to(self.embedding.weight.device), batch.lengths)
         finally:
             self.train(was)
+
+
+class BlurDownsample(nn.Module):
+    def forward(self, x: Tensor) -> Tensor:
+        return blur_downsample(x)                                                    # (B, C, H/2, W/2)
 
 
 @dataclass
@@ -142,10 +185,13 @@ class ImageEncoderConfig:
     image_size: int = 64
     pool: str = "mean"            # "mean": global average of the 4x4 map; "flatten": all 16 positions (where is it red?)
     depth: int = 1                # convs per resolution: 1 = one strided 4x4 conv; d > 1 adds d - 1 3x3 convs before it
+    downsample: str = "strided"   # "strided" 4x4 convs, or "blur": a 3x3 conv then a binomial low-pass at stride 2
+                                  # (G's DAMSM gradient comes through here: see modeling.blur_downsample)
 
     def validate(self) -> None:
         for key in ("dim", "channels", "image_size", "depth"):
             check(getattr(self, key) >= 1, key, f"must be >= 1, got {getattr(self, key)}")
+        check(self.downsample in ("strided", "blur"), "downsample", f"must be 'strided' or 'blur', got {self.downsample!r}")
         check(self.pool in ("mean", "flatten"), "pool", f"must be 'mean' or 'flatten', got {self.pool!r}")
 
 
@@ -171,7 +217,10 @@ class ImageEncoder(PretrainedMixin, nn.Module):
             for _ in range(config.depth - 1):                                       # look before halving
                 layers += [nn.Conv2d(c_in, c, 3, padding=1), nn.BatchNorm2d(c), nn.LeakyReLU(0.2)]
                 c_in = c
-            layers += [nn.Conv2d(c_in, c, 4, stride=2, padding=1), nn.BatchNorm2d(c), nn.LeakyReLU(0.2)]
+            if config.downsample == "blur":
+                layers += [nn.Conv2d(c_in, c, 3, padding=1), BlurDownsample(), nn.BatchNorm2d(c), nn.LeakyReLU(0.2)]
+            else:
+                layers += [nn.Conv2d(c_in, c, 4, stride=2, padding=1), nn.BatchNorm2d(c), nn.LeakyReLU(0.2)]
             c_in, c, size = c, min(c * 2, 8 * config.channels), size // 2
         self.net = nn.Sequential(*layers)
         self.proj = nn.Linear(c_in * (16 if config.pool == "flatten" else 1), config.dim)
@@ -191,6 +240,9 @@ class VAETextEncoder:
         self.encoder = SentenceEncoder.from_pretrained(name_or_path, device=device)
         self.tokenizer = self.encoder.tokenizer
         self.dim = self.encoder.dim
+
+    def check(self, captions: Sequence[str]) -> None:
+        _check_captions(captions, None)
 
     def encode(self, captions: Sequence[str]) -> Tensor:
         captions = _check_captions(captions, None)
@@ -217,6 +269,9 @@ class HFTextEncoder:
         self.dim = int(self.model.config.hidden_size)
         self.max_length = max_length
         self.tokenizer = None
+
+    def check(self, captions: Sequence[str]) -> None:
+        _check_captions(captions, None)
 
     @torch.no_grad()
     def encode(self, captions: Sequence[str]) -> Tensor:

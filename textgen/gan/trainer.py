@@ -153,7 +153,8 @@ class GANTrainer:
         if self.dist.is_main and not data_dir.exists() and cfg.data.make_birds:
             print(f"rendering {cfg.data.make_birds:,} synthetic birds into {data_dir} ...")
             make_birds_dataset(data_dir, n=cfg.data.make_birds, size=cfg.model.image_size, seed=cfg.runtime.seed,
-                               captions_from=cfg.data.captions_from, show_progress=cfg.runtime.progress)
+                               captions_from=cfg.data.captions_from, classes=cfg.data.captions_classes,
+                               grammar_birds=cfg.data.grammar_birds, show_progress=cfg.runtime.progress)
         self.dist.barrier()                        # the other ranks read what rank 0 rendered
         if cfg.data.format == "cub":
             self.data = load_cub(data_dir, "train", image_size=cfg.model.image_size, limit=cfg.data.limit,
@@ -221,7 +222,8 @@ class GANTrainer:
             steps=spec.pretrain_steps, lr=spec.pretrain_lr, batch_size=min(cfg.data.batch_size * 2, len(self.data)),
             seed=cfg.runtime.seed, device=self.device, show_progress=cfg.runtime.progress,
             recon_weight=spec.pretrain_recon, image_pool=spec.image_pool,
-            image_channels=spec.image_channels, image_depth=spec.image_depth)
+            image_channels=spec.image_channels, image_depth=spec.image_depth, image_downsample=spec.image_downsample,
+            tokenizer_kind=spec.tokenizer, vocab_size=spec.vocab_size, typo_rate=spec.typo_rate)
         print(f"text encoder: {report.summary()}")
         save_caption_encoder(text, report, out, image_encoder=image)
         return text
