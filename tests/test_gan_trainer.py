@@ -253,7 +253,7 @@ def test_build_pretrained_installs_a_gan_folder_once(tmp_path, birds):
     root = Path(__file__).resolve().parents[1]
     cmd = [sys.executable, str(root / "tools" / "build_pretrained.py"), "--model", "birds-gan",
            "--from-run", str(tmp_path / "run"), "--install-dir", str(tmp_path / "pre"), "--eval-captions", "6",
-           "--judge-steps", "3"]
+           "--judge-steps", "3", "--diversity-captions", "2", "--fid-images", "6"]
     r = subprocess.run(cmd, capture_output=True, text=True, cwd=root)
     assert r.returncode == 0, r.stderr
     shipped = tmp_path / "pre" / "birds-gan"
@@ -270,7 +270,7 @@ def test_build_pretrained_installs_a_gan_folder_once(tmp_path, birds):
     report["grammar"]["accuracy"] = 0.0
     (shipped / "eval_attributes.json").write_text(json.dumps(report))
     r = subprocess.run(cmd, capture_output=True, text=True, cwd=root)
-    assert r.returncode == 1 and "does not beat" in r.stdout and "--force" in r.stdout
+    assert r.returncode == 1 and "not installed: it does not beat" in r.stdout and "--force" in r.stdout
 
 
 def test_eval_gan_reports_attribute_accuracy(tmp_path, birds):

@@ -19,13 +19,15 @@ folder, the one users get; (4) it replaces ``textgen/pretrained/<name>`` only if
 installed model's (recorded in its report file), so the repository stores new weights only when they improve;
 ``--force`` installs regardless.
 
-birds-gan: (1) ``textgen train-gan --config configs/gan/birds32_cpu.yaml`` into ``--run`` (resumable);
+birds-gan: (1) ``textgen train-gan --config configs/gan/<recipe>.yaml`` into ``--run`` (resumable);
 (2) the run's ``last/`` folder (or ``--checkpoint checkpoints/step_XXXXXX``: G, EMA-G, the caption encoder) in
 fp16 goes to a temporary folder; (3) a captioned sample grid is drawn from THAT folder (``samples.png``
 beside the weights) and eval-gan's judge measures its attribute accuracy on ``--eval-captions`` grammar
-captions (``eval_attributes.json``, judge trained on the run's data folder); (4) it replaces
-``textgen/pretrained/birds-gan`` only if that accuracy beats the installed model's, measured again by the same
-judge on the same captions; ``--force`` regardless.
+captions and the held-out CUB classes, the background shares and FID on 2,048 images (``eval_attributes.json``,
+judge trained on the run's data folder, or ``--eval-data``); (4) it replaces ``textgen/pretrained/birds-gan``
+only if, against the installed model measured again by the same judge, captions and real images, it finds at
+most 2 points fewer stated attributes, has no worse FID and no worse background coverage, and is better in one
+of the three (``gan_install_decision``); ``--force`` regardless.
 """
 from __future__ import annotations
 
@@ -118,11 +120,59 @@ def build_vae(args, target: Path) -> int:
     return 0
 
 
+ATTRIBUTE_SLACK = 0.02        # a candidate may find up to 2 points fewer stated attributes if it wins elsewhere
+
+
+def gan_install_metrics(pipe, data_dir, args) -> dict:
+    """What the install rule weighs, for one model: stated attributes (grammar captions, and held-out CUB
+    classes when the caption file is there), the background shares (scene coverage) and FID."""
+    from textgen.gan.eval.evaluate import evaluate_attributes, evaluate_fid
+    from textgen.gan.eval.fid import InceptionFeatures
+    from textgen.data.images import ImageCaptionData
+
+    cub = Path(args.cub_captions) if args.cub_captions and Path(args.cub_captions).is_file() else None
+    report = evaluate_attributes(pipe, data_dir, num_captions=args.eval_captions, images_per_caption=2,
+                                 cub_captions_file=cub, classifier_steps=args.judge_steps,
+                                 diversity_captions=args.diversity_captions, show_progress=False)
+    data = ImageCaptionData.load(data_dir, image_size=pipe.image_size)
+    report["fid"] = evaluate_fid(pipe, data, Path(data_dir), InceptionFeatures(pipe.device),
+                                 min(args.fid_images, len(data) // 2))
+    return report
+
+
+def _tv(report: dict) -> float:
+    return report["scene"]["labels"]["background"]["tv_distance"] if "scene" in report else float("nan")
+
+
+def summarise(report: dict) -> str:
+    cub = f", held-out CUB {report['cub']['accuracy']:.1%}" if "cub" in report else ""
+    return (f"stated attributes {report['grammar']['accuracy']:.1%} (grammar){cub}; FID {report['fid']['fid']:.1f}; "
+            f"background TV {_tv(report):.2f}")
+
+
+def gan_install_decision(new: dict, old: dict) -> tuple[bool, str]:
+    """Whether a candidate GAN replaces the installed one, and why. It must (1) find at most
+    :data:`ATTRIBUTE_SLACK` fewer stated attributes on grammar captions, (2) have no worse FID and (3) no worse
+    background coverage (total variation distance of the background shares from real renders), and be better in
+    at least one of the three. Attributes alone would keep a model that draws every bird on foliage."""
+    a, a0 = new["grammar"]["accuracy"], old["grammar"]["accuracy"]
+    f, f0 = new["fid"]["fid"], old["fid"]["fid"]
+    t, t0 = _tv(new), _tv(old)
+    if a < a0 - ATTRIBUTE_SLACK:
+        return False, f"stated attributes {a:.1%} are more than {ATTRIBUTE_SLACK:.0%} below the installed {a0:.1%}"
+    if f > f0:
+        return False, f"FID {f:.1f} is worse than the installed {f0:.1f}"
+    if t > t0:
+        return False, f"background TV distance {t:.2f} is worse than the installed {t0:.2f}"
+    if not (a > a0 or f < f0 or t < t0):
+        return False, "it does not beat the installed model on attributes, FID or backgrounds"
+    return True, f"attributes {a:.1%} vs {a0:.1%}, FID {f:.1f} vs {f0:.1f}, background TV {t:.2f} vs {t0:.2f}"
+
+
 def build_gan(args, target: Path) -> int:
     from types import SimpleNamespace
 
     from textgen.core.config import load_config
-    from textgen.gan.eval.evaluate import evaluate_attributes
     from textgen.gan.folder import load_gan_folder, save_gan_folder
     from textgen.gan.text_encoder_training import REPORT_FILE
     from textgen.gan.configuration import GANRunConfig
@@ -151,24 +201,23 @@ def build_gan(args, target: Path) -> int:
         pipe = TextToImagePipeline.from_pretrained(staged)
         out = pipe(GAN_CAPTIONS, num_images_per_caption=6, generator=torch.Generator().manual_seed(0))
         out.grid().save(staged / "samples.png")
-        data_dir = load_config(GANRunConfig, run / "config.yaml").data.path
-        new = evaluate_attributes(pipe, data_dir, num_captions=args.eval_captions, images_per_caption=2,
-                                  classifier_steps=args.judge_steps, diversity_captions=0, show_progress=False)
+        data_dir = args.eval_data or load_config(GANRunConfig, run / "config.yaml").data.path
+        new = gan_install_metrics(pipe, data_dir, args)
         new["model"] = str(source)
         (staged / GAN_REPORT).write_text(json.dumps(new, indent=2) + "\n")
-        acc = new["grammar"]["accuracy"]
-        print(f"attribute accuracy (grammar captions, {args.eval_captions}): {acc:.1%} (chance {new['grammar']['chance']:.1%})")
-        # the installed model is measured again by the same judge and captions: a stored number may come from
-        # an older judge (JUDGE_RECIPE) or another data folder, and would not compare
+        print(f"candidate: {summarise(new)}")
+        # the installed model is measured again by the same judge, captions and real sets: a stored number may
+        # come from an older judge (JUDGE_RECIPE) or another data folder, and would not compare
         old = None
         if (target / "config.json").is_file():
-            installed = evaluate_attributes(target, data_dir, num_captions=args.eval_captions, images_per_caption=2,
-                                            classifier_steps=args.judge_steps, diversity_captions=0, show_progress=False)
-            old = installed["grammar"]["accuracy"]
-        if old is not None and acc <= old and not args.force:
-            print(f"not installed: attribute accuracy {acc:.1%} does not beat the installed model's {old:.1%} "
-                  "(same judge and captions); --force to install anyway")
-            return 1
+            old = gan_install_metrics(TextToImagePipeline.from_pretrained(target), data_dir, args)
+            print(f"installed: {summarise(old)}")
+        if old is not None and not args.force:
+            ok, why = gan_install_decision(new, old)
+            if not ok:
+                print(f"not installed: {why} (same judge, captions and real images); --force to install anyway")
+                return 1
+            print(f"installing: {why}")
         if target.exists() and old is None and not args.force:
             print(f"not installed: {target} holds no model to compare with; --force to replace it")
             return 1
@@ -188,10 +237,16 @@ def main() -> int:
     ap.add_argument("--from-run", help="use this finished run instead of training")
     ap.add_argument("--checkpoint", default="best", help="checkpoint of the run to ship: best (VAE), last, or a GAN's checkpoints/step_XXXXXX")
     ap.add_argument("--resume", action="store_true", help="continue an interrupted training run")
-    ap.add_argument("--eval-data", help="VAE: held-out corpus to measure on (default: the recipe's test split)")
+    ap.add_argument("--eval-data", help="VAE: held-out corpus to measure on (default: the recipe's test split); "
+                    "GAN: the synthetic-birds folder of the judge and the real images (default: the run's data)")
     ap.add_argument("--iw-samples", type=int, default=100, help="VAE: importance samples for IW-NLL (default 100)")
     ap.add_argument("--eval-captions", type=int, default=300, help="GAN: grammar captions for the attribute check")
     ap.add_argument("--judge-steps", type=int, default=JUDGE_STEPS, help="GAN: judge training steps when not cached")
+    ap.add_argument("--fid-images", type=int, default=2048, help="GAN: generated images for FID (default 2048)")
+    ap.add_argument("--diversity-captions", type=int, default=20,
+                    help="GAN: captions for the variety checks; the background shares need > 0 (default 20)")
+    ap.add_argument("--cub-captions", default=str(ROOT.parent / "shared" / "data" / "cub_captions_train.jsonl.gz"),
+                    help="GAN: real CUB captions; their held-out classes are scored too when the file exists")
     ap.add_argument("--force", action="store_true", help="install even if it does not improve on the shipped one")
     ap.add_argument("--install-dir", default=str(PRETRAINED), help="where shipped models live (default: the package's)")
     ap.add_argument("overrides", nargs="*", metavar="KEY=VALUE", help="config overrides for training")

@@ -74,14 +74,26 @@ def cmd_probe_text_encoder(args: argparse.Namespace) -> int:
     folder = resolve_model_path(args.encoder)
     if (folder / "text_encoder").is_dir():                        # a GAN model folder or a train-gan run folder
         folder = folder / "text_encoder"
-    text_encoder = CaptionEncoder.from_pretrained(folder)
+    kind = json.loads((folder / "config.json").read_text()).get("model_type") if (folder / "config.json").is_file() else None
+    if kind == "sentence-vae":                                    # a sentence VAE's encoder as the caption encoder
+        from textgen.gan.text_encoders import VAETextEncoder
+
+        text_encoder = VAETextEncoder(folder)
+    else:
+        text_encoder = CaptionEncoder.from_pretrained(folder)
     probes = {"text": attribute_probe(text_encoder, grammar_captions(args.num_captions, seed=args.seed))}
     print(f"linear probes of {folder} (80% train / 20% held out)\n"
           f"text: {args.num_captions:,} grammar captions, each attribute probed on the captions that state it")
+    if args.cub_captions:
+        from textgen.gan.eval.evaluate import cub_captions
+
+        real = cub_captions(args.cub_captions, args.num_captions, seed=args.seed, classes="heldout")
+        probes["cub text"] = attribute_probe(text_encoder, real)
+        print(f"cub text: {len(real):,} real captions of the 30 held-out CUB classes, with what the parser reads in them")
     if args.data:
         from textgen.data.images import ImageCaptionData
 
-        if not (folder / IMAGE_ENCODER_DIR).is_dir():
+        if kind == "sentence-vae" or not (folder / IMAGE_ENCODER_DIR).is_dir():
             raise FileNotFoundError(f"{folder} has no {IMAGE_ENCODER_DIR}/ to probe (shipped GAN folders keep only the "
                                     "caption encoder); probe a train-text-encoder or train-gan output, or drop --data")
         image_encoder = ImageEncoder.from_pretrained(folder / IMAGE_ENCODER_DIR)
@@ -301,6 +313,7 @@ def register(add) -> None:
                    help="caption encoder folder, or a GAN model/run folder holding text_encoder/ (e.g. birds-gan)")
     p.add_argument("--num-captions", type=int, default=12000, help="grammar captions of fresh random birds (default 12000)")
     p.add_argument("--data", help="a synthetic-birds folder: also probe the image encoder on its real renders")
+    p.add_argument("--cub-captions", help="a CUB caption JSONL(.gz): also probe on real captions of the held-out classes")
     p.add_argument("--num-images", type=int, default=6000, help="renders for the image probe (default 6000)")
     p.add_argument("--seed", type=int, default=123)
     p.add_argument("--out", help="also write the probe as JSON here")
