@@ -505,3 +505,63 @@ def test_encoder_hidden_size_sets_the_encoder_state_only():
     model = build(encoder_hidden_size=8, bidirectional=True)
     assert model.encoder.rnn.hidden_size == 8 and model.decoder.rnn.hidden_size == model.config.hidden_size
     assert model.encoder.head.in_features == 16
+
+
+# ----------------------------------------------------------------------------- conditional VAE
+
+def _conditional(**kw):
+    from textgen.vae.configuration import ConditionConfig
+
+    return build(condition=ConditionConfig(labels=["negative", "positive"], size=4), **kw)
+
+
+@pytest.mark.parametrize("arch", [dict(), dict(encoder="transformer", decoder="transformer"),
+                                  dict(z_concat_input=True, bidirectional=True)])
+def test_the_label_decides_what_a_conditional_vae_says_for_the_same_z(arch):
+    """Sohn et al. (2015): p(x | z, y). Two sentences that differ only in their label's word, trained a few
+    steps, then decoded from the same z under each label: the label picks the word."""
+    torch.manual_seed(0)
+    m = _conditional(**arch)
+    good, bad = 7, 8                                                  # "the film was <good|bad> ." as ids
+    ids = torch.tensor([[4, 5, 6, good, 9, EOS], [4, 5, 6, bad, 9, EOS]])
+    lengths, y = torch.tensor([6, 6]), m.label_ids(["positive", "negative"])
+    opt = torch.optim.Adam(m.parameters(), lr=1e-2)
+    for _ in range(60):
+        out = m(ids, lengths, labels=y)
+        loss = (out.rec_nll + 0.1 * out.kl).mean()
+        opt.zero_grad()
+        loss.backward()
+        opt.step()
+    m.eval()
+    z = torch.zeros(2, m.config.latent_size)
+    said = m.generate(z, labels=m.label_ids(["positive", "negative"]), max_length=8)
+    assert said[0][3] == good and said[1][3] == bad
+    assert m.log_likelihood(z[:1], ids[:1], lengths[:1], labels=m.label_ids("positive")) > \
+        m.log_likelihood(z[:1], ids[:1], lengths[:1], labels=m.label_ids("negative"))
+
+
+def test_conditional_vae_refuses_missing_unknown_or_surplus_labels(tmp_path):
+    m = _conditional().eval()
+    ids, lengths = random_batch(B=2)
+    for call in (lambda: m(ids, lengths), lambda: m.encode(ids, lengths), lambda: m.generate(n=2)):
+        with pytest.raises(ValueError, match=r"needs labels= \(label: negative, positive\)"):
+            call()
+    with pytest.raises(ValueError, match="unknown label 'happy'; this model knows 'negative', 'positive'"):
+        m.label_ids(["positive", "happy"])
+    with pytest.raises(ValueError, match="3 labels for 2 sentences"):
+        m.encode(ids, lengths, labels=m.label_ids("positive", 3))
+    plain = build().eval()
+    with pytest.raises(ValueError, match="has no label"):
+        plain.encode(ids, lengths, labels=torch.tensor([0, 1]))
+    with pytest.raises(ValueError, match="has no label"):
+        plain.label_ids("positive")
+    with pytest.raises(ConfigError, match="at least two labels"):
+        from textgen.vae.configuration import ConditionConfig
+        tiny(condition=ConditionConfig(labels=["only"])).validate()
+    # the label vocabulary travels with the folder; old folders (no condition key) load unconditional
+    from textgen.tokenization import Tokenizer
+
+    m.save_pretrained(tmp_path / "cvae", tokenizer=Tokenizer.from_vocab([f"w{i}" for i in range(V - 4)]))
+    again = SentenceVAE.from_pretrained(tmp_path / "cvae")
+    assert again.labels == ["negative", "positive"] and again.config.condition.column == "label"
+    assert SentenceVAE(config_from_dict(SentenceVAEConfig, {"vocab_size": V})).labels == []

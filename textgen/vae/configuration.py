@@ -10,7 +10,7 @@ from typing import Literal, Optional
 from textgen.core.config import DataConfig, RuntimeConfig, TokenizerConfig, check, check_out_dir
 from textgen.vae.schedules import KLScheduleConfig
 
-__all__ = ["SentenceVAEConfig", "OptimConfig", "TrainConfig", "VAERunConfig"]
+__all__ = ["ConditionConfig", "SentenceVAEConfig", "OptimConfig", "TrainConfig", "VAERunConfig"]
 
 
 # ----------------------------------------------------------------------------- the model
@@ -19,6 +19,25 @@ Arch = Literal["lstm", "gru", "transformer"]
 
 
 # ----------------------------------------------------------------------------- config
+
+@dataclass
+class ConditionConfig:
+    """A categorical label the conditional VAE (Sohn et al. 2015) reads beside z: its corpus ``column`` and its
+    vocabulary ``labels``, embedded in ``size`` dimensions and fed to the encoder (q(z | x, y)) and to the
+    decoder (p(x | z, y), wherever z goes: the initial state and, with ``z_concat_input``, every step)."""
+
+    labels: list[str] = field(default_factory=list)
+    column: str = "label"
+    size: int = 16
+
+    def validate(self) -> None:
+        check(len(self.labels) >= 2, "condition.labels", f"needs at least two labels, got {self.labels!r}")
+        check(all(isinstance(x, str) and x.strip() for x in self.labels), "condition.labels",
+              f"must be non-empty strings, got {self.labels!r}")
+        check(len(set(self.labels)) == len(self.labels), "condition.labels", f"must be distinct, got {self.labels!r}")
+        check(self.size >= 1, "condition.size", f"must be >= 1, got {self.size}")
+        check(bool(self.column.strip()), "condition.column", "must name the corpus column holding the label")
+
 
 @dataclass
 class SentenceVAEConfig:
@@ -71,6 +90,9 @@ class SentenceVAEConfig:
     share_embeddings: bool = True   # one embedding table for the encoder and the decoder
     tie_embeddings: bool = False    # decoder output projection = decoder input embedding
 
+    # conditional VAE: a label beside z (None: unconditional)
+    condition: Optional[ConditionConfig] = None
+
     def approx_parameters(self) -> int:
         """The parameter count these sizes give, to within a few percent (embeddings, RNN or Transformer
         layers, the posterior and z projections, the output layer): enough to refuse a typo before allocating."""
@@ -122,6 +144,9 @@ class SentenceVAEConfig:
                   f"must be divisible by num_heads={self.num_heads} for a Transformer, got {self.hidden_size}")
         if self.positional == "sinusoidal" and uses_transformer:
             check(self.hidden_size % 2 == 0, "hidden_size", f"must be even for sinusoidal positions, got {self.hidden_size}")
+        if self.condition is not None:
+            self.condition.validate()
+            check(self.mode == "vae", "condition", f"a label needs mode='vae' (got {self.mode!r})")
         if self.mode != "lm":
             check(not (self.bidirectional and self.encoder == "transformer"), "bidirectional",
                   "applies to RNN encoders only (a Transformer encoder already sees both sides); set it to false")

@@ -149,11 +149,13 @@ class RNNEncoder(nn.Module):
         self.dropout = nn.Dropout(c.dropout)
         self.variational = c.mode == "vae"
         out = 2 * c.latent_size if self.variational else c.latent_size
-        self.head = nn.Linear(self.num_directions * hidden, out)
+        self.head = nn.Linear(self.num_directions * hidden + _condition_size(c), out)
 
-    def forward(self, input_ids: Tensor, lengths_cpu: Tensor, return_states: bool = False):
+    def forward(self, input_ids: Tensor, lengths_cpu: Tensor, return_states: bool = False,
+                condition: Optional[Tensor] = None):
         """``(mu, logvar)``, each (B, Z) (``logvar`` None for an auto-encoder); with ``return_states`` also the
-        top layer's per-token outputs (B, T, H * directions), zeros at padding for a bidirectional RNN."""
+        top layer's per-token outputs (B, T, H * directions), zeros at padding for a bidirectional RNN.
+        ``condition`` (B, C), a conditional VAE's label embedding, joins the summary before the head."""
         B, T = input_ids.shape
         x = self.embed_dropout(self.embedding(input_ids))                           # (B, T, E)
         if self.num_directions == 1:
@@ -171,7 +173,10 @@ class RNNEncoder(nn.Module):
             h_n = h_n.view(-1, 2, B, h_n.size(-1))[-1]                              # (2, B, H) top layer
             h = h_n.transpose(0, 1).reshape(B, -1)                                  # (B, 2H)
             states = pad_packed_sequence(out, batch_first=True, total_length=T)[0] if return_states else None
-        out = self.head(self.dropout(h))                                            # (B, 2Z) or (B, Z)
+        h = self.dropout(h)
+        if condition is not None:
+            h = torch.cat([h, condition.to(h.dtype)], dim=-1)                       # (B, H' + C): q(z | x, y)
+        out = self.head(h)                                                          # (B, 2Z) or (B, Z)
         mu, logvar = (out, None) if not self.variational else out.chunk(2, dim=-1)  # (B, Z) each
         return (mu, logvar, states) if return_states else (mu, logvar)
 
@@ -192,9 +197,10 @@ class TransformerEncoder(nn.Module):
         self.blocks = nn.ModuleList(Block(D, c.num_heads, c.ff_size, c.dropout) for _ in range(c.encoder_layers))
         self.ln_f = nn.LayerNorm(D)
         self.variational = c.mode == "vae"
-        self.head = nn.Linear(D, 2 * c.latent_size if self.variational else c.latent_size)
+        self.head = nn.Linear(D + _condition_size(c), 2 * c.latent_size if self.variational else c.latent_size)
 
-    def forward(self, input_ids: Tensor, lengths_cpu: Tensor, return_states: bool = False):
+    def forward(self, input_ids: Tensor, lengths_cpu: Tensor, return_states: bool = False,
+                condition: Optional[Tensor] = None):
         """``(mu, logvar)`` as :class:`RNNEncoder`; with ``return_states`` also the final per-token states (B, T, D)."""
         B, T = input_ids.shape
         lengths = lengths_cpu.to(input_ids.device, non_blocking=True)
@@ -213,11 +219,17 @@ class TransformerEncoder(nn.Module):
         else:
             w = keep.to(x.dtype)[..., None]                                         # (B, T, 1)
             h = (x * w).sum(1) / w.sum(1)                                           # (B, D) masked mean
+        if condition is not None:
+            h = torch.cat([h, condition.to(h.dtype)], dim=-1)                       # (B, D + C): q(z | x, y)
         out = self.head(h)
         mu, logvar = (out, None) if not self.variational else out.chunk(2, dim=-1)  # (B, Z) each
         if return_states:
             return mu, logvar, (x[:, 1:] if self.cls is not None else x)            # (B, T, D)
         return mu, logvar
+
+
+def _condition_size(config: "SentenceVAEConfig") -> int:
+    return config.condition.size if config.condition is not None else 0
 
 
 def build_encoder(config: "SentenceVAEConfig", embedding: nn.Embedding) -> nn.Module:

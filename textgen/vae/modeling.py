@@ -20,9 +20,10 @@ Gaussian KL), then the model.
 """
 from __future__ import annotations
 
+import dataclasses
 import re
 from dataclasses import dataclass
-from typing import Literal, Optional
+from typing import Literal, Optional, Sequence
 
 import torch
 import torch.nn as nn
@@ -107,7 +108,11 @@ class SentenceVAE(PretrainedMixin, nn.Module):
         self.embedding = self._new_embedding()
         self.encoder = None if c.mode == "lm" else build_encoder(c, self.embedding)
         dec_embedding = self.embedding if c.share_embeddings or c.mode == "lm" else self._new_embedding()
-        self.decoder = build_decoder(c, dec_embedding)
+        # A conditional VAE's decoder reads the code [z, y] (B, Z + C) wherever a plain one reads z.
+        cond = c.condition
+        self.label_embedding = nn.Embedding(len(cond.labels), cond.size) if cond is not None else None
+        dec_config = dataclasses.replace(c, latent_size=c.latent_size + cond.size) if cond is not None else c
+        self.decoder = build_decoder(dec_config, dec_embedding)
 
     def _new_embedding(self) -> nn.Embedding:
         c = self.config
@@ -128,12 +133,14 @@ class SentenceVAE(PretrainedMixin, nn.Module):
     # -------------------------------------------------------------- training forward
 
     def forward(self, input_ids: Tensor, lengths: Tensor, *, sample: bool = True,
-                word_drop: Optional[bool] = None, num_samples: int = 1) -> VAEOutput:
+                word_drop: Optional[bool] = None, num_samples: int = 1, labels: Optional[Tensor] = None) -> VAEOutput:
         """Per-sentence reconstruction NLL and KL. ``sample=False`` decodes z = mu (no noise).
         ``word_drop`` applies word dropout to the decoder's inputs (default: in training mode).
         ``num_samples=K > 1`` (VAE only) decodes K posterior samples per sentence, for the importance-weighted
-        objective: ``z`` is then (K, B, Z) and ``rec_nll`` (K, B)."""
+        objective: ``z`` is then (K, B, Z) and ``rec_nll`` (K, B). ``labels`` (B,) label ids, for a
+        conditional VAE (``config.condition``) only: q(z | x, y) and p(x | z, y)."""
         c = self.config
+        y = self._label_vectors(labels, input_ids.size(0), "forward")              # (B, C) or None
         if num_samples != 1 and (c.mode != "vae" or not sample or num_samples < 1):
             raise ValueError(f"num_samples={num_samples}: several posterior samples need mode='vae' and sample=True "
                              f"(got mode={c.mode!r}, sample={sample}); use num_samples=1")
@@ -145,7 +152,7 @@ class SentenceVAE(PretrainedMixin, nn.Module):
             mu = logvar = z = None
             kl_per_dim = input_ids.new_zeros((B, 0), dtype=torch.float32)
         else:
-            mu, logvar = self.encoder(input_ids, lengths_cpu)                       # (B, Z) each
+            mu, logvar = self.encoder(input_ids, lengths_cpu, condition=y)          # (B, Z) each
             if c.mode == "vae":
                 if num_samples > 1:                                                 # (K, B, Z)
                     z = self._reparameterize(mu.expand(num_samples, -1, -1), logvar.expand(num_samples, -1, -1))
@@ -157,10 +164,11 @@ class SentenceVAE(PretrainedMixin, nn.Module):
                 kl_per_dim = torch.zeros_like(mu, dtype=torch.float32)
         word_drop = self.training if word_drop is None else word_drop
         if num_samples > 1:  # row s*B + i is sample s of sentence i
-            rec = self._rec_nll(z.reshape(num_samples * B, -1), input_ids.repeat(num_samples, 1),
+            code = self._with_label(z.reshape(num_samples * B, -1), y.repeat(num_samples, 1) if y is not None else None)
+            rec = self._rec_nll(code, input_ids.repeat(num_samples, 1),
                                 lengths_cpu.repeat(num_samples), word_drop=word_drop).view(num_samples, B)  # (K, B)
         else:
-            rec = self._rec_nll(z, input_ids, lengths_cpu, word_drop=word_drop)    # (B,)
+            rec = self._rec_nll(self._with_label(z, y), input_ids, lengths_cpu, word_drop=word_drop)    # (B,)
         return VAEOutput(
             rec_nll=rec, kl=kl_per_dim.sum(-1), kl_per_dim=kl_per_dim, mu=mu, logvar=logvar, z=z,
             num_tokens=lengths_cpu.to(input_ids.device, non_blocking=True), variational=c.mode == "vae",
@@ -213,13 +221,15 @@ class SentenceVAE(PretrainedMixin, nn.Module):
             raise ValueError(f"{verb}: a model with mode='lm' has no encoder and no latent code")
 
     @torch.no_grad()
-    def encode(self, input_ids: Tensor, lengths: Tensor) -> tuple[Tensor, Optional[Tensor]]:
-        """Posterior parameters ``mu, logvar`` (B, Z); ``logvar`` is None for an auto-encoder."""
+    def encode(self, input_ids: Tensor, lengths: Tensor, labels: Optional[Tensor] = None) -> tuple[Tensor, Optional[Tensor]]:
+        """Posterior parameters ``mu, logvar`` (B, Z); ``logvar`` is None for an auto-encoder. A conditional VAE
+        needs the sentences' ``labels`` (B,) ids: q(z | x, y)."""
         self._require_latent("encode")
+        y = self._label_vectors(labels, input_ids.size(0), "encode")
         lengths_cpu = lengths.to("cpu")
         input_ids = input_ids[:, : int(lengths_cpu.max())]
         self._check_length(input_ids.size(1))
-        return self.encoder(input_ids, lengths_cpu)
+        return self.encoder(input_ids, lengths_cpu, condition=y)
 
     @torch.no_grad()
     def reparameterize(self, mu: Tensor, logvar: Optional[Tensor],
@@ -235,37 +245,82 @@ class SentenceVAE(PretrainedMixin, nn.Module):
         return randn((n, self.config.latent_size), device=self.device, generator=generator)
 
     @torch.no_grad()
-    def decode(self, z: Optional[Tensor], input_ids: Tensor, lengths: Tensor) -> Tensor:
+    def decode(self, z: Optional[Tensor], input_ids: Tensor, lengths: Tensor, labels: Optional[Tensor] = None) -> Tensor:
         """Teacher-forced log p(x_t | x_<t, z) over the whole vocabulary: (B, T, V).
 
         The one verb that materialises the full tensor; positions at or past ``lengths`` hold values
         computed from padding and mean nothing. ``z`` is ignored (may be None) for mode='lm'.
         """
-        z = self._z_for_decoder(z)
+        z = self._z_for_decoder(z, labels, "decode")
         feats = self._features(z, input_ids, lengths.to("cpu"), word_drop=False)   # (B, T, F)
         return F.log_softmax(self.decoder.head(feats).float(), dim=-1)               # (B, T, V)
 
     @torch.no_grad()
-    def log_likelihood(self, z: Optional[Tensor], input_ids: Tensor, lengths: Tensor) -> Tensor:
+    def log_likelihood(self, z: Optional[Tensor], input_ids: Tensor, lengths: Tensor,
+                       labels: Optional[Tensor] = None) -> Tensor:
         """log p(x|z) summed over tokens (incl. <eos>): (B,). To score K codes per sentence, repeat the
         inputs: ``z`` (B*K, Z) with ``input_ids.repeat(K, 1)`` and ``lengths.repeat(K)``."""
-        z = self._z_for_decoder(z)
+        z = self._z_for_decoder(z, labels, "log_likelihood")
         lengths_cpu = lengths.to("cpu")
         return -self._rec_nll(z, input_ids[:, : int(lengths_cpu.max())], lengths_cpu, word_drop=False)
 
-    def _z_for_decoder(self, z: Optional[Tensor]) -> Optional[Tensor]:
+    def _z_for_decoder(self, z: Optional[Tensor], labels: Optional[Tensor] = None, verb: str = "decode") -> Optional[Tensor]:
+        """The decoder's code: z, or [z, y] for a conditional VAE (B, Z + C)."""
         if self.config.mode == "lm":
             return None
         if z is None:
             raise ValueError("z is required: pass codes of shape (B, latent_size) (e.g. from encode or sample_prior)")
-        return z.to(self.embedding.weight.dtype)
+        z = z.to(self.embedding.weight.dtype)
+        return self._with_label(z, self._label_vectors(labels, z.size(0), verb))
+
+    # -------------------------------------------------------------- the label of a conditional VAE
+
+    @property
+    def labels(self) -> list[str]:
+        """The label vocabulary of a conditional VAE ([] for an unconditional one)."""
+        return list(self.config.condition.labels) if self.config.condition is not None else []
+
+    def label_ids(self, labels: Sequence[str] | str, n: Optional[int] = None) -> Tensor:
+        """Label names -> ids (B,) on the model's device; one name with ``n`` repeats it. An unknown name is an
+        error that lists the known ones."""
+        if self.config.condition is None:
+            raise ValueError("this model has no label (it was trained without model.condition); load a conditional "
+                             "VAE to generate for a label")
+        names = [labels] * (n or 1) if isinstance(labels, str) else list(labels)
+        known = self.config.condition.labels
+        for name in names:
+            if name not in known:
+                shown = repr(name) if len(str(name)) <= 60 else repr(str(name)[:57] + "...")
+                raise ValueError(f"unknown label {shown}; this model knows {', '.join(map(repr, known))}")
+        return torch.tensor([known.index(x) for x in names], dtype=torch.long, device=self.device)
+
+    def _label_vectors(self, labels: Optional[Tensor], batch: int, verb: str) -> Optional[Tensor]:
+        """The label embeddings (B, C) of a conditional VAE; checks that labels come exactly when needed."""
+        cond = self.config.condition
+        if cond is None:
+            if labels is not None:
+                raise ValueError(f"{verb}: this model has no label (trained without model.condition); drop labels=")
+            return None
+        if labels is None:
+            raise ValueError(f"{verb}: this conditional VAE needs labels= ({cond.column}: "
+                             f"{', '.join(cond.labels)}), as ids from model.label_ids([...])")
+        labels = torch.as_tensor(labels, device=self.device).long().view(-1)
+        if labels.numel() != batch:
+            raise ValueError(f"{verb}: {labels.numel()} labels for {batch} sentences; pass one label per sentence")
+        if bool(((labels < 0) | (labels >= len(cond.labels))).any()):
+            raise ValueError(f"{verb}: label ids must be in [0, {len(cond.labels)}), got {labels.tolist()[:8]}")
+        return self.label_embedding(labels)                                          # (B, C)
+
+    @staticmethod
+    def _with_label(z: Optional[Tensor], y: Optional[Tensor]) -> Optional[Tensor]:
+        return z if y is None or z is None else torch.cat([z, y.to(z.dtype)], dim=-1)   # (B, Z + C)
 
     @torch.no_grad()
     def generate(self, z: Optional[Tensor] = None, *, n: Optional[int] = None,
                  strategy: Literal["greedy", "beam", "sample"] = "greedy", beam_size: int = 5,
                  top_k: int = 0, top_p: float = 1.0, temperature: float = 1.0, max_length: int = 50,
                  length_penalty: float = 1.0, generator: Optional[torch.Generator] = None,
-                 return_scores: bool = False):
+                 return_scores: bool = False, labels: Optional[Tensor] = None):
         """Decode sentences from codes ``z`` (B, Z): lists of token ids without ``<bos>``/``<eos>``.
 
         * ``greedy`` -- argmax at each step; ``sample`` -- ancestral sampling from the
@@ -276,6 +331,7 @@ class SentenceVAE(PretrainedMixin, nn.Module):
         * ``max_length`` counts ``<eos>``; ``<pad>`` and ``<bos>`` are never generated.
         * ``return_scores=True`` also returns ``log p(sequence | z)`` (B,): the sum of the model's
           log-probabilities of the generated tokens incl. ``<eos>`` (no temperature, no filtering).
+        * ``labels`` (B,) label ids: a conditional VAE decodes p(x | z, y) (required there, refused elsewhere).
         """
         c = self.config
         if strategy not in ("greedy", "beam", "sample"):
@@ -300,6 +356,11 @@ class SentenceVAE(PretrainedMixin, nn.Module):
         else:
             z = z.to(self.embedding.weight.dtype)
             n = z.size(0)
+
+        if c.mode != "lm":
+            z = self._with_label(z, self._label_vectors(labels, n, "generate"))      # (n, Z [+ C])
+        elif labels is not None:
+            raise ValueError("generate: a language model (mode='lm') has no label; drop labels=")
 
         banned = [c.pad_id, c.bos_id]
 
