@@ -211,4 +211,6 @@ def test_eval_gan_end_to_end(tmp_path, birds240, monkeypatch):
     assert (tmp_path / "eval_real_vs_generated.png").is_file()
     # a run folder with --plots: curves over the kept checkpoints (steps 1 and 2; last/ is step 2 too)
     assert [r["step"] for r in report["curves"]] == [1, 2] and all("fid" in r for r in report["curves"])
+    bg = report["curves"][0]                                 # the background shares of each checkpoint, vs real
+    assert abs(sum(bg["background"].values()) - 1) < 1e-6 and 0 <= bg["background_tv"] <= 1
     assert (tmp_path / "eval_curves.png").is_file()

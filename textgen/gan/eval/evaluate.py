@@ -597,9 +597,11 @@ def evaluate_checkpoints(run_dir: str | Path, data_dir: str | Path, *, num_capti
                          num_images: int = 2048, with_fid: bool = True, classifier_steps: int = JUDGE_STEPS,
                          truncation: float = 1.0, seed: int = 0, device: str = "cpu",
                          show_progress: bool = True) -> list[dict]:
-    """Attribute accuracy (grammar captions) and FID of every kept checkpoint of a run: the training curves."""
+    """Attribute accuracy (grammar captions), the background shares (one image for each of 500 grammar captions,
+    read by the scene classifier, with their total variation distance from real renders) and FID of every kept
+    checkpoint of a run: the training curves."""
 
-    rows, data, features = [], None, None
+    rows, data, features, scene_clf = [], None, None, None
     for step, folder in run_checkpoints(run_dir):
         pipe = TextToImagePipeline.from_pretrained(folder, device=device)
         att = evaluate_attributes(pipe, data_dir, num_captions=num_captions, images_per_caption=1, truncation=truncation,
@@ -607,6 +609,16 @@ def evaluate_checkpoints(run_dir: str | Path, data_dir: str | Path, *, num_capti
                                   show_progress=show_progress)
         row = {"step": step, "checkpoint": str(folder), "attribute_accuracy": att["grammar"]["accuracy"],
                "chance": att["grammar"]["chance"]}
+        if scene_clf is None:
+            scene_clf, _ = load_or_train_scene_classifier(data_dir, pipe.image_size, steps=max(1, classifier_steps // 6),
+                                                          seed=seed, device=pipe.device, show_progress=show_progress)
+        if scene_clf is not None:
+            def generate(captions, n, generator):
+                return pipe(captions, num_images_per_caption=n, generator=generator, truncation=truncation).tensors
+
+            bg = scene_coverage(generate, grammar_captions(SCENE_CAPTIONS), scene_clf, pipe.image_size,
+                                generator=torch.Generator().manual_seed(seed + 3))["labels"]["background"]
+            row.update(background=bg["generated"], background_real=bg["real"], background_tv=bg["tv_distance"])
         if with_fid:
             if features is None:
                 features = InceptionFeatures(pipe.device)

@@ -37,7 +37,8 @@ def real_vs_generated_grid(pipe, data, out: str | Path, *, rows: int = 8, per_ca
 
 
 def training_curves(rows: list[dict], out: str | Path, title: str = "") -> Path:
-    """Attribute accuracy (and FID, when measured) against the training step, from ``evaluate_checkpoints``."""
+    """Attribute accuracy (and FID and the background shares, when measured) against the training step, from
+    ``evaluate_checkpoints``."""
     import matplotlib
 
     matplotlib.use("Agg")
@@ -45,7 +46,17 @@ def training_curves(rows: list[dict], out: str | Path, title: str = "") -> Path:
 
     steps = [r["step"] for r in rows]
     has_fid = all("fid" in r for r in rows)
-    fig, axes = plt.subplots(1, 2 if has_fid else 1, figsize=(10 if has_fid else 5, 3.6), squeeze=False)
+    has_bg = all("background" in r for r in rows)
+    panels = 1 + has_fid + has_bg
+    fig, axes = plt.subplots(1, panels, figsize=(5 * panels, 3.6), squeeze=False)
+    if has_bg:
+        ax = axes[0][panels - 1]
+        for k, (name, real) in enumerate(rows[0]["background_real"].items()):
+            colour = f"C{k}"
+            ax.plot(steps, [100 * r["background"][name] for r in rows], marker="o", color=colour, label=name)
+            ax.axhline(100 * real, ls="--", color=colour, lw=0.8)
+        ax.set(xlabel="training step", ylabel="share of images (%)", title="backgrounds (dashed: real renders)")
+        ax.legend()
     ax = axes[0][0]
     ax.plot(steps, [100 * r["attribute_accuracy"] for r in rows], marker="o", label="generated")
     ax.plot(steps, [100 * r["chance"] for r in rows], ls="--", color="gray", label="chance")
