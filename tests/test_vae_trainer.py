@@ -6,6 +6,7 @@ import math
 import pytest
 import torch
 
+from conftest import tiny_vae_run
 from textgen.core.checkpoint import CheckpointError
 from textgen.cli import main
 from textgen.core.config import ConfigError, load_config
@@ -539,3 +540,34 @@ def test_compare_nll_pairs_the_same_sentences_and_refuses_another_tokenizer(tmp_
     VAETrainer(tiny_config(tmp_path, corpus, "other", "model.mode=lm", "tokenizer.min_freq=5", "train.max_steps=1")).fit()
     with pytest.raises(ValueError, match="another tokenizer"):
         compare_nll([lm, tmp_path / "other" / "last"], valid, iw_samples=5, device="cpu")
+
+
+def test_conditional_vae_trains_on_labelled_rows_and_evaluates_with_their_labels(tmp_path, capsys):
+    """A cVAE run reads model.condition's column, skips rows without a known label (saying how many), trains,
+    saves a folder with its labels, and eval-vae scores held-out sentences under their own labels."""
+    import json
+
+    from textgen.cli import main
+    from textgen.vae.modeling import SentenceVAE
+
+    rows = [{"text": f"the film was {w} and the plot was {w} .", "label": lab}
+            for w, lab in (("good", "positive"), ("great", "positive"), ("bad", "negative"), ("awful", "negative"))] * 6
+    rows += [{"text": "see you tomorrow .", "label": None}, {"text": "a red bird .", "label": "neutral"}]
+    corpus = tmp_path / "labelled.jsonl"
+    corpus.write_text("".join(json.dumps(r) + "\n" for r in rows))
+    yaml, run = tiny_vae_run(tmp_path, "cvae", f"data.train={corpus}", f"data.valid={corpus}", "train.epochs=2",
+                             "model.condition.labels=[negative,positive]", "model.condition.size=4")
+    assert main(["train-vae", "--config", str(yaml)]) == 0
+    out = capsys.readouterr().out
+    assert "2 train sentences skipped: their 'label' is not one of the model's labels (negative, positive)" in out
+    model = SentenceVAE.from_pretrained(run / "last")
+    assert model.labels == ["negative", "positive"]
+    report = tmp_path / "eval.json"
+    assert main(["eval-vae", "--model", str(run / "last"), "--data", str(corpus), "--iw-samples", "4",
+                 "--out", str(report)]) == 0
+    r = json.loads(report.read_text())
+    assert r["num_sentences"] == 24 and r["iw_nll"] > 0 and r["kl"] >= 0
+    nolabel = tmp_path / "plain.txt"
+    nolabel.write_text("the film was good .\n")
+    assert main(["eval-vae", "--model", str(run / "last"), "--data", str(nolabel)]) == 2
+    assert "has no column 'label'" in capsys.readouterr().err

@@ -54,7 +54,8 @@ def load_model_and_split(model_dir: str | Path, data: str, device: torch.device,
     model = SentenceVAE.from_pretrained(model_dir, device=device)
     tok = copy.copy(model.tokenizer)
     tok.max_length = model.max_positions
-    split = tokenize_split(data, tok, DataConfig(train=data, text_column=text_column), model.max_positions)
+    split = tokenize_split(data, tok, DataConfig(train=data, text_column=text_column), model.max_positions,
+                           model.config.condition)        # a conditional VAE reads each sentence's label
     return model, split
 
 
@@ -71,14 +72,15 @@ def evaluate_folder(model_dir: str | Path, data: str, *, iw_samples: int = 0, ba
             raise ValueError(f"num_sentences must be >= 1, got {num_sentences}")
         # the corpus' truncated / empty counts do not apply to the subset: reported as unknown (None)
         split = dataclasses.replace(split, ids=split.ids[:num_sentences], lengths=split.lengths[:num_sentences],
-                                    num_truncated=None, num_empty=None)
+                                    num_truncated=None, num_empty=None,
+                                    labels=split.labels[:num_sentences] if split.labels is not None else None)
     n_batches = math.ceil(len(split.ids) / batch_size)
     batches = progress(iterate_batches(split, batch_size, model.tokenizer.pad_id, shuffle=False), total=n_batches,
                        enabled=show_progress, desc="eval")
     gen = torch.Generator(device=dev).manual_seed(seed)
     t0 = time.perf_counter()
     report = evaluate_vae(model, batches, iw_samples=iw_samples, generator=gen)
-    if model.config.mode != "lm" and recon_max_words > 0:
+    if model.config.mode != "lm" and recon_max_words > 0 and model.config.condition is None:
         short = [ids[:-1].tolist() for ids in split.ids if len(ids) - 1 <= recon_max_words]
         report.update(reconstruction_quality(model, short))
         report["recon_max_words"] = recon_max_words
@@ -100,12 +102,14 @@ def per_sentence_nll(model: SentenceVAE, split: TokenizedSplit, *, iw_samples: i
     model.eval()
     gen = torch.Generator(device=model.device).manual_seed(seed)
     out = []
-    for ids, lengths in iterate_batches(split, batch_size, model.tokenizer.pad_id, shuffle=False, bucketing=False):
+    for ids, lengths, *labels in iterate_batches(split, batch_size, model.tokenizer.pad_id, shuffle=False,
+                                                 bucketing=False):
         ids = ids.to(model.device)
         if model.config.mode == "lm":
             out.append(-model.log_likelihood(None, ids, lengths))
         else:
-            out.append(-iw_log_likelihood(model, ids, lengths, iw_samples, generator=gen))
+            y = labels[0].to(model.device) if labels else None
+            out.append(-iw_log_likelihood(model, ids, lengths, iw_samples, generator=gen, labels=y))
     return torch.cat(out).double().cpu()
 
 

@@ -97,22 +97,32 @@ def _eval_mode(model: torch.nn.Module) -> Iterator[None]:
         model.train(was_training)
 
 
-def _unpack(batch: Any, device: torch.device) -> tuple[Tensor, Tensor]:
+def _labelled(labels: Optional[Tensor]) -> dict[str, Tensor]:
+    """``labels=`` for a conditional VAE's calls, nothing for an unconditional one (whose verbs take none)."""
+    return {} if labels is None else {"labels": labels}
+
+
+def _unpack(batch: Any, device: torch.device) -> tuple[Tensor, Tensor, Optional[Tensor]]:
+    """``(input_ids, lengths, labels)``; labels (a conditional VAE's label ids) are the third item, the
+    ``"labels"`` key or attribute, or None."""
     if isinstance(batch, (tuple, list)):
         input_ids, lengths = batch[0], batch[1]
+        labels = batch[2] if len(batch) > 2 else None
     elif isinstance(batch, dict):
-        input_ids, lengths = batch["input_ids"], batch["lengths"]
+        input_ids, lengths, labels = batch["input_ids"], batch["lengths"], batch.get("labels")
     else:
-        input_ids, lengths = batch.input_ids, batch.lengths
+        input_ids, lengths, labels = batch.input_ids, batch.lengths, getattr(batch, "labels", None)
     input_ids, lengths = torch.as_tensor(input_ids), torch.as_tensor(lengths)
-    return input_ids.to(device), lengths.to("cpu")  # lengths stay on the host (see SentenceVAE)
+    labels = torch.as_tensor(labels).to(device) if labels is not None else None
+    return input_ids.to(device), lengths.to("cpu"), labels  # lengths stay on the host (see SentenceVAE)
 
 
 # ----------------------------------------------------------------------------- importance weighting
 
 def iw_log_weights(model: SentenceVAE, input_ids: Tensor, lengths: Tensor, num_samples: int, *,
                    mu: Optional[Tensor] = None, logvar: Optional[Tensor] = None,
-                   generator: Optional[torch.Generator] = None, max_rows: int = 512) -> tuple[Tensor, Tensor]:
+                   generator: Optional[torch.Generator] = None, max_rows: int = 512,
+                   labels: Optional[Tensor] = None) -> tuple[Tensor, Tensor]:
     """Log importance weights ``log p(x|z_k) + log p(z_k) - log q(z_k|x)`` of K = ``num_samples`` posterior samples
     z_k ~ q(z|x), and the ``log p(x|z_k)`` inside them: two (K, B) tensors.
 
@@ -123,7 +133,7 @@ def iw_log_weights(model: SentenceVAE, input_ids: Tensor, lengths: Tensor, num_s
     if num_samples < 1:
         raise ValueError(f"num_samples must be >= 1, got {num_samples}")
     if mu is None or logvar is None:
-        mu, logvar = model.encode(input_ids, lengths)
+        mu, logvar = model.encode(input_ids, lengths, **_labelled(labels))
     B = input_ids.size(0)
     chunk = max(1, min(num_samples, max_rows // max(B, 1)))
     log_w, log_p = [], []
@@ -133,7 +143,8 @@ def iw_log_weights(model: SentenceVAE, input_ids: Tensor, lengths: Tensor, num_s
             m = min(chunk, num_samples - done)
             mu_r, logvar_r = mu.repeat(m, 1), logvar.repeat(m, 1)                  # (m*B, Z), row s*B + i
             z = model.reparameterize(mu_r, logvar_r, generator)
-            log_px_z = model.log_likelihood(z, input_ids.repeat(m, 1), lengths.repeat(m))  # (m*B,)
+            log_px_z = model.log_likelihood(z, input_ids.repeat(m, 1), lengths.repeat(m),
+                                            **_labelled(labels.repeat(m) if labels is not None else None))  # (m*B,)
             lw = log_importance_weight(log_px_z, z.float(), mu_r.float(), logvar_r.float())
             log_w.append(lw.view(m, B))
             log_p.append(log_px_z.view(m, B))
@@ -143,9 +154,11 @@ def iw_log_weights(model: SentenceVAE, input_ids: Tensor, lengths: Tensor, num_s
 
 def iw_log_likelihood(model: SentenceVAE, input_ids: Tensor, lengths: Tensor, num_samples: int, *,
                       mu: Optional[Tensor] = None, logvar: Optional[Tensor] = None,
-                      generator: Optional[torch.Generator] = None, max_rows: int = 512) -> Tensor:
-    """Importance-weighted estimate of log p(x) with K = ``num_samples`` posterior samples (Burda et al. 2016): (B,)."""
-    log_w, _ = iw_log_weights(model, input_ids, lengths, num_samples, mu=mu, logvar=logvar,
+                      generator: Optional[torch.Generator] = None, max_rows: int = 512,
+                      labels: Optional[Tensor] = None) -> Tensor:
+    """Importance-weighted estimate of log p(x) with K = ``num_samples`` posterior samples (Burda et al. 2016): (B,);
+    with a conditional VAE's ``labels``, of log p(x | y)."""
+    log_w, _ = iw_log_weights(model, input_ids, lengths, num_samples, mu=mu, logvar=logvar, labels=labels,
                               generator=generator, max_rows=max_rows)
     return torch.logsumexp(log_w, dim=0) - math.log(num_samples)                    # (B,)
 
@@ -202,8 +215,8 @@ def mutual_information(model: SentenceVAE, batches: Iterable, generator: Optiona
     total, count = 0.0, 0
     with _eval_mode(model):
         for batch in batches:
-            input_ids, lengths = _unpack(batch, model.device)
-            mu, logvar = model.encode(input_ids, lengths)
+            input_ids, lengths, labels = _unpack(batch, model.device)
+            mu, logvar = model.encode(input_ids, lengths, **_labelled(labels))
             total += float(mutual_information_batch(mu, logvar, generator)) * mu.size(0)
             count += mu.size(0)
     return total / max(count, 1)
@@ -233,8 +246,8 @@ def active_units(model: SentenceVAE, batches: Iterable, threshold: float = 0.01)
     moments = _Moments()
     with _eval_mode(model):
         for batch in batches:
-            input_ids, lengths = _unpack(batch, model.device)
-            mu, _ = model.encode(input_ids, lengths)
+            input_ids, lengths, labels = _unpack(batch, model.device)
+            mu, _ = model.encode(input_ids, lengths, **_labelled(labels))
             moments.add(mu)
     var = moments.variance().cpu()
     return int((var > threshold).sum()), var
@@ -280,27 +293,27 @@ def evaluate_vae(model: SentenceVAE, batches: Iterable, iw_samples: int = 0,
     ess_min = math.inf
     with _eval_mode(model):
         for batch in batches:
-            input_ids, lengths = _unpack(batch, model.device)
+            input_ids, lengths, labels = _unpack(batch, model.device)
             B = input_ids.size(0)
             n_sent += B
             n_tok += int(lengths.sum())
             if mode == "lm":
                 rec_sum += float(-model.log_likelihood(None, input_ids, lengths).double().sum())
                 continue
-            mu, logvar = model.encode(input_ids, lengths)
+            mu, logvar = model.encode(input_ids, lengths, **_labelled(labels))
             moments.add(mu)
-            rec_mu = -model.log_likelihood(mu, input_ids, lengths)
+            rec_mu = -model.log_likelihood(mu, input_ids, lengths, **_labelled(labels))
             rec_mu_sum += float(rec_mu.double().sum())
             if mode == "ae":
                 rec_sum += float(rec_mu.double().sum())
                 continue
             z = model.reparameterize(mu, logvar, generator)
-            rec_sum += float(-model.log_likelihood(z, input_ids, lengths).double().sum())
+            rec_sum += float(-model.log_likelihood(z, input_ids, lengths, **_labelled(labels)).double().sum())
             kl_sum += float(gaussian_kl(mu.float(), logvar.float()).sum().double())
             mi_sum += float(mutual_information_batch(mu, logvar, generator)) * B
             if use_iw:
                 log_w, log_px_z = iw_log_weights(model, input_ids, lengths, iw_samples, mu=mu, logvar=logvar,
-                                                 generator=generator, max_rows=iw_max_rows)
+                                                 generator=generator, max_rows=iw_max_rows, labels=labels)
                 for k, v in iw_nll_by_samples(log_w, curve_ks).items():          # k = K is the IW-NLL itself
                     iw_sums[k] += v * B
                 post = true_posterior_kl(log_w, log_px_z)

@@ -69,6 +69,8 @@ class TokenizedSplit:
     lengths: np.ndarray
     num_truncated: int = 0
     num_empty: int = 0
+    labels: Optional[np.ndarray] = None    # a conditional VAE's label ids, one per sentence
+    num_unlabelled: int = 0                # sentences dropped: their label is not in the model's vocabulary
 
     @property
     def num_tokens(self) -> int:
@@ -85,8 +87,9 @@ def pad_batch(ids: list[np.ndarray], pad_id: int) -> tuple[torch.Tensor, torch.T
 
 
 def iterate_batches(split: TokenizedSplit, batch_size: int, pad_id: int, *, shuffle: bool, seed: int = 0,
-                    epoch: int = 0, bucketing: bool = True, skip: int = 0) -> Iterator[tuple[torch.Tensor, torch.Tensor]]:
-    """Length-bucketed (or, without ``bucketing``, plain) batches; ``skip`` drops the first batches on resume."""
+                    epoch: int = 0, bucketing: bool = True, skip: int = 0) -> Iterator[tuple[torch.Tensor, ...]]:
+    """Length-bucketed (or, without ``bucketing``, plain) ``(input_ids, lengths)`` batches, with the label ids
+    as a third item when the split has labels; ``skip`` drops the first batches on resume."""
 
     if bucketing:
         sampler = BucketBatchSampler(split.lengths.tolist(), batch_size, shuffle=shuffle, seed=seed)
@@ -96,15 +99,34 @@ def iterate_batches(split: TokenizedSplit, batch_size: int, pad_id: int, *, shuf
         order = np.random.default_rng(seed + epoch).permutation(len(split.ids)) if shuffle else np.arange(len(split.ids))
         batches = [order[i:i + batch_size].tolist() for i in range(0, len(order), batch_size)]
     for b in batches[skip:]:
-        yield pad_batch([split.ids[i] for i in b], pad_id)
+        ids, lengths = pad_batch([split.ids[i] for i in b], pad_id)
+        if split.labels is None:
+            yield ids, lengths
+        else:
+            yield ids, lengths, torch.from_numpy(split.labels[b])
 
 
-def tokenize_split(spec: str, tokenizer, cfg: DataConfig, max_length: Optional[int]) -> TokenizedSplit:
+def tokenize_split(spec: str, tokenizer, cfg: DataConfig, max_length: Optional[int], condition=None) -> TokenizedSplit:
+    """Tokenize a corpus; with a :class:`~textgen.vae.configuration.ConditionConfig`, also read each sentence's
+    label from its ``column`` and keep only the sentences whose label is in the vocabulary (counted)."""
     ds = load_corpus(spec, text_column=cfg.text_column, errors=cfg.errors)
+    if condition is not None and condition.column not in ds.column_names:
+        raise ValueError(f"{spec} has no column {condition.column!r} for the model's label (model.condition.column); "
+                         f"its columns are {', '.join(map(repr, ds.column_names))}")
     tds, stats = tokenize_dataset(ds, tokenizer, max_length=max_length, add_bos=False, add_eos=True)
     ids = [np.asarray(x, dtype=np.int64) for x in tds["input_ids"]]
+    labels, dropped = None, 0
+    if condition is not None:
+        index = {name: k for k, name in enumerate(condition.labels)}
+        raw = [index.get(v, -1) if isinstance(v, str) else -1 for v in tds[condition.column]]
+        keep = [i for i, k in enumerate(raw) if k >= 0]
+        dropped = len(ids) - len(keep)
+        if not keep:
+            raise ValueError(f"no sentence of {spec} has a label in {condition.labels} (column {condition.column!r})")
+        ids, labels = [ids[i] for i in keep], np.asarray([raw[i] for i in keep], dtype=np.int64)
     return TokenizedSplit(ids=ids, lengths=np.asarray([len(x) for x in ids], dtype=np.int64),
-                          num_truncated=stats.num_truncated, num_empty=stats.num_empty_dropped)
+                          num_truncated=stats.num_truncated, num_empty=stats.num_empty_dropped,
+                          labels=labels, num_unlabelled=dropped)
 
 
 def training_finished(cfg: VAERunConfig) -> bool:
@@ -187,9 +209,14 @@ class VAETrainer:
         max_len = cfg.model.max_length if cfg.tokenizer.max_length is None else min(cfg.tokenizer.max_length, cfg.model.max_length)
         self.max_length = max_len
         if splits is None:
-            splits = {"train": tokenize_split(cfg.data.train, self.tokenizer, cfg.data, max_len)}
+            cond = cfg.model.condition
+            splits = {"train": tokenize_split(cfg.data.train, self.tokenizer, cfg.data, max_len, cond)}
             if cfg.data.valid:
-                splits["valid"] = tokenize_split(cfg.data.valid, self.tokenizer, cfg.data, max_len)
+                splits["valid"] = tokenize_split(cfg.data.valid, self.tokenizer, cfg.data, max_len, cond)
+            for name, split in splits.items():
+                if split.num_unlabelled and self.dist.is_main:
+                    print(f"note: {split.num_unlabelled:,} {name} sentences skipped: their {cond.column!r} is not one "
+                          f"of the model's labels ({', '.join(cond.labels)})")
         self.splits = splits
         self.batches_per_epoch = math.ceil(len(splits["train"].ids) / cfg.data.batch_size)
 
@@ -347,13 +374,14 @@ class VAETrainer:
         self.window.load_state_dict(state.get("window", {}), self.device)
 
     # -- one step ---------------------------------------------------------------------------
-    def train_step(self, input_ids: torch.Tensor, lengths: torch.Tensor):
+    def train_step(self, input_ids: torch.Tensor, lengths: torch.Tensor, labels: Optional[torch.Tensor] = None):
         cfg = self.cfg
         self.model.train()
         frozen = cfg.train.freeze_decoder
         if frozen:
             self._decoder_without_dropout()
         input_ids, lengths = input_ids.to(self.device, non_blocking=True), lengths.to(self.device)
+        labels = labels.to(self.device) if labels is not None else None
         lr = self.lr_schedule.lr_at(self.step)
         for g in self.optimizer.param_groups:
             g["lr"] = lr
@@ -373,7 +401,8 @@ class VAETrainer:
             sync = self.ddp.no_sync() if self.dist.enabled and not last else nullcontext()
             with sync:
                 with autocast(self.device, self.dtype):
-                    out = self.ddp(ids, lens, word_drop=False if frozen else None, num_samples=K)
+                    out = self.ddp(ids, lens, word_drop=False if frozen else None, num_samples=K,
+                                   labels=labels[rows] if labels is not None else None)
                 if K > 1:
                     terms = iwae_loss(out, free_bits=cfg.train.free_bits, free_bits_mode=cfg.train.free_bits_mode)
                 else:
@@ -417,14 +446,15 @@ class VAETrainer:
         K = self.cfg.train.iw_samples
         rec = kl = iw = 0.0
         n = 0
-        for input_ids, lengths in iterate_batches(split, self.cfg.train.eval_batch_size, self.tokenizer.pad_id,
-                                                  shuffle=False, bucketing=True):
+        for input_ids, lengths, *rest in iterate_batches(split, self.cfg.train.eval_batch_size, self.tokenizer.pad_id,
+                                                         shuffle=False, bucketing=True):
             input_ids, lengths = input_ids.to(self.device), lengths.to(self.device)
+            labels = rest[0].to(self.device) if rest else None
             with autocast(self.device, self.dtype):
-                out = self.model(input_ids, lengths)
+                out = self.model(input_ids, lengths, labels=labels)
                 if K > 1:
                     iw += float(iw_log_likelihood(self.model, input_ids, lengths, K, mu=out.mu,  # encoded once
-                                                  logvar=out.logvar).double().sum())
+                                                  logvar=out.logvar, labels=labels).double().sum())
             rec += out.rec_nll.float().sum().item()
             kl += out.kl.float().sum().item()
             n += len(lengths)
@@ -492,8 +522,8 @@ class VAETrainer:
         window = self.window
         if window.steps == 0:
             window.reset()                             # its clock starts now, not before the last validation
-        for input_ids, lengths in bar:
-            terms, beta, lr = self.train_step(input_ids, lengths)
+        for input_ids, lengths, *labels in bar:
+            terms, beta, lr = self.train_step(input_ids, lengths, *labels)
             stats = {"loss": terms.loss, "rec": terms.rec, "kl": terms.kl}     # summed on device: one sync per row
             if terms.iw_bound is not None:
                 stats["iw_bound"] = terms.iw_bound
