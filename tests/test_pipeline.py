@@ -14,7 +14,7 @@ from textgen.pipelines import SentenceVAEPipeline
 from textgen.tokenization.textprep import check_is_text, prepare_text
 from textgen.tokenization import Tokenizer
 
-from conftest import TINY_SENTENCES
+from conftest import TINY_SENTENCES, tiny_vae_run
 
 ROOT = Path(__file__).resolve().parents[1]
 SENTENCES = TINY_SENTENCES
@@ -349,3 +349,77 @@ def test_demo_without_the_shipped_model_says_so_and_tours_the_data(monkeypatch, 
     out = capsys.readouterr().out
     assert "missing from this installation" in out and "build_pretrained" in out
     assert "length-bucketed batches of 32" in out
+
+
+# ----------------------------------------------------------------------------- conditional VAE
+
+SENTIMENT = {"positive": ("good", "great"), "negative": ("bad", "awful")}
+
+
+@pytest.fixture(scope="module")
+def cvae(tmp_path_factory):
+    """A tiny conditional VAE on "the <thing> was <good|great|bad|awful> ." with sentiment labels."""
+    tmp = tmp_path_factory.mktemp("cvae")
+    rows = [{"text": f"the {n} was {w} .", "label": lab} for n in ("film", "plot", "cast", "story", "music", "ending")
+            for lab, words in SENTIMENT.items() for w in words]
+    corpus = tmp / "labelled.jsonl"
+    corpus.write_text("".join(json.dumps(r) + "\n" for r in rows * 2))
+    yaml, run = tiny_vae_run(tmp, "cvae", f"data.train={corpus}", "data.valid=null", "train.epochs=40",
+                             "model.condition.labels=[negative,positive]", "model.condition.size=8", "optim.lr=0.005")
+    assert main(["train-vae", "--config", str(yaml)]) == 0
+    return run / "last"
+
+
+def _sentiment_words(sentence: str) -> set[str]:
+    return {lab for lab, words in SENTIMENT.items() if any(w in sentence.split() for w in words)}
+
+
+def test_transfer_rewrites_for_the_target_label_and_labels_steer_sample_and_interpolate(cvae):
+    pipe = SentenceVAEPipeline.from_pretrained(cvae, show_progress=False)
+    assert pipe.labels == ["negative", "positive"]
+    sources = ["the plot was good .", "the music was awful ."]
+    assert pipe.predict_labels(sources) == ["positive", "negative"]           # Bayes' rule on the ELBO
+    for target in ("negative", "positive"):
+        out = pipe.transfer(sources, to=target)
+        assert out.source_labels == ["positive", "negative"] and out.target == target
+        assert all(_sentiment_words(s) == {target} for s in out.sentences), out.sentences
+    given = pipe.transfer(sources[0], to="negative", source_labels="positive")
+    assert _sentiment_words(given.sentences[0]) == {"negative"}
+    for label in ("negative", "positive"):
+        said = pipe.sample(6, label=label, generator=torch.Generator().manual_seed(0)).sentences
+        assert all(_sentiment_words(s) == {label} for s in said), said
+    path = pipe.interpolate("the plot was good .", "the cast was great .", steps=4, label="negative")
+    assert all(_sentiment_words(s) == {"negative"} for s in path.sentences), path.sentences
+
+
+def test_conditional_verbs_refuse_unknown_missing_or_pointless_labels(cvae, pipe):
+    cond = SentenceVAEPipeline.from_pretrained(cvae, show_progress=False)
+    with pytest.raises(ValueError, match="unknown label 'happy'; this model knows 'negative', 'positive'"):
+        cond.transfer(["the plot was good ."], to="happy")
+    with pytest.raises(ValueError, match="conditioned on 'label'; pass label= one of 'negative', 'positive'"):
+        cond.sample(2)
+    with pytest.raises(ValueError, match="2 labels for 1 sentences"):
+        cond.encode(["the plot was good ."], labels=["positive", "negative"])
+    with pytest.raises(ValueError, match="transfer needs a conditional VAE"):
+        pipe.transfer(["a sentence"], to="positive")
+    with pytest.raises(ValueError, match="has no label"):
+        pipe.sample(2, label="positive")
+    with pytest.raises(ValueError, match="empty"):
+        cond.transfer([""], to="positive")
+
+
+def test_transfer_and_label_on_the_command_line(cvae, capsys):
+    assert main(["transfer", "the plot was good .", "the music was awful .", "--to", "negative",
+                 "--model", str(cvae), "--json"]) == 0
+    rows = json.loads(capsys.readouterr().out)
+    assert [r["source_label"] for r in rows] == ["positive", "negative"]
+    assert all(_sentiment_words(r["output"]) == {"negative"} for r in rows), rows
+    assert main(["sample", "-n", "3", "--label", "positive", "--model", str(cvae)]) == 0
+    assert all(_sentiment_words(s) == {"positive"} for s in capsys.readouterr().out.splitlines())
+    assert main(["interpolate", "the plot was good .", "the cast was bad .", "--label", "positive",
+                 "--model", str(cvae), "--steps", "3"]) == 0
+    capsys.readouterr()
+    assert main(["transfer", "the plot was good .", "--to", "positive"]) == 2
+    assert "pass --model DIR: a conditional VAE" in capsys.readouterr().err
+    assert main(["transfer", "the plot was good .", "--to", "happy", "--model", str(cvae)]) == 2
+    assert "unknown label 'happy'" in capsys.readouterr().err

@@ -76,7 +76,7 @@ def cmd_interpolate(args: argparse.Namespace) -> int:
         raise ValueError(f"--steps must be a positive integer (points between the two sentences), got {args.steps}")
     pipe = vae_pipeline(args)
     out = pipe.interpolate(args.a, args.b, steps=args.steps, method=args.method, dedupe=not args.no_dedupe,
-                           generator=seeded_generator(args.seed), **_decoding_kwargs(args))
+                           generator=seeded_generator(args.seed), label=args.label, **_decoding_kwargs(args))
     if args.json:
         print_json({"source": out.source, "target": out.target, "method": out.method,
                      "path": [{"weight": w, "sentence": s, "endpoint": e}
@@ -94,11 +94,29 @@ def cmd_interpolate(args: argparse.Namespace) -> int:
 def cmd_sample(args: argparse.Namespace) -> int:
     """Decode sentences from codes drawn from the prior."""
     pipe = vae_pipeline(args)
-    out = pipe.sample(args.n, temperature=args.temperature, generator=seeded_generator(args.seed), **_decoding_kwargs(args))
+    out = pipe.sample(args.n, temperature=args.temperature, generator=seeded_generator(args.seed), label=args.label,
+                      **_decoding_kwargs(args))
     if args.json:
-        print_json({"sentences": out.sentences, "seed": args.seed, "temperature": args.temperature})
+        print_json({"sentences": out.sentences, "seed": args.seed, "temperature": args.temperature, "label": args.label})
     else:
         print("\n".join(out.sentences))
+    return 0
+
+
+def cmd_transfer(args: argparse.Namespace) -> int:
+    """Rewrite sentences for another label with a conditional VAE (Hu et al. 2017)."""
+    if args.model is None:
+        raise ValueError("pass --model DIR: a conditional VAE trained with model.condition (its last/ or best/ "
+                         "folder); the shipped general-English models have no label to change")
+    pipe = vae_pipeline(args)
+    out = pipe.transfer(sentences_arg(args), to=args.to, source_labels=args.source,
+                        generator=seeded_generator(args.seed), **_decoding_kwargs(args))
+    if args.json:
+        print_json([{"input": i, "source_label": src, "target_label": out.target, "output": o}
+                    for i, src, o in zip(out.inputs, out.source_labels, out.sentences)])
+    else:
+        for i, src, o in zip(out.inputs, out.source_labels, out.sentences):
+            print(f"  {i}   [{src}]\n> {o}   [{out.target}]")
     return 0
 
 
@@ -267,11 +285,20 @@ def register(add) -> None:
     p.add_argument("--steps", type=int, default=8, help="points between the two sentences (default 8)")
     p.add_argument("--method", default="slerp", choices=["slerp", "linear"])
     p.add_argument("--no-dedupe", action="store_true", help="print every point, also repeated sentences")
+    p.add_argument("--label", help="a conditional VAE: encode and decode the path under this label")
     pipeline_options(p)
     p = add("sample", cmd_sample, "decode sentences from codes drawn from the prior N(0, I)")
     p.add_argument("-n", type=int, default=5, help="number of sentences (default 5)")
     p.add_argument("--temperature", type=float, default=1.0, help="scale of the prior codes (default 1)")
+    p.add_argument("--label", help="a conditional VAE: decode under this label (e.g. positive)")
     pipeline_options(p, strategy="greedy")
+    p = add("transfer", cmd_transfer, "rewrite sentences for another label with a conditional VAE (Hu et al. 2017)")
+    p.add_argument("sentences", nargs="*", help="sentences (or use --file)")
+    p.add_argument("--file", help="text file, one sentence per line")
+    p.add_argument("--to", required=True, help="the target label, e.g. positive")
+    p.add_argument("--from", dest="source", help="the sentences' own label (default: the one the model finds likeliest)")
+    pipeline_options(p)
+    p.set_defaults(model=None)
     for name, func, help in (("reconstruct", cmd_reconstruct, "encode sentences and decode them back"),
                              ("encode", cmd_encode, "write posterior means of sentences to .npy or .jsonl")):
         p = add(name, func, help)

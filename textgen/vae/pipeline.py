@@ -48,6 +48,7 @@ __all__ = [
     "SentencesOutput",
     "InterpolationOutput",
     "AnalogyOutput",
+    "TransferOutput",
 ]
 
 Strategy = Literal["greedy", "beam", "sample"]
@@ -116,6 +117,19 @@ class AnalogyOutput:
     unknown_words: list[str] = field(default_factory=list)
 
 
+@dataclass
+class TransferOutput:
+    sentences: list[str]                 # each input rewritten for ``target``
+    inputs: list[str]                    # the inputs as the model read them
+    source_labels: list[str]             # the label each input was encoded under (given or predicted)
+    target: str
+    latents: Tensor                      # (N, Z) posterior means, shared by input and output
+    unknown_words: list[str] = field(default_factory=list)
+
+    def lines(self) -> list[str]:
+        return [f"{src} -> {self.target}: {a}\n    {b}" for src, a, b in zip(self.source_labels, self.inputs, self.sentences)]
+
+
 # ----------------------------------------------------------------------------- the pipeline
 
 class SentenceVAEPipeline:
@@ -152,20 +166,23 @@ class SentenceVAEPipeline:
 
     @torch.no_grad()
     def encode(self, sentences: Sequence[str], batch_size: int = 64, *, return_logvar: bool = False,
-               errors: Errors = "raise") -> EncodeOutput:
+               errors: Errors = "raise", labels: Optional[Sequence[str] | str] = None) -> EncodeOutput:
         """Posterior means (and, on request, log-variances) of q(z|x): (N, Z).
 
         ``errors`` says what a sentence that cannot be encoded does (empty, no known word, not text):
         ``"raise"`` (default) stops with a message naming it, ``"null"`` gives it a NaN row (``ok`` False),
-        ``"skip"`` leaves it out (``indices`` lists the input position of each row).
+        ``"skip"`` leaves it out (``indices`` lists the input position of each row). A conditional VAE
+        encodes under ``labels`` (one per sentence, or one for all): q(z | x, y).
         """
         if isinstance(sentences, (str, bytes)):
             raise ValueError(f"expected a list of sentences, got a single {type(sentences).__name__}; wrap it in a list")
         sentences = list(sentences)
         if not sentences:
             raise ValueError("no sentences given: pass at least one")
+        ids = self._label_ids(labels, len(sentences), "encode")
         chunks = list(self._engine.encode_stream(sentences, batch_size, errors=errors, output_logvar=return_logvar,
-                                                 text_errors="strict", want_texts=True))
+                                                 text_errors="strict", want_texts=True,
+                                                 labels=ids.tolist() if ids is not None else None))
         ok = torch.from_numpy(np.concatenate([c.ok for c in chunks]))
         mu = torch.cat([c.mu for c in chunks])
         logvar = torch.cat([c.logvar for c in chunks]) if return_logvar and chunks[0].logvar is not None else None
@@ -187,53 +204,130 @@ class SentenceVAEPipeline:
         return EncodeOutput(mu=mu, logvar=logvar, texts=texts, unknown_words=unknown, num_truncated=cut,
                             ok=ok, indices=indices)
 
+    # -------------------------------------------------------------- the label of a conditional VAE
+
+    @property
+    def labels(self) -> list[str]:
+        """The labels a conditional VAE generates for ([] for an unconditional model)."""
+        return self.model.labels
+
+    def _label_ids(self, labels: Optional[Sequence[str] | str], n: int, verb: str) -> Optional[Tensor]:
+        """Label names (one per item, or one for all) -> ids (n,); None stays None. Checks they fit the model."""
+        if labels is None:
+            if self.model.config.condition is not None:
+                raise ValueError(f"{verb}: this model is conditioned on {self.model.config.condition.column!r}; pass "
+                                 f"label= one of {', '.join(map(repr, self.labels))}")
+            return None
+        if self.model.config.condition is None:
+            raise ValueError(f"{verb}: this model has no label (it was trained without model.condition); drop the "
+                             "label, or load a conditional VAE")
+        names = [labels] * n if isinstance(labels, str) else list(labels)
+        if len(names) != n:
+            raise ValueError(f"{verb}: {len(names)} labels for {n} sentences; pass one label, or one per sentence")
+        return self.model.label_ids(names)
+
+    @torch.no_grad()
+    def predict_labels(self, sentences: Sequence[str], batch_size: int = 64) -> list[str]:
+        """The label a conditional VAE finds most likely for each sentence: argmax_y of the ELBO of log p(x | y)
+        under each label (Bayes' rule with a uniform prior over labels; Sohn et al. 2015)."""
+        if self.model.config.condition is None:
+            raise ValueError("predict_labels needs a conditional VAE (trained with model.condition)")
+        prepared = [t for t in self.encode(sentences, batch_size, labels=self.labels[0]).texts]
+        scores = []
+        for name in self.labels:
+            enc = self.encode(prepared, batch_size, return_logvar=True, labels=name)
+            scores.append(self._elbo(enc, name))
+        best = torch.stack(scores).argmax(0)                                            # (N,)
+        return [self.labels[int(k)] for k in best]
+
+    def _elbo(self, enc: EncodeOutput, label: str) -> Tensor:
+        """ELBO of each encoded sentence under ``label``, at z = mu (a cheap, deterministic estimate)."""
+        batch = self.tokenizer.encode_batch(enc.texts)
+        ids, lengths = batch.input_ids.to(self.device), batch.lengths
+        y = self.model.label_ids(label, len(enc.texts))
+        rec = self.model.log_likelihood(enc.mu.to(self.device), ids, lengths, labels=y).float().cpu()   # (N,)
+        kl = 0.5 * (enc.mu.pow(2) + enc.logvar.exp() - 1 - enc.logvar).sum(-1)                     # (N,)
+        return rec - kl
+
+    def transfer(self, sentences: Sequence[str] | str, to: str, *, source_labels: Optional[Sequence[str] | str] = None,
+                 strategy: Strategy = "beam", batch_size: int = 64, generator: Optional[torch.Generator] = None,
+                 **generate_kwargs) -> "TransferOutput":
+        """Rewrite each sentence for the label ``to`` (Hu et al. 2017): encode it under its own label (
+        ``source_labels``, or the one :meth:`predict_labels` finds), keep z, decode under ``to``."""
+        if isinstance(sentences, str):
+            sentences = [sentences]
+        if self.model.config.condition is None:
+            raise ValueError("transfer needs a conditional VAE (trained with model.condition): this model has no "
+                             "label to change")
+        self._label_ids(to, 1, "transfer")                                              # a known target
+        sources = list(source_labels) if isinstance(source_labels, (list, tuple)) else \
+            [source_labels] * len(sentences) if isinstance(source_labels, str) else self.predict_labels(sentences)
+        generate_kwargs.setdefault("beam_size", BEAM_SIZE)
+        enc = self.encode(sentences, batch_size, labels=sources)
+        out = self.decode(enc.mu, strategy=strategy, batch_size=batch_size, generator=generator, labels=to,
+                          **generate_kwargs)
+        return TransferOutput(sentences=out, inputs=enc.texts, source_labels=sources, target=to, latents=enc.mu,
+                              unknown_words=enc.unknown_words)
+
     @torch.no_grad()
     def decode(self, latents: Tensor, *, strategy: Strategy = "greedy", batch_size: int = 64,
-               generator: Optional[torch.Generator] = None, **generate_kwargs) -> list[str]:
+               generator: Optional[torch.Generator] = None, labels: Optional[Sequence[str] | str] = None,
+               **generate_kwargs) -> list[str]:
         """Sentences from codes (N, Z); ``generate_kwargs`` go to :meth:`SentenceVAE.generate`
         (``beam_size``, ``top_k``, ``top_p``, ``temperature``, ``max_length``). Greedy unless told otherwise; the
-        methods that decode a sentence's own code (reconstruct, interpolate, analogy) default to beam 4."""
+        methods that decode a sentence's own code (reconstruct, interpolate, analogy) default to beam 4.
+        A conditional VAE decodes under ``labels`` (one per code, or one for all): p(x | z, y)."""
         latents = torch.as_tensor(latents, dtype=torch.float32)
         if latents.dim() != 2 or latents.size(1) != self.model.config.latent_size:
             raise ValueError(f"latents must have shape (N, {self.model.config.latent_size}), got {tuple(latents.shape)}")
         if not torch.isfinite(latents).all():
             raise ValueError("latents contain NaN or infinite values")
         generate_kwargs.setdefault("max_length", self.max_length or 64)
+        label_ids = self._label_ids(labels, latents.size(0), "decode")
         out: list[str] = []
         starts = range(0, latents.size(0), batch_size)
         for start in progress(starts, enabled=self.show_progress and len(starts) > 1, desc="decode", total=len(starts)):
             z = latents[start:start + batch_size].to(self.device)
-            seqs = self.model.generate(z, strategy=strategy, generator=generator, **generate_kwargs)
+            y = {} if label_ids is None else {"labels": label_ids[start:start + batch_size]}
+            seqs = self.model.generate(z, strategy=strategy, generator=generator, **y, **generate_kwargs)
             out += [self.tokenizer.decode(s) for s in seqs]
         return out
 
     def reconstruct(self, sentences: Sequence[str], *, strategy: Strategy = "beam", batch_size: int = 64,
-                    generator: Optional[torch.Generator] = None, **generate_kwargs) -> SentencesOutput:
-        """Encode each sentence to its posterior mean and decode it back (beam search with 4 beams by default)."""
+                    generator: Optional[torch.Generator] = None, labels: Optional[Sequence[str] | str] = None,
+                    **generate_kwargs) -> SentencesOutput:
+        """Encode each sentence to its posterior mean and decode it back (beam search with 4 beams by default);
+        a conditional VAE does both under ``labels``."""
         generate_kwargs.setdefault("beam_size", BEAM_SIZE)
-        enc = self.encode(sentences, batch_size)
-        sents = self.decode(enc.mu, strategy=strategy, batch_size=batch_size, generator=generator, **generate_kwargs)
+        enc = self.encode(sentences, batch_size, labels=labels)
+        sents = self.decode(enc.mu, strategy=strategy, batch_size=batch_size, generator=generator, labels=labels,
+                            **generate_kwargs)
         return SentencesOutput(sentences=sents, latents=enc.mu, inputs=enc.texts, unknown_words=enc.unknown_words,
                                num_truncated=enc.num_truncated)
 
     def sample(self, n: int = 5, *, temperature: float = 1.0, strategy: Strategy = "greedy", batch_size: int = 64,
-               generator: Optional[torch.Generator] = None, **generate_kwargs) -> SentencesOutput:
+               generator: Optional[torch.Generator] = None, label: Optional[str] = None,
+               **generate_kwargs) -> SentencesOutput:
         """``n`` sentences decoded from z ~ N(0, temperature^2 I), the prior (temperature scales the code,
-        not the decoder's softmax; pass ``strategy="sample"`` and a ``generate_kwargs`` temperature for that)."""
+        not the decoder's softmax; pass ``strategy="sample"`` and a ``generate_kwargs`` temperature for that);
+        a conditional VAE decodes them under ``label``."""
         if self.model.config.mode != "vae":
             raise ValueError("an auto-encoder has no prior to sample from; use a VAE (mode='vae')")
         if isinstance(n, bool) or not isinstance(n, int) or n < 1:
             raise ValueError(f"n must be a positive integer, got {n!r}")
         if not temperature > 0 or not math.isfinite(temperature):
             raise ValueError(f"temperature must be a positive number, got {temperature!r}")
+        self._label_ids(label, 1, "sample")
         z = torch.randn(n, self.model.config.latent_size, generator=generator) * temperature     # (n, Z)
-        sents = self.decode(z, strategy=strategy, batch_size=batch_size, generator=generator, **generate_kwargs)
+        sents = self.decode(z, strategy=strategy, batch_size=batch_size, generator=generator, labels=label,
+                            **generate_kwargs)
         return SentencesOutput(sentences=sents, latents=z)
 
     def interpolate(self, a: str, b: str, steps: int = 8, *, method: Literal["slerp", "linear"] = "slerp",
                     strategy: Strategy = "beam", dedupe: bool = True, generator: Optional[torch.Generator] = None,
-                    **generate_kwargs) -> InterpolationOutput:
-        """Decode ``steps`` points between the posterior means of ``a`` and ``b``, plus both endpoints.
+                    label: Optional[str] = None, **generate_kwargs) -> InterpolationOutput:
+        """Decode ``steps`` points between the posterior means of ``a`` and ``b``, plus both endpoints (a
+        conditional VAE encodes both and decodes the path under ``label``).
 
         ``dedupe`` merges consecutive points that decode to the same sentence (keeping the first of each run,
         and the endpoint itself for the run that ends the path), so the path lists each change once.
@@ -242,9 +336,10 @@ class SentenceVAEPipeline:
             raise ValueError(f"steps={steps:,} is too many points for one path (at most {MAX_STEPS}); "
                              "a path of 8-20 points shows every change")
         generate_kwargs.setdefault("beam_size", BEAM_SIZE)
-        enc = self.encode([a, b])
+        self._label_ids(label, 1, "interpolate")
+        enc = self.encode([a, b], labels=label)
         path, t = latent_path(enc.mu[0], enc.mu[1], steps, method)                  # (P, Z), (P,)
-        sents = self.decode(path, strategy=strategy, generator=generator, **generate_kwargs)
+        sents = self.decode(path, strategy=strategy, generator=generator, labels=label, **generate_kwargs)
         weights = t.tolist()
         keep = list(range(len(sents)))
         if dedupe:

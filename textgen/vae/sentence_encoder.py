@@ -203,14 +203,16 @@ class SentenceEncoder:
     @torch.no_grad()
     def encode_stream(self, sentences: Iterable[Any], batch_size: int = 256, *, errors: Errors = "raise",
                       output_logvar: bool = False, chunk_size: Optional[int] = None, text_errors: str = "replace",
-                      want_texts: bool = False, what: str = "sentence", number_from: int = 0) -> Iterator[EncodedChunk]:
+                      want_texts: bool = False, what: str = "sentence", number_from: int = 0,
+                      labels: Optional[Sequence[int]] = None) -> Iterator[EncodedChunk]:
         """Encode any iterable of sentences (a list, a file object, a generator) a chunk at a time.
 
         Yields :class:`EncodedChunk` s in input order; within a chunk the items are sorted by length into
         batches of ``batch_size``. Under ``errors="raise"`` the first bad item stops the stream with its
         message; otherwise its row is NaN and ``ok`` False (``skip`` is the caller's choice to drop it).
         Messages call item ``i`` "``what`` ``i + number_from``" (``what="line", number_from=1`` for files);
-        ``Problem.index`` is always the 0-based input index.
+        ``Problem.index`` is always the 0-based input index. A conditional VAE needs ``labels``, one label id
+        per sentence (:meth:`SentenceVAE.label_ids`): q(z | x, y).
         """
         check_errors(errors)
         if isinstance(sentences, (str, bytes)):
@@ -239,7 +241,10 @@ class SentenceEncoder:
                 batch = torch.full((len(batch_rows), int(lengths.max())), pad, dtype=torch.long)   # (b, T)
                 for r, j in enumerate(batch_rows):
                     batch[r, : len(ids[j])] = torch.tensor(ids[j])
-                m, lv = self.model.encode(batch.to(self.device), lengths)                 # (b, Z) each
+                y = {}
+                if labels is not None:
+                    y = {"labels": torch.as_tensor([int(labels[start + j]) for j in batch_rows], device=self.device)}
+                m, lv = self.model.encode(batch.to(self.device), lengths, **y)            # (b, Z) each
                 index = torch.tensor(batch_rows)
                 mu[index] = m.float().cpu()
                 if logvar is not None and lv is not None:
