@@ -1,5 +1,6 @@
 """SentenceVAEPipeline and the interpolate/sample/reconstruct/encode commands, on a tiny trained model."""
 import json
+import math
 import subprocess
 import sys
 import warnings
@@ -423,3 +424,39 @@ def test_transfer_and_label_on_the_command_line(cvae, capsys):
     assert "pass --model DIR: a conditional VAE" in capsys.readouterr().err
     assert main(["transfer", "the plot was good .", "--to", "happy", "--model", str(cvae)]) == 2
     assert "unknown label 'happy'" in capsys.readouterr().err
+
+
+def test_bleu_and_content_words_on_known_cases():
+    from textgen.vae.transfer_eval import bleu, content_kept
+
+    assert bleu(["the plot was good ."], ["the plot was good ."]) == pytest.approx(100.0)
+    assert bleu(["a b c d"], ["w x y z"]) == 0.0
+    assert bleu(["the film was good fun"], ["the film was good fun ."]) == pytest.approx(100.0)   # punctuation dropped
+    assert bleu(["the film was great"], ["the film was good"]) == 0.0          # no 4-gram in common, no smoothing
+    # one word changed of five: precisions 4/5, 3/4, 2/3, 1/2; equal lengths, so no brevity penalty
+    assert bleu(["the film was really good"], ["the film was really bad"]) == pytest.approx(
+        100 * (4 / 5 * 3 / 4 * 2 / 3 * 1 / 2) ** 0.25)
+    # shorter outputs pay the brevity penalty exp(1 - r / c)
+    assert bleu(["the film was really"], ["the film was really bad"]) == pytest.approx(100 * math.exp(1 - 5 / 4))
+    assert content_kept("the story was bad .", "the plot was good .") == 0.0
+    assert content_kept("the plot was bad .", "the plot was good .") == 0.5
+    assert content_kept("anything", "it was the") is None
+
+
+def test_eval_transfer_scores_a_conditional_vae_end_to_end(cvae, tmp_path, capsys):
+    rows = [{"text": f"the {n} was {w} .", "label": lab} for n in ("film", "plot", "cast", "story", "music", "ending")
+            for lab, words in SENTIMENT.items() for w in words]
+    data = tmp_path / "held_out.jsonl"
+    data.write_text("".join(json.dumps(r) + "\n" for r in rows))
+    out = tmp_path / "transfer.json"
+    assert main(["eval-transfer", "--model", str(cvae), "--data", str(data), "--train-data", str(data),
+                 "--num-sentences", "24", "--out", str(out)]) == 0
+    r = json.loads(out.read_text())
+    assert r["sentences"] == 24 and r["transfers"] == 24 and r["classifier"]["accuracy_on_real"] == 1.0
+    assert r["transfer_accuracy"] > 0.9                      # the tiny cVAE swaps the sentiment word
+    assert 0 <= r["bleu_to_source"] < 100 and r["unchanged"] == 0.0          # 4-word sentences share few 4-grams
+    assert 0 <= r["leakage"]["probe_accuracy"] <= 1 and r["leakage"]["majority"] == 0.5
+    assert "transfer accuracy" in out.with_suffix(".md").read_text() and "Shen et al." in capsys.readouterr().out
+    assert main(["plot-latent", "--model", str(cvae), "--data", str(data), "--color-by", "label",
+                 "--out", str(tmp_path / "latent.png")]) == 0
+    assert (tmp_path / "latent.png").is_file()

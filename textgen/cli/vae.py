@@ -41,6 +41,27 @@ def cmd_eval_vae(args: argparse.Namespace) -> int:
     return 0
 
 
+def cmd_eval_transfer(args: argparse.Namespace) -> int:
+    """Attribute transfer of a conditional VAE on held-out labelled sentences: accuracy, BLEU, fluency, leakage."""
+    import json
+    from pathlib import Path
+
+    from textgen.vae.transfer_eval import evaluate_transfer, format_transfer_report
+
+    if args.num_sentences < 10:
+        raise ValueError(f"--num-sentences must be >= 10, got {args.num_sentences}")
+    report = evaluate_transfer(args.model, args.data, args.train_data, lm=args.lm, num_sentences=args.num_sentences,
+                               max_words=args.max_words, seed=args.seed, device=args.device)
+    table = format_transfer_report(report)
+    print(table)
+    out = Path(args.out)
+    out.parent.mkdir(parents=True, exist_ok=True)
+    out.write_text(json.dumps(report, indent=2) + "\n")
+    out.with_suffix(".md").write_text(table + "\n")
+    print(f"wrote {out} and {out.with_suffix('.md')}")
+    return 0
+
+
 def cmd_compare_nll(args: argparse.Namespace) -> int:
     """Paired -log p(x) of several model folders on the same sentences, with paired standard errors."""
     from textgen.vae.evaluate import compare_nll, write_report
@@ -207,17 +228,26 @@ def cmd_plot_latent(args: argparse.Namespace) -> int:
     if len(ds) > args.max_points:
         ds = ds.select(np.random.default_rng(args.seed).choice(len(ds), args.max_points, replace=False).tolist())
     if args.color != "length" and args.color not in ds.column_names:
-        raise ValueError(f"--color {args.color!r} is not a column of {args.data} (columns: {', '.join(ds.column_names)}); "
+        raise ValueError(f"--color-by {args.color!r} is not a column of {args.data} (columns: {', '.join(ds.column_names)}); "
                          "use 'length' or one of those")
+    pipes = [SentenceVAEPipeline.from_pretrained(m, device=args.device, show_progress=False) for m in [args.model, *args.compare]]
+    cond = next((p.model.config.condition for p in pipes if p.model.config.condition is not None), None)
+    if cond is not None:                       # a conditional VAE encodes each sentence under its own label
+        if cond.column not in ds.column_names:
+            raise ValueError(f"{args.data} has no column {cond.column!r}: a conditional VAE encodes each sentence under "
+                             "its label; pass a labelled corpus (e.g. data/english/test.jsonl)")
+        rows = [i for i, y in enumerate(ds[cond.column]) if y in cond.labels]
+        if len(rows) < 2:
+            raise ValueError(f"fewer than two sentences of {args.data} have one of the labels {cond.labels}")
+        ds = ds.select(rows)
     color = None if args.color == "length" else ds[args.color]
     label = "sentence length (tokens)" if args.color == "length" else args.color
     texts = ds["text"]
-    maps, pipes = [], []
-    for model in [args.model, *args.compare]:
-        pipe = SentenceVAEPipeline.from_pretrained(model, device=args.device, show_progress=False)
+    maps = []
+    for model, pipe in zip([args.model, *args.compare], pipes):
         name = Path(str(model)).name if Path(str(model)).exists() else str(model)
-        maps.append(latent_map(pipe, texts, name, color=color, color_label=label))
-        pipes.append(pipe)
+        own = ds[pipe.model.config.condition.column] if pipe.model.config.condition is not None else None
+        maps.append(latent_map(pipe, texts, name, color=color, color_label=label, labels=own))
     out = plot_latent_maps(maps, args.out, title=f"{args.data}: {len(texts):,} sentences")
     print(f"wrote {out}")
     if args.path:
@@ -311,12 +341,25 @@ def register(add) -> None:
     p.add_argument("--on-error", default="raise", choices=["raise", "skip", "null"],
                    help="a line that cannot be encoded (empty, no known word): stop (raise, default), leave it "
                         "out (skip; .npy also gets <out>.lines.txt) or write a NaN row (null)")
+    p = add("eval-transfer", cmd_eval_transfer,
+            "attribute transfer of a conditional VAE: accuracy (separate classifier), BLEU, fluency, leakage")
+    p.add_argument("--model", required=True, help="a conditional VAE folder (trained with model.condition)")
+    p.add_argument("--data", required=True, help="held-out labelled sentences, e.g. data/english/test.jsonl")
+    p.add_argument("--train-data", required=True,
+                   help="labelled sentences to train the separate classifier on, e.g. data/english/train.jsonl")
+    p.add_argument("--lm", help="a language-model baseline folder (mode=lm) for fluency, e.g. runs/vae/en_lm/best")
+    p.add_argument("--num-sentences", type=int, default=500, help="held-out sentences to rewrite (default 500)")
+    p.add_argument("--max-words", type=int, default=30, help="longest held-out sentence used (default 30)")
+    p.add_argument("--seed", type=int, default=0)
+    p.add_argument("--device", default="cpu", choices=["auto", "cpu", "cuda", "mps"])
+    p.add_argument("--out", default="eval_transfer.json", help="JSON report; a markdown table goes beside it (.md)")
     p = add("plot-latent", cmd_plot_latent, "PCA map of posterior means, optionally beside an auto-encoder (needs matplotlib)")
     p.add_argument("--model", default=DEFAULT_VAE, help=f"model folder or shipped name (default: {DEFAULT_VAE})")
     p.add_argument("--compare", nargs="*", default=[], metavar="MODEL", help="more models drawn beside it, e.g. a plain AE")
     p.add_argument("--data", default="ptb:test", help="corpus spec (default: ptb:test)")
     p.add_argument("--text-column", default="text")
-    p.add_argument("--color", default="length", help="'length' or a label column of the corpus (e.g. class_id)")
+    p.add_argument("--color-by", "--color", dest="color", default="length",
+                   help="'length' or a label column of the corpus (e.g. label, source, class_id)")
     p.add_argument("--max-points", type=int, default=3000, help="random subset of the corpus to draw")
     p.add_argument("--path", nargs=2, metavar=("A", "B"), help="also draw the interpolation path A -> B (<out>_path.png)")
     p.add_argument("--steps", type=int, default=8)

@@ -65,13 +65,15 @@ class LatentMap:
 
 
 def latent_map(pipe, texts: Sequence[str], name: str, color: Optional[Sequence] = None,
-               color_label: str = "sentence length (tokens)", batch_size: int = 256) -> LatentMap:
-    """Encode ``texts`` with a :class:`~textgen.pipelines.SentenceVAEPipeline` and fit the PCA map."""
+               color_label: str = "sentence length (tokens)", batch_size: int = 256,
+               labels: Optional[Sequence[str]] = None) -> LatentMap:
+    """Encode ``texts`` with a :class:`~textgen.pipelines.SentenceVAEPipeline` (a conditional VAE under each
+    sentence's ``labels``) and fit the PCA map."""
     import warnings
 
     with warnings.catch_warnings():
         warnings.simplefilter("ignore", UserWarning)   # a corpus has rare words; the map needs no report
-        enc = pipe.encode(list(texts), batch_size=batch_size)
+        enc = pipe.encode(list(texts), batch_size=batch_size, labels=labels)
     mu = enc.mu.numpy()
     pca = PCA.fit(mu)
     values = np.asarray([len(t.split()) for t in enc.texts] if color is None else color)
