@@ -565,3 +565,21 @@ def test_conditional_vae_refuses_missing_unknown_or_surplus_labels(tmp_path):
     again = SentenceVAE.from_pretrained(tmp_path / "cvae")
     assert again.labels == ["negative", "positive"] and again.config.condition.column == "label"
     assert SentenceVAE(config_from_dict(SentenceVAEConfig, {"vocab_size": V})).labels == []
+
+
+def test_a_conditional_vae_warm_started_from_a_plain_one_starts_as_it_exactly():
+    from textgen.vae.modeling import warm_start
+
+    torch.manual_seed(0)
+    for arch in (dict(z_concat_input=True, bidirectional=True), dict(encoder="transformer", decoder="transformer")):
+        plain = build(seed=1, **arch).eval()
+        cond = _conditional(**arch).eval()
+        report = warm_start(cond, plain, parts="all")
+        assert report.widened and "label_embedding.weight" in report.fresh
+        ids, lengths = random_batch(B=4)
+        y = cond.label_ids(["negative", "positive", "positive", "negative"])
+        mu, logvar = plain.encode(ids, lengths)
+        mu_c, logvar_c = cond.encode(ids, lengths, labels=y)
+        assert torch.allclose(mu, mu_c, atol=1e-6) and torch.allclose(logvar, logvar_c, atol=1e-6)
+        assert torch.allclose(plain.log_likelihood(mu, ids, lengths), cond.log_likelihood(mu, ids, lengths, labels=y),
+                              atol=1e-5)

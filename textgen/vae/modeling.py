@@ -428,6 +428,10 @@ def warm_start(model: SentenceVAE, source: SentenceVAE, parts: Literal["all", "e
     their initialisation (listed in ``widened``). With ``share_embeddings`` the decoder reads (and with
     ``tie_embeddings`` predicts through) that same copied table.
 
+    A conditional VAE (``model.condition``) started from an unconditional VAE with ``parts="all"`` copies
+    everything; the inputs that read the label (the encoder head, the decoder's z inputs) keep the source's
+    columns and get zeros for the label's, so it starts as the source and training teaches it the label.
+
     Raises ``ValueError`` naming the problem when the copied parts differ in kind, size, vocabulary or tying.
     """
     c, sc = model.config, source.config
@@ -468,6 +472,13 @@ def warm_start(model: SentenceVAE, source: SentenceVAE, parts: Literal["all", "e
               and theirs.size(1) == sc.embed_size < param.size(1)):
             param.zero_()
             param[:, : theirs.size(1)] = theirs                                   # (4H, E) into (4H, E+Z)
+            report.widened.append(name)
+        elif (c.condition is not None and sc.condition is None and param.dim() == 2 and theirs.dim() == 2
+              and param.size(0) == theirs.size(0) and param.size(1) - theirs.size(1) == c.condition.size):
+            # a conditional VAE from an unconditional one: the label's columns come last ([h, y], [z, y],
+            # [emb, z, y]) and start at zero, so the model starts as the source exactly and learns to use y
+            param.zero_()
+            param[:, : theirs.size(1)] = theirs
             report.widened.append(name)
         else:
             mismatched.append(f"{name}: {tuple(param.shape)} here vs {tuple(theirs.shape)} in the source")
