@@ -384,6 +384,8 @@ def test_transfer_rewrites_for_the_target_label_and_labels_steer_sample_and_inte
         out = pipe.transfer(sources, to=target)
         assert out.source_labels == ["positive", "negative"] and out.target == target
         assert all(_sentiment_words(s) == {target} for s in out.sentences), out.sentences
+    with pytest.warns(UserWarning, match=r"1 of 2 sentence\(s\) already have the label 'negative' \(the likeliest"):
+        pipe.transfer(sources, to="negative")
     given = pipe.transfer(sources[0], to="negative", source_labels="positive")
     assert _sentiment_words(given.sentences[0]) == {"negative"}
     for label in ("negative", "positive"):

@@ -262,6 +262,11 @@ class SentenceVAEPipeline:
         self._label_ids(to, 1, "transfer")                                              # a known target
         sources = list(source_labels) if isinstance(source_labels, (list, tuple)) else \
             [source_labels] * len(sentences) if isinstance(source_labels, str) else self.predict_labels(sentences)
+        same = [i for i, src in enumerate(sources) if src == to]
+        if same:
+            how = "given" if source_labels is not None else "the likeliest by the model"
+            warnings.warn(f"{len(same)} of {len(sources)} sentence(s) already have the label {to!r} ({how}; the first: "
+                          f"sentence {same[0]}): they are rewritten under the same label", UserWarning, stacklevel=2)
         generate_kwargs.setdefault("beam_size", BEAM_SIZE)
         enc = self.encode(sentences, batch_size, labels=sources)
         out = self.decode(enc.mu, strategy=strategy, batch_size=batch_size, generator=generator, labels=to,
