@@ -209,6 +209,15 @@ def test_train_text_encoder_command_writes_a_usable_encoder(tmp_path):
     edits = probes["edit"]
     assert 0 < edits["all"]["n"] <= 48 and sum(r["n"] for k, r in edits.items() if k != "all") == edits["all"]["n"]
     assert main(["probe-text-encoder", "--encoder", str(out), "--num-captions", "10"]) == 2
+    # real captions of a held-out class (and their misspelt copies) are probed too
+    colours = ["red", "blue", "yellow", "black", "white", "green"]
+    cub = tmp_path / "cub.jsonl"
+    cub.write_text("".join(json.dumps({"class_id": 2, "captions": [f"this bird has a {c} belly and {d} wings"
+                                                                    for d in colours]}) + "\n" for c in colours * 5))
+    assert main(["probe-text-encoder", "--encoder", str(out), "--num-captions", "150", "--cub-captions", str(cub),
+                 "--typo-rate", "0.3", "--out", str(tmp_path / "probe2.json")]) == 0
+    probes = json.loads((tmp_path / "probe2.json").read_text())
+    assert probes["cub text"]["belly"]["n"] == 150 and "wing" in probes["cub misspelt"]
 
 
 def test_edit_ranking_compares_each_render_s_caption_with_its_one_word_edit(tmp_path):

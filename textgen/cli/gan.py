@@ -90,6 +90,15 @@ def cmd_probe_text_encoder(args: argparse.Namespace) -> int:
         real = cub_captions(args.cub_captions, args.num_captions, seed=args.seed, classes="heldout")
         probes["cub text"] = attribute_probe(text_encoder, real)
         print(f"cub text: {len(real):,} real captions of the 30 held-out CUB classes, with what the parser reads in them")
+        if args.typo_rate > 0:
+            import numpy as np
+
+            from textgen.gan.text_encoder_training import misspell
+
+            rng = np.random.default_rng(args.seed)
+            probes["cub misspelt"] = attribute_probe(text_encoder, [(misspell(c, rng, args.typo_rate), s) for c, s in real])
+            print(f"cub misspelt: the same captions with {args.typo_rate:.0%} of their words of 4+ letters misspelt "
+                  "(one edit each)")
     if args.data:
         from textgen.data.images import ImageCaptionData
 
@@ -314,6 +323,8 @@ def register(add) -> None:
     p.add_argument("--num-captions", type=int, default=12000, help="grammar captions of fresh random birds (default 12000)")
     p.add_argument("--data", help="a synthetic-birds folder: also probe the image encoder on its real renders")
     p.add_argument("--cub-captions", help="a CUB caption JSONL(.gz): also probe on real captions of the held-out classes")
+    p.add_argument("--typo-rate", type=float, default=0.0,
+                   help="with --cub-captions: also probe them with this share of long words misspelt (e.g. 0.2)")
     p.add_argument("--num-images", type=int, default=6000, help="renders for the image probe (default 6000)")
     p.add_argument("--seed", type=int, default=123)
     p.add_argument("--out", help="also write the probe as JSON here")
