@@ -253,7 +253,7 @@ def test_build_pretrained_installs_a_gan_folder_once(tmp_path, birds):
     root = Path(__file__).resolve().parents[1]
     cmd = [sys.executable, str(root / "tools" / "build_pretrained.py"), "--model", "birds-gan",
            "--from-run", str(tmp_path / "run"), "--install-dir", str(tmp_path / "pre"), "--eval-captions", "6",
-           "--judge-steps", "3", "--diversity-captions", "2", "--fid-images", "6"]
+           "--judge-steps", "3", "--diversity-captions", "0", "--fid-images", "6"]   # the rule: the test below
     r = subprocess.run(cmd, capture_output=True, text=True, cwd=root)
     assert r.returncode == 0, r.stderr
     shipped = tmp_path / "pre" / "birds-gan"
@@ -271,6 +271,30 @@ def test_build_pretrained_installs_a_gan_folder_once(tmp_path, birds):
     (shipped / "eval_attributes.json").write_text(json.dumps(report))
     r = subprocess.run(cmd, capture_output=True, text=True, cwd=root)
     assert r.returncode == 1 and "not installed: it does not beat" in r.stdout and "--force" in r.stdout
+
+
+def test_the_install_rule_weighs_attributes_fid_and_background_coverage():
+    import importlib.util
+    from pathlib import Path
+
+    path = Path(__file__).resolve().parents[1] / "tools" / "build_pretrained.py"
+    spec = importlib.util.spec_from_file_location("build_pretrained", path)
+    tool = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(tool)
+
+    def report(acc, fid, tv):
+        return {"grammar": {"accuracy": acc}, "fid": {"fid": fid},
+                "scene": {"labels": {"background": {"tv_distance": tv}}}}
+
+    installed = report(0.611, 159.7, 0.69)
+    decide = tool.gan_install_decision
+    assert decide(report(0.600, 141.0, 0.19), installed)[0]            # 1.1 points fewer, better FID and scenes
+    assert not decide(report(0.580, 120.0, 0.10), installed)[0]        # more than 2 points fewer attributes
+    assert "FID" in decide(report(0.650, 170.0, 0.10), installed)[1]   # better attributes, worse FID
+    assert "background" in decide(report(0.650, 150.0, 0.80), installed)[1]
+    assert decide(report(0.620, 159.7, 0.69), installed)[0]            # better attributes, the rest equal
+    ok, why = decide(installed, installed)
+    assert not ok and "does not beat" in why
 
 
 def test_eval_gan_reports_attribute_accuracy(tmp_path, birds):

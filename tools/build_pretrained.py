@@ -141,7 +141,9 @@ def gan_install_metrics(pipe, data_dir, args) -> dict:
 
 
 def _tv(report: dict) -> float:
-    return report["scene"]["labels"]["background"]["tv_distance"] if "scene" in report else float("nan")
+    """The background TV distance from real renders; 0 when not measured (``--diversity-captions 0``), so that
+    the rule then weighs attributes and FID only."""
+    return report["scene"]["labels"]["background"]["tv_distance"] if "scene" in report else 0.0
 
 
 def summarise(report: dict) -> str:
