@@ -243,17 +243,16 @@ def cmd_generate_images(args: argparse.Namespace) -> int:
     from textgen.gan.pipeline import TextToImagePipeline
 
     pipe = TextToImagePipeline.from_pretrained(args.model, device=args.device)
-    pipe.text_encoder.check(captions)                       # every caption, before any work
     for note in pipe.caption_notes(captions):
         print(f"warning: {note}", file=sys.stderr)
-    out_dir.mkdir(parents=True, exist_ok=True)
     wc, wi = max(3, len(str(len(captions) - 1))), max(2, len(str(args.n - 1)))
     rows, cols = min(args.grid_rows, len(captions)), min(args.grid_cols, args.n)
     tiles = {}                                              # (row, col) -> image, for the grid
     bar = progress(total=total, enabled=not args.quiet, desc="images", unit="img")
     chunks = pipe.stream(captions, num_images_per_caption=args.n, generator=torch.Generator().manual_seed(args.seed),
                          truncation=args.truncation, batch_size=args.batch_size, warn=False)
-    for chunk in chunks:
+    for chunk in chunks:                                    # the stream checks every caption before the first
+        out_dir.mkdir(parents=True, exist_ok=True)
         for k, img in enumerate(chunk.images):
             i = chunk.extra["start"] + k
             c, j = divmod(i, args.n)

@@ -28,16 +28,13 @@ import torch
 from textgen.gan.folder import captioned_grid, load_gan_folder
 from textgen.gan.modeling import Generator, truncated_noise
 from textgen.core.runtime import resolve_device
+from textgen.core.text import quote
 from textgen.core.checkpoint import load_weights
 
 __all__ = ["TextToImagePipeline", "TextToImageOutput"]
 
 
 NOISE_BLOCK = 64       # noise is drawn this many images at a time, whatever the batch size
-
-
-def _quote(text: str, width: int = 60) -> str:
-    return repr(text if len(text) <= width else text[:width - 3] + "...")
 
 
 class _NoiseBlocks:
@@ -108,13 +105,13 @@ class TextToImagePipeline:
         if unfamiliar:
             kind = getattr(getattr(enc, "tokenizer", None), "kind", "word")
             how = "ignored (<unk>)" if kind == "word" else "read as word pieces"
-            shown = "; ".join(f"caption {i} ({_quote(c)}): {', '.join(map(repr, w[:8]))}" for i, c, w in unfamiliar[:limit])
+            shown = "; ".join(f"caption {i} ({quote(c)}): {', '.join(map(repr, w[:8]))}" for i, c, w in unfamiliar[:limit])
             more = f"; and {len(unfamiliar) - limit} more captions" if len(unfamiliar) > limit else ""
             notes.append(f"words the caption encoder never saw in training are {how}, so what they say may not be "
                          f"drawn; check the spelling or use common words: {shown}{more}")
         if long:
             limit_tokens = enc.tokenizer.max_length
-            shown = "; ".join(f"caption {i} ({_quote(c)})" for i, c in long[:limit])
+            shown = "; ".join(f"caption {i} ({quote(c)})" for i, c in long[:limit])
             more = f"; and {len(long) - limit} more" if len(long) > limit else ""
             notes.append(f"{len(long)} caption(s) are longer than the {limit_tokens} tokens the caption encoder reads; "
                          f"only their beginning is used: {shown}{more}")

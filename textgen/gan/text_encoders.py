@@ -135,14 +135,14 @@ class CaptionEncoder(PretrainedMixin, nn.Module):
         """The words of ``caption`` this encoder never learnt to read, in order, once each: ``<unk>`` words for a
         word tokenizer; for a subword tokenizer, words its training captions did not hold (read as pieces,
         e.g. a misspelling) and character runs that become ``<unk>``."""
-        words = strip_punctuation(caption).lower().split()
         if self.tokenizer is None:
             return []
+        text = strip_punctuation(caption)
+        unknown = self.tokenizer.unknown_words(text)
         if self.tokenizer.kind == "word" or not self.config.words:
-            return self.tokenizer.unknown_words(strip_punctuation(caption))
+            return unknown
         known = self._known_words()
-        return list(dict.fromkeys([w for w in words if w not in known] +
-                                  self.tokenizer.unknown_words(strip_punctuation(caption))))
+        return list(dict.fromkeys([w for w in text.lower().split() if w not in known] + unknown))
 
     def _known_words(self) -> frozenset[str]:
         if getattr(self, "_known", None) is None:
