@@ -32,6 +32,7 @@ import numpy as np
 import torch
 from torch import Tensor
 
+from textgen.core.functional import gaussian_kl
 from textgen.core.runtime import progress, resolve_device
 from textgen.core.pretrained import DEFAULT_VAE
 from textgen.core.text import quote, shorten
@@ -232,11 +233,9 @@ class SentenceVAEPipeline:
         under each label (Bayes' rule with a uniform prior over labels; Sohn et al. 2015)."""
         if self.model.config.condition is None:
             raise ValueError("predict_labels needs a conditional VAE (trained with model.condition)")
-        prepared = [t for t in self.encode(sentences, batch_size, labels=self.labels[0]).texts]
-        scores = []
-        for name in self.labels:
-            enc = self.encode(prepared, batch_size, return_logvar=True, labels=name)
-            scores.append(self._elbo(enc, name))
+        sentences = list(sentences)
+        scores = [self._elbo(self.encode(sentences, batch_size, return_logvar=True, labels=name), name)
+                  for name in self.labels]
         best = torch.stack(scores).argmax(0)                                            # (N,)
         return [self.labels[int(k)] for k in best]
 
@@ -246,7 +245,7 @@ class SentenceVAEPipeline:
         ids, lengths = batch.input_ids.to(self.device), batch.lengths
         y = self.model.label_ids(label, len(enc.texts))
         rec = self.model.log_likelihood(enc.mu.to(self.device), ids, lengths, labels=y).float().cpu()   # (N,)
-        kl = 0.5 * (enc.mu.pow(2) + enc.logvar.exp() - 1 - enc.logvar).sum(-1)                     # (N,)
+        kl = gaussian_kl(enc.mu, enc.logvar).sum(-1)                                               # (N,)
         return rec - kl
 
     def transfer(self, sentences: Sequence[str] | str, to: str, *, source_labels: Optional[Sequence[str] | str] = None,
