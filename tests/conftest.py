@@ -36,6 +36,17 @@ def root() -> Path:
 
 
 @pytest.fixture(scope="session")
+def build_tool(root):
+    """tools/build_pretrained.py as a module (it is a script, not part of the package)."""
+    import importlib.util
+
+    spec = importlib.util.spec_from_file_location("build_pretrained", root / "tools" / "build_pretrained.py")
+    tool = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(tool)
+    return tool
+
+
+@pytest.fixture(scope="session")
 def cub_captions_path() -> Path:
     if not CUB_CAPTIONS.is_file():
         pytest.skip(f"real CUB captions not found at {CUB_CAPTIONS} (they live in ../shared/data beside the repo)")

@@ -273,14 +273,8 @@ def test_build_pretrained_installs_a_gan_folder_once(tmp_path, birds):
     assert r.returncode == 1 and "not installed: it does not beat" in r.stdout and "--force" in r.stdout
 
 
-def test_the_install_rule_weighs_attributes_fid_and_background_coverage():
-    import importlib.util
-    from pathlib import Path
-
-    path = Path(__file__).resolve().parents[1] / "tools" / "build_pretrained.py"
-    spec = importlib.util.spec_from_file_location("build_pretrained", path)
-    tool = importlib.util.module_from_spec(spec)
-    spec.loader.exec_module(tool)
+def test_the_install_rule_weighs_attributes_fid_and_background_coverage(build_tool):
+    tool = build_tool
 
     def report(acc, fid, tv):
         return {"grammar": {"accuracy": acc}, "fid": {"fid": fid},

@@ -244,6 +244,20 @@ def test_build_pretrained_installs_a_vae_only_when_it_improves(model_dir, tmp_pa
     assert r.returncode == 1 and "does not beat" in r.stdout
 
 
+def test_a_conditional_vae_is_installed_by_its_transfer_scores(build_tool):
+    def report(acc, bleu):
+        return {"transfer_accuracy": acc, "bleu_to_source": bleu}
+
+    installed = report(0.70, 30.0)
+    decide = build_tool.transfer_install_decision
+    assert decide(report(0.80, 28.5), installed)[0]                    # 10 points more transferred, 1.5 BLEU less
+    assert "BLEU" in decide(report(0.90, 27.0), installed)[1]          # more than 2 BLEU lost
+    assert "accuracy" in decide(report(0.67, 40.0), installed)[1]      # more than 2 points less transferred
+    assert decide(report(0.70, 31.0), installed)[0]
+    ok, why = decide(installed, installed)
+    assert not ok and "does not beat" in why
+
+
 def test_build_pretrained_trains_a_two_stage_recipe_and_installs_its_last_stage(tmp_path, corpus):
     import subprocess
     import sys

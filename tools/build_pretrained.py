@@ -5,6 +5,7 @@
     python tools/build_pretrained.py --model en-lstm-vae --resume            # continue the interrupted stage
     python tools/build_pretrained.py --model en-lstm-vae --from-run runs/vae/en_lstm_li   # skip training
     python tools/build_pretrained.py --model ptb-lstm-vae   # train configs/vae/ptb_lstm_interp.yaml
+    python tools/build_pretrained.py --model en-sentiment-cvae   # configs/vae/en_sentiment_cvae.yaml, from en-lstm-vae
     python tools/build_pretrained.py --model birds-gan      # train configs/gan/birds32_cpu.yaml
     python tools/build_pretrained.py --model birds-gan --from-run runs/gan/birds32_cpu
 
@@ -17,7 +18,8 @@ continues with ``--resume``); (2) the last stage's ``best/`` folder, weights rou
 on load), is written to a temporary folder; (3) ``eval-vae`` on the recipe's held-out test split measures THAT
 folder, the one users get; (4) it replaces ``textgen/pretrained/<name>`` only if its IW-NLL beats the
 installed model's (recorded in its report file), so the repository stores new weights only when they improve;
-``--force`` installs regardless.
+``--force`` installs regardless. en-sentiment-cvae (a conditional VAE) is measured by ``eval-transfer`` as
+well and installed by its transfer accuracy and BLEU to the source instead (``transfer_install_decision``).
 
 birds-gan: (1) ``textgen train-gan --config configs/gan/<recipe>.yaml`` into ``--run`` (resumable);
 (2) the run's ``last/`` folder (or ``--checkpoint checkpoints/step_XXXXXX``: G, EMA-G, the caption encoder) in
@@ -55,6 +57,14 @@ RECIPES = {
         "eval": "data/english/test.jsonl", "eval_sentences": 1000, "report": "eval_english_test.json"},
     "ptb-lstm-vae": {"prepare": {}, "stages": ["configs/vae/ptb_lstm_interp.yaml"], "run": "runs/vae/ptb_lstm_interp",
                      "eval": "ptb:test", "eval_sentences": None, "report": "eval_ptb_test.json"},
+    # the conditional default starts from the installed en-lstm-vae (init_from) and is installed by its transfer
+    # scores (eval-transfer on the same held-out split, separate classifier, LM baseline if its run is there)
+    "en-sentiment-cvae": {
+        "prepare": {"data/english/train.jsonl": ["prepare-corpus", "english", "--out", "data/english"]},
+        "stages": ["configs/vae/en_sentiment_cvae.yaml"], "run": "runs/vae/en_sentiment_cvae",
+        "eval": "data/english/test.jsonl", "eval_sentences": 1000, "report": "eval_english_test.json",
+        "transfer": {"train_data": "data/english/train.jsonl", "lm": "runs/vae/en_lm/best",
+                     "report": "eval_transfer.json"}},
     "birds-gan": {"config": "configs/gan/birds32_cpu.yaml", "run": "runs/gan/birds32_cpu"},
 }
 GAN_REPORT = "eval_attributes.json"
@@ -109,6 +119,8 @@ def build_vae(args, target: Path) -> int:
         report["trained_from"] = [Path(c).name for c in (args.stages or recipe["stages"])]
         print(format_report(report))
         write_report(report, staged / recipe["report"])
+        if "transfer" in recipe:
+            return _check_transfer_and_install(args, recipe, staged, target)
         old = target / recipe["report"]
         if old.is_file() and not args.force:
             prev = json.loads(old.read_text())
@@ -117,6 +129,49 @@ def build_vae(args, target: Path) -> int:
                       "(use --force to install anyway)")
                 return 1
         _install(staged, target)
+    return 0
+
+
+TRANSFER_SLACK = {"transfer_accuracy": 0.02, "bleu_to_source": 2.0}   # what a candidate may lose on one if it wins the other
+
+
+def transfer_install_decision(new: dict, old: dict) -> tuple[bool, str]:
+    """Whether a candidate conditional VAE replaces the installed one: at most 2 points lower transfer accuracy
+    and at most 2 BLEU lower content preservation, and better in one of the two (eval-transfer reports of the
+    same held-out sentences and classifier). IW-NLL alone would keep a model that ignores its label."""
+    a, a0 = new["transfer_accuracy"], old["transfer_accuracy"]
+    b, b0 = new["bleu_to_source"], old["bleu_to_source"]
+    if a < a0 - TRANSFER_SLACK["transfer_accuracy"]:
+        return False, f"transfer accuracy {a:.1%} is more than 2 points below the installed {a0:.1%}"
+    if b < b0 - TRANSFER_SLACK["bleu_to_source"]:
+        return False, f"BLEU to the source {b:.1f} is more than 2 below the installed {b0:.1f}"
+    if not (a > a0 or b > b0):
+        return False, "it does not beat the installed model on transfer accuracy or BLEU"
+    return True, f"transfer accuracy {a:.1%} vs {a0:.1%}, BLEU {b:.1f} vs {b0:.1f}"
+
+
+def _check_transfer_and_install(args, recipe: dict, staged: Path, target: Path) -> int:
+    """eval-transfer on the staged (fp16) folder, then the install rule above against the installed report."""
+    from textgen.vae.transfer_eval import evaluate_transfer, format_transfer_report
+
+    spec = recipe["transfer"]
+    lm = spec["lm"] if Path(spec["lm"], "config.json").is_file() else None
+    if lm is None:
+        print(f"note: no LM baseline at {spec['lm']} (textgen train-vae --config configs/vae/en_lm.yaml): "
+              "fluency is not measured")
+    report = evaluate_transfer(staged, args.eval_data or recipe["eval"], spec["train_data"], lm=lm,
+                               num_sentences=args.transfer_sentences)
+    report["model"] = target.name
+    print(format_transfer_report(report))
+    (staged / spec["report"]).write_text(json.dumps(report, indent=2) + "\n")
+    old = target / spec["report"]
+    if old.is_file() and not args.force:
+        ok, why = transfer_install_decision(report, json.loads(old.read_text()))
+        if not ok:
+            print(f"not installed: {why} (use --force to install anyway)")
+            return 1
+        print(f"installing: {why}")
+    _install(staged, target)
     return 0
 
 
@@ -242,6 +297,8 @@ def main() -> int:
     ap.add_argument("--eval-data", help="VAE: held-out corpus to measure on (default: the recipe's test split); "
                     "GAN: the synthetic-birds folder of the judge and the real images (default: the run's data)")
     ap.add_argument("--iw-samples", type=int, default=100, help="VAE: importance samples for IW-NLL (default 100)")
+    ap.add_argument("--transfer-sentences", type=int, default=500,
+                    help="conditional VAE: held-out sentences eval-transfer rewrites (default 500)")
     ap.add_argument("--eval-captions", type=int, default=300, help="GAN: grammar captions for the attribute check")
     ap.add_argument("--judge-steps", type=int, default=JUDGE_STEPS, help="GAN: judge training steps when not cached")
     ap.add_argument("--fid-images", type=int, default=2048, help="GAN: generated images for FID (default 2048)")
