@@ -456,6 +456,7 @@ def test_eval_transfer_scores_a_conditional_vae_end_to_end(cvae, tmp_path, capsy
     r = json.loads(out.read_text())
     assert r["sentences"] == 24 and r["transfers"] == 24 and r["classifier"]["accuracy_on_real"] == 1.0
     assert r["transfer_accuracy"] > 0.9                      # the tiny cVAE swaps the sentiment word
+    assert r["own_label_accuracy"] > 0.9                     # and tells the sentiment of its own input
     assert 0 <= r["bleu_to_source"] < 100 and r["unchanged"] == 0.0          # 4-word sentences share few 4-grams
     assert 0 <= r["leakage"]["probe_accuracy"] <= 1 and r["leakage"]["majority"] == 0.5
     assert "transfer accuracy" in out.with_suffix(".md").read_text() and "Shen et al." in capsys.readouterr().out

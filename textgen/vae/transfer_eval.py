@@ -168,6 +168,9 @@ def evaluate_transfer(model: str | Path, data: str, train_data: str, *, lm: Opti
               "labels": cond.labels, "max_words": max_words,
               "classifier": {"kind": "tfidf 1-2-grams + logistic regression", "train_sentences": judge.train_sentences,
                              "accuracy_on_real": judge.accuracy(texts, labels)}}
+    # what `transfer` without --from relies on: the model's own label guess (argmax_y ELBO(x | y))
+    guessed = pipe.predict_labels(texts, batch_size)
+    report["own_label_accuracy"] = float(np.mean([g == y for g, y in zip(guessed, labels)]))
     sources, outputs, targets = [], [], []
     for target in cond.labels:
         rows = [i for i, y in enumerate(labels) if y != target]
@@ -210,6 +213,9 @@ def format_transfer_report(r: dict) -> str:
              f"| content words kept | {r['content_words_kept']:.1%} | |" if r["content_words_kept"] is not None else
              "| content words kept | - | |",
              f"| outputs identical to their source | {r['unchanged']:.1%} | |"]
+    if "own_label_accuracy" in r:
+        lines.append(f"| the model's own label guess (argmax ELBO), on the sources | {r['own_label_accuracy']:.1%} | "
+                     "what transfer without --from uses |")
     if "fluency" in r:
         f = r["fluency"]
         lines.append(f"| LM perplexity, outputs / real sources | {f['ppl_outputs']:.1f} / {f['ppl_sources']:.1f} "
