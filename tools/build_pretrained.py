@@ -132,22 +132,25 @@ def build_vae(args, target: Path) -> int:
     return 0
 
 
-TRANSFER_SLACK = {"transfer_accuracy": 0.02, "bleu_to_source": 2.0}   # what a candidate may lose on one if it wins the other
+def weigh(checks: list[tuple[str, float, float, float, bool, str]]) -> tuple[bool, str]:
+    """The install rule shared by every shipped model: a candidate replaces the installed one when no measure is
+    worse than the installed one's by more than its slack, and at least one is better. ``checks`` holds
+    ``(name, candidate, installed, slack, higher_is_better, format)`` per measure; returns (install?, why)."""
+    for name, v, v0, slack, higher, fmt in checks:
+        if (v < v0 - slack) if higher else (v > v0 + slack):
+            by = f"more than {slack:{fmt}} " if slack else ""
+            return False, f"{name} {v:{fmt}} is {by}{'below' if higher else 'worse than'} the installed {v0:{fmt}}"
+    if not any((v > v0) if higher else (v < v0) for _, v, v0, _, higher, _ in checks):
+        return False, f"it does not beat the installed model on {', '.join(c[0] for c in checks)}"
+    return True, ", ".join(f"{name} {v:{fmt}} vs {v0:{fmt}}" for name, v, v0, _, _, fmt in checks)
 
 
 def transfer_install_decision(new: dict, old: dict) -> tuple[bool, str]:
     """Whether a candidate conditional VAE replaces the installed one: at most 2 points lower transfer accuracy
     and at most 2 BLEU lower content preservation, and better in one of the two (eval-transfer reports of the
     same held-out sentences and classifier). IW-NLL alone would keep a model that ignores its label."""
-    a, a0 = new["transfer_accuracy"], old["transfer_accuracy"]
-    b, b0 = new["bleu_to_source"], old["bleu_to_source"]
-    if a < a0 - TRANSFER_SLACK["transfer_accuracy"]:
-        return False, f"transfer accuracy {a:.1%} is more than 2 points below the installed {a0:.1%}"
-    if b < b0 - TRANSFER_SLACK["bleu_to_source"]:
-        return False, f"BLEU to the source {b:.1f} is more than 2 below the installed {b0:.1f}"
-    if not (a > a0 or b > b0):
-        return False, "it does not beat the installed model on transfer accuracy or BLEU"
-    return True, f"transfer accuracy {a:.1%} vs {a0:.1%}, BLEU {b:.1f} vs {b0:.1f}"
+    return weigh([("transfer accuracy", new["transfer_accuracy"], old["transfer_accuracy"], 0.02, True, ".1%"),
+                  ("BLEU to the source", new["bleu_to_source"], old["bleu_to_source"], 2.0, True, ".1f")])
 
 
 def _check_transfer_and_install(args, recipe: dict, staged: Path, target: Path) -> int:
@@ -212,18 +215,10 @@ def gan_install_decision(new: dict, old: dict) -> tuple[bool, str]:
     :data:`ATTRIBUTE_SLACK` fewer stated attributes on grammar captions, (2) have no worse FID and (3) no worse
     background coverage (total variation distance of the background shares from real renders), and be better in
     at least one of the three. Attributes alone would keep a model that draws every bird on foliage."""
-    a, a0 = new["grammar"]["accuracy"], old["grammar"]["accuracy"]
-    f, f0 = new["fid"]["fid"], old["fid"]["fid"]
-    t, t0 = _tv(new), _tv(old)
-    if a < a0 - ATTRIBUTE_SLACK:
-        return False, f"stated attributes {a:.1%} are more than {ATTRIBUTE_SLACK:.0%} below the installed {a0:.1%}"
-    if f > f0:
-        return False, f"FID {f:.1f} is worse than the installed {f0:.1f}"
-    if t > t0:
-        return False, f"background TV distance {t:.2f} is worse than the installed {t0:.2f}"
-    if not (a > a0 or f < f0 or t < t0):
-        return False, "it does not beat the installed model on attributes, FID or backgrounds"
-    return True, f"attributes {a:.1%} vs {a0:.1%}, FID {f:.1f} vs {f0:.1f}, background TV {t:.2f} vs {t0:.2f}"
+    return weigh([("stated attributes", new["grammar"]["accuracy"], old["grammar"]["accuracy"], ATTRIBUTE_SLACK, True,
+                   ".1%"),
+                  ("FID", new["fid"]["fid"], old["fid"]["fid"], 0.0, False, ".1f"),
+                  ("background TV distance", _tv(new), _tv(old), 0.0, False, ".2f")])
 
 
 def build_gan(args, target: Path) -> int:
