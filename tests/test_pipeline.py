@@ -388,6 +388,17 @@ def test_transfer_rewrites_for_the_target_label_and_labels_steer_sample_and_inte
         pipe.transfer(sources, to="negative")
     given = pipe.transfer(sources[0], to="negative", source_labels="positive")
     assert _sentiment_words(given.sentences[0]) == {"negative"}
+    guided = pipe.transfer(sources, to="positive", source_labels=["positive", "negative"], guidance=2.0)
+    assert all(_sentiment_words(s) == {"positive"} for s in guided.sentences), guided.sentences
+    # label guidance away from the target label itself is the plain decoder: (1 + w) lp - w lp = lp
+    z, y = pipe.encode(sources, labels=["positive", "negative"]).mu, pipe.model.label_ids(["negative", "positive"])
+    for strategy in ("greedy", "beam"):
+        plain, s0 = pipe.model.generate(z, labels=y, strategy=strategy, beam_size=3, return_scores=True)
+        same, s1 = pipe.model.generate(z, labels=y, away_labels=y, guidance=3.0, strategy=strategy, beam_size=3,
+                                       return_scores=True)
+        assert same == plain and torch.allclose(s0, s1, atol=1e-4)
+    with pytest.raises(ValueError, match="label guidance needs guidance > 0 together with away_labels"):
+        pipe.model.generate(z, labels=y, guidance=1.0)
     for label in ("negative", "positive"):
         said = pipe.sample(6, label=label, generator=torch.Generator().manual_seed(0)).sentences
         assert all(_sentiment_words(s) == {label} for s in said), said
@@ -422,8 +433,15 @@ def test_transfer_and_label_on_the_command_line(cvae, capsys):
     assert main(["interpolate", "the plot was good .", "the cast was bad .", "--label", "positive",
                  "--model", str(cvae), "--steps", "3"]) == 0
     capsys.readouterr()
-    assert main(["transfer", "the plot was good .", "--to", "positive"]) == 2
-    assert "pass --model DIR: a conditional VAE" in capsys.readouterr().err
+    # without --model: the shipped en-sentiment-cvae, on real cased text (transfer, and sample with a label)
+    assert main(["transfer", "The food was cold and the staff were rude.", "--to", "positive", "--from", "negative",
+                 "--json"]) == 0
+    [row] = json.loads(capsys.readouterr().out)
+    assert row["target_label"] == "positive" and row["source_label"] == "negative" and row["output"].strip()
+    assert main(["sample", "-n", "2", "--label", "negative"]) == 0
+    assert len(capsys.readouterr().out.splitlines()) == 2
+    assert main(["transfer", "The food was cold.", "--to", "positive", "--model", "en-lstm-vae"]) == 2
+    assert "transfer needs a conditional VAE" in capsys.readouterr().err
     assert main(["transfer", "the plot was good .", "--to", "happy", "--model", str(cvae)]) == 2
     assert "unknown label 'happy'" in capsys.readouterr().err
 

@@ -4,7 +4,8 @@ from __future__ import annotations
 import argparse
 
 from textgen.cli.common import print_json, run_config, seeded_generator, sentences_arg, training_options
-from textgen.core.pretrained import DEFAULT_VAE
+from textgen.core.pretrained import DEFAULT_CVAE, DEFAULT_VAE
+from textgen.vae.pipeline import TRANSFER_GUIDANCE
 
 
 def cmd_train_vae(args: argparse.Namespace) -> int:
@@ -51,7 +52,7 @@ def cmd_eval_transfer(args: argparse.Namespace) -> int:
     if args.num_sentences < 10:
         raise ValueError(f"--num-sentences must be >= 10, got {args.num_sentences}")
     report = evaluate_transfer(args.model, args.data, args.train_data, lm=args.lm, num_sentences=args.num_sentences,
-                               max_words=args.max_words, seed=args.seed, device=args.device)
+                               max_words=args.max_words, guidance=args.guidance, seed=args.seed, device=args.device)
     table = format_transfer_report(report)
     print(table)
     out = Path(args.out)
@@ -81,10 +82,17 @@ def cmd_compare_nll(args: argparse.Namespace) -> int:
     return 0
 
 
+def model_name(args: argparse.Namespace) -> str:
+    """--model, or the shipped default: the conditional one for transfer and for a --label, else en-lstm-vae."""
+    if args.model is not None:
+        return args.model
+    return DEFAULT_CVAE if args.command == "transfer" or getattr(args, "label", None) else DEFAULT_VAE
+
+
 def vae_pipeline(args: argparse.Namespace):
     from textgen.pipelines import SentenceVAEPipeline
 
-    return SentenceVAEPipeline.from_pretrained(args.model, device=args.device, show_progress=not args.json)
+    return SentenceVAEPipeline.from_pretrained(model_name(args), device=args.device, show_progress=not args.json)
 
 
 def _decoding_kwargs(args: argparse.Namespace) -> dict:
@@ -124,13 +132,16 @@ def cmd_sample(args: argparse.Namespace) -> int:
     return 0
 
 
+def guidance_option(p: argparse.ArgumentParser) -> None:
+    p.add_argument("--guidance", type=float, default=TRANSFER_GUIDANCE,
+                   help=f"label guidance weight w: decode from (1 + w) log p(x | z, target) - w log p(x | z, source); "
+                        f"0 is plain p(x | z, target) (default {TRANSFER_GUIDANCE:g})")
+
+
 def cmd_transfer(args: argparse.Namespace) -> int:
     """Rewrite sentences for another label with a conditional VAE (Hu et al. 2017)."""
-    if args.model is None:
-        raise ValueError("pass --model DIR: a conditional VAE trained with model.condition (its last/ or best/ "
-                         "folder); the shipped general-English models have no label to change")
     pipe = vae_pipeline(args)
-    out = pipe.transfer(sentences_arg(args), to=args.to, source_labels=args.source,
+    out = pipe.transfer(sentences_arg(args), to=args.to, source_labels=args.source, guidance=args.guidance,
                         generator=seeded_generator(args.seed), **_decoding_kwargs(args))
     if args.json:
         print_json([{"input": i, "source_label": src, "target_label": out.target, "output": o}
@@ -177,7 +188,7 @@ def cmd_encode(args: argparse.Namespace) -> int:
         raise ValueError("no sentences given: pass them as arguments or with --file FILE (one per line)")
     from textgen.core.runtime import resolve_device
 
-    encoder = SentenceEncoder.from_pretrained(args.model, device=resolve_device(args.device))
+    encoder = SentenceEncoder.from_pretrained(model_name(args), device=resolve_device(args.device))
     bar = progress(enabled=not args.json, desc="encode", unit=" lines")
     try:
         report = encode_file(encoder, lines, out_path, errors=args.on_error, logvar=args.logvar,
@@ -299,8 +310,8 @@ def register(add) -> None:
     p.add_argument("--seed", type=int, default=0)
     p.add_argument("--out", help="also write the report as JSON")
     def pipeline_options(p: argparse.ArgumentParser, decoding: bool = True, strategy: str = "beam") -> None:
-        p.add_argument("--model", default=DEFAULT_VAE,
-                       help=f"model folder (from train-vae) or a shipped name (default: {DEFAULT_VAE})")
+        p.add_argument("--model", help=f"model folder (from train-vae) or a shipped name (default: {DEFAULT_VAE}; "
+                                        f"{DEFAULT_CVAE} for transfer and with --label)")
         p.add_argument("--device", default="cpu", choices=["auto", "cpu", "cuda", "mps"])
         p.add_argument("--json", action="store_true", help="print JSON instead of text")
         if decoding:
@@ -327,8 +338,8 @@ def register(add) -> None:
     p.add_argument("--file", help="text file, one sentence per line")
     p.add_argument("--to", required=True, help="the target label, e.g. positive")
     p.add_argument("--from", dest="source", help="the sentences' own label (default: the one the model finds likeliest)")
+    guidance_option(p)
     pipeline_options(p)
-    p.set_defaults(model=None)
     for name, func, help in (("reconstruct", cmd_reconstruct, "encode sentences and decode them back"),
                              ("encode", cmd_encode, "write posterior means of sentences to .npy or .jsonl")):
         p = add(name, func, help)
@@ -350,6 +361,7 @@ def register(add) -> None:
     p.add_argument("--lm", help="a language-model baseline folder (mode=lm) for fluency, e.g. runs/vae/en_lm/best")
     p.add_argument("--num-sentences", type=int, default=500, help="held-out sentences to rewrite (default 500)")
     p.add_argument("--max-words", type=int, default=30, help="longest held-out sentence used (default 30)")
+    guidance_option(p)
     p.add_argument("--seed", type=int, default=0)
     p.add_argument("--device", default="cpu", choices=["auto", "cpu", "cuda", "mps"])
     p.add_argument("--out", default="eval_transfer.json", help="JSON report; a markdown table goes beside it (.md)")

@@ -32,8 +32,10 @@ __all__ = ["DEFAULT_VAE", "PretrainedMixin", "resolve_model_path"]
 # ptb-lstm-vae: configs/vae/ptb_lstm_interp.yaml on PTB train (lowercased news), the density benchmark.
 # birds-gan: configs/gan/birds32_cpu.yaml trained on synthetic birds (a text-to-image GAN folder).
 PRETRAINED_MODELS: dict[str, str] = {"en-lstm-vae": "pretrained/en-lstm-vae", "ptb-lstm-vae": "pretrained/ptb-lstm-vae",
+                                     "en-sentiment-cvae": "pretrained/en-sentiment-cvae",
                                      "birds-gan": "pretrained/birds-gan"}
 DEFAULT_VAE = "en-lstm-vae"     # what every sentence verb, SentenceEncoder, VAEFeatures and export-hf load by default
+DEFAULT_CVAE = "en-sentiment-cvae"   # what transfer, and sample / interpolate with a label, load by default
 
 
 def resolve_model_path(name_or_path: str | os.PathLike) -> Path:

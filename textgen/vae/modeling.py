@@ -320,7 +320,8 @@ class SentenceVAE(PretrainedMixin, nn.Module):
                  strategy: Literal["greedy", "beam", "sample"] = "greedy", beam_size: int = 5,
                  top_k: int = 0, top_p: float = 1.0, temperature: float = 1.0, max_length: int = 50,
                  length_penalty: float = 1.0, generator: Optional[torch.Generator] = None,
-                 return_scores: bool = False, labels: Optional[Tensor] = None):
+                 return_scores: bool = False, labels: Optional[Tensor] = None,
+                 away_labels: Optional[Tensor] = None, guidance: float = 0.0):
         """Decode sentences from codes ``z`` (B, Z): lists of token ids without ``<bos>``/``<eos>``.
 
         * ``greedy`` -- argmax at each step; ``sample`` -- ancestral sampling from the
@@ -332,6 +333,11 @@ class SentenceVAE(PretrainedMixin, nn.Module):
         * ``return_scores=True`` also returns ``log p(sequence | z)`` (B,): the sum of the model's
           log-probabilities of the generated tokens incl. ``<eos>`` (no temperature, no filtering).
         * ``labels`` (B,) label ids: a conditional VAE decodes p(x | z, y) (required there, refused elsewhere).
+        * ``guidance`` w > 0 with ``away_labels`` (B,): label guidance, the classifier-free guidance of Ho &
+          Salimans (2022) as applied to language models by Sanchez et al. (2023, "Stay on topic with
+          classifier-free guidance"), contrasting the target label with the one to move away from: each step
+          decodes from log_softmax((1 + w) log p(x_t | x_<t, z, y) - w log p(x_t | x_<t, z, y_away)). w = 0 is
+          p(x | z, y) itself; scores are then under the guided distribution.
         """
         c = self.config
         if strategy not in ("greedy", "beam", "sample"):
@@ -357,23 +363,42 @@ class SentenceVAE(PretrainedMixin, nn.Module):
             z = z.to(self.embedding.weight.dtype)
             n = z.size(0)
 
+        if guidance < 0 or (guidance > 0) != (away_labels is not None):
+            raise ValueError(f"label guidance needs guidance > 0 together with away_labels (the label to move away "
+                             f"from), got guidance={guidance} and away_labels={'set' if away_labels is not None else None}")
+        z_away = None
         if c.mode != "lm":
+            if away_labels is not None:
+                z_away = self._with_label(z, self._label_vectors(away_labels, n, "generate"))  # (n, Z + C)
             z = self._with_label(z, self._label_vectors(labels, n, "generate"))      # (n, Z [+ C])
-        elif labels is not None:
+        elif labels is not None or away_labels is not None:
             raise ValueError("generate: a language model (mode='lm') has no label; drop labels=")
 
         banned = [c.pad_id, c.bos_id]
 
-        def step(tokens: Tensor, state):
+        def log_probs_of(tokens: Tensor, state):
             feats, state = self.decoder.step(tokens, state)                        # (N, F)
-            log_probs = F.log_softmax(self.decoder.head(feats).float(), dim=-1)    # (N, V)
+            return F.log_softmax(self.decoder.head(feats).float(), dim=-1), state    # (N, V)
+
+        def step(tokens: Tensor, state):
+            if z_away is None:
+                log_probs, state = log_probs_of(tokens, state)
+            else:                                                                  # two decoders in step: y and y_away
+                (lp, s), (lp_away, s_away) = log_probs_of(tokens, state[0]), log_probs_of(tokens, state[1])
+                log_probs, state = F.log_softmax((1 + guidance) * lp - guidance * lp_away, dim=-1), (s, s_away)
             log_probs[:, banned] = float("-inf")
             return log_probs, state
 
-        state = self.decoder.start(z, n)
+        state, reorder = self.decoder.start(z, n), self.decoder.reorder
+        if z_away is not None:
+            state = (state, self.decoder.start(z_away, n))
+
+            def reorder(pair, index: Tensor):
+                return self.decoder.reorder(pair[0], index), self.decoder.reorder(pair[1], index)
+
         common = dict(bos_id=c.bos_id, eos_id=c.eos_id, pad_id=c.pad_id, max_length=max_length, device=self.device)
         if strategy == "beam":
-            tokens, scores = beam_search(step, self.decoder.reorder, state, n, beam_size=beam_size,
+            tokens, scores = beam_search(step, reorder, state, n, beam_size=beam_size,
                                          length_penalty=length_penalty, **common)
         else:
             tokens, scores = sample_search(step, state, n, greedy=strategy == "greedy", top_k=top_k, top_p=top_p,

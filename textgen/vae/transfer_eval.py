@@ -27,6 +27,7 @@ from typing import Optional
 
 import numpy as np
 import torch
+from textgen.vae.pipeline import TRANSFER_GUIDANCE
 
 __all__ = ["bleu", "content_kept", "SentimentJudge", "lm_perplexity", "label_leakage", "evaluate_transfer",
            "format_transfer_report"]
@@ -149,7 +150,8 @@ def _labelled_rows(spec: str, column: str, known: list[str], limit: Optional[int
 
 def evaluate_transfer(model: str | Path, data: str, train_data: str, *, lm: Optional[str | Path] = None,
                       num_sentences: int = 500, classifier_sentences: int = 100_000, max_words: int = 30,
-                      batch_size: int = 64, seed: int = 0, device: str = "cpu") -> dict:
+                      guidance: float = TRANSFER_GUIDANCE, batch_size: int = 64, seed: int = 0,
+                      device: str = "cpu") -> dict:
     """Every eval-transfer figure as one JSON-able dict (see the module docstring), with ten examples."""
     from textgen.vae.modeling import SentenceVAE
     from textgen.vae.pipeline import SentenceVAEPipeline
@@ -165,7 +167,7 @@ def evaluate_transfer(model: str | Path, data: str, train_data: str, *, lm: Opti
     train_texts, train_labels = _labelled_rows(train_data, cond.column, cond.labels, classifier_sentences, seed)
     judge = SentimentJudge(train_texts, train_labels, seed=seed)
     report = {"model": str(model), "data": data, "train_data": train_data, "sentences": len(texts),
-              "labels": cond.labels, "max_words": max_words,
+              "labels": cond.labels, "max_words": max_words, "guidance": guidance,
               "classifier": {"kind": "tfidf 1-2-grams + logistic regression", "train_sentences": judge.train_sentences,
                              "accuracy_on_real": judge.accuracy(texts, labels)}}
     # what `transfer` without --from relies on: the model's own label guess (argmax_y ELBO(x | y))
@@ -177,7 +179,7 @@ def evaluate_transfer(model: str | Path, data: str, train_data: str, *, lm: Opti
         if not rows:
             continue
         out = pipe.transfer([texts[i] for i in rows], to=target, source_labels=[labels[i] for i in rows],
-                            batch_size=batch_size, generator=torch.Generator().manual_seed(seed))
+                            guidance=guidance, batch_size=batch_size, generator=torch.Generator().manual_seed(seed))
         sources += [texts[i] for i in rows]
         outputs += out.sentences
         targets += [target] * len(rows)
@@ -205,7 +207,7 @@ def evaluate_transfer(model: str | Path, data: str, train_data: str, *, lm: Opti
 
 def format_transfer_report(r: dict) -> str:
     lines = [f"eval-transfer of {r['model']} on {r['sentences']:,} held-out sentences of {r['data']} "
-             f"(<= {r['max_words']} words), {r['transfers']:,} transfers",
+             f"(<= {r['max_words']} words), {r['transfers']:,} transfers, label guidance {r.get('guidance', 0):g}",
              "", "| metric | value | reference |", "|---|---|---|",
              f"| transfer accuracy (separate classifier) | **{r['transfer_accuracy']:.1%}** | classifier on the real "
              f"sentences: {r['classifier']['accuracy_on_real']:.1%} |",
