@@ -470,8 +470,9 @@ def test_eval_transfer_scores_a_conditional_vae_end_to_end(cvae, tmp_path, capsy
     data.write_text("".join(json.dumps(r) + "\n" for r in rows))
     out = tmp_path / "transfer.json"
     assert main(["eval-transfer", "--model", str(cvae), "--data", str(data), "--train-data", str(data),
-                 "--num-sentences", "24", "--out", str(out)]) == 0
+                 "--num-sentences", "24", "--from-guess", "--out", str(out)]) == 0
     r = json.loads(out.read_text())
+    assert r["source_labels"] == "guessed" and r["guidance"] == 2.0
     assert r["sentences"] == 24 and r["transfers"] == 24 and r["classifier"]["accuracy_on_real"] == 1.0
     assert r["transfer_accuracy"] > 0.9                      # the tiny cVAE swaps the sentiment word
     assert r["own_label_accuracy"] > 0.9                     # and tells the sentiment of its own input

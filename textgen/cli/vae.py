@@ -52,7 +52,8 @@ def cmd_eval_transfer(args: argparse.Namespace) -> int:
     if args.num_sentences < 10:
         raise ValueError(f"--num-sentences must be >= 10, got {args.num_sentences}")
     report = evaluate_transfer(args.model, args.data, args.train_data, lm=args.lm, num_sentences=args.num_sentences,
-                               max_words=args.max_words, guidance=args.guidance, seed=args.seed, device=args.device)
+                               max_words=args.max_words, guidance=args.guidance, from_guess=args.from_guess,
+                               seed=args.seed, device=args.device)
     table = format_transfer_report(report)
     print(table)
     out = Path(args.out)
@@ -361,6 +362,8 @@ def register(add) -> None:
     p.add_argument("--lm", help="a language-model baseline folder (mode=lm) for fluency, e.g. runs/vae/en_lm/best")
     p.add_argument("--num-sentences", type=int, default=500, help="held-out sentences to rewrite (default 500)")
     p.add_argument("--max-words", type=int, default=30, help="longest held-out sentence used (default 30)")
+    p.add_argument("--from-guess", action="store_true",
+                   help="encode the sources under the model's own label guess, as transfer without --from does")
     guidance_option(p)
     p.add_argument("--seed", type=int, default=0)
     p.add_argument("--device", default="cpu", choices=["auto", "cpu", "cuda", "mps"])

@@ -23,13 +23,14 @@ import torch
 from textgen.core.checkpoint import CheckpointError, load_weights, read_model_folder, write_model_folder
 from textgen.core.config import ConfigError, config_from_dict, config_to_dict
 
-__all__ = ["DEFAULT_VAE", "PretrainedMixin", "resolve_model_path"]
+__all__ = ["DEFAULT_CVAE", "DEFAULT_VAE", "PretrainedMixin", "resolve_model_path"]
 
 # Short names of models shipped inside the package -> their folder under textgen/. Each is rebuilt from scratch
 # by tools/build_pretrained.py --model NAME:
 # en-lstm-vae: general English (reviews, movie dialog, bird captions; cased byte-level BPE), the default;
 #   configs/vae/en_ae_pretrain.yaml then configs/vae/en_lstm_li.yaml on prepare-corpus english.
 # ptb-lstm-vae: configs/vae/ptb_lstm_interp.yaml on PTB train (lowercased news), the density benchmark.
+# en-sentiment-cvae: configs/vae/en_sentiment_cvae.yaml, a conditional VAE (sentiment) started from en-lstm-vae.
 # birds-gan: configs/gan/birds32_cpu.yaml trained on synthetic birds (a text-to-image GAN folder).
 PRETRAINED_MODELS: dict[str, str] = {"en-lstm-vae": "pretrained/en-lstm-vae", "ptb-lstm-vae": "pretrained/ptb-lstm-vae",
                                      "en-sentiment-cvae": "pretrained/en-sentiment-cvae",

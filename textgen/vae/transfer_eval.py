@@ -1,9 +1,9 @@
 """``textgen eval-transfer``: how well a conditional VAE rewrites held-out sentences for another label.
 
-For held-out labelled sentences, each is rewritten for every other label (:meth:`SentenceVAEPipeline.transfer`,
-encoded under its own, true label) and scored on the four axes of the attribute-transfer literature
-(Hu et al. 2017, "Toward Controlled Generation of Text"; Shen et al. 2017, "Style Transfer from Non-Parallel
-Text by Cross-Alignment"):
+For held-out labelled sentences, each is rewritten for every other label (:meth:`SentenceVAEPipeline.transfer`:
+encoded under its own, true label, or with ``from_guess`` the model's guess; decoded with label guidance) and
+scored on the four axes of the attribute-transfer literature (Hu et al. 2017, "Toward Controlled Generation of
+Text"; Shen et al. 2017, "Style Transfer from Non-Parallel Text by Cross-Alignment"):
 
 * **transfer accuracy** -- a separate classifier (TF-IDF of word 1-2-grams + logistic regression, trained on
   the labelled sentences of ``train_data``, never used to train the VAE; its accuracy on the held-out real
@@ -150,9 +150,11 @@ def _labelled_rows(spec: str, column: str, known: list[str], limit: Optional[int
 
 def evaluate_transfer(model: str | Path, data: str, train_data: str, *, lm: Optional[str | Path] = None,
                       num_sentences: int = 500, classifier_sentences: int = 100_000, max_words: int = 30,
-                      guidance: float = TRANSFER_GUIDANCE, batch_size: int = 64, seed: int = 0,
-                      device: str = "cpu") -> dict:
-    """Every eval-transfer figure as one JSON-able dict (see the module docstring), with ten examples."""
+                      guidance: float = TRANSFER_GUIDANCE, from_guess: bool = False, batch_size: int = 64,
+                      seed: int = 0, device: str = "cpu") -> dict:
+    """Every eval-transfer figure as one JSON-able dict (see the module docstring), with ten examples.
+    ``from_guess``: encode each source under the model's own label guess, as ``transfer`` without ``--from``
+    does, instead of its true label (the targets stay the labels it does not have)."""
     from textgen.vae.modeling import SentenceVAE
     from textgen.vae.pipeline import SentenceVAEPipeline
 
@@ -168,6 +170,7 @@ def evaluate_transfer(model: str | Path, data: str, train_data: str, *, lm: Opti
     judge = SentimentJudge(train_texts, train_labels, seed=seed)
     report = {"model": str(model), "data": data, "train_data": train_data, "sentences": len(texts),
               "labels": cond.labels, "max_words": max_words, "guidance": guidance,
+              "source_labels": "guessed" if from_guess else "true",
               "classifier": {"kind": "tfidf 1-2-grams + logistic regression", "train_sentences": judge.train_sentences,
                              "accuracy_on_real": judge.accuracy(texts, labels)}}
     # what `transfer` without --from relies on: the model's own label guess (argmax_y ELBO(x | y))
@@ -178,7 +181,8 @@ def evaluate_transfer(model: str | Path, data: str, train_data: str, *, lm: Opti
         rows = [i for i, y in enumerate(labels) if y != target]
         if not rows:
             continue
-        out = pipe.transfer([texts[i] for i in rows], to=target, source_labels=[labels[i] for i in rows],
+        given = guessed if from_guess else labels
+        out = pipe.transfer([texts[i] for i in rows], to=target, source_labels=[given[i] for i in rows],
                             guidance=guidance, batch_size=batch_size, generator=torch.Generator().manual_seed(seed))
         sources += [texts[i] for i in rows]
         outputs += out.sentences
@@ -207,7 +211,8 @@ def evaluate_transfer(model: str | Path, data: str, train_data: str, *, lm: Opti
 
 def format_transfer_report(r: dict) -> str:
     lines = [f"eval-transfer of {r['model']} on {r['sentences']:,} held-out sentences of {r['data']} "
-             f"(<= {r['max_words']} words), {r['transfers']:,} transfers, label guidance {r.get('guidance', 0):g}",
+             f"(<= {r['max_words']} words), {r['transfers']:,} transfers, label guidance {r.get('guidance', 0):g}, "
+             f"{r.get('source_labels', 'true')} source labels",
              "", "| metric | value | reference |", "|---|---|---|",
              f"| transfer accuracy (separate classifier) | **{r['transfer_accuracy']:.1%}** | classifier on the real "
              f"sentences: {r['classifier']['accuracy_on_real']:.1%} |",
