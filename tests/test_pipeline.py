@@ -400,8 +400,9 @@ def test_transfer_rewrites_for_the_target_label_and_labels_steer_sample_and_inte
     with pytest.raises(ValueError, match="label guidance needs guidance > 0 together with away_labels"):
         pipe.model.generate(z, labels=y, guidance=1.0)
     for label in ("negative", "positive"):
-        said = pipe.sample(6, label=label, generator=torch.Generator().manual_seed(0)).sentences
-        assert all(_sentiment_words(s) == {label} for s in said), said
+        for w in (0.0, 2.0):                                                   # plain, and with label guidance
+            said = pipe.sample(6, label=label, guidance=w, generator=torch.Generator().manual_seed(0)).sentences
+            assert all(_sentiment_words(s) == {label} for s in said), said
     path = pipe.interpolate("the plot was good .", "the cast was great .", steps=4, label="negative")
     assert all(_sentiment_words(s) == {"negative"} for s in path.sentences), path.sentences
 
@@ -472,7 +473,7 @@ def test_eval_transfer_scores_a_conditional_vae_end_to_end(cvae, tmp_path, capsy
     assert main(["eval-transfer", "--model", str(cvae), "--data", str(data), "--train-data", str(data),
                  "--num-sentences", "24", "--from-guess", "--out", str(out)]) == 0
     r = json.loads(out.read_text())
-    assert r["source_labels"] == "guessed" and r["guidance"] == 2.0
+    assert r["source_labels"] == "guessed" and r["guidance"] == 2.0 and r["sample_accuracy"] > 0.9
     assert r["sentences"] == 24 and r["transfers"] == 24 and r["classifier"]["accuracy_on_real"] == 1.0
     assert r["transfer_accuracy"] > 0.9                      # the tiny cVAE swaps the sentiment word
     assert r["own_label_accuracy"] > 0.9                     # and tells the sentiment of its own input

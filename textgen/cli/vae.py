@@ -5,7 +5,7 @@ import argparse
 
 from textgen.cli.common import print_json, run_config, seeded_generator, sentences_arg, training_options
 from textgen.core.pretrained import DEFAULT_CVAE, DEFAULT_VAE
-from textgen.vae.pipeline import TRANSFER_GUIDANCE
+from textgen.vae.pipeline import LABEL_GUIDANCE
 
 
 def cmd_train_vae(args: argparse.Namespace) -> int:
@@ -125,7 +125,7 @@ def cmd_sample(args: argparse.Namespace) -> int:
     """Decode sentences from codes drawn from the prior."""
     pipe = vae_pipeline(args)
     out = pipe.sample(args.n, temperature=args.temperature, generator=seeded_generator(args.seed), label=args.label,
-                      **_decoding_kwargs(args))
+                      guidance=args.guidance, **_decoding_kwargs(args))
     if args.json:
         print_json({"sentences": out.sentences, "seed": args.seed, "temperature": args.temperature, "label": args.label})
     else:
@@ -134,9 +134,9 @@ def cmd_sample(args: argparse.Namespace) -> int:
 
 
 def guidance_option(p: argparse.ArgumentParser) -> None:
-    p.add_argument("--guidance", type=float, default=TRANSFER_GUIDANCE,
-                   help=f"label guidance weight w: decode from (1 + w) log p(x | z, target) - w log p(x | z, source); "
-                        f"0 is plain p(x | z, target) (default {TRANSFER_GUIDANCE:g})")
+    p.add_argument("--guidance", type=float, default=LABEL_GUIDANCE,
+                   help=f"label guidance weight w: decode from (1 + w) log p(x | z, label) - w log p(x | z, the "
+                        f"label to move away from); 0 is plain p(x | z, label) (default {LABEL_GUIDANCE:g})")
 
 
 def cmd_transfer(args: argparse.Namespace) -> int:
@@ -333,6 +333,7 @@ def register(add) -> None:
     p.add_argument("-n", type=int, default=5, help="number of sentences (default 5)")
     p.add_argument("--temperature", type=float, default=1.0, help="scale of the prior codes (default 1)")
     p.add_argument("--label", help="a conditional VAE: decode under this label (e.g. positive)")
+    guidance_option(p)
     pipeline_options(p, strategy="greedy")
     p = add("transfer", cmd_transfer, "rewrite sentences for another label with a conditional VAE (Hu et al. 2017)")
     p.add_argument("sentences", nargs="*", help="sentences (or use --file)")

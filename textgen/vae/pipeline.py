@@ -59,9 +59,9 @@ Strategy = Literal["greedy", "beam", "sample"]
 # sentences of <= 12 words) and takes smaller steps along paths, for 2.7x the decoding time
 # (docs/experiments/en_vae_recipes.md). Prior samples stay greedy.
 BEAM_SIZE = 4
-# transfer's label guidance weight (SentenceVAE.generate): on 150 held-out valid sentences w = 2 took transfer
-# accuracy from 48% to 66% for 1.3 BLEU; w = 3 costs more than 2 BLEU (docs/experiments/cvae_guidance.md)
-TRANSFER_GUIDANCE = 2.0
+# the label guidance weight of transfer and sample (SentenceVAE.generate): on 150 held-out valid sentences w = 2
+# took transfer accuracy from 48% to 66% for 1.3 BLEU; w = 3 costs more than 2 BLEU (docs/experiments/cvae_guidance.md)
+LABEL_GUIDANCE = 2.0
 
 
 # ----------------------------------------------------------------------------- outputs
@@ -230,6 +230,13 @@ class SentenceVAEPipeline:
             raise ValueError(f"{verb}: {len(names)} labels for {n} sentences; pass one label, or one per sentence")
         return self.model.label_ids(names)
 
+    def _away_labels(self, to: str, sources: Sequence[str]) -> list[str]:
+        """What label guidance steers away from: each sentence's own label; for one that already has ``to``
+        (given, guessed, or a prior sample), the other label of a two-label model, else ``to`` itself (which adds
+        nothing: (1 + w) lp - w lp = lp)."""
+        others = [y for y in self.labels if y != to]
+        return [src if src != to else others[0] if len(others) == 1 else to for src in sources]
+
     @torch.no_grad()
     def predict_labels(self, sentences: Sequence[str], batch_size: int = 64) -> list[str]:
         """The label a conditional VAE finds most likely for each sentence: argmax_y of the ELBO of log p(x | y)
@@ -253,7 +260,7 @@ class SentenceVAEPipeline:
 
     def transfer(self, sentences: Sequence[str] | str, to: str, *, source_labels: Optional[Sequence[str] | str] = None,
                  strategy: Strategy = "beam", batch_size: int = 64, generator: Optional[torch.Generator] = None,
-                 guidance: float = TRANSFER_GUIDANCE, **generate_kwargs) -> "TransferOutput":
+                 guidance: float = LABEL_GUIDANCE, **generate_kwargs) -> "TransferOutput":
         """Rewrite each sentence for the label ``to`` (Hu et al. 2017): encode it under its own label (
         ``source_labels``, or the one :meth:`predict_labels` finds), keep z, decode under ``to``, steered away
         from the source label (from the other one, for a sentence that already has ``to`` under a two-label
@@ -274,11 +281,7 @@ class SentenceVAEPipeline:
                           f"(source_labels=, --from)", UserWarning, stacklevel=2)
         generate_kwargs.setdefault("beam_size", BEAM_SIZE)
         enc = self.encode(sentences, batch_size, labels=sources)
-        # guidance steers away from the sentence's own label; from one that already has the target (given, or a
-        # wrong guess), away from the other label of a two-label model (away == to adds nothing: (1 + w) lp - w lp)
-        others = [y for y in self.labels if y != to]
-        away_from = [src if src != to else others[0] if len(others) == 1 else to for src in sources]
-        away = {"away_labels": away_from, "guidance": guidance} if guidance > 0 else {}
+        away = {"away_labels": self._away_labels(to, sources), "guidance": guidance} if guidance > 0 else {}
         out = self.decode(enc.mu, strategy=strategy, batch_size=batch_size, generator=generator, labels=to,
                           **away, **generate_kwargs)
         return TransferOutput(sentences=out, inputs=enc.texts, source_labels=sources, target=to, latents=enc.mu,
@@ -326,10 +329,11 @@ class SentenceVAEPipeline:
 
     def sample(self, n: int = 5, *, temperature: float = 1.0, strategy: Strategy = "greedy", batch_size: int = 64,
                generator: Optional[torch.Generator] = None, label: Optional[str] = None,
-               **generate_kwargs) -> SentencesOutput:
+               guidance: float = LABEL_GUIDANCE, **generate_kwargs) -> SentencesOutput:
         """``n`` sentences decoded from z ~ N(0, temperature^2 I), the prior (temperature scales the code,
         not the decoder's softmax; pass ``strategy="sample"`` and a ``generate_kwargs`` temperature for that);
-        a conditional VAE decodes them under ``label``."""
+        a conditional VAE decodes them under ``label``, a two-label one with label guidance away from the other
+        label (``guidance``, as :meth:`transfer`; 0: plain p(x | z, label))."""
         if self.model.config.mode != "vae":
             raise ValueError("an auto-encoder has no prior to sample from; use a VAE (mode='vae')")
         if isinstance(n, bool) or not isinstance(n, int) or n < 1:
@@ -338,8 +342,10 @@ class SentenceVAEPipeline:
             raise ValueError(f"temperature must be a positive number, got {temperature!r}")
         self._label_ids(label, 1, "sample")
         z = torch.randn(n, self.model.config.latent_size, generator=generator) * temperature     # (n, Z)
+        away = {"away_labels": self._away_labels(label, [label] * n), "guidance": guidance} \
+            if label is not None and guidance > 0 else {}
         sents = self.decode(z, strategy=strategy, batch_size=batch_size, generator=generator, labels=label,
-                            **generate_kwargs)
+                            **away, **generate_kwargs)
         return SentencesOutput(sentences=sents, latents=z)
 
     def interpolate(self, a: str, b: str, steps: int = 8, *, method: Literal["slerp", "linear"] = "slerp",

@@ -13,6 +13,8 @@ Text"; Shen et al. 2017, "Style Transfer from Non-Parallel Text by Cross-Alignme
   figures), and the share of each source's content words (not stop words) found in its output;
 * **fluency** -- per-token perplexity of the outputs under a language-model baseline (``lm``), against the
   same LM's perplexity of the real sources;
+* **samples** -- the same classifier reads prior samples decoded under each label (``pipe.sample(label=)``, as
+  many as there are sentences, split over the labels): the share it assigns to the label asked for;
 * **leakage** -- how much of the label z still carries: a linear probe (logistic regression) predicting the
   label from the posterior means of the held-out sentences (5-fold cross-validated), against the majority class.
   A conditional VAE whose z carries the label can ignore the label it is given.
@@ -27,7 +29,7 @@ from typing import Optional
 
 import numpy as np
 import torch
-from textgen.vae.pipeline import TRANSFER_GUIDANCE
+from textgen.vae.pipeline import LABEL_GUIDANCE
 
 __all__ = ["bleu", "content_kept", "SentimentJudge", "lm_perplexity", "label_leakage", "evaluate_transfer",
            "format_transfer_report"]
@@ -150,7 +152,7 @@ def _labelled_rows(spec: str, column: str, known: list[str], limit: Optional[int
 
 def evaluate_transfer(model: str | Path, data: str, train_data: str, *, lm: Optional[str | Path] = None,
                       num_sentences: int = 500, classifier_sentences: int = 100_000, max_words: int = 30,
-                      guidance: float = TRANSFER_GUIDANCE, from_guess: bool = False, batch_size: int = 64,
+                      guidance: float = LABEL_GUIDANCE, from_guess: bool = False, batch_size: int = 64,
                       seed: int = 0, device: str = "cpu") -> dict:
     """Every eval-transfer figure as one JSON-able dict (see the module docstring), with ten examples.
     ``from_guess``: encode each source under the model's own label guess, as ``transfer`` without ``--from``
@@ -196,6 +198,11 @@ def evaluate_transfer(model: str | Path, data: str, train_data: str, *, lm: Opti
         "content_words_kept": float(np.mean(kept)) if kept else None,
         "unchanged": float(np.mean([words(o) == words(s) for o, s in zip(outputs, sources)])),
     })
+    per_label = max(1, len(texts) // len(cond.labels))
+    asked = [y for y in cond.labels for _ in range(per_label)]
+    said = [s for y in cond.labels for s in pipe.sample(per_label, label=y, guidance=guidance, batch_size=batch_size,
+                                                        generator=torch.Generator().manual_seed(seed)).sentences]
+    report["sample_accuracy"] = float(np.mean([p == y for p, y in zip(judge.predict(said), asked)]))
     enc = pipe.encode(texts, batch_size, labels=labels)
     report["leakage"] = label_leakage(enc.mu.numpy(), labels, seed=seed)
     if lm is not None:
@@ -223,6 +230,8 @@ def format_transfer_report(r: dict) -> str:
     if "own_label_accuracy" in r:
         lines.append(f"| the model's own label guess (argmax ELBO), on the sources | {r['own_label_accuracy']:.1%} | "
                      "what transfer without --from uses |")
+    if "sample_accuracy" in r:
+        lines.append(f"| prior samples the classifier reads as the label asked for | {r['sample_accuracy']:.1%} | |")
     if "fluency" in r:
         f = r["fluency"]
         lines.append(f"| LM perplexity, outputs / real sources | {f['ppl_outputs']:.1f} / {f['ppl_sources']:.1f} "
