@@ -364,8 +364,9 @@ class SentenceVAE(PretrainedMixin, nn.Module):
             n = z.size(0)
 
         if guidance < 0 or (guidance > 0) != (away_labels is not None):
+            given = "set" if away_labels is not None else None
             raise ValueError(f"label guidance needs guidance > 0 together with away_labels (the label to move away "
-                             f"from), got guidance={guidance} and away_labels={'set' if away_labels is not None else None}")
+                             f"from), got guidance={guidance} and away_labels={given}")
         z_away = None
         if c.mode != "lm":
             if away_labels is not None:

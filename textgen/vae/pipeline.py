@@ -277,8 +277,8 @@ class SentenceVAEPipeline:
         if same:
             how = "given" if source_labels is not None else "the likeliest by the model"
             warnings.warn(f"{len(same)} of {len(sources)} sentence(s) already have the label {to!r} ({how}; the first: "
-                          f"sentence {same[0]}): they are rewritten under it; if that is wrong, give the sentences' own label "
-                          f"(source_labels=, --from)", UserWarning, stacklevel=2)
+                          f"sentence {same[0]}): they are rewritten under it; if that is wrong, give the sentences' "
+                          f"own label (source_labels=, --from)", UserWarning, stacklevel=2)
         generate_kwargs.setdefault("beam_size", BEAM_SIZE)
         enc = self.encode(sentences, batch_size, labels=sources)
         away = {"away_labels": self._away_labels(to, sources), "guidance": guidance} if guidance > 0 else {}
