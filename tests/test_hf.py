@@ -178,6 +178,10 @@ def test_refusals(tmp_path, exports, capsys):
         lm_dir, tokenizer=tok)
     assert main(["export-hf", "--model", str(lm_dir), "--out", str(tmp_path / "x")]) == 2
     assert "no encoder to export" in capsys.readouterr().err
+    for argv in (["export-hf", "--out", str(tmp_path / "c")], ["encode", "I loved it.", "--out", str(tmp_path / "c.npy")]):
+        assert main([*argv, "--model", "en-sentiment-cvae"]) == 2                # the shipped conditional VAE
+        assert "is a conditional VAE" in capsys.readouterr().err
+    assert not (tmp_path / "c").exists() and not (tmp_path / "c.npy").exists()
 
     hf_dir = exports["word"][1]
     cfg = json.loads((hf_dir / "config.json").read_text())

@@ -190,6 +190,10 @@ def cmd_encode(args: argparse.Namespace) -> int:
     from textgen.core.runtime import resolve_device
 
     encoder = SentenceEncoder.from_pretrained(model_name(args), device=resolve_device(args.device))
+    if encoder.model.config.condition is not None:
+        raise ValueError(f"{model_name(args)} is a conditional VAE: q(z | x, y) needs each sentence's label, which "
+                         "textgen encode does not take; encode with a plain VAE (the default en-lstm-vae), or in "
+                         "Python with SentenceVAEPipeline.encode(sentences, labels=...)")
     bar = progress(enabled=not args.json, desc="encode", unit=" lines")
     try:
         report = encode_file(encoder, lines, out_path, errors=args.on_error, logvar=args.logvar,

@@ -77,6 +77,10 @@ def export_hf(model: str | os.PathLike, out_dir: str | os.PathLike) -> Path:
     vae = SentenceVAE.from_pretrained(model)
     if vae.config.mode == "lm":
         raise ValueError(f"{model} is a language-model baseline (mode='lm'): it has no encoder to export")
+    if vae.config.condition is not None:
+        raise ValueError(f"{model} is a conditional VAE: its encoder q(z | x, y) also reads each sentence's "
+                         f"{vae.config.condition.column!r}, which a sentence-embedding model cannot take; export a plain "
+                         "VAE (e.g. en-lstm-vae), or encode in Python with SentenceVAEPipeline.encode(texts, labels=...)")
     tok = vae.tokenizer
     dim = vae.config.latent_size
     cfg = TextgenEncoderConfig(
