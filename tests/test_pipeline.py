@@ -421,6 +421,11 @@ def test_conditional_verbs_refuse_unknown_missing_or_pointless_labels(cvae, pipe
         pipe.sample(2, label="positive")
     with pytest.raises(ValueError, match="empty"):
         cond.transfer([""], to="positive")
+    for bad in (-1.0, float("nan")):
+        with pytest.raises(ValueError, match="guidance must be a number >= 0"):
+            cond.transfer(["the plot was good ."], to="negative", guidance=bad)
+        with pytest.raises(ValueError, match="guidance must be a number >= 0"):
+            cond.sample(2, label="negative", guidance=bad)
 
 
 def test_transfer_and_label_on_the_command_line(cvae, capsys):

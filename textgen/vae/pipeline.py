@@ -230,6 +230,12 @@ class SentenceVAEPipeline:
             raise ValueError(f"{verb}: {len(names)} labels for {n} sentences; pass one label, or one per sentence")
         return self.model.label_ids(names)
 
+    @staticmethod
+    def _check_guidance(guidance: float) -> None:
+        if not (isinstance(guidance, (int, float)) and math.isfinite(guidance) and guidance >= 0):
+            raise ValueError(f"guidance must be a number >= 0 (0: no label guidance; default {LABEL_GUIDANCE:g}), "
+                             f"got {guidance!r}")
+
     def _away_labels(self, to: str, sources: Sequence[str]) -> list[str]:
         """What label guidance steers away from: each sentence's own label; for one that already has ``to``
         (given, guessed, or a prior sample), the other label of a two-label model, else ``to`` itself (which adds
@@ -271,6 +277,7 @@ class SentenceVAEPipeline:
             raise ValueError("transfer needs a conditional VAE (trained with model.condition): this model has no "
                              "label to change")
         self._label_ids(to, 1, "transfer")                                              # a known target
+        self._check_guidance(guidance)
         sources = list(source_labels) if isinstance(source_labels, (list, tuple)) else \
             [source_labels] * len(sentences) if isinstance(source_labels, str) else self.predict_labels(sentences)
         same = [i for i, src in enumerate(sources) if src == to]
@@ -341,6 +348,7 @@ class SentenceVAEPipeline:
         if not temperature > 0 or not math.isfinite(temperature):
             raise ValueError(f"temperature must be a positive number, got {temperature!r}")
         self._label_ids(label, 1, "sample")
+        self._check_guidance(guidance)
         z = torch.randn(n, self.model.config.latent_size, generator=generator) * temperature     # (n, Z)
         away = {"away_labels": self._away_labels(label, [label] * n), "guidance": guidance} \
             if label is not None and guidance > 0 else {}
