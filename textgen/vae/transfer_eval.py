@@ -178,12 +178,12 @@ def evaluate_transfer(model: str | Path, data: str, train_data: str, *, lm: Opti
     # what `transfer` without --from relies on: the model's own label guess (argmax_y ELBO(x | y))
     guessed = pipe.predict_labels(texts, batch_size)
     report["own_label_accuracy"] = float(np.mean([g == y for g, y in zip(guessed, labels)]))
+    given = guessed if from_guess else labels                                  # what each source is encoded under
     sources, outputs, targets = [], [], []
     for target in cond.labels:
         rows = [i for i, y in enumerate(labels) if y != target]
         if not rows:
             continue
-        given = guessed if from_guess else labels
         out = pipe.transfer([texts[i] for i in rows], to=target, source_labels=[given[i] for i in rows],
                             guidance=guidance, batch_size=batch_size, generator=torch.Generator().manual_seed(seed))
         sources += [texts[i] for i in rows]
