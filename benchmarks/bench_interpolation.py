@@ -3,6 +3,7 @@ measured on held-out sentences (the corpus' test split, never tuned on).
 
     python benchmarks/bench_interpolation.py --model en-lstm-vae --lm runs/vae/en_lm/best \\
         --data data/english/test.jsonl
+    python benchmarks/bench_interpolation.py --model candidates/en-lstm-vae --data data/english/valid.jsonl  # no LM
     python benchmarks/bench_interpolation.py ... --strategy greedy                # greedy-decoded points
     python benchmarks/bench_interpolation.py ... --quick                          # a smoke run (small samples)
 
@@ -10,12 +11,15 @@ What each number is (words are whitespace-separated tokens of the decoded text, 
 
 * reconstruction: decode the posterior mean of each held-out sentence; exact = equal after whitespace
   normalisation; WER = total word-level Levenshtein distance / total reference words (NIST sclite), for
-  sentences of <= 12 words and of 13-30 words, and per source.
-* fluency: an LM baseline trained on the same corpus (``mode=lm``, same tokenizer) scores every sentence;
-  per-token perplexity = exp(-log p(x) / tokens incl. <eos>). Distributions (10/25/50/75/90th percentiles) for
+  sentences of <= 12 words and of 13-30 words, drawn per source (``--short`` and ``--long`` of each), so
+  that every source is measured on its own as well as together.
+* fluency (with ``--lm``): an LM baseline trained on the same corpus (``mode=lm``, same tokenizer) scores
+  every sentence; per-token perplexity = exp(-log p(x) / tokens incl. <eos>). Distributions (10/25/50/75/90th percentiles) for
   held-out real sentences, the 7 inner points of each 9-point path, and prior samples z ~ N(0, I).
 * paths: 9-point slerp paths (endpoints included) between random pairs of held-out sentences: distinct
-  sentences per path, the share with >= 5, and the mean word edit distance between consecutive points.
+  sentences per path, the share with >= 5, and the mean word edit distance between consecutive points; and,
+  of the paths between two sentences that are not bird captions, how many pass through one (an inner point
+  that :func:`looks_like_caption`: it says "bird(s)" or names two bird parts such as beak, wings, crown).
 * collapse: ``evaluate_folder`` on the first ``--iw-sentences`` test sentences: KL, active units, true ELBO,
   importance-weighted NLL (Burda et al. 2016, k=100) and mutual information (He et al. 2019).
 """
@@ -26,6 +30,7 @@ import datetime as dt
 import json
 import math
 import random
+import re
 import statistics
 import sys
 import time
@@ -45,6 +50,15 @@ from textgen.vae.modeling import SentenceVAE  # noqa: E402
 from textgen.vae.pipeline import SentenceVAEPipeline  # noqa: E402
 
 PERCENTILES = (10, 25, 50, 75, 90)
+BIRD_PARTS = {"beak", "bill", "wing", "wings", "wingbars", "crown", "breast", "belly", "tail", "feathers", "nape",
+              "throat", "eyering", "eyebrow", "rectrices", "retrices", "tarsus", "crest", "plumage", "superciliary",
+              "primaries", "secondaries", "abdomen", "talons", "beaks", "bills", "crowns", "tails"}
+
+
+def looks_like_caption(text: str) -> bool:
+    """Whether a sentence reads as a bird caption: it says "bird(s)", or names two or more bird parts."""
+    w = set(re.findall(r"[a-z]+", text.lower()))
+    return bool(w & {"bird", "birds"}) or len(w & BIRD_PARTS) >= 2
 
 
 def words(text: str) -> list[str]:
@@ -78,14 +92,14 @@ def percentiles(xs: list[float]) -> list[float]:
 def main() -> None:
     ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     ap.add_argument("--model", default="en-lstm-vae", help="a VAE folder or shipped name")
-    ap.add_argument("--lm", required=True, help="the LM baseline's folder (same tokenizer as the VAE)")
+    ap.add_argument("--lm", help="the LM baseline's folder (same tokenizer as the VAE); without it, no fluency")
     ap.add_argument("--data", default="data/english/test.jsonl", help="held-out JSONL with text and source")
     ap.add_argument("--strategy", choices=["greedy", "beam"], default="beam",
                     help="decoding of reconstructions and path points (default: beam, as the pipeline); "
                          "prior samples are always greedy, as `textgen sample`")
     ap.add_argument("--beam-size", type=int, default=4)
-    ap.add_argument("--short", type=int, default=1000, help="sentences of <= 12 words to reconstruct")
-    ap.add_argument("--long", type=int, default=500, help="sentences of 13-30 words to reconstruct")
+    ap.add_argument("--short", type=int, default=150, help="sentences of <= 12 words to reconstruct, per source")
+    ap.add_argument("--long", type=int, default=60, help="sentences of 13-30 words to reconstruct, per source")
     ap.add_argument("--paths", type=int, default=200)
     ap.add_argument("--prior", type=int, default=500)
     ap.add_argument("--real", type=int, default=1000, help="held-out sentences the LM scores as the reference")
@@ -97,7 +111,7 @@ def main() -> None:
     args = ap.parse_args()
     if args.quick:
         args.short, args.long, args.paths, args.prior, args.real, args.iw_sentences, args.iw_samples = \
-            100, 50, 20, 50, 100, 100, 10
+            20, 10, 20, 50, 100, 100, 10
     t_start = time.perf_counter()
     rng = random.Random(args.seed)
     gen_kwargs = {"strategy": args.strategy}
@@ -105,18 +119,23 @@ def main() -> None:
         gen_kwargs["beam_size"] = args.beam_size
 
     pipe = SentenceVAEPipeline.from_pretrained(args.model, show_progress=False)
-    lm = SentenceVAE.from_pretrained(args.lm).eval()
-    if lm.config.mode != "lm":
+    lm = SentenceVAE.from_pretrained(args.lm).eval() if args.lm else None
+    if lm is not None and lm.config.mode != "lm":
         raise SystemExit(f"--lm {args.lm} is a {lm.config.mode!r} model; pass the LM baseline (mode=lm)")
-    if lm.tokenizer.get_vocab() != pipe.tokenizer.get_vocab():
+    if lm is not None and lm.tokenizer.get_vocab() != pipe.tokenizer.get_vocab():
         raise SystemExit(f"--lm {args.lm} has another tokenizer than the VAE; train it on the same one")
     cols = load_corpus(args.data)
     texts = list(cols["text"])
     sources = list(cols["source"]) if "source" in getattr(cols, "column_names", cols) else ["-"] * len(texts)
     rows = [{"text": t, "source": s} for t, s in zip(texts, sources)]
     rng.shuffle(rows)
-    short = [r for r in rows if len(words(r["text"])) <= 12][:args.short]
-    long_ = [r for r in rows if 13 <= len(words(r["text"])) <= 30][:args.long]
+    short, long_ = [], []
+    for source in sorted({r["source"] for r in rows}):
+        mine = [r for r in rows if r["source"] == source]
+        short += [r for r in mine if len(words(r["text"])) <= 12][:args.short]
+        long_ += [r for r in mine if 13 <= len(words(r["text"])) <= 30][:args.long]
+    rng.shuffle(short)
+    rng.shuffle(long_)
 
     # reconstruction from the posterior mean
     report: dict = {"model": args.model, "lm": args.lm, "data": args.data, "strategy": args.strategy}
@@ -134,6 +153,8 @@ def main() -> None:
     # 9-point paths between random pairs of held-out sentences
     pool = short + long_
     pairs = [rng.sample(pool, 2) for _ in range(args.paths)]
+    plain = [i for i, (a, b) in enumerate(pairs) if a["source"] != "caption" and b["source"] != "caption"
+             and not looks_like_caption(a["text"]) and not looks_like_caption(b["text"])]
     enc_a = pipe.encode([a["text"] for a, _ in pairs]).mu
     enc_b = pipe.encode([b["text"] for _, b in pairs]).mu
     codes = torch.cat([latent_path(za, zb, 7)[0] for za, zb in zip(enc_a, enc_b)])      # (paths * 9, Z)
@@ -143,18 +164,21 @@ def main() -> None:
     steps = [edit_distance(words(p[i]), words(p[i + 1])) for p in paths for i in range(8)]
     report["paths"] = {"n": len(paths), "distinct_mean": statistics.mean(distinct),
                        "share_ge5": sum(d >= 5 for d in distinct) / len(paths),
-                       "edit_per_step": statistics.mean(steps), "example": paths[0]}
+                       "edit_per_step": statistics.mean(steps), "example": paths[0],
+                       "plain": len(plain),
+                       "plain_through_caption": sum(any(map(looks_like_caption, paths[i][1:-1])) for i in plain)}
 
     # fluency under the LM baseline
     g = torch.Generator().manual_seed(args.seed)
     prior = pipe.sample(args.prior, generator=g, strategy="greedy").sentences
     inner = [s for p in paths for s in p[1:-1]]
     real = [r["text"] for r in rows[:args.real]]
-    fluency = {name: lm_perplexities(lm, texts) for name, texts in
-               (("held-out real sentences", real), ("inner path points", inner), ("prior samples", prior))}
-    report["fluency"] = {k: {"n": len(v), "percentiles": percentiles(v), "median": statistics.median(v),
-                             "empty": sum(not t.strip() for t in texts)}
-                         for (k, v), texts in zip(fluency.items(), (real, inner, prior))}
+    if lm is not None:
+        fluency = {name: lm_perplexities(lm, texts) for name, texts in
+                   (("held-out real sentences", real), ("inner path points", inner), ("prior samples", prior))}
+        report["fluency"] = {k: {"n": len(v), "percentiles": percentiles(v), "median": statistics.median(v),
+                                 "empty": sum(not t.strip() for t in texts)}
+                             for (k, v), texts in zip(fluency.items(), (real, inner, prior))}
     report["prior_examples"] = prior[:8]
 
     # collapse and density
@@ -167,7 +191,7 @@ def main() -> None:
     info = machine_info()
     print(f"# bench_interpolation  {dt.date.today()}  cpu={info['cpu']}  cores={info['cores']}  "
           f"torch={info['torch']}  threads={info['torch_threads']}")
-    print(f"# model={args.model}  lm={args.lm}  data={args.data}  decoding={args.strategy}"
+    print(f"# model={args.model}  lm={args.lm or '(none: no fluency)'}  data={args.data}  decoding={args.strategy}"
           f"{f' (beam {args.beam_size})' if args.strategy == 'beam' else ''}, prior greedy  seed={args.seed}  "
           f"{report['seconds']:.0f} s")
     print()
@@ -176,17 +200,20 @@ def main() -> None:
     for name, r in recon.items():
         print(f"| {name} | {r['n']:,} | {r['exact']:.1%} | {r['wer']:.1%} |")
     print()
-    real_median = report["fluency"]["held-out real sentences"]["median"]
-    print("| LM per-token perplexity | n | p10 | p25 | median | p75 | p90 | median / real |")
-    print("|---|---|---|---|---|---|---|---|")
-    for name, f in report["fluency"].items():
-        p = " | ".join(f"{x:.1f}" for x in f["percentiles"])
-        print(f"| {name} | {f['n']:,} | {p} | {f['median'] / real_median:.2f}x |")
-    print()
+    if "fluency" in report:
+        real_median = report["fluency"]["held-out real sentences"]["median"]
+        print("| LM per-token perplexity | n | p10 | p25 | median | p75 | p90 | median / real |")
+        print("|---|---|---|---|---|---|---|---|")
+        for name, f in report["fluency"].items():
+            p = " | ".join(f"{x:.1f}" for x in f["percentiles"])
+            print(f"| {name} | {f['n']:,} | {p} | {f['median'] / real_median:.2f}x |")
+        print()
     pr = report["paths"]
-    print(f"| 9-point paths | distinct sentences (mean) | paths with >= 5 distinct | word edits per step (mean) |")
-    print("|---|---|---|---|")
-    print(f"| {pr['n']} | {pr['distinct_mean']:.2f} | {pr['share_ge5']:.1%} | {pr['edit_per_step']:.2f} |")
+    print("| 9-point paths | distinct sentences (mean) | paths with >= 5 distinct | word edits per step (mean) | "
+          "non-caption paths through a caption |")
+    print("|---|---|---|---|---|")
+    print(f"| {pr['n']} | {pr['distinct_mean']:.2f} | {pr['share_ge5']:.1%} | {pr['edit_per_step']:.2f} | "
+          f"{pr['plain_through_caption']} of {pr['plain']} |")
     print()
     d = report["density"]
     print(f"| first {d['num_sentences']:,} sentences of {Path(args.data).name} | KL (nats) | active units | true ELBO | "
