@@ -133,3 +133,14 @@ def tiny_gan_run(tmp_path, name, *overrides):
     path = tmp_path / f"{name}.yaml"
     save_config(cfg, path)
     return path, tmp_path / name
+
+
+@pytest.fixture(scope="session")
+def candidate_tool(root):
+    """tools/candidate.py as a module."""
+    import importlib.util
+
+    spec = importlib.util.spec_from_file_location("candidate_tool", root / "tools" / "candidate.py")
+    tool = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(tool)
+    return tool

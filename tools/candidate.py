@@ -28,31 +28,27 @@ CANDIDATES = ROOT / "candidates"
 INFO = "candidate.json"
 
 
-def _last_valid(run: Path) -> dict:
-    """The run's last validation row in metrics.jsonl (true ELBO, KL, ... at the end of the stage)."""
+def _metrics(run: Path) -> list[dict]:
+    """The run's metrics.jsonl rows (a torn last line, from a kill, is skipped)."""
     rows = []
-    metrics = run / "metrics.jsonl"
-    if metrics.is_file():
-        for line in metrics.read_text(encoding="utf-8").splitlines():
+    path = run / "metrics.jsonl"
+    if path.is_file():
+        for line in path.read_text(encoding="utf-8").splitlines():
             try:
-                row = json.loads(line)
+                rows.append(json.loads(line))
             except json.JSONDecodeError:
                 continue
-            if row.get("split") == "valid":
-                rows.append(row)
-    return rows[-1] if rows else {}
+    return rows
 
 
-def _train_seconds(run: Path) -> float:
+def _last_valid(rows: list[dict]) -> dict:
+    """The last validation row (true ELBO, KL, ... at the end of the stage), or {}."""
+    return next((r for r in reversed(rows) if r.get("split") == "valid"), {})
+
+
+def _wall_seconds(rows: list[dict]) -> float:
     """Wall seconds of the stage: from its first to its last metrics row (pauses included; 0 without rows)."""
-    times = []
-    metrics = run / "metrics.jsonl"
-    if metrics.is_file():
-        for line in metrics.read_text(encoding="utf-8").splitlines():
-            try:
-                times.append(float(json.loads(line)["time"]))
-            except (json.JSONDecodeError, KeyError, TypeError, ValueError):
-                continue
+    times = [float(r["time"]) for r in rows if isinstance(r.get("time"), (int, float))]
     return max(times) - min(times) if times else 0.0
 
 
@@ -72,6 +68,7 @@ def save(args) -> int:
     target = CANDIDATES / args.name
     previous = json.loads((target / INFO).read_text(encoding="utf-8")) if (target / INFO).is_file() else {}
     stages = list(previous.get("stages", []))
+    rows = _metrics(run)
     train = config.get("train", {})
     stage = {
         "stage": len(stages) + 1,
@@ -83,8 +80,8 @@ def save(args) -> int:
         "max_steps": train.get("max_steps"),
         "free_bits": train.get("free_bits"),
         "threads": args.threads,
-        "train_seconds": round(_train_seconds(run), 1),
-        "valid": _last_valid(run),
+        "train_seconds": round(_wall_seconds(rows), 1),
+        "valid": _last_valid(rows),
         "note": args.note,
     }
     stages.append(stage)
