@@ -86,6 +86,21 @@ def test_resume_is_exact(tmp_path, birds, switches):
             tiny(tmp_path, birds, "bad", "train.latent=0.5")
 
 
+def test_resume_before_the_first_checkpoint_redoes_the_text_encoder_stage_exactly(tmp_path, birds):
+    straight = GANTrainer(tiny(tmp_path, birds, "straight"))
+    straight.fit()
+    killed = GANTrainer(tiny(tmp_path, birds, "killed"))         # the text encoder is written in __init__ ...
+    assert (tmp_path / "killed" / "text_encoder").is_dir() and not (tmp_path / "killed" / "last").exists()
+    killed.run_lock.release()                                     # ... and the process dies before any checkpoint
+    with pytest.raises(ValueError, match="already holds a run.*--resume"):   # a silent restart would skip draws
+        GANTrainer(tiny(tmp_path, birds, "killed"))
+    resumed = GANTrainer(tiny(tmp_path, birds, "killed"), resume=True)
+    resumed.fit()
+    for a, b in ((straight.G, resumed.G), (straight.G_ema, resumed.G_ema), (straight.D, resumed.D)):
+        for (k, v), w in zip(a.state_dict().items(), b.state_dict().values()):
+            assert torch.equal(v, w), k
+
+
 def test_damsm_edited_makes_each_fake_rank_its_caption_above_its_one_word_edits(tmp_path, birds):
     import copy
     import math

@@ -10,7 +10,10 @@ def training_options(p: argparse.ArgumentParser, config_example: str, override_e
     p.add_argument("--out", help="run folder (overrides out_dir)")
     p.add_argument("--device", choices=["auto", "cpu", "cuda", "mps"],
                    help="where to train (overrides runtime.device; auto: CUDA if available, else CPU)")
-    p.add_argument("--resume", action="store_true", help="continue from <out_dir>/last exactly where it stopped")
+    mode = p.add_mutually_exclusive_group()
+    mode.add_argument("--resume", action="store_true", help="continue from <out_dir>/last exactly where it stopped")
+    mode.add_argument("--overwrite", action="store_true",
+                      help="start afresh in an out_dir that already holds a run, replacing its checkpoints and metrics")
     p.add_argument("overrides", nargs="*", metavar="KEY=VALUE", help=f"config overrides, e.g. {override_example}")
 
 

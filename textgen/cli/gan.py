@@ -131,7 +131,7 @@ def cmd_train_gan(args: argparse.Namespace) -> int:
     from textgen.gan.trainer import GANTrainer
 
     cfg = run_config(GANRunConfig, args)
-    trainer = GANTrainer(cfg, resume=args.resume)
+    trainer = GANTrainer(cfg, resume=args.resume, overwrite=args.overwrite)
     last = trainer.fit()
     if not trainer.dist.is_main:                   # under torchrun, rank 0 reports
         return 0

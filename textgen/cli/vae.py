@@ -14,7 +14,7 @@ def cmd_train_vae(args: argparse.Namespace) -> int:
     from textgen.vae.trainer import VAETrainer
 
     cfg = run_config(VAERunConfig, args)
-    trainer = VAETrainer(cfg, resume=args.resume)
+    trainer = VAETrainer(cfg, resume=args.resume, overwrite=args.overwrite)
     valid = trainer.fit()
     if not trainer.dist.is_main:                   # under torchrun, rank 0 reports
         return 0

@@ -3,6 +3,10 @@
 Small and explicit, in the spirit of nanoGPT's training loop: a few functions and two small classes that the VAE
 and GAN trainers call from their own loops, not a framework that calls them.
 
+* :func:`claim_run_folder` -- at the start of a run: lock ``out_dir`` for this process (a second process on the
+  same folder is refused at once, naming the holder's PID), refuse to start over a finished or interrupted run
+  unless asked (``--resume`` continues it, ``--overwrite`` replaces it), and bring back ``last/`` from the
+  ``.last.old-*`` a killed two-rename save left (so a resume never loses the last complete checkpoint).
 * :func:`prepare_run_folder` -- create ``out_dir`` and remove the temporary folders a killed save left behind.
 * :func:`commit_checkpoint` -- the one way a resumable checkpoint is written: everything (model folder, training
   state, the log window in progress) goes into one temporary folder, is fsynced, and replaces ``last/`` in one
@@ -17,6 +21,7 @@ and GAN trainers call from their own loops, not a framework that calls them.
 """
 from __future__ import annotations
 
+import fcntl
 import math
 import os
 import shutil
@@ -32,10 +37,88 @@ from textgen.core.checkpoint import atomic_folder
 from textgen.core.config import check_out_dir
 from textgen.core.runtime import TrainingDiverged
 
-__all__ = ["prepare_run_folder", "commit_checkpoint", "StopOnSignals", "TrainingStopped", "LogWindow", "diverged",
+__all__ = ["claim_run_folder", "RunFolderError", "RunLock", "prepare_run_folder", "commit_checkpoint", "StopOnSignals", "TrainingStopped", "LogWindow", "diverged",
            "Distributed", "NullLogger", "micro_batches", "check_resumable_config", "check_finite", "PAUSE_ENV"]
 
 PAUSE_ENV = "TEXTGEN_TEST_PAUSE_IN_SAVE"   # tests: seconds to sleep inside a save, between writing and the rename
+
+
+class RunFolderError(ValueError):
+    """A run folder cannot be used as asked (in use by another process, or holding a run); the message says why."""
+
+
+LOCK_FILE = ".lock"
+RUN_MARKERS = ("last", "best", "metrics.jsonl", "checkpoints", "text_encoder")   # what makes a folder hold a run
+
+
+class RunLock:
+    """An advisory ``fcntl`` lock on ``<out_dir>/.lock``, held until :meth:`release` or the process ends (the
+    kernel drops it with the process, so a killed run never leaves a stale lock). The file holds the PID."""
+
+    def __init__(self, out_dir: str | os.PathLike):
+        self.path = Path(out_dir) / LOCK_FILE
+        self.fd: Optional[int] = os.open(self.path, os.O_RDWR | os.O_CREAT, 0o644)
+        try:
+            fcntl.flock(self.fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
+        except BlockingIOError:
+            holder = os.pread(self.fd, 32, 0).decode("ascii", "replace").strip() or "unknown"
+            os.close(self.fd)
+            self.fd = None
+            raise RunFolderError(f"{self.path.parent} is in use by another textgen process (PID {holder}); wait for it "
+                                 "to finish or stop it, or give this run another out_dir") from None
+        os.ftruncate(self.fd, 0)
+        os.pwrite(self.fd, f"{os.getpid()}\n".encode(), 0)
+
+    def release(self) -> None:
+        if self.fd is not None:
+            os.close(self.fd)                   # closing the descriptor drops the lock
+            self.fd = None
+
+    __del__ = release
+
+
+def recover_last(out_dir: str | os.PathLike, name: str = "last") -> Optional[Path]:
+    """Put back ``<out_dir>/<name>`` from ``.<name>.old-*`` when a save that renames twice (no ``renameat2``) was
+    killed between its renames: the old folder is the last complete checkpoint. Returns the folder if restored."""
+    out = Path(out_dir)
+    if (out / name).exists():
+        return None
+    olds = sorted(out.glob(f".{name}.old-*"), key=lambda p: p.stat().st_mtime)
+    if not olds:
+        return None
+    os.replace(olds[-1], out / name)
+    return out / name
+
+
+def claim_run_folder(out_dir: str | os.PathLike, *, resume: bool, overwrite: bool = False) -> RunLock:
+    """Start a run in ``out_dir``: create and lock it, put back a ``last/`` a killed save moved aside, and refuse
+    to start afresh (no ``resume``) over a folder that holds a run unless ``overwrite``. Call it before anything
+    reads or writes the folder; keep the returned lock for the run's life."""
+    check_out_dir(str(out_dir))
+    out = Path(out_dir)
+    out.mkdir(parents=True, exist_ok=True)
+    lock = RunLock(out)
+    try:
+        restored = recover_last(out)
+        if restored is not None:
+            print(f"note: {restored} was missing after a save was killed; restored it from the previous complete "
+                  "checkpoint")
+        held = [m for m in RUN_MARKERS if (out / m).exists()]
+        if held and not resume and not overwrite:
+            raise RunFolderError(
+                f"{out} already holds a run ({', '.join(held)}); continue it with --resume, or start over with "
+                f"--overwrite (replaces its checkpoints and metrics), or give this run another out_dir")
+        if overwrite and not resume:
+            for m in RUN_MARKERS:
+                target = out / m
+                if target.is_dir():
+                    shutil.rmtree(target)
+                elif target.exists():
+                    target.unlink()
+    except BaseException:
+        lock.release()
+        raise
+    return lock
 
 
 def prepare_run_folder(out_dir: str | os.PathLike) -> Path:

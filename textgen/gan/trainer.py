@@ -19,6 +19,7 @@ Run folder::
 from __future__ import annotations
 
 import math
+import shutil
 import time
 from pathlib import Path
 from typing import Any, Optional
@@ -34,7 +35,7 @@ from textgen.core.runtime import (MetricsLogger, autocast, get_rng_state, make_g
                                   resolve_device, resolve_precision, set_rng_state, set_seed)
 from textgen.core.trainer import (Distributed, LogWindow, NullLogger, StopOnSignals, TrainingStopped,
                                   check_resumable_config, commit_checkpoint, diverged, micro_batches,
-                                  prepare_run_folder)
+                                  claim_run_folder, prepare_run_folder)
 from textgen.data.cub import load_cub
 from textgen.data.images import ImageCaptionData
 from textgen.gan.configuration import GANConfig, GANRunConfig, GANTrainConfig
@@ -130,7 +131,7 @@ def gan_step(m, real: torch.Tensor, e_right: torch.Tensor, e_wrong: torch.Tensor
 # ----------------------------------------------------------------------------- trainer
 
 class GANTrainer:
-    def __init__(self, cfg: GANRunConfig, *, resume: bool = False):
+    def __init__(self, cfg: GANRunConfig, *, resume: bool = False, overwrite: bool = False):
         self.cfg = cfg
         if cfg.train.damsm > 0 and cfg.text_encoder.kind != "caption":
             raise ValueError(f"train.damsm needs the caption text encoder (it has an image half); text_encoder.kind is "
@@ -143,6 +144,17 @@ class GANTrainer:
         if cfg.data.batch_size < self.dist.world:
             raise ValueError(f"data.batch_size={cfg.data.batch_size} is the whole step's batch; it must be at least "
                              f"the {self.dist.world} processes")
+        # the folder is this run's from here on: locked, refused if it holds a run we were not told to continue
+        self.run_lock = (claim_run_folder(cfg.out_dir, resume=resume, overwrite=overwrite)
+                         if self.dist.is_main else None)
+        if resume and not (self.out_dir / "last" / TRAINING_STATE_DIR).is_dir() and not cfg.text_encoder.path:
+            # killed before its first checkpoint: only the text-encoder stage was done, and it is redone from the
+            # seed, so the run ends exactly as an uninterrupted one (its random draws are not skipped)
+            if self.dist.is_main:
+                print(f"note: {self.out_dir} has no checkpoint yet (stopped during or right after the text-encoder "
+                      "stage); starting it again from the beginning")
+                shutil.rmtree(self.out_dir / "text_encoder", ignore_errors=True)
+            resume = False
         if self.dist.is_main:
             prepare_run_folder(cfg.out_dir)
         self.stop = StopOnSignals()      # SIGINT/SIGTERM: the loop saves last/ and stops at the next step boundary
@@ -432,6 +444,8 @@ class GANTrainer:
             logger.close()
         self.dist.barrier()
         self.dist.close()
+        if self.run_lock is not None:
+            self.run_lock.release()
         return last
 
     def _mean_over_ranks(self, sums: torch.Tensor) -> torch.Tensor:

@@ -33,7 +33,7 @@ from textgen.core.runtime import (MetricsLogger, TrainingDiverged, autocast, get
                                   progress, resolve_device, resolve_precision, set_rng_state, set_seed)
 from textgen.core.trainer import (Distributed, LogWindow, NullLogger, StopOnSignals, TrainingStopped,
                                   check_resumable_config, commit_checkpoint, diverged, micro_batches,
-                                  prepare_run_folder)
+                                  claim_run_folder, prepare_run_folder)
 from textgen.data import BucketBatchSampler, corpus_texts, load_corpus, tokenize_dataset
 from textgen.tokenization import Tokenizer
 from textgen.vae.configuration import OptimConfig, TrainConfig, VAERunConfig
@@ -186,11 +186,14 @@ class LRSchedule:
 # ----------------------------------------------------------------------------- trainer
 
 class VAETrainer:
-    def __init__(self, cfg: VAERunConfig, *, resume: bool = False, tokenizer=None,
+    def __init__(self, cfg: VAERunConfig, *, resume: bool = False, overwrite: bool = False, tokenizer=None,
                  splits: Optional[dict[str, TokenizedSplit]] = None):
         self.cfg = cfg
         self.out_dir = Path(cfg.out_dir)
         self.dist = Distributed()                  # rank 0 of 1 without torchrun
+        # the folder is this run's from here on: locked, refused if it holds a run we were not told to continue
+        self.run_lock = (claim_run_folder(cfg.out_dir, resume=resume, overwrite=overwrite)
+                         if self.dist.is_main else None)
         self.device = self.dist.setup(resolve_device(cfg.runtime.device))
         self.dtype = resolve_precision(cfg.runtime.precision, self.device)
         set_seed(cfg.runtime.seed)
@@ -500,6 +503,8 @@ class VAETrainer:
             logger.close()
         self.dist.barrier()
         self.dist.close()
+        if self.run_lock is not None:
+            self.run_lock.release()
         return last_valid
 
     def _interrupt(self) -> None:
