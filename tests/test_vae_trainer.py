@@ -292,6 +292,28 @@ def test_build_pretrained_trains_a_two_stage_recipe_and_installs_its_last_stage(
     assert r.returncode == 1 and "does not beat" in r.stdout                     # the same weights: not installed
 
 
+def test_the_broad_vae_is_installed_by_its_targets_not_its_likelihood(build_tool):
+    def report(exact, wer, through, kl=150.0, au=64, prior=1.0):
+        real = {"median": 50.0}
+        return {"reconstruction": {"<= 12 words": {"exact": exact, "wer": wer}},
+                "paths": {"plain": 50, "plain_through_caption": through},
+                "density": {"kl": kl, "au": au, "latent_size": 64, "iw_nll": 180.0},
+                "fluency": {"held-out real sentences": real, "inner path points": {"median": 40.0},
+                            "prior samples": {"median": 50.0 * prior}}}
+
+    decide = build_tool.target_install_decision
+    installed = report(0.11, 0.72, 14, kl=31.0)
+    assert decide(report(0.30, 0.50, 2), installed)[0]                    # far better, despite a worse IW-NLL
+    ok, why = decide(report(0.30, 0.50, 2, au=60), installed)
+    assert not ok and "collapse" in why
+    ok, why = decide(report(0.30, 0.50, 2, prior=1.6), installed)
+    assert not ok and "prior samples" in why and "1.60x" in why
+    ok, why = decide(report(0.09, 0.50, 2), installed)
+    assert not ok and "exact reconstruction" in why
+    ok, why = decide(installed, installed)
+    assert not ok and "does not beat" in why
+
+
 def test_warm_start_from_the_lm_starts_the_vae_decoder_as_the_lm(tmp_path, corpus):
     from textgen.vae.modeling import warm_start
 
