@@ -162,3 +162,24 @@ def test_the_parameter_estimate_is_close_for_the_shipped_configs(root):
         model = load_config(VAERunConfig, path).model
         real = sum(p.numel() for p in SentenceVAE(model).parameters())
         assert abs(model.approx_parameters() - real) / real < 0.1, name
+
+
+def test_empty_deep_broken_yaml_and_huge_seeds_are_one_line_errors(tmp_path):
+    from textgen.core.config import ConfigError, load_config
+    from textgen.vae.configuration import VAERunConfig
+
+    empty = tmp_path / "empty.yaml"
+    empty.write_text("# nothing yet\n")
+    with pytest.raises(ConfigError, match="is empty; a run config needs its sections"):
+        load_config(VAERunConfig, empty)
+    deep = tmp_path / "deep.yaml"
+    deep.write_text("a: " + "[" * 5000 + "]" * 5000 + "\n")
+    with pytest.raises(ConfigError, match="nests too deeply"):
+        load_config(VAERunConfig, deep)
+    broken = tmp_path / "broken.yaml"
+    broken.write_text("model:\n  latent_size: 8\n train: [\n")
+    with pytest.raises(ConfigError, match=r"not valid YAML at line \d+, column \d+") as e:
+        load_config(VAERunConfig, broken)
+    assert "\n" not in str(e.value)
+    with pytest.raises(ConfigError, match=r"seed.*2\*\*63"):
+        load_config(VAERunConfig, None, [f"runtime.seed={2 ** 70}"])

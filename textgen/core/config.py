@@ -268,9 +268,17 @@ def load_config(cls: type[T], path: str | os.PathLike | None = None, overrides: 
         except ConfigError as e:
             raise ConfigError(f"{p}: {e}") from None
         except yaml.YAMLError as e:
-            raise ConfigError(f"{p} is not valid YAML: {e}") from None
+            where = getattr(e, "problem_mark", None)
+            at = f" at line {where.line + 1}, column {where.column + 1}" if where is not None else ""
+            what = getattr(e, "problem", None) or type(e).__name__
+            raise ConfigError(f"{p} is not valid YAML{at}: {what}; fix the file (a missing colon or space, a tab, "
+                              "an unclosed quote or bracket?)") from None
+        except RecursionError:
+            raise ConfigError(f"{p} nests too deeply to be a run config; a config has sections of settings "
+                              "(model:, train:, ...), two or three levels deep") from None
         if loaded is None:
-            loaded = {}
+            raise ConfigError(f"{p} is empty; a run config needs its sections (start from one in configs/, "
+                              "e.g. configs/vae/ptb_lstm.yaml)")
         if not isinstance(loaded, Mapping):
             raise ConfigError(f"{p} must hold a mapping of sections at the top level, got {type(loaded).__name__}")
         data = dict(loaded)
@@ -375,7 +383,7 @@ class RuntimeConfig:
     REMOVED_KEYS: ClassVar[dict[str, str]] = {"compile": "it was accepted but never used torch.compile; remove the key"}
 
     def validate(self) -> None:
-        check(self.seed >= 0, "seed", f"must be >= 0, got {self.seed}")
+        check(0 <= self.seed < 2**63, "seed", f"must be in [0, 2**63), got {self.seed}")
         check(self.max_parameters >= 1, "max_parameters", f"must be >= 1, got {self.max_parameters}")
 
 
