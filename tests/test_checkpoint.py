@@ -230,3 +230,35 @@ def test_unreadable_files_and_symlink_loops_get_a_message(tmp_path):
         (other / "config.json").chmod(0)
         with pytest.raises(CheckpointError, match="cannot read"):
             SentenceVAE.from_pretrained(other)
+
+
+def test_a_folder_replaced_while_it_is_read_is_read_again_consistently(tmp_path, monkeypatch):
+    """A run swaps best/ between reading config.json and the weights: the reader must not mix two saves."""
+    import textgen.core.checkpoint as ck
+
+    folder = tmp_path / "best"
+    old, new = _model(), torch.nn.Sequential(torch.nn.Linear(4, 8), torch.nn.Tanh(), torch.nn.Linear(8, 2))
+    write_model_folder(folder, model_type="toy", config={"save": 1}, state_dict=old.state_dict())
+    real_sha = ck.file_sha256
+    swaps = {"n": 0, "saving": False}
+
+    def sha_during_a_save(path):
+        digest = real_sha(path)                       # the hash of the weights this reader opened ...
+        if swaps["saving"] or swaps["n"] >= swaps.get("limit", 1):
+            return digest
+        swaps["n"] += 1                               # ... then the run replaces the folder with its next save
+        swaps["saving"] = True
+        write_model_folder(folder, model_type="toy", config={"save": 2 + swaps["n"]}, state_dict=new.state_dict())
+        swaps["saving"] = False
+        return "0" * 64                               # what the reader's bytes hash to no longer matches
+
+    monkeypatch.setattr(ck, "file_sha256", sha_during_a_save)
+    cfg, state, _ = read_model_folder(folder, model_type="toy")
+    assert cfg == {"save": 3} and all(torch.equal(state[k], v) for k, v in new.state_dict().items())
+    swaps.update(n=0, limit=10)                       # a folder that never stops changing
+    with pytest.raises(CheckpointError, match="is being written.*retry"):
+        read_model_folder(folder, model_type="toy")
+    swaps.update(n=0, limit=0)
+    (folder / "model.safetensors").write_bytes(b"x" * 64)   # real corruption, the folder unchanged: no retry
+    with pytest.raises(CheckpointError, match="corrupt"):
+        read_model_folder(folder, model_type="toy")

@@ -22,7 +22,7 @@ import os
 import shutil
 import uuid
 from pathlib import Path
-from typing import Any, Callable, Mapping
+from typing import Any, Callable, Mapping, Optional
 
 import torch
 
@@ -203,6 +203,9 @@ def _dedupe_shared(state_dict: Mapping[str, torch.Tensor],
     return tensors, aliases
 
 
+READ_ATTEMPTS = 3   # a folder replaced while it is read (a run saving best/) is read again, this many times in all
+
+
 def read_model_folder(directory: str | os.PathLike, *, model_type: str | None = None, verify: bool | None = None,
                       tokenizer_class: Any = None) -> tuple[dict, dict[str, torch.Tensor], Any]:
     """Read a model folder: returns ``(config, state_dict, tokenizer or None)``.
@@ -210,9 +213,38 @@ def read_model_folder(directory: str | os.PathLike, *, model_type: str | None = 
     ``tokenizer_class`` (e.g. :class:`textgen.tokenization.Tokenizer`) loads the folder's tokenizer with
     its ``load``; None reads no tokenizer.
 
+    A folder that a running training replaces while it is read (the config of one save, the weights of the next)
+    is read again from the start; if it keeps changing the error says it is being written.
+
     Raises :class:`CheckpointError` naming the problem and the fix for a missing folder, a folder
     that is not a textgen model, another model type, a newer format, or corrupt weights.
     """
+    cfg_path = Path(directory) / CONFIG_NAME
+    for attempt in range(READ_ATTEMPTS):
+        before = _stamp(cfg_path)
+        try:
+            result = _read_model_folder(directory, model_type, verify, tokenizer_class)
+        except CheckpointError:
+            if before is None or _stamp(cfg_path) == before:
+                raise                                  # the folder did not change: the problem is real
+            continue
+        if _stamp(cfg_path) == before:
+            return result
+    raise CheckpointError(f"{directory} is being written (replaced {READ_ATTEMPTS} times while it was read, by a run "
+                          "saving into it); retry when the save is done")
+
+
+def _stamp(path: Path) -> Optional[tuple[int, int, int]]:
+    """Which file ``path`` is now (inode, size, mtime): a replaced folder gives another stamp."""
+    try:
+        st = path.stat()
+    except OSError:
+        return None
+    return (st.st_ino, st.st_size, st.st_mtime_ns)
+
+
+def _read_model_folder(directory: str | os.PathLike, model_type: str | None, verify: bool | None,
+                       tokenizer_class: Any) -> tuple[dict, dict[str, torch.Tensor], Any]:
     from safetensors import SafetensorError, safe_open
     from safetensors.torch import load_file
 
