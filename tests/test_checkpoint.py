@@ -262,3 +262,38 @@ def test_a_folder_replaced_while_it_is_read_is_read_again_consistently(tmp_path,
     (folder / "model.safetensors").write_bytes(b"x" * 64)   # real corruption, the folder unchanged: no retry
     with pytest.raises(CheckpointError, match="corrupt"):
         read_model_folder(folder, model_type="toy")
+
+
+def test_hostile_model_folders_are_refused_before_any_allocation(model_dir, tmp_path, capsys):
+    """config.json asking for huge sizes, NaN weights and a removed checksum: one-line errors, nothing allocated."""
+    import shutil
+
+    from textgen.cli import main
+
+    def copy_with(name, edit=None, weights=None):
+        folder = tmp_path / name
+        shutil.copytree(model_dir, folder)
+        meta = json.loads((folder / "config.json").read_text())
+        if edit:
+            edit(meta)
+        (folder / "config.json").write_text(json.dumps(meta))
+        if weights:
+            from safetensors.torch import load_file, save_file
+
+            state = load_file(str(folder / "model.safetensors"))
+            weights(state)
+            save_file(state, str(folder / "model.safetensors"))
+        return folder
+
+    huge = copy_with("huge", lambda m: m["config"].update(hidden_size=8000))
+    assert main(["--no-verify", "reconstruct", "--model", str(huge), "the cat sat"]) == 2
+    assert "describes a model of about" in capsys.readouterr().err
+    nan = copy_with("nan", weights=lambda st: next(v for v in st.values() if v.is_floating_point()).fill_(float("nan")))
+    assert main(["--no-verify", "encode", "--model", str(nan), "the cat sat", "--out", str(tmp_path / "z.npy")]) == 2
+    assert not (tmp_path / "z.npy").exists()
+    assert "NaN or infinite" in capsys.readouterr().err
+    unchecked = copy_with("unchecked", lambda m: m.pop("sha256"))
+    assert main(["reconstruct", "--model", str(unchecked), "the cat sat"]) == 2
+    err = capsys.readouterr().err
+    assert "records no SHA-256" in err and "--no-verify" in err and len(err.strip().splitlines()) == 1
+    assert main(["--no-verify", "reconstruct", "--model", str(unchecked), "the cat sat"]) == 0

@@ -291,6 +291,9 @@ def _read_model_folder(directory: str | os.PathLike, model_type: str | None, ver
     expected = (meta.get(SHA256_KEY) or {}).get(WEIGHTS_NAME) if isinstance(meta.get(SHA256_KEY), dict) else None
     if verify is None:
         verify = os.environ.get(NO_VERIFY_ENV) != "1"
+    if verify and not expected:
+        raise CheckpointError(f"{cfg_path} records no SHA-256 of {WEIGHTS_NAME}, so its weights cannot be checked; "
+                              "re-save the model with save_pretrained, or load it unchecked with textgen --no-verify")
     if expected and verify:
         try:
             actual = file_sha256(weights)
@@ -311,6 +314,10 @@ def _read_model_folder(directory: str | os.PathLike, model_type: str | None, ver
             raise CheckpointError(f"{weights} is inconsistent: {alias!r} refers to a missing tensor {name!r}; "
                                   "restore it from a good checkpoint")
         state[alias] = state[name]
+    bad = next((k for k, v in state.items() if v.is_floating_point() and not bool(torch.isfinite(v).all())), None)
+    if bad is not None:
+        raise CheckpointError(f"{weights}: tensor {bad!r} holds NaN or infinite values; the model diverged before it "
+                              "was saved or the file was damaged: restore an earlier checkpoint")
     tokenizer = tokenizer_class.load(path) if tokenizer_class is not None else None
     return dict(meta.get("config") or {}), state, tokenizer
 

@@ -60,6 +60,20 @@ def resolve_model_path(name_or_path: str | os.PathLike) -> Path:
     return path
 
 
+def _check_size(config: Any, state: dict[str, torch.Tensor], path: Path) -> None:
+    """Refuse a config.json that asks for far more parameters than the folder's weights hold (a damaged or hostile
+    file: ``hidden_size=1e308`` would otherwise try to allocate it), by the estimate the run configs use."""
+    estimate = getattr(config, "approx_parameters", None)
+    if estimate is None:
+        return
+    held = sum(v.numel() for v in state.values())
+    wanted = estimate()
+    if wanted > 2 * held + 1_000_000:
+        raise CheckpointError(f"{path / 'config.json'} describes a model of about {wanted:,.0f} parameters, but "
+                              f"{path / 'model.safetensors'} holds {held:,}; the config does not belong to these weights "
+                              "(restore the folder's own config.json, or re-save the model)")
+
+
 class PretrainedMixin:
     config_class: ClassVar[type]
     model_type: ClassVar[str]
@@ -96,6 +110,7 @@ class PretrainedMixin:
             config = config_from_dict(cls.config_class, raw_config)
         except ConfigError as e:
             raise CheckpointError(f"{path / 'config.json'} does not describe a valid {cls.__name__}: {e}") from None
+        _check_size(config, state, path)              # before allocating what config.json asks for
         model = cls(config)  # type: ignore[call-arg]
         state = {k: v.to(dtype) if v.is_floating_point() else v for k, v in state.items()}
         load_weights(model, state, path / "model.safetensors")  # type: ignore[arg-type]
