@@ -297,3 +297,23 @@ def test_hostile_model_folders_are_refused_before_any_allocation(model_dir, tmp_
     err = capsys.readouterr().err
     assert "records no SHA-256" in err and "--no-verify" in err and len(err.strip().splitlines()) == 1
     assert main(["--no-verify", "reconstruct", "--model", str(unchecked), "the cat sat"]) == 0
+    deep = copy_with("deep")
+    (deep / "config.json").write_text('{"format": ' + "[" * 100000 + "]" * 100000 + "}")
+    capsys.readouterr()
+    assert main(["reconstruct", "--model", str(deep), "the cat sat"]) == 2
+    assert "nests too deeply" in capsys.readouterr().err
+
+
+def test_ctrl_c_while_textgen_is_still_importing_is_one_line(tmp_path):
+    import signal
+    import subprocess
+    import sys
+    import time
+
+    proc = subprocess.Popen([sys.executable, "-m", "textgen", "reconstruct", "The market fell on Monday."],
+                            stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+    time.sleep(1.0)                                   # inside `import torch` (or just after it)
+    proc.send_signal(signal.SIGINT)
+    out, err = proc.communicate(timeout=120)
+    assert proc.returncode == 130, err
+    assert "Traceback" not in err and err.strip().splitlines()[-1].startswith("interrupted")

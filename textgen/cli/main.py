@@ -76,6 +76,14 @@ def _run(args: argparse.Namespace) -> int:
         # message names the cause and the fix: print it, without a traceback.
         print(f"error: {e}", file=sys.stderr)
         return EXIT_USER_ERROR
+    except RecursionError:
+        print("error: the input nests too deeply to be read (a JSON or YAML file of thousands of levels?); check the "
+              "files this command reads", file=sys.stderr)
+        return EXIT_USER_ERROR
+    except MemoryError:
+        print("error: out of memory; check the sizes in the config or the model folder (a typo such as 1e9?), or use "
+              "smaller batches", file=sys.stderr)
+        return EXIT_USER_ERROR
     except RuntimeError as e:
         from textgen.core.runtime import TrainingDiverged   # here: torch is slow to import
 

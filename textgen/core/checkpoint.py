@@ -263,6 +263,9 @@ def _read_model_folder(directory: str | os.PathLike, model_type: str | None, ver
         meta = json.loads(cfg_path.read_text(encoding="utf-8"))
     except (json.JSONDecodeError, UnicodeDecodeError) as e:
         raise CheckpointError(f"{cfg_path} is corrupt ({e}); re-save the model or restore the file") from None
+    except RecursionError:
+        raise CheckpointError(f"{cfg_path} nests too deeply to be a model config; restore the file or re-save "
+                              "the model") from None
     except OSError as e:
         raise CheckpointError(f"cannot read {cfg_path} ({e.strerror or e}); check that it is a readable file") from None
     if not isinstance(meta, dict) or meta.get("format") != FORMAT:
