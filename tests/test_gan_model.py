@@ -248,3 +248,45 @@ def test_resampling_switches_keep_shapes_and_old_configs_load_as_trained():
     assert (old.upsample, old.downsample) == ("nearest", "strided")
     with pytest.raises(Exception, match="upsample"):
         GANConfig(upsample="cubic").validate()
+
+
+def test_hostile_gan_configs_and_folders_are_refused_before_any_work(tmp_path, capsys, monkeypatch):
+    import json
+    import shutil
+
+    from safetensors.torch import load_file, save_file
+
+    from textgen.cli import main
+    from textgen.core.checkpoint import CheckpointError
+    from textgen.core.pretrained import resolve_model_path
+    from textgen.gan.folder import load_gan_folder
+
+    out = tmp_path / "run"
+    assert main(["train-gan", "--config", "configs/gan/birds32_cpu.yaml", "--out", str(out), "model.noise_dim=1000000000"]) == 2
+    assert "noise_dim=1e9" in capsys.readouterr().err and not (out / "text_encoder").exists()
+    assert main(["train-gan", "--config", "configs/gan/birds32_cpu.yaml", "--out", str(out), "model.g_channels=1000000"]) == 2
+    assert "max_parameters" in capsys.readouterr().err
+
+    def damaged(name, edit_state=None, edit_config=None):
+        folder = tmp_path / name
+        shutil.copytree(resolve_model_path("birds-gan"), folder)
+        state = load_file(str(folder / "model.safetensors"))
+        if edit_state:
+            edit_state(state)
+            save_file(state, str(folder / "model.safetensors"))
+        meta = json.loads((folder / "config.json").read_text())
+        if edit_config:
+            edit_config(meta)
+        (folder / "config.json").write_text(json.dumps(meta))
+        return folder
+
+    first = lambda st, prefix: next(k for k in st if k.startswith(prefix))   # noqa: E731
+    monkeypatch.setenv("TEXTGEN_NO_VERIFY", "1")      # as --no-verify: the structure is still checked
+    with pytest.raises(CheckpointError, match="does not have"):
+        load_gan_folder(damaged("extra", lambda st: st.update(stowaway=torch.zeros(3))), load_text_encoder=False)
+    with pytest.raises(CheckpointError, match="EMA copy differ"):
+        load_gan_folder(damaged("shape", lambda st: st.update({first(st, "generator."): torch.zeros(2, 2)})),
+                        load_text_encoder=False)
+    with pytest.raises(CheckpointError, match="describes a GAN of up to"):
+        load_gan_folder(damaged("huge", edit_config=lambda m: m["config"]["gan"].update(g_channels=100000)),
+                        load_text_encoder=False)

@@ -47,6 +47,14 @@ class GANConfig:
             value = getattr(self, key)
             check(value >= 1, key, f"must be >= 1, got {value}")
 
+    def approx_parameters(self) -> int:
+        """An upper bound of G's and D's parameters for these sizes (every block counted at the widest channels):
+        enough to refuse a typo such as g_channels=1e6 before anything is allocated."""
+        g, d, blocks = 8 * self.g_channels, 8 * self.d_channels, max(self.num_blocks, 1)
+        gen = (self.noise_dim + self.cond_dim) * 16 * g + blocks * (18 * g * g + 4 * self.cond_dim * g)
+        disc = blocks * 18 * d * d + 16 * d * (self.cond_dim + 1) + self.text_dim * self.cond_dim * 2
+        return gen + disc
+
     @property
     def num_blocks(self) -> int:
         """Up-sampling blocks of G (and down-sampling blocks of D): from 4x4 to image_size."""
@@ -80,6 +88,12 @@ class TextEncoderSpec:
         check(self.image_depth >= 1, "image_depth", f"must be >= 1, got {self.image_depth}")
         check(self.vocab_size >= 5, "vocab_size", f"must be >= 5 (4 special tokens and a piece), got {self.vocab_size}")
         check(0 <= self.typo_rate < 1, "typo_rate", f"must be in [0, 1), got {self.typo_rate}")
+
+    def approx_parameters(self) -> int:
+        """The caption encoder's embedding table and recurrent layers trained here (0 for a given encoder)."""
+        if self.kind != "caption" or self.path is not None:
+            return 0
+        return (self.vocab_size + 8 * self.dim) * self.dim
 
 
 @dataclass
@@ -162,3 +176,8 @@ class GANRunConfig:
 
     def validate(self) -> None:
         check_out_dir(self.out_dir)
+        n = self.model.approx_parameters() + self.text_encoder.approx_parameters()
+        check(n <= self.runtime.max_parameters, "model",
+              f"these sizes give up to about {n:,.0f} parameters ({4 * n / 2**30:,.1f} GiB in fp32), more than "
+              f"runtime.max_parameters={self.runtime.max_parameters:,}; check the sizes (a typo such as "
+              "noise_dim=1e9?), or raise runtime.max_parameters if you mean it")

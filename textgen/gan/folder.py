@@ -76,10 +76,26 @@ def load_gan_folder(folder: str | os.PathLike, *, load_text_encoder: bool = True
     if kind not in TEXT_ENCODER_KINDS:
         raise CheckpointError(f"{path / 'config.json'}: text_encoder.kind is {json.dumps(kind)}, not one of "
                               f"{', '.join(TEXT_ENCODER_KINDS)}; restore the file or re-save the model")
+    weights = path / "model.safetensors"
+    extra = sorted(k for k in state if not k.startswith(("generator.", "generator_ema.")))
+    if extra:
+        raise CheckpointError(f"{weights} holds tensors a GAN folder does not have ({', '.join(extra[:3])}); "
+                              "it mixes files of different models: re-save the model from its training run")
+    g = {k[len("generator."):]: v for k, v in state.items() if k.startswith("generator.")}
+    ema = {k[len("generator_ema."):]: v for k, v in state.items() if k.startswith("generator_ema.")}
+    odd = next((k for k in sorted(set(g) | set(ema)) if k not in g or k not in ema or g[k].shape != ema[k].shape), None)
+    if odd is not None:
+        raise CheckpointError(f"{weights}: the generator and its EMA copy differ at {odd!r} (missing, or of another "
+                              "shape); the file is damaged: restore it from a good checkpoint")
+    held = sum(v.numel() for v in g.values())
+    if config.approx_parameters() > 20 * held + 10_000_000:
+        raise CheckpointError(f"{path / 'config.json'} describes a GAN of up to {config.approx_parameters():,.0f} "
+                              f"parameters, but its generator holds {held:,}; the config does not belong to these "
+                              "weights (restore the folder's own config.json)")
     out = {
         "config": config,
-        "generator": {k[len("generator."):]: v.float() for k, v in state.items() if k.startswith("generator.")},
-        "generator_ema": {k[len("generator_ema."):]: v.float() for k, v in state.items() if k.startswith("generator_ema.")},
+        "generator": {k: v.float() for k, v in g.items()},
+        "generator_ema": {k: v.float() for k, v in ema.items()},
         "text_encoder_kind": kind,
         "path": path,
     }
