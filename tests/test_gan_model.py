@@ -287,6 +287,15 @@ def test_hostile_gan_configs_and_folders_are_refused_before_any_work(tmp_path, c
     with pytest.raises(CheckpointError, match="EMA copy differ"):
         load_gan_folder(damaged("shape", lambda st: st.update({first(st, "generator."): torch.zeros(2, 2)})),
                         load_text_encoder=False)
-    with pytest.raises(CheckpointError, match="describes a GAN of up to"):
+    te = tmp_path / "te"
+    shutil.copytree(resolve_model_path("birds-gan") / "text_encoder", te)
+    meta = json.loads((te / "config.json").read_text())
+    meta["config"]["vocab_size"] = 10_000_000_000
+    (te / "config.json").write_text(json.dumps(meta))
+    from textgen.gan.text_encoders import CaptionEncoder
+
+    with pytest.raises(CheckpointError, match="describes a model of about"):
+        CaptionEncoder.from_pretrained(te)
+    with pytest.raises(CheckpointError, match="describes a GAN of up to about"):
         load_gan_folder(damaged("huge", edit_config=lambda m: m["config"]["gan"].update(g_channels=100000)),
                         load_text_encoder=False)

@@ -325,6 +325,12 @@ def _read_model_folder(directory: str | os.PathLike, model_type: str | None, ver
     return dict(meta.get("config") or {}), state, tokenizer
 
 
+def describe_count(n: int) -> str:
+    """``about 1,234,567`` for a count a user can read, ``more than 10^20`` for a count from a damaged file."""
+    n = int(n)
+    return f"about {n:,}" if n < 10**15 else f"more than 10^{len(str(n)) - 1}"
+
+
 def file_sha256(path: str | os.PathLike) -> str:
     h = hashlib.sha256()
     with open(path, "rb") as f:

@@ -20,7 +20,7 @@ from typing import Any, ClassVar
 
 import torch
 
-from textgen.core.checkpoint import CheckpointError, load_weights, read_model_folder, write_model_folder
+from textgen.core.checkpoint import CheckpointError, describe_count, load_weights, read_model_folder, write_model_folder
 from textgen.core.config import ConfigError, config_from_dict, config_to_dict
 
 __all__ = ["DEFAULT_CVAE", "DEFAULT_VAE", "PretrainedMixin", "resolve_model_path"]
@@ -67,9 +67,9 @@ def _check_size(config: Any, state: dict[str, torch.Tensor], path: Path) -> None
     if estimate is None:
         return
     held = sum(v.numel() for v in state.values())
-    wanted = estimate()
+    wanted = int(estimate())
     if wanted > 2 * held + 1_000_000:
-        raise CheckpointError(f"{path / 'config.json'} describes a model of about {wanted:,.0f} parameters, but "
+        raise CheckpointError(f"{path / 'config.json'} describes a model of {describe_count(wanted)} parameters, but "
                               f"{path / 'model.safetensors'} holds {held:,}; the config does not belong to these weights "
                               "(restore the folder's own config.json, or re-save the model)")
 

@@ -17,7 +17,7 @@ from typing import Any, Sequence
 
 import torch
 
-from textgen.core.checkpoint import CheckpointError, read_model_folder, write_model_folder
+from textgen.core.checkpoint import CheckpointError, describe_count, read_model_folder, write_model_folder
 from textgen.core.config import ConfigError, config_from_dict, config_to_dict
 from textgen.core.pretrained import resolve_model_path
 from textgen.core.runtime import make_image_grid
@@ -89,7 +89,7 @@ def load_gan_folder(folder: str | os.PathLike, *, load_text_encoder: bool = True
                               "shape); the file is damaged: restore it from a good checkpoint")
     held = sum(v.numel() for v in g.values())
     if config.approx_parameters() > 20 * held + 10_000_000:
-        raise CheckpointError(f"{path / 'config.json'} describes a GAN of up to {config.approx_parameters():,.0f} "
+        raise CheckpointError(f"{path / 'config.json'} describes a GAN of up to {describe_count(config.approx_parameters())} "
                               f"parameters, but its generator holds {held:,}; the config does not belong to these "
                               "weights (restore the folder's own config.json)")
     out = {

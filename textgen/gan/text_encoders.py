@@ -98,6 +98,11 @@ class CaptionEncoderConfig:
             check(getattr(self, key) >= 1, key, f"must be >= 1, got {getattr(self, key)}")
         check(self.rnn in ("lstm", "gru"), "rnn", f"must be 'lstm' or 'gru', got {self.rnn!r}")
 
+    def approx_parameters(self) -> int:
+        """Embeddings, the bidirectional RNN and the projection (the folder check's estimate)."""
+        E, H = self.embed_size, self.hidden_size
+        return self.vocab_size * E + 2 * 4 * H * (E + H + 2) + 2 * H * self.dim
+
 
 class CaptionEncoder(PretrainedMixin, nn.Module):
     """Bi-LSTM (or bi-GRU) over token embeddings, max-pooled over real tokens, projected to ``dim`` and L2-normalised.
