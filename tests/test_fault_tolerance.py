@@ -94,9 +94,9 @@ def test_gan_signal_saves_exits_and_resumes_exactly(gan_config, monkeypatch, cap
     _assert_clean_log(run, straight)
 
 
-def _start(cfg, resume: bool):
+def _start(cfg, resume: bool, command: str = "train-vae"):
     env = {**os.environ, PAUSE_ENV: "0.2", "OMP_NUM_THREADS": "1", "MKL_NUM_THREADS": "1", "TEXTGEN_PROGRESS": "0"}
-    cmd = [sys.executable, "-m", "textgen", "train-vae", "--config", str(cfg)] + (["--resume"] if resume else [])
+    cmd = [sys.executable, "-m", "textgen", command, "--config", str(cfg)] + (["--resume"] if resume else [])
     return subprocess.Popen(cmd, cwd=ROOT, env=env, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE)
 
 
@@ -195,3 +195,23 @@ def test_the_small_training_loops_stop_on_a_non_finite_loss_and_say_nothing_was_
     x[3, 1] = float("inf")
     with pytest.raises(TrainingDiverged, match="linear probe"):
         linear_probe(x, torch.randint(0, 2, (40,)), steps=5)
+
+
+def test_gan_sigkill_after_its_text_encoder_and_before_its_first_checkpoint_resumes_exactly(gan_config):
+    cfg, run = gan_config("killed")
+    straight_cfg, straight = gan_config("straight")
+    proc = _start(cfg, resume=False, command="train-gan")
+    _kill_inside_a_save(proc, run, nth=1)                        # the first save: text_encoder/ written, no last/ yet
+    assert (run / "text_encoder" / "config.json").is_file() and not (run / "last").exists()
+    restart = _start(run / "config.yaml", resume=False, command="train-gan")
+    assert restart.wait(timeout=120) == 2 and b"--resume" in restart.stderr.read()   # no silent restart
+    proc = _start(run / "config.yaml", resume=True, command="train-gan")
+    assert proc.wait(timeout=240) == 0, proc.stderr.read().decode()[-2000:]
+    threads = torch.get_num_threads()
+    torch.set_num_threads(1)                                     # as in the killed processes
+    try:
+        assert main(["train-gan", "--config", str(straight_cfg)]) == 0
+    finally:
+        torch.set_num_threads(threads)
+    ref = safetensors_weights(straight / "last")
+    assert all(torch.equal(v, ref[k]) for k, v in safetensors_weights(run / "last").items())
