@@ -175,8 +175,14 @@ def _check_transfer_and_install(args, recipe: dict, staged: Path, target: Path) 
     print(format_transfer_report(report))
     (staged / spec["report"]).write_text(json.dumps(report, indent=2) + "\n")
     old = target / spec["report"]
-    if old.is_file() and not args.force:
-        ok, why = transfer_install_decision(report, json.loads(old.read_text()))
+    decision = transfer_install_decision(report, json.loads(old.read_text())) if old.is_file() and not args.force else None
+    return _decide_and_install(decision, staged, target)
+
+
+def _decide_and_install(decision: Optional[tuple[bool, str]], staged: Path, target: Path) -> int:
+    """Install ``staged`` unless the install rule's ``(ok, why)`` says no (None: nothing to compare, or --force)."""
+    if decision is not None:
+        ok, why = decision
         if not ok:
             print(f"not installed: {why} (use --force to install anyway)")
             return 1
@@ -232,16 +238,11 @@ def _check_targets_and_install(args, recipe: dict, staged: Path, target: Path) -
         print(f"note: no LM baseline at {spec['lm']} (textgen train-vae --config configs/vae/en_lm.yaml "
               "tokenizer.path=...): fluency is not measured")
     new = _bench(args, staged, valid, lm, staged / spec["report"])
+    decision = None
     if (target / "config.json").is_file() and not args.force:
         with tempfile.TemporaryDirectory() as tmp:
-            old = _bench(args, target, valid, lm, Path(tmp) / "installed.json")
-        ok, why = target_install_decision(new, old)
-        if not ok:
-            print(f"not installed: {why} (use --force to install anyway)")
-            return 1
-        print(f"installing: {why}")
-    _install(staged, target)
-    return 0
+            decision = target_install_decision(new, _bench(args, target, valid, lm, Path(tmp) / "installed.json"))
+    return _decide_and_install(decision, staged, target)
 
 
 ATTRIBUTE_SLACK = 0.02        # a candidate may find up to 2 points fewer stated attributes if it wins elsewhere
