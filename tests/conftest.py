@@ -35,15 +35,20 @@ def root() -> Path:
     return ROOT
 
 
-@pytest.fixture(scope="session")
-def build_tool(root):
-    """tools/build_pretrained.py as a module (it is a script, not part of the package)."""
+def _tool(root, name):
+    """A script of tools/ as a module (the tools are scripts, not part of the package)."""
     import importlib.util
 
-    spec = importlib.util.spec_from_file_location("build_pretrained", root / "tools" / "build_pretrained.py")
+    spec = importlib.util.spec_from_file_location(name, root / "tools" / f"{name}.py")
     tool = importlib.util.module_from_spec(spec)
     spec.loader.exec_module(tool)
     return tool
+
+
+@pytest.fixture(scope="session")
+def build_tool(root):
+    """tools/build_pretrained.py as a module."""
+    return _tool(root, "build_pretrained")
 
 
 @pytest.fixture(scope="session")
@@ -138,9 +143,4 @@ def tiny_gan_run(tmp_path, name, *overrides):
 @pytest.fixture(scope="session")
 def candidate_tool(root):
     """tools/candidate.py as a module."""
-    import importlib.util
-
-    spec = importlib.util.spec_from_file_location("candidate_tool", root / "tools" / "candidate.py")
-    tool = importlib.util.module_from_spec(spec)
-    spec.loader.exec_module(tool)
-    return tool
+    return _tool(root, "candidate")
