@@ -91,7 +91,7 @@ def save(args) -> int:
         "stages": stages,
         "steps_total": sum(int(s.get("max_steps") or 0) for s in stages),
         "cpu_hours_total": round(sum(s["train_seconds"] * (s["threads"] or 1) for s in stages) / 3600, 2),
-        "next": (f"textgen train-vae --config {args.config} runtime.seed={len(stages) + 1} && "
+        "next": (f"textgen train-vae --config {args.config} --overwrite runtime.seed={len(stages) + 1} && "
                  f"python tools/candidate.py save {run}"),
     }
     model = SentenceVAE.from_pretrained(folder)
