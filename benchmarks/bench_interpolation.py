@@ -141,6 +141,8 @@ def main() -> None:
     report: dict = {"model": args.model, "lm": args.lm, "data": args.data, "strategy": args.strategy}
     recon = {}
     for name, group in (("<= 12 words", short), ("13-30 words", long_)):
+        if not group:                                  # a corpus without sentences of this length
+            continue
         refs = [r["text"] for r in group]
         hyps = pipe.reconstruct(refs, **gen_kwargs).sentences
         recon[name] = word_errors(refs, hyps)

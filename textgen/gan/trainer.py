@@ -442,10 +442,10 @@ class GANTrainer:
                         self.save_checkpoint(f"{CHECKPOINTS_DIR}/step_{self.step:06d}", with_state=False)
         finally:
             logger.close()
+            if self.run_lock is not None:
+                self.run_lock.release()          # the run is over (finished, stopped or failed): free the folder
         self.dist.barrier()
         self.dist.close()
-        if self.run_lock is not None:
-            self.run_lock.release()
         return last
 
     def _mean_over_ranks(self, sums: torch.Tensor) -> torch.Tensor:

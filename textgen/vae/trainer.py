@@ -501,10 +501,10 @@ class VAETrainer:
                             break
         finally:
             logger.close()
+            if self.run_lock is not None:
+                self.run_lock.release()          # the run is over (finished, stopped or failed): free the folder
         self.dist.barrier()
         self.dist.close()
-        if self.run_lock is not None:
-            self.run_lock.release()
         return last_valid
 
     def _interrupt(self) -> None:
