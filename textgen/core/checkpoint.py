@@ -220,7 +220,7 @@ def read_model_folder(directory: str | os.PathLike, *, model_type: str | None = 
     that is not a textgen model, another model type, a newer format, or corrupt weights.
     """
     cfg_path = Path(directory) / CONFIG_NAME
-    for attempt in range(READ_ATTEMPTS):
+    for _ in range(READ_ATTEMPTS):
         before = _stamp(cfg_path)
         try:
             result = _read_model_folder(directory, model_type, verify, tokenizer_class)

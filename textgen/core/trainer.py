@@ -37,8 +37,8 @@ from textgen.core.checkpoint import atomic_folder
 from textgen.core.config import check_out_dir
 from textgen.core.runtime import TrainingDiverged
 
-__all__ = ["claim_run_folder", "RunFolderError", "RunLock", "prepare_run_folder", "commit_checkpoint", "StopOnSignals", "TrainingStopped", "LogWindow", "diverged",
-           "Distributed", "NullLogger", "micro_batches", "check_resumable_config", "check_finite", "PAUSE_ENV"]
+__all__ = ["claim_run_folder", "RunFolderError", "RunLock", "prepare_run_folder", "commit_checkpoint", "StopOnSignals",
+           "TrainingStopped", "LogWindow", "diverged", "Distributed", "NullLogger", "micro_batches", "check_resumable_config", "check_finite", "PAUSE_ENV"]
 
 PAUSE_ENV = "TEXTGEN_TEST_PAUSE_IN_SAVE"   # tests: seconds to sleep inside a save, between writing and the rename
 
@@ -91,9 +91,10 @@ def recover_last(out_dir: str | os.PathLike, name: str = "last") -> Optional[Pat
 
 
 def claim_run_folder(out_dir: str | os.PathLike, *, resume: bool, overwrite: bool = False) -> RunLock:
-    """Start a run in ``out_dir``: create and lock it, put back a ``last/`` a killed save moved aside, and refuse
-    to start afresh (no ``resume``) over a folder that holds a run unless ``overwrite``. Call it before anything
-    reads or writes the folder; keep the returned lock for the run's life."""
+    """Start a run in ``out_dir``: create and lock it, put back a ``last/`` a killed save moved aside (then remove
+    the other temporary folders, :func:`prepare_run_folder`), and refuse to start afresh (no ``resume``) over a
+    folder that holds a run unless ``overwrite``. Call it before anything reads or writes the folder; keep the
+    returned lock for the run's life."""
     check_out_dir(str(out_dir))
     out = Path(out_dir)
     out.mkdir(parents=True, exist_ok=True)
@@ -103,6 +104,7 @@ def claim_run_folder(out_dir: str | os.PathLike, *, resume: bool, overwrite: boo
         if restored is not None:
             print(f"note: {restored} was missing after a save was killed; restored it from the previous complete "
                   "checkpoint")
+        prepare_run_folder(out)                 # the other .tmp-* / .old-* folders of killed saves
         held = [m for m in RUN_MARKERS if (out / m).exists()]
         if held and not resume and not overwrite:
             raise RunFolderError(

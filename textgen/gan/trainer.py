@@ -35,7 +35,7 @@ from textgen.core.runtime import (MetricsLogger, autocast, get_rng_state, make_g
                                   resolve_device, resolve_precision, set_rng_state, set_seed)
 from textgen.core.trainer import (Distributed, LogWindow, NullLogger, StopOnSignals, TrainingStopped,
                                   check_resumable_config, commit_checkpoint, diverged, micro_batches,
-                                  claim_run_folder, prepare_run_folder)
+                                  claim_run_folder)
 from textgen.data.cub import load_cub
 from textgen.data.images import ImageCaptionData
 from textgen.gan.configuration import GANConfig, GANRunConfig, GANTrainConfig
@@ -155,8 +155,6 @@ class GANTrainer:
                       "stage); starting it again from the beginning")
                 shutil.rmtree(self.out_dir / "text_encoder", ignore_errors=True)
             resume = False
-        if self.dist.is_main:
-            prepare_run_folder(cfg.out_dir)
         self.stop = StopOnSignals()      # SIGINT/SIGTERM: the loop saves last/ and stops at the next step boundary
         self.window = LogWindow()        # the step statistics since the last metrics row (saved with last/)
 
@@ -399,8 +397,7 @@ class GANTrainer:
     def fit(self) -> dict[str, float]:
         cfg, t = self.cfg, self.cfg.train
         main = self.dist.is_main                   # rank 0 alone writes folders, samples, logs and bars
-        if main:
-            prepare_run_folder(cfg.out_dir)
+        if main:                                   # (the folder was claimed and cleaned in __init__)
             save_config(cfg, self.out_dir / "config.yaml")
             (self.out_dir / "samples").mkdir(exist_ok=True)
         logger = MetricsLogger(self.out_dir, keep_until_step=self.step) if main else NullLogger()

@@ -33,7 +33,7 @@ from textgen.core.runtime import (MetricsLogger, TrainingDiverged, autocast, get
                                   progress, resolve_device, resolve_precision, set_rng_state, set_seed)
 from textgen.core.trainer import (Distributed, LogWindow, NullLogger, StopOnSignals, TrainingStopped,
                                   check_resumable_config, commit_checkpoint, diverged, micro_batches,
-                                  claim_run_folder, prepare_run_folder)
+                                  claim_run_folder)
 from textgen.data import BucketBatchSampler, corpus_texts, load_corpus, tokenize_dataset
 from textgen.tokenization import Tokenizer
 from textgen.vae.configuration import OptimConfig, TrainConfig, VAERunConfig
@@ -478,8 +478,7 @@ class VAETrainer:
     def fit(self) -> dict[str, float]:
         cfg = self.cfg
         main = self.dist.is_main                       # rank 0 alone writes folders, logs and bars
-        if main:
-            prepare_run_folder(cfg.out_dir)
+        if main:                                       # (the folder was claimed and cleaned in __init__)
             save_config(cfg, self.out_dir / "config.yaml")
         self.dist.barrier()
         logger = MetricsLogger(self.out_dir, keep_until_step=self.step) if main else NullLogger()
