@@ -15,7 +15,9 @@ What each number is (words are whitespace-separated tokens of the decoded text, 
   that every source is measured on its own as well as together.
 * fluency (with ``--lm``): an LM baseline trained on the same corpus (``mode=lm``, same tokenizer) scores
   every sentence; per-token perplexity = exp(-log p(x) / tokens incl. <eos>). Distributions (10/25/50/75/90th percentiles) for
-  held-out real sentences, the 7 inner points of each 9-point path, and prior samples z ~ N(0, I).
+  held-out real sentences, the 7 inner points of each 9-point path, and prior samples: z from the model's
+  sampling prior (N(0, I), or the mixture fitted to its aggregate posterior by ``textgen fit-prior``, and then
+  N(0, I) samples beside it).
 * paths: 9-point slerp paths (endpoints included) between random pairs of held-out sentences: distinct
   sentences per path, the share with >= 5, and the mean word edit distance between consecutive points; and,
   of the paths between two sentences that are not bird captions, how many pass through one (an inner point
@@ -173,14 +175,20 @@ def main() -> None:
     # fluency under the LM baseline
     g = torch.Generator().manual_seed(args.seed)
     prior = pipe.sample(args.prior, generator=g, strategy="greedy").sentences
-    inner = [s for p in paths for s in p[1:-1]]
-    real = [r["text"] for r in rows[:args.real]]
+    K = pipe.model.config.latent_prior_components
+    report["prior"] = f"a {K}-component mixture fitted to the aggregate posterior" if K else "N(0, I)"
+    groups = {"held-out real sentences": [r["text"] for r in rows[:args.real]],
+              "inner path points": [s for p in paths for s in p[1:-1]],
+              "prior samples": prior}
+    if K:     # the fitted prior beside N(0, I), the prior the model was trained against
+        z = torch.randn(args.prior, pipe.model.config.latent_size, generator=torch.Generator().manual_seed(args.seed))
+        groups["N(0, I) samples"] = pipe.decode(z, strategy="greedy")
     if lm is not None:
-        fluency = {name: lm_perplexities(lm, texts) for name, texts in
-                   (("held-out real sentences", real), ("inner path points", inner), ("prior samples", prior))}
-        report["fluency"] = {k: {"n": len(v), "percentiles": percentiles(v), "median": statistics.median(v),
-                                 "empty": sum(not t.strip() for t in texts)}
-                             for (k, v), texts in zip(fluency.items(), (real, inner, prior))}
+        report["fluency"] = {}
+        for name, texts in groups.items():
+            v = lm_perplexities(lm, texts)
+            report["fluency"][name] = {"n": len(v), "percentiles": percentiles(v), "median": statistics.median(v),
+                                       "empty": sum(not t.strip() for t in texts)}
     report["prior_examples"] = prior[:8]
 
     # collapse and density
@@ -196,6 +204,7 @@ def main() -> None:
     print(f"# model={args.model}  lm={args.lm or '(none: no fluency)'}  data={args.data}  decoding={args.strategy}"
           f"{f' (beam {args.beam_size})' if args.strategy == 'beam' else ''}, prior greedy  seed={args.seed}  "
           f"{report['seconds']:.0f} s")
+    print(f"# prior samples: z from {report['prior']}")
     print()
     print("| reconstruction (posterior mean) | sentences | exact | WER |")
     print("|---|---|---|---|")

@@ -278,7 +278,8 @@ def test_build_pretrained_trains_a_two_stage_recipe_and_installs_its_last_stage(
         stages.append(str(tmp_path / name))
     cmd = [sys.executable, str(root / "tools" / "build_pretrained.py"), "--model", "en-lstm-vae", "--stages", *stages,
            "--run", str(tmp_path / "final"), "--install-dir", str(tmp_path / "pre"), "--eval-data", str(corpus[1]),
-           "--iw-samples", "2", "--valid-data", str(corpus[1]), "--bench-sizes", "3", "3", "2", "2", "3"]
+           "--iw-samples", "2", "--valid-data", str(corpus[1]), "--bench-sizes", "3", "3", "2", "2", "3",
+           "--prior-data", str(corpus[0]), "--prior-sizes", "2", "30"]
     r = subprocess.run(cmd, capture_output=True, text=True, cwd=tmp_path)
     assert r.returncode == 0, r.stderr
     assert "stage 1/2" in r.stdout and "stage 2/2" in r.stdout and "warm start (encoder)" in r.stdout + r.stderr
@@ -286,7 +287,9 @@ def test_build_pretrained_trains_a_two_stage_recipe_and_installs_its_last_stage(
     report = json.loads((shipped / "eval_english_test.json").read_text())
     assert report["trained_from"] == ["s1.yaml", "s2.yaml"] and report["num_sentences"] == 6
     assert (tmp_path / "stage1" / "best").is_dir() and not (tmp_path / "ignored").exists()
-    assert SentenceVAE.from_pretrained(shipped).config.latent_size == 8
+    installed = SentenceVAE.from_pretrained(shipped)
+    assert installed.config.latent_size == 8 and installed.config.latent_prior_components == 2   # its fitted prior
+    assert "fitted a 2-component Gaussian mixture to 30 codes" in r.stdout
     r = subprocess.run(cmd, capture_output=True, text=True, cwd=tmp_path)         # again: nothing left to train
     assert "stage 1/2" in r.stdout and r.stdout.count("has finished; skipped") == 2
     assert r.returncode == 1 and "not installed" in r.stdout                    # the same weights: not installed

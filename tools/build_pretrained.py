@@ -20,7 +20,8 @@ installed model's (recorded in its report file), so the repository stores new we
 well and installed by its transfer accuracy and BLEU to the source instead (``transfer_install_decision``).
 en-lstm-vae is trained in stages across sessions into ``candidates/en-lstm-vae`` (``tools/candidate.py``) and
 installed from there (``--from-run`` takes a model folder too) by the targets it is trained for:
-``bench_interpolation`` on the valid split, for it and for the installed model (``target_install_decision``).
+``bench_interpolation`` on the valid split, for it and for the installed model (``target_install_decision``);
+its sampling prior is fitted first (``textgen fit-prior`` on training sentences, the recipe's ``prior``).
 
 birds-gan: (1) ``textgen train-gan --config configs/gan/<recipe>.yaml`` into ``--run`` (resumable);
 (2) the run's ``last/`` folder (or ``--checkpoint checkpoints/step_XXXXXX``: G, EMA-G, the caption encoder) in
@@ -51,6 +52,9 @@ ROOT = Path(__file__).resolve().parents[1]
 PRETRAINED = ROOT / "textgen" / "pretrained"
 # A VAE recipe: what to build if missing ({path: textgen command}), the training stages in order (configs;
 # every stage but the last writes where its config says), the held-out split the installed folder is measured on.
+# en-lstm-vae's sampling prior: 50 components over 40,000 codes took prior samples from 3.2x to about 1.5x real
+# sentences' LM perplexity on valid, against 1.7x for 10 (docs/experiments/en_vae_broad.md)
+PRIOR_COMPONENTS = 50
 RECIPES = {
     # the broad-English default is trained in stages across sessions (configs/vae/en_broad.yaml, tools/candidate.py)
     # and installed from its committed candidate by the targets it is trained for, measured on the valid split
@@ -58,7 +62,9 @@ RECIPES = {
         "prepare": {"data/english/train.jsonl": ["prepare-corpus", "english", "--out", "data/english"]},
         "stages": ["configs/vae/en_broad.yaml"], "run": "runs/vae/en_broad",
         "eval": "data/english/test.jsonl", "eval_sentences": 1000, "report": "eval_english_test.json",
-        "targets": {"valid": "data/english/valid.jsonl", "lm": "runs/vae/en_lm/best", "report": "eval_targets_valid.json"}},
+        "targets": {"valid": "data/english/valid.jsonl", "lm": "runs/vae/en_lm/best", "report": "eval_targets_valid.json"},
+        # its sampling prior: a Gaussian mixture fitted to the codes of training sentences (textgen fit-prior)
+        "prior": {"data": "data/english/train.jsonl", "components": PRIOR_COMPONENTS, "sentences": 40000}},
     "ptb-lstm-vae": {"prepare": {}, "stages": ["configs/vae/ptb_lstm_interp.yaml"], "run": "runs/vae/ptb_lstm_interp",
                      "eval": "ptb:test", "eval_sentences": None, "report": "eval_ptb_test.json"},
     # the conditional default starts from the installed en-lstm-vae (init_from) and is installed by its transfer
@@ -113,9 +119,15 @@ def build_vae(args, target: Path) -> int:
             print(f"stage {i + 1}/{len(stages)}: {stage} -> {cfg.out_dir}", flush=True)
             VAETrainer(cfg, resume=args.resume).fit()
     source = run / args.checkpoint if (run / args.checkpoint / "config.json").is_file() else run   # a run, or a folder
-    model = SentenceVAE.from_pretrained(source)
 
     with tempfile.TemporaryDirectory(dir=target.parent) as tmp:
+        if "prior" in recipe:                  # the sampling prior, fitted to this model's codes of training sentences
+            prior, fitted = recipe["prior"], Path(tmp) / "with-prior"
+            components, sentences = args.prior_sizes or (prior["components"], prior["sentences"])
+            _textgen("fit-prior", "--model", str(source), "--data", args.prior_data or prior["data"], "--out",
+                     str(fitted), "--components", str(components), "--sentences", str(sentences), "--quiet")
+            source = fitted
+        model = SentenceVAE.from_pretrained(source)
         staged = Path(tmp) / target.name
         model.save_pretrained(staged, dtype=torch.float16)
         report = evaluate_folder(staged, args.eval_data or recipe["eval"], iw_samples=args.iw_samples,
@@ -364,6 +376,11 @@ def main() -> int:
                     metavar=("SHORT", "LONG", "PATHS", "PRIOR", "IW"),
                     help="en-lstm-vae: bench_interpolation sizes of the install rule (per source: <= 12 and 13-30 "
                          "words; paths, prior samples, IW sentences)")
+    ap.add_argument("--prior-data", help="en-lstm-vae: training sentences its sampling prior is fitted to "
+                                         "(default: the recipe's)")
+    ap.add_argument("--prior-sizes", type=int, nargs=2, metavar=("COMPONENTS", "SENTENCES"),
+                    help=f"en-lstm-vae: mixture components and sentences of the sampling prior (default "
+                         f"{PRIOR_COMPONENTS} 40000)")
     ap.add_argument("--transfer-sentences", type=int, default=500,
                     help="conditional VAE: held-out sentences eval-transfer rewrites (default 500)")
     ap.add_argument("--eval-captions", type=int, default=300, help="GAN: grammar captions for the attribute check")

@@ -274,6 +274,27 @@ def cmd_plot_latent(args: argparse.Namespace) -> int:
     return 0
 
 
+def cmd_fit_prior(args: argparse.Namespace) -> int:
+    """Fit a VAE's sampling prior to its aggregate posterior (a Gaussian mixture) and save the model with it."""
+    import random
+
+    from textgen.data import load_corpus
+    from textgen.pipelines import SentenceVAEPipeline
+
+    if args.sentences < args.components:
+        raise ValueError(f"--sentences ({args.sentences}) must be at least --components ({args.components})")
+    texts = list(load_corpus(args.data)["text"])
+    if len(texts) > args.sentences:
+        texts = random.Random(args.seed).sample(texts, args.sentences)
+    pipe = SentenceVAEPipeline.from_pretrained(args.model, device=args.device, show_progress=not args.quiet)
+    info = pipe.fit_prior(texts, args.components, seed=args.seed)
+    out = pipe.model.save_pretrained(args.out)
+    print(f"fitted a {info['components']}-component Gaussian mixture to {info['codes']:,} codes in "
+          f"{info['iterations']} EM steps: {info['log_likelihood']:.2f} nats per code "
+          f"(N(0, I): {info['log_likelihood_standard_normal']:.2f}); wrote {out}")
+    return 0
+
+
 def cmd_export_hf(args: argparse.Namespace) -> int:
     """Write a model's encoder as a transformers folder (AutoModel / pipeline / trust_remote_code)."""
     from textgen.integrations.hf import export_hf
@@ -333,7 +354,7 @@ def register(add) -> None:
     p.add_argument("--no-dedupe", action="store_true", help="print every point, also repeated sentences")
     p.add_argument("--label", help="a conditional VAE: encode and decode the path under this label")
     pipeline_options(p)
-    p = add("sample", cmd_sample, "decode sentences from codes drawn from the prior N(0, I)")
+    p = add("sample", cmd_sample, "decode sentences from codes drawn from the prior (N(0, I) or the fitted mixture)")
     p.add_argument("-n", type=int, default=5, help="number of sentences (default 5)")
     p.add_argument("--temperature", type=float, default=1.0, help="scale of the prior codes (default 1)")
     p.add_argument("--label", help="a conditional VAE: decode under this label (e.g. positive)")
@@ -387,6 +408,16 @@ def register(add) -> None:
     p.add_argument("--seed", type=int, default=0)
     p.add_argument("--device", default="cpu", choices=["auto", "cpu", "cuda", "mps"])
     p.add_argument("--out", default="latent.png", help="picture file (default latent.png)")
+    p = add("fit-prior", cmd_fit_prior,
+            "fit a VAE's sampling prior to its codes of training sentences (a Gaussian mixture; Ghosh et al. 2020)")
+    p.add_argument("--model", required=True, help="a VAE folder, e.g. runs/vae/en_broad/best")
+    p.add_argument("--data", required=True, help="its training sentences, e.g. data/english/train.jsonl")
+    p.add_argument("--out", required=True, help="folder to write the model with its prior (may be --model itself)")
+    p.add_argument("--components", type=int, default=50, help="mixture components (default 50)")
+    p.add_argument("--sentences", type=int, default=40000, help="random training sentences to encode (default 40000)")
+    p.add_argument("--seed", type=int, default=0, help="seed of the subset, the codes and the EM start")
+    p.add_argument("--device", default="cpu", choices=["auto", "cpu", "cuda", "mps"])
+    p.add_argument("--quiet", action="store_true", help="no progress bar")
     p = add("export-hf", cmd_export_hf, "export a VAE's encoder as a Hugging Face transformers folder")
     p.add_argument("--model", default=DEFAULT_VAE, help=f"model folder or shipped name (default: {DEFAULT_VAE})")
     p.add_argument("--out", required=True, help="output folder")

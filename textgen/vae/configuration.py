@@ -16,6 +16,7 @@ __all__ = ["ConditionConfig", "SentenceVAEConfig", "OptimConfig", "TrainConfig",
 # ----------------------------------------------------------------------------- the model
 
 Arch = Literal["lstm", "gru", "transformer"]
+MAX_PRIOR_COMPONENTS = 1024
 
 
 # ----------------------------------------------------------------------------- config
@@ -93,6 +94,10 @@ class SentenceVAEConfig:
     # conditional VAE: a label beside z (None: unconditional)
     condition: Optional[ConditionConfig] = None
 
+    # the sampling prior: 0 draws z ~ N(0, I); K >= 1 a K-component Gaussian mixture fitted to the aggregate
+    # posterior after training (textgen.vae.latent_prior; `textgen fit-prior`). Training and the metrics use N(0, I).
+    latent_prior_components: int = 0
+
     def approx_parameters(self) -> int:
         """The parameter count these sizes give, to within a few percent (embeddings, RNN or Transformer
         layers, the posterior and z projections, the output layer): enough to refuse a typo before allocating."""
@@ -120,6 +125,7 @@ class SentenceVAEConfig:
             n += 2 * Z * H * self.decoder_layers
         if not self.tie_embeddings:
             n += H * V
+        n += self.latent_prior_components * (1 + Z + Z * Z)
         return int(n)
 
     def validate(self) -> None:
@@ -144,6 +150,10 @@ class SentenceVAEConfig:
                   f"must be divisible by num_heads={self.num_heads} for a Transformer, got {self.hidden_size}")
         if self.positional == "sinusoidal" and uses_transformer:
             check(self.hidden_size % 2 == 0, "hidden_size", f"must be even for sinusoidal positions, got {self.hidden_size}")
+        check(0 <= self.latent_prior_components <= MAX_PRIOR_COMPONENTS, "latent_prior_components",
+              f"must be in [0, {MAX_PRIOR_COMPONENTS}] (0: N(0, I)), got {self.latent_prior_components}")
+        check(self.latent_prior_components == 0 or self.mode == "vae", "latent_prior_components",
+              f"a sampling prior needs mode='vae' (got {self.mode!r}); set it to 0")
         if self.condition is not None:
             self.condition.validate()
             check(self.mode == "vae", "condition", f"a label needs mode='vae' (got {self.mode!r})")
@@ -236,6 +246,9 @@ class VAERunConfig:
 
     def validate(self) -> None:
         check_out_dir(self.out_dir)
+        check(self.model.latent_prior_components == 0, "model.latent_prior_components",
+              "the sampling prior is fitted after training, not trained: leave it at 0 here and run "
+              "`textgen fit-prior --model RUN/best --data TRAIN.jsonl` on the result")
         n = self.model.approx_parameters()
         check(n <= self.runtime.max_parameters, "model",
               f"these sizes give about {n:,.0f} parameters ({4 * n / 2**30:,.1f} GiB in fp32), more than "

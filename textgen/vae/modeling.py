@@ -38,6 +38,7 @@ from textgen.vae.configuration import SentenceVAEConfig
 from textgen.vae.decoders import build_decoder
 from textgen.vae.encoders import build_encoder
 from textgen.vae.generation import beam_search, sample_search, tokens_to_lists
+from textgen.vae.latent_prior import GaussianMixturePrior
 
 __all__ = [
     "SentenceVAEConfig",
@@ -113,6 +114,9 @@ class SentenceVAE(PretrainedMixin, nn.Module):
         self.label_embedding = nn.Embedding(len(cond.labels), cond.size) if cond is not None else None
         dec_config = dataclasses.replace(c, latent_size=c.latent_size + cond.size) if cond is not None else c
         self.decoder = build_decoder(dec_config, dec_embedding)
+        # where sample_prior draws z (None: N(0, I)); fitted after training by set_latent_prior
+        K = c.latent_prior_components
+        self.latent_prior = GaussianMixturePrior(K, c.latent_size) if K else None
 
     def _new_embedding(self) -> nn.Embedding:
         c = self.config
@@ -240,9 +244,28 @@ class SentenceVAE(PretrainedMixin, nn.Module):
         return self._reparameterize(mu, logvar, generator)
 
     @torch.no_grad()
-    def sample_prior(self, n: int, generator: Optional[torch.Generator] = None) -> Tensor:
-        """n codes from the prior p(z) = N(0, I): (n, Z)."""
-        return randn((n, self.config.latent_size), device=self.device, generator=generator)
+    def sample_prior(self, n: int, generator: Optional[torch.Generator] = None, temperature: float = 1.0) -> Tensor:
+        """n codes (n, Z) from the sampling prior: N(0, temperature^2 I), or the Gaussian mixture fitted to the
+        aggregate posterior (``config.latent_prior_components``), each component's spread scaled by
+        ``temperature``."""
+        if self.latent_prior is not None:
+            return self.latent_prior.sample(n, generator, temperature).to(self.device)
+        return randn((n, self.config.latent_size), device=self.device, generator=generator) * temperature
+
+    def set_latent_prior(self, fit: dict) -> None:
+        """Install a Gaussian mixture from :func:`~textgen.vae.latent_prior.fit_gaussian_mixture` (its
+        ``weights``, ``means`` and ``scale_tril``) as the sampling prior; ``save_pretrained`` then keeps it."""
+        self._require_latent("set_latent_prior")
+        if self.config.mode != "vae":
+            raise ValueError("set_latent_prior: an auto-encoder has no prior; fit one on a VAE (mode='vae')")
+        K, Z = fit["means"].shape
+        if Z != self.config.latent_size:
+            raise ValueError(f"set_latent_prior: the mixture has {Z}-dimensional means, the model's codes are "
+                             f"{self.config.latent_size}-dimensional; fit it on this model's codes")
+        prior = GaussianMixturePrior(K, Z)
+        prior.load_fit(fit["weights"], fit["means"], fit["scale_tril"])
+        self.latent_prior = prior.to(self.device)
+        self.config = dataclasses.replace(self.config, latent_prior_components=K)
 
     @torch.no_grad()
     def decode(self, z: Optional[Tensor], input_ids: Tensor, lengths: Tensor, labels: Optional[Tensor] = None) -> Tensor:

@@ -39,6 +39,7 @@ from textgen.core.text import quote, shorten
 from textgen.vae.sentence_encoder import Errors, SentenceEncoder
 from textgen.vae.interpolation import analogy as latent_analogy
 from textgen.vae.interpolation import interpolate as latent_path
+from textgen.vae.latent_prior import fit_gaussian_mixture
 from textgen.vae.modeling import SentenceVAE
 
 MAX_STEPS = 1000    # points on one interpolation path: more is a typo, and would decode for minutes
@@ -337,8 +338,10 @@ class SentenceVAEPipeline:
     def sample(self, n: int = 5, *, temperature: float = 1.0, strategy: Strategy = "greedy", batch_size: int = 64,
                generator: Optional[torch.Generator] = None, label: Optional[str] = None,
                guidance: float = LABEL_GUIDANCE, **generate_kwargs) -> SentencesOutput:
-        """``n`` sentences decoded from z ~ N(0, temperature^2 I), the prior (temperature scales the code,
-        not the decoder's softmax; pass ``strategy="sample"`` and a ``generate_kwargs`` temperature for that);
+        """``n`` sentences decoded from codes of the model's sampling prior: N(0, temperature^2 I), or the
+        Gaussian mixture fitted to its aggregate posterior (:meth:`fit_prior`) with each component's spread
+        scaled by ``temperature`` (which scales the code, not the decoder's softmax; pass
+        ``strategy="sample"`` and a ``generate_kwargs`` temperature for that);
         a conditional VAE decodes them under ``label``, a two-label one with label guidance away from the other
         label (``guidance``, as :meth:`transfer`; 0: plain p(x | z, label))."""
         if self.model.config.mode != "vae":
@@ -349,12 +352,37 @@ class SentenceVAEPipeline:
             raise ValueError(f"temperature must be a positive number, got {temperature!r}")
         self._label_ids(label, 1, "sample")
         self._check_guidance(guidance)
-        z = torch.randn(n, self.model.config.latent_size, generator=generator) * temperature     # (n, Z)
+        z = self.model.sample_prior(n, generator, temperature).cpu()                          # (n, Z)
         away = {"away_labels": self._away_labels(label, [label] * n), "guidance": guidance} \
             if label is not None and guidance > 0 else {}
         sents = self.decode(z, strategy=strategy, batch_size=batch_size, generator=generator, labels=label,
                             **away, **generate_kwargs)
         return SentencesOutput(sentences=sents, latents=z)
+
+    def fit_prior(self, sentences: Sequence[str], components: int = 50, *, batch_size: int = 64,
+                  seed: int = 0, iterations: int = 100) -> dict:
+        """Fit the sampling prior to this model's aggregate posterior: one code z ~ q(z|x) per sentence (use
+        training sentences, a few tens of thousands), then a ``components``-Gaussian mixture by EM
+        (:mod:`textgen.vae.latent_prior`, Ghosh et al. 2020). :meth:`sample` draws from it from then on, and
+        ``pipe.model.save_pretrained(dir)`` keeps it. Returns the fit's summary (codes, iterations, mean
+        log-likelihood per code, and the same under N(0, I) for comparison). Sentences that cannot be encoded
+        (empty, binary) are skipped."""
+        if self.model.config.mode != "vae":
+            raise ValueError("fit_prior: an auto-encoder or LM has no prior to fit; use a VAE (mode='vae')")
+        if self.model.config.condition is not None:
+            raise ValueError("fit_prior: a conditional VAE's codes depend on the label; fit the prior of an "
+                             "unconditional VAE")
+        enc = self.encode(sentences, batch_size, return_logvar=True, errors="skip")
+        if enc.mu.size(0) < components:
+            raise ValueError(f"fit_prior: {enc.mu.size(0)} sentences could be encoded, fewer than components="
+                             f"{components}; pass more sentences (tens of thousands) or fewer components")
+        g = torch.Generator().manual_seed(seed)
+        z = enc.mu + torch.randn(enc.mu.shape, generator=g) * torch.exp(0.5 * enc.logvar)    # (N, Z) ~ q(z|x)
+        fit = fit_gaussian_mixture(z, components, iterations=iterations, seed=seed)
+        self.model.set_latent_prior(fit)
+        standard = torch.distributions.Normal(0.0, 1.0).log_prob(z).sum(1).mean()
+        return {"codes": z.size(0), "components": components, "iterations": fit["iterations"],
+                "log_likelihood": fit["log_likelihood"], "log_likelihood_standard_normal": float(standard)}
 
     def interpolate(self, a: str, b: str, steps: int = 8, *, method: Literal["slerp", "linear"] = "slerp",
                     strategy: Strategy = "beam", dedupe: bool = True, generator: Optional[torch.Generator] = None,
