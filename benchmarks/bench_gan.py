@@ -19,7 +19,6 @@ import statistics
 import sys
 import time
 from pathlib import Path
-from types import SimpleNamespace
 
 import torch
 
@@ -28,9 +27,9 @@ sys.path.insert(0, str(ROOT))
 
 from textgen.core.config import load_config  # noqa: E402
 from textgen.gan.configuration import GANRunConfig  # noqa: E402
-from textgen.gan.trainer import gan_step
-from textgen.gan.modeling import Discriminator, Generator, PosteriorEncoder  # noqa: E402
-from textgen.core.runtime import machine_info, make_grad_scaler, resolve_device, resolve_precision  # noqa: E402
+from textgen.gan.trainer import GANOptimizers, gan_step  # noqa: E402
+from textgen.gan.modeling import TextToImageGAN  # noqa: E402
+from textgen.core.runtime import machine_info, resolve_device, resolve_precision  # noqa: E402
 
 
 def _sync(device):
@@ -39,62 +38,55 @@ def _sync(device):
 
 
 def _setup(path: Path, device, precision: str):
-    """The config's G, D (and DAMSM image encoder, posterior encoder) with optimizers, and one random batch."""
+    """The config's model built for training (G, EMA-G, D, and E for cVAE-GAN) with its optimizers, the DAMSM
+    image encoder when the config uses it, and one random batch."""
     cfg = load_config(GANRunConfig, path)
     mc, B = cfg.model, cfg.data.batch_size
     mc.text_dim = cfg.text_encoder.dim
     dtype = resolve_precision(precision, device)
     torch.manual_seed(0)
-    G, D = Generator(mc).to(device), Discriminator(mc).to(device)
-    G_ema = Generator(mc).to(device)
+    model = TextToImageGAN(mc, discriminator=True, posterior_encoder=cfg.train.recon > 0).to(device)
     image_encoder = None
     if cfg.train.damsm > 0:                                   # the frozen image half of the caption encoder
         from textgen.gan.text_encoders import ImageEncoder, ImageEncoderConfig
 
         image_encoder = ImageEncoder(ImageEncoderConfig(dim=mc.text_dim, image_size=mc.image_size)).to(device)
         image_encoder.eval().requires_grad_(False)
-    m = SimpleNamespace(G=G, G_ema=G_ema, D=D, image_encoder=image_encoder,
-                        opt_g=torch.optim.Adam(G.parameters(), lr=cfg.optim.g_lr, betas=cfg.optim.betas),
-                        opt_d=torch.optim.Adam(D.parameters(), lr=cfg.optim.d_lr, betas=cfg.optim.betas),
-                        scaler_g=make_grad_scaler(dtype, device), scaler_d=make_grad_scaler(dtype, device))
-    if cfg.train.recon > 0:                                   # cVAE-GAN: the posterior encoder and its optimizer
-        m.E = PosteriorEncoder(mc).to(device)
-        m.opt_e = torch.optim.Adam(m.E.parameters(), lr=cfg.optim.g_lr, betas=cfg.optim.betas)
+    opt = GANOptimizers.create(model, cfg.optim, dtype, device)
     S = mc.image_size
     real = torch.rand(B, 3, S, S, device=device) * 2 - 1
     e1, e2 = torch.randn(B, mc.text_dim, device=device), torch.randn(B, mc.text_dim, device=device)
-    return cfg, m, (real, e1, e2), dtype
+    step = lambda: gan_step(model, opt, real, e1, e2, cfg.train, dtype, image_encoder=image_encoder)  # noqa: E731
+    return cfg, model, step
 
 
 def bench(path: Path, device, precision: str, steps: int, repeats: int) -> dict:
-    cfg, m, (real, e1, e2), dtype = _setup(path, device, precision)
-    mc, B, S, G, D, G_ema = cfg.model, cfg.data.batch_size, cfg.model.image_size, m.G, m.D, m.G_ema
+    cfg, model, step = _setup(path, device, precision)
+    mc, B, S = cfg.model, cfg.data.batch_size, cfg.model.image_size
     if device.type == "cuda":
         torch.cuda.reset_peak_memory_stats()
-    gan_step(m, real, e1, e2, mc, cfg.train, device, dtype)                       # warm-up
+    step()                                                                        # warm-up
     rates = []
     for _ in range(repeats):
         _sync(device)
         t0 = time.perf_counter()
         for _ in range(steps):
-            gan_step(m, real, e1, e2, mc, cfg.train, device, dtype)
+            step()
         _sync(device)
         rates.append(steps * B / (time.perf_counter() - t0))
-    G_ema.eval()
     lat = []
-    with torch.no_grad():
-        for _ in range(repeats):
-            _sync(device)
-            t0 = time.perf_counter()
-            G_ema(torch.randn(64, mc.noise_dim, device=device), torch.randn(64, mc.text_dim, device=device))
-            _sync(device)
-            lat.append(time.perf_counter() - t0)
+    for _ in range(repeats):
+        _sync(device)
+        t0 = time.perf_counter()
+        model.generate(torch.randn(64, mc.noise_dim, device=device), torch.randn(64, mc.text_dim, device=device))
+        _sync(device)
+        lat.append(time.perf_counter() - t0)
     peak = (torch.cuda.max_memory_allocated() / 2**20 if device.type == "cuda"
             else resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024)
     return {"name": path.stem, "size": S, "batch": B, "precision": precision, "img_s": statistics.median(rates),
             "gen64_s": statistics.median(lat), "peak_mb": peak,
-            "g_params_m": sum(p.numel() for p in G.parameters()) / 1e6,
-            "d_params_m": sum(p.numel() for p in D.parameters()) / 1e6}
+            "g_params_m": sum(p.numel() for p in model.generator.parameters()) / 1e6,
+            "d_params_m": sum(p.numel() for p in model.discriminator.parameters()) / 1e6}
 
 
 def profile(path: Path, device, precision: str, steps: int, top: int = 12) -> None:
@@ -102,12 +94,12 @@ def profile(path: Path, device, precision: str, steps: int, top: int = 12) -> No
     from torch.profiler import ProfilerActivity
     from torch.profiler import profile as torch_profile
 
-    cfg, m, (real, e1, e2), dtype = _setup(path, device, precision)
-    gan_step(m, real, e1, e2, cfg.model, cfg.train, device, dtype)                 # warm-up
+    cfg, model, step = _setup(path, device, precision)
+    step()                                                                        # warm-up
     acts = [ProfilerActivity.CPU] + ([ProfilerActivity.CUDA] if device.type == "cuda" else [])
     with torch_profile(activities=acts) as prof:
         for _ in range(steps):
-            gan_step(m, real, e1, e2, cfg.model, cfg.train, device, dtype)
+            step()
         _sync(device)
     key = "self_device_time_total" if device.type == "cuda" else "self_cpu_time_total"
     ops = sorted(prof.key_averages(), key=lambda e: getattr(e, key), reverse=True)

@@ -216,7 +216,7 @@ def _nyquist_share(g: torch.Tensor) -> float:
 def test_blurred_downsampling_stops_d_pushing_g_towards_checkerboards():
     """The cause of the shipped GAN's checkerboard: a strided 4x4 conv's gradient with respect to its input
     (what G is trained along) piles up at the Nyquist frequency; blurred down-sampling removes that."""
-    from textgen.gan.modeling import blur_downsample
+    from textgen.core.functional import blur_downsample
 
     torch.manual_seed(0)
     x, e = torch.rand(16, 3, 32, 32) * 2 - 1, torch.randn(16, 256)
@@ -259,7 +259,7 @@ def test_hostile_gan_configs_and_folders_are_refused_before_any_work(tmp_path, c
     from textgen.cli import main
     from textgen.core.checkpoint import CheckpointError
     from textgen.core.pretrained import resolve_model_path
-    from textgen.gan.folder import load_gan_folder
+    from textgen.gan.modeling import TextToImageGAN
 
     out = tmp_path / "run"
     assert main(["train-gan", "--config", "configs/gan/birds32_cpu.yaml", "--out", str(out), "model.noise_dim=1000000000"]) == 2
@@ -283,9 +283,9 @@ def test_hostile_gan_configs_and_folders_are_refused_before_any_work(tmp_path, c
     first = lambda st, prefix: next(k for k in st if k.startswith(prefix))   # noqa: E731
     monkeypatch.setenv("TEXTGEN_NO_VERIFY", "1")      # as --no-verify: the structure is still checked
     with pytest.raises(CheckpointError, match="does not have"):
-        load_gan_folder(damaged("extra", lambda st: st.update(stowaway=torch.zeros(3))), load_text_encoder=False)
+        TextToImageGAN.from_pretrained(damaged("extra", lambda st: st.update(stowaway=torch.zeros(3))), load_text_encoder=False)
     with pytest.raises(CheckpointError, match="EMA copy differ"):
-        load_gan_folder(damaged("shape", lambda st: st.update({first(st, "generator."): torch.zeros(2, 2)})),
+        TextToImageGAN.from_pretrained(damaged("shape", lambda st: st.update({first(st, "generator."): torch.zeros(2, 2)})),
                         load_text_encoder=False)
     te = tmp_path / "te"
     shutil.copytree(resolve_model_path("birds-gan") / "text_encoder", te)
@@ -297,5 +297,5 @@ def test_hostile_gan_configs_and_folders_are_refused_before_any_work(tmp_path, c
     with pytest.raises(CheckpointError, match="describes a model of about"):
         CaptionEncoder.from_pretrained(te)
     with pytest.raises(CheckpointError, match="describes a GAN of up to about"):
-        load_gan_folder(damaged("huge", edit_config=lambda m: m["config"]["gan"].update(g_channels=100000)),
+        TextToImageGAN.from_pretrained(damaged("huge", edit_config=lambda m: m["config"]["gan"].update(g_channels=100000)),
                         load_text_encoder=False)

@@ -6,7 +6,7 @@ import torch
 
 from textgen.cli import main
 from textgen.core.config import load_config
-from textgen.gan.folder import load_gan_folder
+from textgen.gan.modeling import TextToImageGAN
 from textgen.gan.configuration import GANRunConfig
 from textgen.gan.trainer import GANTrainer
 from textgen.core.runtime import TrainingDiverged
@@ -38,9 +38,9 @@ def test_training_writes_samples_and_a_loadable_model(tmp_path, birds, loss):
     assert {"d_loss", "g_loss", "images_per_s"} <= set(last)
     assert (run / "samples" / "step_000002.png").is_file() and (run / "samples" / "step_000004.png").is_file()
     assert (run / "config.yaml").is_file() and (run / "metrics.jsonl").is_file()
-    folder = load_gan_folder(run / "last")
-    assert folder["config"].loss == loss and folder["text_encoder"].dim == 16
-    assert set(folder["generator"]) == set(folder["generator_ema"])
+    model = TextToImageGAN.from_pretrained(run / "last")
+    assert model.config.loss == loss and model.text_encoder.dim == 16 and model.discriminator is None
+    assert set(model.generator.state_dict()) == set(model.generator_ema.state_dict())
 
 
 def test_damsm_loss_uses_the_image_encoder_trained_with_the_captions(tmp_path, birds):
@@ -73,12 +73,10 @@ def test_resume_is_exact(tmp_path, birds, switches):
     resumed = GANTrainer(tiny(tmp_path, birds, "resumed", *switches), resume=True)
     assert resumed.step == 2
     resumed.fit()
-    for a, b in ((straight.G, resumed.G), (straight.G_ema, resumed.G_ema), (straight.D, resumed.D)):
-        for (k, v), w in zip(a.state_dict().items(), b.state_dict().values()):
-            assert torch.equal(v, w), k
+    for (k, v), w in zip(straight.model.state_dict().items(), resumed.model.state_dict().values()):
+        assert torch.equal(v, w), k                    # G, EMA-G, D (and E)
     if "train.recon=10" in switches:                   # the posterior encoder is resumed too
-        for (k, v), w in zip(straight.E.state_dict().items(), resumed.E.state_dict().values()):
-            assert torch.equal(v, w), k
+        assert resumed.model.posterior_encoder is not None
         GANTrainer(tiny(tmp_path, birds, "straight", "train.steps=6"), resume=True).fit()   # saved without E ...
         with pytest.raises(Exception, match="without the posterior encoder"):          # ... and resumed with it
             GANTrainer(tiny(tmp_path, birds, "straight", *switches), resume=True)
@@ -96,9 +94,8 @@ def test_resume_before_the_first_checkpoint_redoes_the_text_encoder_stage_exactl
         GANTrainer(tiny(tmp_path, birds, "killed"))
     resumed = GANTrainer(tiny(tmp_path, birds, "killed"), resume=True)
     resumed.fit()
-    for a, b in ((straight.G, resumed.G), (straight.G_ema, resumed.G_ema), (straight.D, resumed.D)):
-        for (k, v), w in zip(a.state_dict().items(), b.state_dict().values()):
-            assert torch.equal(v, w), k
+    for (k, v), w in zip(straight.model.state_dict().items(), resumed.model.state_dict().values()):
+        assert torch.equal(v, w), k                    # G, EMA-G, D (and E)
 
 
 def test_damsm_edited_makes_each_fake_rank_its_caption_above_its_one_word_edits(tmp_path, birds):
@@ -120,15 +117,15 @@ def test_damsm_edited_makes_each_fake_rank_its_caption_above_its_one_word_edits(
     assert len(rows) == len(texts) and all(t not in trainer.caption_texts[:4] for t in texts)
     torch.testing.assert_close(emb, trainer.text_encoder.encode(texts).float())
 
-    names = ("G", "D", "G_ema", "opt_g", "opt_d")
-    snapshot = copy.deepcopy({k: getattr(trainer, k).state_dict() for k in names})
+    parts = {"model": trainer.model, "g": trainer.opt.g, "d": trainer.opt.d}
+    snapshot = copy.deepcopy({k: v.state_dict() for k, v in parts.items()})
 
     def damsm(edits):                                                # the same step from the same state
-        for k in names:
-            getattr(trainer, k).load_state_dict(copy.deepcopy(snapshot[k]))
+        for k, v in parts.items():
+            v.load_state_dict(copy.deepcopy(snapshot[k]))
         torch.manual_seed(0)
-        return gan_step(trainer, real, e_right, e_wrong, trainer.cfg.model, trainer.cfg.train, trainer.device,
-                        trainer.dtype, e_edit=edits)["damsm"].item()
+        return gan_step(trainer.model, trainer.opt, real, e_right, e_wrong, trainer.cfg.train, trainer.dtype,
+                        e_edit=edits, image_encoder=trainer.image_encoder)["damsm"].item()
 
     plain = damsm(None)
     assert damsm(e_edit) > plain                                     # more captions to be ranked above

@@ -16,10 +16,10 @@ from textgen.core.runtime import (
     progress,
     resolve_device,
     resolve_precision,
-    save_image_grid,
     set_rng_state,
     set_seed,
 )
+from textgen.core.pictures import save_image_grid
 
 
 def test_resolve_device_cpu_and_errors():

@@ -301,14 +301,11 @@ def gan_install_decision(new: dict, old: dict) -> tuple[bool, str]:
 
 
 def build_gan(args, target: Path) -> int:
-    from types import SimpleNamespace
-
     from textgen.core.config import load_config
-    from textgen.gan.folder import load_gan_folder, save_gan_folder
     from textgen.gan.text_encoder_training import REPORT_FILE
     from textgen.gan.configuration import GANRunConfig
     from textgen.gan.trainer import GANTrainer
-    from textgen.gan.modeling import Generator
+    from textgen.gan.modeling import TextToImageGAN
     from textgen.gan.pipeline import TextToImagePipeline
 
     run = Path(args.from_run or args.run)
@@ -316,15 +313,11 @@ def build_gan(args, target: Path) -> int:
         cfg = load_config(GANRunConfig, args.config, [*args.overrides, f"out_dir={run}"])
         GANTrainer(cfg, resume=args.resume).fit()
     source = run / (args.checkpoint if args.checkpoint != "best" else "last")   # a GAN run keeps last/ only
-    loaded = load_gan_folder(source)
-    G, G_ema = Generator(loaded["config"]), Generator(loaded["config"])
-    G.load_state_dict(loaded["generator"])
-    G_ema.load_state_dict(loaded["generator_ema"])
+    model = TextToImageGAN.from_pretrained(source)
 
     with tempfile.TemporaryDirectory(dir=target.parent) as tmp:
         staged = Path(tmp) / target.name
-        save_gan_folder(staged, loaded["config"], G, G_ema, loaded["text_encoder"],
-                        SimpleNamespace(kind=loaded["text_encoder_kind"], path=None), dtype=torch.float16)
+        model.save_pretrained(staged, dtype=torch.float16)
         for report in (source / "text_encoder" / REPORT_FILE, run / "text_encoder" / REPORT_FILE):
             if report.is_file():                            # the caption encoder's retrieval scores travel along
                 shutil.copy(report, staged / "text_encoder" / REPORT_FILE)

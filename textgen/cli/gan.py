@@ -239,7 +239,7 @@ def cmd_generate_images(args: argparse.Namespace) -> int:
     import torch
 
     from textgen.core.runtime import progress
-    from textgen.gan.folder import captioned_grid
+    from textgen.core.pictures import captioned_grid
     from textgen.gan.pipeline import TextToImagePipeline
 
     pipe = TextToImagePipeline.from_pretrained(args.model, device=args.device)

@@ -45,8 +45,6 @@ __all__ = [
     "MetricsLogger",
     "progress",
     "progress_enabled",
-    "save_image_grid",
-    "make_image_grid",
     "atomic_write_bytes",
     "atomic_write_text",
     "machine_info",
@@ -328,52 +326,6 @@ def atomic_write_bytes(path: str | os.PathLike, data: bytes) -> Path:
 
 def atomic_write_text(path: str | os.PathLike, text: str) -> Path:
     return atomic_write_bytes(path, text.encode("utf-8"))
-
-
-# ----------------------------------------------------------------------------- images
-
-def make_image_grid(images: torch.Tensor | np.ndarray, nrow: int = 8, padding: int = 2,
-                    value_range: tuple[float, float] = (-1.0, 1.0), pad_value: int = 255):
-    """Tile a batch ``(N, C, H, W)`` (floats in ``value_range``) or ``(N, H, W, C)`` uint8 into a PIL image.
-
-    Pillow only: torchvision does not install beside the CPU torch build we use.
-    """
-    from PIL import Image
-
-    if isinstance(images, torch.Tensor):
-        x = images.detach().float().cpu()
-        if x.ndim != 4:
-            raise ValueError(f"expected images of shape (N, C, H, W), got {tuple(x.shape)}")
-        lo, hi = value_range
-        x = ((x - lo) / (hi - lo)).clamp(0, 1).mul(255).round().to(torch.uint8)
-        arr = x.permute(0, 2, 3, 1).numpy()  # (N, H, W, C)
-    else:
-        arr = np.asarray(images)
-        if arr.ndim != 4 or arr.dtype != np.uint8:
-            raise ValueError("numpy images must be uint8 of shape (N, H, W, C)")
-    n, h, w, c = arr.shape
-    if c not in (1, 3):
-        raise ValueError(f"images must have 1 or 3 channels, got {c}")
-    if n == 0:
-        raise ValueError("cannot make a grid of zero images")
-    ncol = min(nrow, n)
-    nrows = math.ceil(n / ncol)
-    grid = np.full((nrows * (h + padding) + padding, ncol * (w + padding) + padding, c), pad_value, np.uint8)
-    for i in range(n):
-        r, col = divmod(i, ncol)
-        y0, x0 = padding + r * (h + padding), padding + col * (w + padding)
-        grid[y0:y0 + h, x0:x0 + w] = arr[i]
-    mode = "L" if c == 1 else "RGB"
-    return Image.fromarray(grid[..., 0] if c == 1 else grid, mode=mode)
-
-
-def save_image_grid(images, path: str | os.PathLike, **kwargs: Any) -> Path:
-    """Save a grid of images (see :func:`make_image_grid`) as PNG/JPEG, atomically."""
-    path = Path(path)
-    img = make_image_grid(images, **kwargs)
-    buf = io.BytesIO()
-    img.save(buf, format=(path.suffix.lstrip(".").upper().replace("JPG", "JPEG") or "PNG"))
-    return atomic_write_bytes(path, buf.getvalue())
 
 
 # ----------------------------------------------------------------------------- machine description

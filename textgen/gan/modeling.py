@@ -10,12 +10,16 @@ transforms predicted from the sentence embedding, and D joins the sentence at 4x
 in :mod:`textgen.gan.configuration`.
 
 Sections, top-down: small blocks (affine fusion, G and D residual blocks, conditioning augmentation); the
-generator; the discriminator; the posterior encoder of cVAE-GAN; sampling helpers (truncated noise, EMA).
+generator; the discriminator; the posterior encoder of cVAE-GAN; sampling helpers (truncated noise, EMA); the
+model, :class:`TextToImageGAN`, which owns them all with the text encoder and saves/loads as one folder.
 Shapes use (B, C, H, W) images in [-1, 1] and (B, E) sentence embeddings.
 """
 from __future__ import annotations
 
+import json
 import math
+import os
+from pathlib import Path
 from typing import Optional
 
 import torch
@@ -23,12 +27,17 @@ import torch.nn as nn
 import torch.nn.functional as F
 from torch import Tensor
 
-from textgen.core.functional import gaussian_kl
+from textgen.core.checkpoint import (CheckpointError, describe_count, load_weights, read_model_folder,
+                                     write_model_folder)
+from textgen.core.config import ConfigError, config_from_dict, config_to_dict
+from textgen.core.functional import blur_downsample, gaussian_kl
+from textgen.core.pretrained import resolve_model_path
 from textgen.gan.configuration import GANConfig
+from textgen.gan import text_encoders
 
 __all__ = [
-    "GANConfig", "unit_scale", "blur_downsample", "Generator", "Discriminator", "PosteriorEncoder", "ConditioningAugmentation",
-    "truncated_noise", "ema_update",
+    "GANConfig", "unit_scale", "Generator", "Discriminator", "PosteriorEncoder", "ConditioningAugmentation",
+    "truncated_noise", "ema_update", "TextToImageGAN",
 ]
 
 
@@ -77,19 +86,6 @@ class Affine(nn.Module):
 
     def forward(self, x: Tensor, c: Tensor) -> Tensor:
         return x * (1 + self.gamma(c))[:, :, None, None] + self.beta(c)[:, :, None, None]
-
-
-def blur_downsample(x: Tensor) -> Tensor:
-    """Halve H and W with a binomial [1, 2, 1] x [1, 2, 1] / 16 low-pass at stride 2 (reflect-padded): the
-    anti-aliased down-sampling of Zhang (2019, "Making Convolutional Networks Shift-Invariant Again", ICML).
-
-    Why it matters for a GAN: a strided 4x4 convolution's gradient with respect to its input piles up at the
-    highest spatial frequency (on an untrained 32 px D, 2.2x white noise's share at the Nyquist bins, against
-    0.15 with this blur; docs/experiments/gan_artifacts.md), so G is pushed along checkerboard directions.
-    """
-    k = x.new_tensor([1.0, 2.0, 1.0])
-    k = (k[:, None] * k[None, :] / 16).expand(x.size(1), 1, 3, 3).contiguous()       # (C, 1, 3, 3) depthwise
-    return F.conv2d(F.pad(x, (1, 1, 1, 1), mode="reflect"), k, stride=2, groups=x.size(1))   # (B, C, H/2, W/2)
 
 
 class GBlock(nn.Module):
@@ -267,3 +263,132 @@ def ema_update(ema: nn.Module, model: nn.Module, decay: float = 0.999) -> None:
         pe.lerp_(pm.detach(), 1.0 - decay)
     for be, bm in zip(ema.buffers(), model.buffers()):
         be.copy_(bm)
+
+
+# ----------------------------------------------------------------------------- the model
+
+class TextToImageGAN(nn.Module):
+    """The text-to-image GAN as one object, as :class:`~textgen.vae.modeling.SentenceVAE` is for sentences.
+
+    It owns the generator G, its EMA copy (what sampling uses), the discriminator D and cVAE-GAN's posterior
+    encoder E when built for training (``discriminator=True``, ``posterior_encoder=True``), and the frozen text
+    encoder that turns captions into the (B, text_dim) embeddings they read. The text encoder is held beside the
+    networks, not among them: it is frozen, moves with :meth:`to`, and is saved as a folder of its own.
+
+    A model folder (:meth:`save_pretrained`, written atomically)::
+
+        config.json          format, model_type "text-to-image-gan", the GANConfig and the text-encoder kind
+        model.safetensors    generator.* (the trained G) and generator_ema.* (the EMA copy)
+        text_encoder/        the text encoder with its tokenizer (a CaptionEncoder or sentence-VAE folder, or a
+                             copy of a local Hugging Face model directory)
+
+    D and E are training state: the trainer keeps them in ``last/training_state/``, not in the model folder.
+    """
+
+    model_type = "text-to-image-gan"
+
+    def __init__(self, config: GANConfig, text_encoder=None, text_encoder_kind: str = "caption", *,
+                 discriminator: bool = False, posterior_encoder: bool = False):
+        super().__init__()
+        if text_encoder_kind not in text_encoders.TEXT_ENCODER_KINDS:
+            raise ValueError(f"text_encoder_kind must be one of {', '.join(text_encoders.TEXT_ENCODER_KINDS)}, "
+                             f"got {text_encoder_kind!r}")
+        self.config = config
+        self.generator = Generator(config)
+        self.generator_ema = Generator(config).eval().requires_grad_(False)
+        self.generator_ema.load_state_dict(self.generator.state_dict())
+        self.discriminator = Discriminator(config) if discriminator else None
+        self.posterior_encoder = PosteriorEncoder(config) if posterior_encoder else None
+        self.__dict__["text_encoder"] = text_encoder          # beside the networks: not in state_dict or train()
+        self.text_encoder_kind = text_encoder_kind
+
+    @property
+    def device(self) -> torch.device:
+        return self.generator.fc.weight.device
+
+    def to(self, *args, **kwargs):
+        super().to(*args, **kwargs)
+        if isinstance(self.text_encoder, nn.Module):
+            self.text_encoder.to(self.device)
+        return self
+
+    # -------------------------------------------------------------- inference
+
+    @torch.no_grad()
+    def embed(self, captions) -> Tensor:
+        """Caption embeddings (B, text_dim) from the frozen text encoder, on the model's device."""
+        if self.text_encoder is None:
+            raise ValueError("this GAN was loaded without its text encoder (load_text_encoder=False); reload it to "
+                             "read captions")
+        return self.text_encoder.encode(list(captions)).float().to(self.device)
+
+    @torch.no_grad()
+    def generate(self, z: Tensor, e: Tensor) -> Tensor:
+        """Images (B, 3, S, S) in [-1, 1] from noise (B, noise_dim) and caption embeddings (B, text_dim), by the
+        EMA generator."""
+        return self.generator_ema(z, e)
+
+    # -------------------------------------------------------------- the folder
+
+    def save_pretrained(self, directory: str | os.PathLike, *, dtype: torch.dtype | None = None) -> Path:
+        """Write G, EMA-G and the text encoder; ``dtype=torch.float16`` halves the weights (cast back on load)."""
+        if self.text_encoder is None:
+            raise ValueError("save_pretrained: this GAN has no text encoder to save with it (it was loaded with "
+                             "load_text_encoder=False); load it with its text encoder first")
+        state = {**{f"generator.{k}": v for k, v in self.generator.state_dict().items()},
+                 **{f"generator_ema.{k}": v for k, v in self.generator_ema.state_dict().items()}}
+        return write_model_folder(
+            directory, model_type=self.model_type,
+            config={"gan": config_to_dict(self.config), "text_encoder": {"kind": self.text_encoder_kind}},
+            state_dict=state, dtype=dtype,
+            extra_files=lambda tmp: text_encoders.save_text_encoder(self.text_encoder, self.text_encoder_kind,
+                                                                    tmp / "text_encoder"))
+
+    @classmethod
+    def from_pretrained(cls, name_or_path: str | os.PathLike, *, device: str | torch.device = "cpu",
+                        load_text_encoder: bool = True) -> "TextToImageGAN":
+        """Rebuild the model from a folder written by :meth:`save_pretrained` (or a shipped short name), checking
+        that the config, the weights and the text encoder belong together."""
+        path = resolve_model_path(name_or_path)
+        raw, state, _ = read_model_folder(path, model_type=cls.model_type)
+        try:
+            config = config_from_dict(GANConfig, raw.get("gan", {}))
+        except ConfigError as e:
+            raise CheckpointError(f"{path / 'config.json'} does not describe a valid GAN: {e}") from None
+        spec = raw.get("text_encoder") or {}
+        kind = spec.get("kind", "caption") if isinstance(spec, dict) else None
+        if kind not in text_encoders.TEXT_ENCODER_KINDS:
+            raise CheckpointError(f"{path / 'config.json'}: text_encoder.kind is {json.dumps(kind)}, not one of "
+                                  f"{', '.join(text_encoders.TEXT_ENCODER_KINDS)}; restore the file or re-save the model")
+        weights = path / "model.safetensors"
+        extra = sorted(k for k in state if not k.startswith(("generator.", "generator_ema.")))
+        if extra:
+            raise CheckpointError(f"{weights} holds tensors a GAN folder does not have ({', '.join(extra[:3])}); "
+                                  "it mixes files of different models: re-save the model from its training run")
+        g = {k[len("generator."):]: v.float() for k, v in state.items() if k.startswith("generator.")}
+        ema = {k[len("generator_ema."):]: v.float() for k, v in state.items() if k.startswith("generator_ema.")}
+        odd = next((k for k in sorted(set(g) | set(ema)) if k not in g or k not in ema or g[k].shape != ema[k].shape),
+                   None)
+        if odd is not None:
+            raise CheckpointError(f"{weights}: the generator and its EMA copy differ at {odd!r} (missing, or of "
+                                  "another shape); the file is damaged: restore it from a good checkpoint")
+        held = sum(v.numel() for v in g.values())
+        if config.approx_parameters() > 20 * held + 10_000_000:
+            raise CheckpointError(f"{path / 'config.json'} describes a GAN of up to "
+                                  f"{describe_count(config.approx_parameters())} parameters, but its generator holds "
+                                  f"{held:,}; the config does not belong to these weights (restore the folder's own "
+                                  "config.json)")
+        text_encoder = None
+        if load_text_encoder:
+            if not (path / "text_encoder").is_dir():
+                raise CheckpointError(f"{path} has no text_encoder/ folder; the GAN cannot read captions without it. "
+                                      "Re-save the model from its training run")
+            text_encoder = text_encoders.load_text_encoder(path / "text_encoder", kind, device)
+        model = cls(config, text_encoder, kind)
+        model.load_generators(g, ema, weights)
+        return model.to(device).eval()
+
+    def load_generators(self, generator: dict[str, Tensor], generator_ema: dict[str, Tensor], source: Path) -> None:
+        """Load G and EMA-G from state dicts read from ``source`` (named in the error when they do not fit)."""
+        load_weights(self.generator, generator, source)
+        load_weights(self.generator_ema, generator_ema, source)

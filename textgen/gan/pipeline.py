@@ -19,17 +19,15 @@ from __future__ import annotations
 
 import os
 import warnings
-from pathlib import Path
 from dataclasses import dataclass, field
 from typing import Iterator, Optional, Sequence
 
 import torch
 
-from textgen.gan.folder import captioned_grid, load_gan_folder
-from textgen.gan.modeling import Generator, truncated_noise
+from textgen.core.pictures import captioned_grid
 from textgen.core.runtime import resolve_device
 from textgen.core.text import quote
-from textgen.core.checkpoint import load_weights
+from textgen.gan.modeling import TextToImageGAN, truncated_noise
 
 __all__ = ["TextToImagePipeline", "TextToImageOutput"]
 
@@ -70,22 +68,33 @@ class TextToImageOutput:
 
 
 class TextToImagePipeline:
-    def __init__(self, generator: Generator, text_encoder, device: torch.device):
-        self.generator = generator.eval().requires_grad_(False)
-        self.text_encoder = text_encoder
-        self.device = device
+    """Captions in, images out, from a :class:`~textgen.gan.modeling.TextToImageGAN` (its EMA generator)."""
+
+    def __init__(self, model: TextToImageGAN):
+        if model.text_encoder is None:
+            raise ValueError("the pipeline reads captions: load the GAN with its text encoder")
+        self.model = model.eval().requires_grad_(False)
 
     @classmethod
     def from_pretrained(cls, name_or_path: str | os.PathLike, *, device: str = "cpu") -> "TextToImagePipeline":
-        dev = resolve_device(device)
-        loaded = load_gan_folder(name_or_path, device=dev)
-        G = Generator(loaded["config"])
-        load_weights(G, loaded["generator_ema"], Path(loaded["path"]) / "model.safetensors")
-        return cls(G.to(dev), loaded["text_encoder"], dev)
+        return cls(TextToImageGAN.from_pretrained(name_or_path, device=resolve_device(device)))
+
+    @property
+    def device(self) -> torch.device:
+        return self.model.device
+
+    @property
+    def generator(self):
+        """The EMA generator that draws the images."""
+        return self.model.generator_ema
+
+    @property
+    def text_encoder(self):
+        return self.model.text_encoder
 
     @property
     def image_size(self) -> int:
-        return self.generator.config.image_size
+        return self.model.config.image_size
 
     def caption_notes(self, captions: Sequence[str], limit: int = 5) -> list[str]:
         """What a user should know about ``captions`` before generating: words the caption encoder never learnt
@@ -137,14 +146,14 @@ class TextToImagePipeline:
             for note in self.caption_notes(captions):
                 warnings.warn(note, stacklevel=2)
         total, n = len(captions) * num_images_per_caption, num_images_per_caption
-        noise = _NoiseBlocks(self.generator.config.noise_dim, truncation, generator)
+        noise = _NoiseBlocks(self.model.config.noise_dim, truncation, generator)
         for start in range(0, total, batch_size):
             stop = min(start + batch_size, total)
             first, last = start // n, (stop - 1) // n                     # the captions this chunk draws
-            e = self.text_encoder.encode(captions[first:last + 1]).float().to(self.device)   # (K, E)
+            e = self.model.embed(captions[first:last + 1])                                    # (K, E)
             owner = torch.arange(start, stop) // n - first                                   # (b,)
             z = noise.take(stop - start).to(self.device)                                     # (b, Z)
-            x = self.generator(z, e[owner.to(self.device)]).float().cpu()                    # (b, 3, S, S)
+            x = self.model.generate(z, e[owner.to(self.device)]).float().cpu()               # (b, 3, S, S)
             yield self._output(x, [captions[i // n] for i in range(start, stop)], n, extra={"start": start})
 
     @torch.no_grad()
@@ -162,13 +171,13 @@ class TextToImagePipeline:
         """GAN-INT: the same noise, caption embeddings moving linearly from ``caption_a`` to ``caption_b``."""
         if steps < 2:
             raise ValueError(f"steps must be >= 2 (both ends included), got {steps}")
-        ea, eb = self.text_encoder.encode([caption_a, caption_b]).float().to(self.device)
+        ea, eb = self.model.embed([caption_a, caption_b])
         for note in self.caption_notes([caption_a, caption_b]):
             warnings.warn(note, stacklevel=2)
         t = torch.linspace(0, 1, steps, device=self.device)[:, None]
         e = (1 - t) * ea + t * eb                                                     # (steps, E)
-        z = truncated_noise(1, self.generator.config.noise_dim, truncation, generator, self.device).expand(steps, -1)
-        x = self.generator(z, e).float().cpu()
+        z = truncated_noise(1, self.model.config.noise_dim, truncation, generator, self.device).expand(steps, -1)
+        x = self.model.generate(z, e).float().cpu()
         labels = [f"{caption_a} -> {caption_b}"] * steps
         return self._output(x, labels, steps, extra={"weights": t[:, 0].tolist()})
 

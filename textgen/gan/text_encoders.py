@@ -15,6 +15,7 @@ from __future__ import annotations
 
 import os
 import re
+import shutil
 from pathlib import Path
 from dataclasses import dataclass, field
 from typing import Optional, Protocol, Sequence
@@ -26,13 +27,14 @@ from torch import Tensor
 
 from textgen.core.checkpoint import CheckpointError
 from textgen.core.config import check
+from textgen.core.functional import blur_downsample
 from textgen.core.pretrained import PretrainedMixin
-from textgen.gan.modeling import blur_downsample
 from textgen.tokenization import Tokenizer
 from textgen.vae.sentence_encoder import SentenceEncoder
 
 __all__ = ["TextEncoder", "CaptionEncoderConfig", "CaptionEncoder", "ImageEncoderConfig", "ImageEncoder",
-           "strip_punctuation", "VAETextEncoder", "HFTextEncoder"]
+           "strip_punctuation", "VAETextEncoder", "HFTextEncoder", "TEXT_ENCODER_KINDS", "load_text_encoder",
+           "save_text_encoder"]
 
 
 class TextEncoder(Protocol):
@@ -191,7 +193,7 @@ class ImageEncoderConfig:
     pool: str = "mean"            # "mean": global average of the 4x4 map; "flatten": all 16 positions (where is it red?)
     depth: int = 1                # convs per resolution: 1 = one strided 4x4 conv; d > 1 adds d - 1 3x3 convs before it
     downsample: str = "strided"   # "strided" 4x4 convs, or "blur": a 3x3 conv then a binomial low-pass at stride 2
-                                  # (G's DAMSM gradient comes through here: see modeling.blur_downsample)
+                                  # (G's DAMSM gradient comes through here: see core.functional.blur_downsample)
 
     def validate(self) -> None:
         for key in ("dim", "channels", "image_size", "depth"):
@@ -271,6 +273,7 @@ class HFTextEncoder:
                                   "textgen never unpickles weights. Convert the model with "
                                   "model.save_pretrained(folder, safe_serialization=True) and use that folder")
         self.model = AutoModel.from_pretrained(str(path), use_safetensors=True).to(device).eval()
+        self.path = folder                   # saved with a GAN as a copy of this folder
         self.dim = int(self.model.config.hidden_size)
         self.max_length = max_length
         self.tokenizer = None
@@ -286,3 +289,29 @@ class HFTextEncoder:
         states = self.model(**batch).last_hidden_state                              # (B, T, D)
         mask = batch["attention_mask"][..., None].to(states.dtype)                   # (B, T, 1)
         return (states * mask).sum(1) / mask.sum(1).clamp_min(1)                     # (B, D)
+
+
+# ----------------------------------------------------------------------------- a text encoder's own folder
+
+TEXT_ENCODER_KINDS = ("caption", "vae", "hf")
+
+
+def load_text_encoder(folder: str | os.PathLike, kind: str, device: str | torch.device = "cpu"):
+    """The frozen text encoder of ``kind`` (caption, vae, hf) saved in ``folder``."""
+    if kind == "caption":
+        return CaptionEncoder.from_pretrained(folder, device=device).requires_grad_(False)
+    if kind == "vae":
+        return VAETextEncoder(folder, device=str(device))
+    if kind == "hf":
+        return HFTextEncoder(folder, device=str(device))
+    raise ValueError(f"text encoder kind {kind!r} is not one of {', '.join(TEXT_ENCODER_KINDS)}")
+
+
+def save_text_encoder(encoder, kind: str, target: Path) -> None:
+    """Write ``encoder`` as a folder :func:`load_text_encoder` reads (an HF model: a copy of its directory)."""
+    if kind == "caption":
+        encoder.save_pretrained(target)
+    elif kind == "vae":
+        encoder.encoder.model.save_pretrained(target)
+    else:
+        shutil.copytree(encoder.path, target)

@@ -22,7 +22,8 @@ import math
 import shutil
 import time
 from pathlib import Path
-from typing import Any, Optional
+from dataclasses import dataclass
+from typing import Any, Callable, Optional
 
 import numpy as np
 import torch
@@ -39,25 +40,48 @@ from textgen.core.trainer import (Distributed, LogWindow, NullLogger, StopOnSign
 from textgen.data.cub import load_cub
 from textgen.data.images import ImageCaptionData
 from textgen.gan.configuration import GANConfig, GANRunConfig, GANTrainConfig
-from textgen.gan.folder import captioned_grid, load_gan_folder, save_gan_folder
+from textgen.core.pictures import captioned_grid
 from textgen.gan.losses import (d_loss_dfgan, d_loss_reed, g_loss_dfgan, g_loss_reed, info_nce, latent_regression_loss,
                                 ma_gradient_penalty, reconstruction_loss)
-from textgen.gan.modeling import Discriminator, Generator, PosteriorEncoder, ema_update
+from textgen.gan.modeling import TextToImageGAN, ema_update
 from textgen.gan.text_encoder_training import IMAGE_ENCODER_DIR, save_caption_encoder, train_caption_encoder
 from textgen.gan.text_encoders import CaptionEncoder, HFTextEncoder, ImageEncoder, VAETextEncoder
 
 CHECKPOINTS_DIR = "checkpoints"
 
-__all__ = ["GANTrainer", "gan_step", "CHECKPOINTS_DIR"]
+__all__ = ["GANTrainer", "GANOptimizers", "gan_step", "CHECKPOINTS_DIR"]
 
 
 # ----------------------------------------------------------------------------- one optimisation step
 
-def gan_step(m, real: torch.Tensor, e_right: torch.Tensor, e_wrong: torch.Tensor, model_cfg: GANConfig,
-             t: GANTrainConfig, device: torch.device, dtype: torch.dtype,
-             e_edit: Optional[torch.Tensor] = None, z: Optional[torch.Tensor] = None) -> dict[str, torch.Tensor]:
-    """One D update and one G update, then the EMA; ``m`` has G, G_ema, D, E (None unless ``t.recon > 0``),
-    opt_g, opt_d, opt_e, scaler_g, scaler_d and image_encoder (None unless ``t.damsm > 0``).
+@dataclass
+class GANOptimizers:
+    """What one step updates besides the networks: G's and D's optimizers (E's, for cVAE-GAN, steps with G's
+    loss), and one gradient scaler per loss (fp16; disabled otherwise)."""
+
+    g: torch.optim.Optimizer
+    d: torch.optim.Optimizer
+    scaler_g: Any
+    scaler_d: Any
+    e: Optional[torch.optim.Optimizer] = None
+
+    @classmethod
+    def create(cls, model: TextToImageGAN, optim, dtype: torch.dtype, device: torch.device) -> "GANOptimizers":
+        """Adam for G and D (``optim.g_lr``, ``optim.d_lr``, ``optim.betas``); E, when the model has one, at G's rate."""
+        E = model.posterior_encoder
+        return cls(g=torch.optim.Adam(model.generator.parameters(), lr=optim.g_lr, betas=optim.betas),
+                   d=torch.optim.Adam(model.discriminator.parameters(), lr=optim.d_lr, betas=optim.betas),
+                   scaler_g=make_grad_scaler(dtype, device), scaler_d=make_grad_scaler(dtype, device),
+                   e=torch.optim.Adam(E.parameters(), lr=optim.g_lr, betas=optim.betas) if E is not None else None)
+
+
+def gan_step(model: TextToImageGAN, opt: GANOptimizers, real: torch.Tensor, e_right: torch.Tensor,
+             e_wrong: torch.Tensor, t: GANTrainConfig, dtype: torch.dtype, *, e_edit: Optional[torch.Tensor] = None,
+             z: Optional[torch.Tensor] = None, image_encoder: Optional[torch.nn.Module] = None,
+             reduce_grads: Optional[Callable[[torch.nn.Module], None]] = None) -> dict[str, torch.Tensor]:
+    """One D update and one G update, then the EMA, on a model built for training (its discriminator, and its
+    posterior encoder when ``t.recon > 0``); ``image_encoder`` is the frozen image half of the caption encoder
+    for ``t.damsm > 0``, ``reduce_grads`` averages a network's gradients over data-parallel ranks.
 
     D: real/right, real/wrong and fake/right, with GAN-CLS BCE (``reed``) or hinge + MA-GP (``dfgan``).
     G: fool D on the right captions, plus in turn GAN-INT (``reed``), the CA KL term, AttnGAN's sentence-level
@@ -65,63 +89,64 @@ def gan_step(m, real: torch.Tensor, e_right: torch.Tensor, e_wrong: torch.Tensor
     edits), and cVAE-GAN's reconstruction and cLR-GAN's latent regression (``t.recon``, ``t.latent``).
     Returns the step's statistics as tensors (no host sync).
     """
+    G, D, E, model_cfg, device = model.generator, model.discriminator, model.posterior_encoder, model.config, real.device
     B = real.size(0)
     z = torch.randn(B, model_cfg.noise_dim, device=device) if z is None else z
     zero = real.new_zeros((), dtype=torch.float32)
-    reduce = getattr(m, "reduce_grads", None)      # data parallel: average the gradients over the ranks
+    reduce = reduce_grads                          # data parallel: average the gradients over the ranks
 
     # discriminator
     with autocast(device, dtype):
-        fake = m.G(z, e_right).detach()
-        h_real = m.D.features(real)
-        d_rr, d_rw = m.D.logit(h_real, e_right), m.D.logit(h_real, e_wrong)
-        d_fr = m.D(fake, e_right)
+        fake = G(z, e_right).detach()
+        h_real = D.features(real)
+        d_rr, d_rw = D.logit(h_real, e_right), D.logit(h_real, e_wrong)
+        d_fr = D(fake, e_right)
         loss_fn = d_loss_reed if model_cfg.loss == "reed" else d_loss_dfgan
         d_loss = loss_fn(d_rr.float(), d_rw.float(), d_fr.float())
-    gp = ma_gradient_penalty(m.D, real, e_right, t.ma_gp_k, t.ma_gp_p) if model_cfg.loss == "dfgan" else zero
-    m.opt_d.zero_grad(set_to_none=True)
-    m.scaler_d.scale(d_loss + gp).backward()
+    gp = ma_gradient_penalty(D, real, e_right, t.ma_gp_k, t.ma_gp_p) if model_cfg.loss == "dfgan" else zero
+    opt.d.zero_grad(set_to_none=True)
+    opt.scaler_d.scale(d_loss + gp).backward()
     if reduce is not None:
-        reduce(m.D)
-    m.scaler_d.step(m.opt_d)
-    m.scaler_d.update()
+        reduce(D)
+    opt.scaler_d.step(opt.d)
+    opt.scaler_d.update()
 
     # generator
     damsm = rec_l1 = rec_kl = latent = zero
     with autocast(device, dtype):
-        fake, kl = m.G(z, e_right, return_kl=True)
-        d_fake = m.D(fake, e_right).float()
+        fake, kl = G(z, e_right, return_kl=True)
+        d_fake = D(fake, e_right).float()
         if model_cfg.loss == "reed":
             g_loss = g_loss_reed(d_fake)
             if t.gan_int > 0:                                              # GAN-INT: halfway between two captions
                 e_int = 0.5 * (e_right + e_right.roll(1, 0))
-                g_loss = g_loss + t.gan_int * g_loss_reed(m.D(m.G(z, e_int), e_int).float())
+                g_loss = g_loss + t.gan_int * g_loss_reed(D(G(z, e_int), e_int).float())
         else:
             g_loss = g_loss_dfgan(d_fake)
         g_total = g_loss + t.ca_kl * kl.float()
         if t.damsm > 0:                                                    # DAMSM (AttnGAN, Eq. 10-11)
-            damsm = info_nce(e_right.float(), m.image_encoder(fake.float()).float(),
+            damsm = info_nce(e_right.float(), image_encoder(fake.float()).float(),
                              extra_text=e_edit.float() if e_edit is not None else None)
             g_total = g_total + t.damsm * damsm
         if t.recon > 0:                                                    # cVAE-GAN on half the batch (BicycleGAN)
             h = max(1, B // 2)
-            rec_l1, rec_kl, _ = reconstruction_loss(m.G, m.E, real[:h], e_right[:h])
+            rec_l1, rec_kl, _ = reconstruction_loss(G, E, real[:h], e_right[:h])
             g_total = g_total + t.recon * rec_l1 + t.recon_kl * rec_kl
         if t.latent > 0:                                                   # cLR-GAN on the prior fakes
-            latent = latent_regression_loss(m.E, fake, z)
+            latent = latent_regression_loss(E, fake, z)
             g_total = g_total + t.latent * latent
-    g_opts = [m.opt_g] + ([m.opt_e] if t.recon > 0 else [])                # E steps with G, on G's loss
-    for opt in g_opts:
-        opt.zero_grad(set_to_none=True)
-    m.scaler_g.scale(g_total).backward()
+    g_opts = [opt.g] + ([opt.e] if t.recon > 0 else [])                # E steps with G, on G's loss
+    for o in g_opts:
+        o.zero_grad(set_to_none=True)
+    opt.scaler_g.scale(g_total).backward()
     if reduce is not None:
-        reduce(m.G)
+        reduce(G)
         if t.recon > 0:
-            reduce(m.E)
-    for opt in g_opts:
-        m.scaler_g.step(opt)
-    m.scaler_g.update()
-    ema_update(m.G_ema, m.G, t.ema_decay)
+            reduce(E)
+    for o in g_opts:
+        opt.scaler_g.step(o)
+    opt.scaler_g.update()
+    ema_update(model.generator_ema, G, t.ema_decay)
     return {"d_loss": d_loss.detach(), "g_loss": g_loss.detach(), "gp": gp.detach(), "kl": kl.detach(),
             "damsm": damsm.detach(), "rec_l1": rec_l1.detach(), "rec_kl": rec_kl.detach(), "latent": latent.detach(),
             "d_real_right": d_rr.detach().float().mean(), "d_real_wrong": d_rw.detach().float().mean(),
@@ -181,23 +206,14 @@ class GANTrainer:
         self.captions_of = [np.flatnonzero(self.caption_owner == i) for i in range(len(self.data))]
         cfg.model.text_dim = int(self.caption_emb.size(1))
 
-        # models and optimisation -----------------------------------------------------------------
-        self.G = Generator(cfg.model).to(self.device)
-        self.G_ema = Generator(cfg.model).to(self.device).eval()
-        self.G_ema.load_state_dict(self.G.state_dict())
-        self.D = Discriminator(cfg.model).to(self.device)
-        self.E = PosteriorEncoder(cfg.model).to(self.device) if cfg.train.recon > 0 else None   # cVAE-GAN only
+        # the model (G, EMA-G, D, and E for cVAE-GAN, beside the text encoder) and its optimisation ---------
+        self.model = TextToImageGAN(cfg.model, self.text_encoder, cfg.text_encoder.kind, discriminator=True,
+                                    posterior_encoder=cfg.train.recon > 0).to(self.device)
         if self.device.type == "cuda":
-            for net in (self.G, self.D, self.E):
+            for net in (self.model.generator, self.model.discriminator, self.model.posterior_encoder):
                 if net is not None:
                     net.to(memory_format=torch.channels_last)
-        o = cfg.optim
-        self.opt_g = torch.optim.Adam(self.G.parameters(), lr=o.g_lr, betas=o.betas)
-        self.opt_e = (torch.optim.Adam(self.E.parameters(), lr=o.g_lr, betas=o.betas)   # E trains with G (BicycleGAN)
-                      if self.E is not None else None)
-        self.opt_d = torch.optim.Adam(self.D.parameters(), lr=o.d_lr, betas=o.betas)
-        self.scaler_g = make_grad_scaler(self.dtype, self.device)                    # one per optimizer (fp16)
-        self.scaler_d = make_grad_scaler(self.dtype, self.device)
+        self.opt = GANOptimizers.create(self.model, cfg.optim, self.dtype, self.device)
         self.step = 0
         gen = torch.Generator().manual_seed(cfg.runtime.seed + 1)
         self.sample_noise = torch.randn(cfg.train.samples_per_caption, cfg.model.noise_dim, generator=gen)
@@ -307,8 +323,8 @@ class GANTrainer:
         if self.dist.enabled:                                                     # this rank's share of it
             rows = micro_batches(real.size(0), self.dist.world, 1, self.dist.rank)[0]
             real, e_right, e_wrong, z = real[rows], e_right[rows], e_wrong[rows], z[rows]
-        stats = gan_step(self, real, e_right, e_wrong, self.cfg.model, self.cfg.train, self.device, self.dtype,
-                         e_edit=e_edit, z=z)
+        stats = gan_step(self.model, self.opt, real, e_right, e_wrong, self.cfg.train, self.dtype, e_edit=e_edit, z=z,
+                         image_encoder=self.image_encoder, reduce_grads=self.reduce_grads if self.dist.enabled else None)
         self.step += 1
         return stats
 
@@ -331,7 +347,7 @@ class GANTrainer:
             return folder
 
         def write(target: Path) -> None:
-            save_gan_folder(target, self.cfg.model, self.G, self.G_ema, self.text_encoder, self.cfg.text_encoder)
+            self.model.save_pretrained(target)
             if with_state:
                 save_tree(self._training_state(), target / TRAINING_STATE_DIR)
 
@@ -341,12 +357,13 @@ class GANTrainer:
         return commit_checkpoint(folder, write)
 
     def _training_state(self) -> dict[str, Any]:
-        state = {"D": self.D.state_dict(), "opt_g": self.opt_g.state_dict(), "opt_d": self.opt_d.state_dict(),
-                 "scaler_g": self.scaler_g.state_dict(), "scaler_d": self.scaler_d.state_dict(),
+        m, o = self.model, self.opt
+        state = {"D": m.discriminator.state_dict(), "opt_g": o.g.state_dict(), "opt_d": o.d.state_dict(),
+                 "scaler_g": o.scaler_g.state_dict(), "scaler_d": o.scaler_d.state_dict(),
                  "rng": get_rng_state(), "np_rng": self._np_rng_state(), "step": self.step,
                  "window": self.window.state_dict()}
-        if self.E is not None:
-            state["E"], state["opt_e"] = self.E.state_dict(), self.opt_e.state_dict()
+        if m.posterior_encoder is not None:
+            state["E"], state["opt_e"] = m.posterior_encoder.state_dict(), o.e.state_dict()
         return state
 
     def _np_rng_state(self) -> dict[str, Any]:
@@ -358,22 +375,22 @@ class GANTrainer:
         last = self.out_dir / "last"
         if not (last / TRAINING_STATE_DIR).is_dir():
             raise CheckpointError(f"cannot resume: {last / TRAINING_STATE_DIR} does not exist; start without --resume")
-        loaded = load_gan_folder(last, load_text_encoder=False)
-        check_resumable_config(loaded["config"], self.cfg.model, last, self.out_dir / "config.yaml")
-        load_weights(self.G, loaded["generator"], last / "model.safetensors")
-        load_weights(self.G_ema, loaded["generator_ema"], last / "model.safetensors")
+        saved = TextToImageGAN.from_pretrained(last, load_text_encoder=False)
+        check_resumable_config(saved.config, self.cfg.model, last, self.out_dir / "config.yaml")
+        m, o = self.model, self.opt
+        m.load_generators(saved.generator.state_dict(), saved.generator_ema.state_dict(), last / "model.safetensors")
         state = load_tree(last / TRAINING_STATE_DIR)
-        load_weights(self.D, state["D"], last / TRAINING_STATE_DIR / "state.safetensors")
-        if self.E is not None:
+        load_weights(m.discriminator, state["D"], last / TRAINING_STATE_DIR / "state.safetensors")
+        if m.posterior_encoder is not None:
             if "E" not in state:
                 raise CheckpointError(f"cannot resume from {last} with train.recon > 0: it was trained without the "
                                       "posterior encoder E; resume with its own config (train.recon=0)")
-            self.E.load_state_dict(state["E"])
-            self.opt_e.load_state_dict(state["opt_e"])
-        self.opt_g.load_state_dict(state["opt_g"])
-        self.opt_d.load_state_dict(state["opt_d"])
-        self.scaler_g.load_state_dict(state["scaler_g"])
-        self.scaler_d.load_state_dict(state["scaler_d"])
+            m.posterior_encoder.load_state_dict(state["E"])
+            o.e.load_state_dict(state["opt_e"])
+        o.g.load_state_dict(state["opt_g"])
+        o.d.load_state_dict(state["opt_d"])
+        o.scaler_g.load_state_dict(state["scaler_g"])
+        o.scaler_d.load_state_dict(state["scaler_d"])
         set_rng_state(state["rng"])
         self.step = int(state["step"])
         self._resume_np = state["np_rng"]
@@ -388,7 +405,7 @@ class GANTrainer:
         n = self.sample_noise.size(0)
         z = self.sample_noise.repeat(len(self.cfg.train.sample_captions), 1).to(self.device)
         e = self.sample_emb.repeat_interleave(n, 0).to(self.device)
-        imgs = self.G_ema(z, e).float().cpu()                                        # (C*n, 3, S, S)
+        imgs = self.model.generate(z, e).float().cpu()                               # (C*n, 3, S, S)
         captioned_grid(imgs, self.cfg.train.sample_captions, per_row=n).save(path.with_suffix(".tmp.png"))
         path.with_suffix(".tmp.png").replace(path)
         return path

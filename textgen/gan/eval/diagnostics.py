@@ -26,8 +26,7 @@ import torch
 from textgen.birds.captions import changed_attribute, edit_caption
 from textgen.core.checkpoint import CheckpointError, TRAINING_STATE_DIR, load_tree
 from textgen.data.images import ImageCaptionData
-from textgen.gan.folder import load_gan_folder
-from textgen.gan.modeling import Discriminator, unit_scale
+from textgen.gan.modeling import Discriminator, TextToImageGAN, unit_scale
 
 __all__ = ["discriminator_caption_check"]
 
@@ -36,12 +35,12 @@ def discriminator_caption_check(run, data, *, n: int = 512, seed: int = 1) -> di
     last = Path(run) / "last"
     if not (last / TRAINING_STATE_DIR).is_dir():
         raise CheckpointError(f"{last / TRAINING_STATE_DIR} is missing: pass a training run folder (its last/ keeps D)")
-    loaded = load_gan_folder(last)
-    D = Discriminator(loaded["config"])
+    model = TextToImageGAN.from_pretrained(last)
+    D = Discriminator(model.config)
     D.load_state_dict(load_tree(last / TRAINING_STATE_DIR)["D"])
     D.eval()
-    encoder = loaded["text_encoder"]
-    images = ImageCaptionData.load(data, image_size=loaded["config"].image_size, limit=n)
+    encoder = model.text_encoder
+    images = ImageCaptionData.load(data, image_size=model.config.image_size, limit=n)
     n = len(images)
     if n < 2:
         raise ValueError(f"{data} has {n} image(s); the check needs at least 2")

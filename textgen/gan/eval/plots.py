@@ -13,7 +13,7 @@ import torch
 import torch.nn.functional as F
 
 from textgen.gan.eval.fid import real_split
-from textgen.gan.folder import captioned_grid
+from textgen.core.pictures import captioned_grid
 
 __all__ = ["real_vs_generated_grid"]
 
