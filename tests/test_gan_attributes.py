@@ -4,8 +4,9 @@ import pytest
 import torch
 
 from textgen.data.images import ImageCaptionData
-from textgen.gan.eval.judge import (ATTRIBUTES, AttributeClassifier, AttributeClassifierConfig, attribute_accuracy,
-                                    encode_labels, train_attribute_classifier)
+from textgen.birds.attributes import ATTRIBUTES, encode_labels
+from textgen.gan.eval.judge import (AttributeClassifier, AttributeClassifierConfig, attribute_accuracy,
+                                    train_attribute_classifier)
 
 
 @pytest.fixture(scope="module")
@@ -64,7 +65,8 @@ def test_render_birds_in_processes_gives_the_same_birds(monkeypatch):
 
 
 def test_judge_ignores_what_the_renderer_does_not_draw():
-    from textgen.gan.eval.judge import IGNORE, _cross_entropy, judge_labels
+    from textgen.birds.attributes import IGNORE, judge_labels
+    from textgen.gan.eval.judge import _cross_entropy
 
     rows = [{**{k: v[0] for k, v in ATTRIBUTES.items()}, "wing_pattern": p, "wing_pattern_color": "blue"}
             for p in ("solid", "bars", "spotted")]
@@ -81,7 +83,8 @@ def test_judge_ignores_what_the_renderer_does_not_draw():
 
 
 def test_classifier_trains_on_fresh_renders_and_scores_drawn_attributes_only(birds):
-    from textgen.gan.eval.judge import _to_float, judge_labels
+    from textgen.birds.attributes import judge_labels
+    from textgen.gan.eval.judge import _to_float
 
     clf, report = train_attribute_classifier(birds, image_size=16, steps=30, batch_size=32, channels=8,
                                              val_fraction=0.25, show_progress=False, extra_renders=40)
@@ -151,7 +154,7 @@ def test_diversity_counts_distinct_colour_combinations(birds):
 
 
 def test_scene_classifier_learns_backgrounds(birds):
-    from textgen.gan.eval.judge import SCENE
+    from textgen.birds.attributes import SCENE
 
     assert birds.scene[0]["background"] in SCENE["background"] and birds.scene[0]["facing"] in SCENE["facing"]
     clf, report = train_attribute_classifier(birds, image_size=16, steps=80, batch_size=32, channels=8,
@@ -165,7 +168,7 @@ def test_scene_classifier_learns_backgrounds(birds):
 
 def test_scene_coverage_finds_a_dropped_background(monkeypatch):
     import textgen.gan.eval.evaluate as ev
-    from textgen.gan.eval.judge import SCENE
+    from textgen.birds.attributes import SCENE
 
     class SceneOracle(AttributeClassifier):                          # reads the scene from the first two pixels
         def __init__(self):
@@ -194,7 +197,8 @@ def test_scene_coverage_finds_a_dropped_background(monkeypatch):
 
 
 def test_faithfulness_subset_weights_by_statements():
-    from textgen.gan.eval.judge import ATTRIBUTES, FaithfulnessReport
+    from textgen.birds.attributes import ATTRIBUTES
+    from textgen.gan.eval.judge import FaithfulnessReport
 
     r = FaithfulnessReport(captions=3, images=3, stated=4, accuracy=0.75, per_attribute={"crown": 0.5, "size": 1.0},
                            counts={"crown": 2, "size": 2})

@@ -55,7 +55,7 @@ def test_r_precision_on_known_cases():
 
 def test_judge_r_precision_ranks_captions_by_what_the_judge_reads():
     from textgen.gan.eval.evaluate import judge_r_precision, judge_scores
-    from textgen.gan.eval.judge import ATTRIBUTES
+    from textgen.birds.attributes import ATTRIBUTES
 
     rng = np.random.default_rng(0)
     parts = ("breast", "wing", "crown", "tail")

@@ -1,13 +1,18 @@
 """The attribute space of the synthetic birds: a colour for each part, a size, a bill length and shape, a wing
-pattern (:class:`BirdAttributes`), and the nuisance factors no caption states (background, facing)."""
+pattern (:class:`BirdAttributes`), and the nuisance factors no caption states (background, facing); the label
+space the attribute judge and the caption encoder's auxiliary heads predict (:data:`ATTRIBUTES`, :data:`SCENE`)."""
 from __future__ import annotations
 
 from dataclasses import asdict, dataclass, fields
+from typing import Sequence
 
 import numpy as np
+import torch
+from torch import Tensor
 
 __all__ = ["PALETTE", "COLOR_NAMES", "PARTS", "SIZES", "BILL_LENGTHS", "BILL_SHAPES", "WING_PATTERNS", "EYE_COLORS",
-           "LEG_COLORS", "BACKGROUNDS", "FACINGS", "BirdAttributes", "sample_attributes"]
+           "LEG_COLORS", "BACKGROUNDS", "FACINGS", "ATTRIBUTES", "SCENE", "HIDDEN_WHEN", "IGNORE", "encode_labels",
+           "judge_labels", "BirdAttributes", "sample_attributes"]
 
 
 # ----------------------------------------------------------------------------- the attribute space
@@ -59,7 +64,7 @@ class BirdAttributes:
     def __post_init__(self) -> None:
         for f in fields(self):
             value = getattr(self, f.name)
-            allowed = _ALLOWED[f.name]
+            allowed = ATTRIBUTES[f.name]
             if value not in allowed:
                 raise ValueError(f"{f.name}={value!r} is not allowed; choose one of {', '.join(allowed)}")
 
@@ -67,11 +72,35 @@ class BirdAttributes:
         return asdict(self)
 
 
-_ALLOWED = {p: COLOR_NAMES for p in PARTS}
-_ALLOWED.update(eye=EYE_COLORS, leg=LEG_COLORS, size=SIZES, bill_length=BILL_LENGTHS, bill_shape=BILL_SHAPES,
-                wing_pattern=WING_PATTERNS, wing_pattern_color=COLOR_NAMES)
+# ----------------------------------------------------------------------------- the label space
+
+ATTRIBUTES: dict[str, tuple[str, ...]] = {p: COLOR_NAMES for p in PARTS}   # attribute -> its classes
+ATTRIBUTES.update(eye=EYE_COLORS, leg=LEG_COLORS, size=SIZES, bill_length=BILL_LENGTHS, bill_shape=BILL_SHAPES,
+                  wing_pattern=WING_PATTERNS, wing_pattern_color=COLOR_NAMES)
 BACKGROUNDS = ("sky", "foliage", "branch")     # what no caption states (eval-gan's scene classifier reads it)
 FACINGS = ("left", "right")
+SCENE: dict[str, tuple[str, ...]] = {"background": BACKGROUNDS, "facing": FACINGS}   # unstated: background, facing
+
+# An attribute the renderer does not draw when another one has a given value: a solid wing has no pattern, so
+# the colour of its (absent) bars or spots is not in the image. Captions never state it then (the grammar
+# names the pattern colour only with the pattern), and the judge neither learns it from nor is scored on it.
+HIDDEN_WHEN = {"wing_pattern_color": ("wing_pattern", "solid")}
+IGNORE = -100                                                    # F.cross_entropy's default ignore_index
+
+
+def encode_labels(attributes: Sequence[dict], classes: dict[str, tuple[str, ...]] = ATTRIBUTES) -> dict[str, Tensor]:
+    """Label dicts (attributes, or scenes) -> ``{head: (N,) class indices}``."""
+    return {k: torch.tensor([values.index(a[k]) for a in attributes]) for k, values in classes.items()}
+
+
+def judge_labels(rows: Sequence[dict], classes: dict[str, tuple[str, ...]]) -> dict[str, Tensor]:
+    """:func:`encode_labels` with :data:`IGNORE` where the attribute is not drawn (see ``HIDDEN_WHEN``)."""
+    labels = encode_labels(rows, classes)
+    for head, (other, value) in HIDDEN_WHEN.items():
+        if head in labels:
+            hidden = torch.tensor([r[other] == value for r in rows])
+            labels[head] = labels[head].masked_fill(hidden, IGNORE)
+    return labels
 
 
 def sample_attributes(rng: np.random.Generator, **fixed: str) -> BirdAttributes:

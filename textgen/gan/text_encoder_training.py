@@ -36,9 +36,9 @@ import numpy as np
 import torch
 
 from textgen.core.trainer import check_finite
+from textgen.birds.attributes import ATTRIBUTES, IGNORE, judge_labels
 from textgen.birds.captions import changed_attribute, edit_caption
 from textgen.core.runtime import progress
-from textgen.gan.eval.judge import ATTRIBUTES, IGNORE, judge_labels
 from textgen.gan.losses import info_nce
 from textgen.gan.text_encoders import (CaptionEncoder, CaptionEncoderConfig, ImageEncoder, ImageEncoderConfig,
                                        strip_punctuation)

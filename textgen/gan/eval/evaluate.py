@@ -42,7 +42,7 @@ from typing import Optional
 import numpy as np
 import torch
 
-from textgen.birds.attributes import sample_attributes
+from textgen.birds.attributes import ATTRIBUTES, sample_attributes
 from textgen.birds.captions import make_caption, parse_caption
 from textgen.birds.dataset import real_captions
 from textgen.birds.render import render_bird
@@ -50,8 +50,7 @@ from textgen.core.checkpoint import load_tree
 from textgen.data.images import ImageCaptionData
 from textgen.gan.eval.fid import (InceptionFeatures, cached_features, fid_from_features, kernel_inception_distance,
                                   mean_pairwise_distance, real_split, warn_if_few)
-from textgen.gan.eval.judge import (ATTRIBUTES, AttributeClassifier, JUDGE_RECIPE, attribute_accuracy,
-                                    train_attribute_classifier)
+from textgen.gan.eval.judge import AttributeClassifier, JUDGE_RECIPE, attribute_accuracy, train_attribute_classifier
 from textgen.gan.eval.plots import real_vs_generated_grid
 from textgen.gan.pipeline import TextToImagePipeline
 from textgen.gan.text_encoder_training import (IMAGE_ENCODER_DIR, REPORT_FILE, save_caption_encoder,

@@ -33,53 +33,20 @@ import torch.nn.functional as F
 from torch import Tensor
 
 from textgen.core.trainer import check_finite
-from textgen.birds.attributes import FACINGS, _ALLOWED
-from textgen.birds.attributes import BACKGROUNDS
+from textgen.birds.attributes import ATTRIBUTES, IGNORE, SCENE, encode_labels, judge_labels
 from textgen.birds.render import render_birds
 from textgen.core.config import check
 from textgen.core.pretrained import PretrainedMixin
 from textgen.core.runtime import progress
 
 
-__all__ = ["ATTRIBUTES", "SCENE", "LABEL_SPACES", "AttributeClassifierConfig", "AttributeClassifier", "ClassifierReport",
-           "train_attribute_classifier", "FaithfulnessReport", "attribute_accuracy", "encode_labels"]
+__all__ = ["LABEL_SPACES", "AttributeClassifierConfig", "AttributeClassifier", "ClassifierReport",
+           "train_attribute_classifier", "FaithfulnessReport", "attribute_accuracy"]
 
 
 # ----------------------------------------------------------------------------- label space
 
-def _attribute_classes() -> dict[str, tuple[str, ...]]:
-    return {k: tuple(v) for k, v in _ALLOWED.items()}
-
-
-ATTRIBUTES: dict[str, tuple[str, ...]] = _attribute_classes()     # attribute -> its classes (colours, sizes ...)
-def _scene_classes() -> dict[str, tuple[str, ...]]:
-    return {"background": BACKGROUNDS, "facing": FACINGS}
-
-
-SCENE: dict[str, tuple[str, ...]] = _scene_classes()               # unstated: background and facing
-LABEL_SPACES = {"attributes": ATTRIBUTES, "scene": SCENE}
-
-
-def encode_labels(attributes: Sequence[dict], classes: dict[str, tuple[str, ...]] = ATTRIBUTES) -> dict[str, Tensor]:
-    """Label dicts (attributes, or scenes) -> ``{head: (N,) class indices}``."""
-    return {k: torch.tensor([values.index(a[k]) for a in attributes]) for k, values in classes.items()}
-
-
-# An attribute the renderer does not draw when another one has a given value: a solid wing has no pattern, so
-# the colour of its (absent) bars or spots is not in the image. Captions never state it then (the grammar
-# names the pattern colour only with the pattern), and the judge neither learns it from nor is scored on it.
-HIDDEN_WHEN = {"wing_pattern_color": ("wing_pattern", "solid")}
-IGNORE = -100                                                    # F.cross_entropy's default ignore_index
-
-
-def judge_labels(rows: Sequence[dict], classes: dict[str, tuple[str, ...]]) -> dict[str, Tensor]:
-    """:func:`encode_labels` with :data:`IGNORE` where the attribute is not drawn (see ``HIDDEN_WHEN``)."""
-    labels = encode_labels(rows, classes)
-    for head, (other, value) in HIDDEN_WHEN.items():
-        if head in labels:
-            hidden = torch.tensor([r[other] == value for r in rows])
-            labels[head] = labels[head].masked_fill(hidden, IGNORE)
-    return labels
+LABEL_SPACES = {"attributes": ATTRIBUTES, "scene": SCENE}    # the judge's heads: what captions state, or the scene
 
 
 # ----------------------------------------------------------------------------- the classifier
