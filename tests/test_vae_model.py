@@ -568,7 +568,7 @@ def test_conditional_vae_refuses_missing_unknown_or_surplus_labels(tmp_path):
 
 
 def test_a_conditional_vae_warm_started_from_a_plain_one_starts_as_it_exactly():
-    from textgen.vae.modeling import warm_start
+    from textgen.vae.warm_start import warm_start
 
     torch.manual_seed(0)
     for arch in (dict(z_concat_input=True, bidirectional=True), dict(encoder="transformer", decoder="transformer")):

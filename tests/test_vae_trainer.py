@@ -318,7 +318,7 @@ def test_the_broad_vae_is_installed_by_its_targets_not_its_likelihood(build_tool
 
 
 def test_warm_start_from_the_lm_starts_the_vae_decoder_as_the_lm(tmp_path, corpus):
-    from textgen.vae.modeling import warm_start
+    from textgen.vae.warm_start import warm_start
 
     VAETrainer(tiny_config(tmp_path, corpus, "lm", "model.mode=lm", "train.epochs=2", "optim.lr=0.01")).fit()
     lm = SentenceVAE.from_pretrained(tmp_path / "lm" / "best")
@@ -360,7 +360,7 @@ def test_warm_start_refuses_a_different_decoder_and_a_second_tokenizer(tmp_path,
 
 def test_encoder_warm_start_from_an_autoencoder_keeps_its_codes_and_resets_the_decoder(tmp_path, corpus):
     """Li et al. (2019): the VAE's q(z|x) starts as the AE's encoder (same mu), the decoder starts fresh."""
-    from textgen.vae.modeling import warm_start
+    from textgen.vae.warm_start import warm_start
 
     VAETrainer(tiny_config(tmp_path, corpus, "ae", "model.mode=ae", "train.kl.kind=constant", "train.kl.value=0",
                            "train.free_bits=0", "train.epochs=2", "optim.lr=0.01")).fit()
@@ -391,7 +391,7 @@ def test_encoder_warm_start_from_an_autoencoder_keeps_its_codes_and_resets_the_d
 
 
 def test_encoder_warm_start_refuses_an_lm_a_frozen_fresh_decoder_and_a_different_encoder(tmp_path, corpus):
-    from textgen.vae.modeling import warm_start
+    from textgen.vae.warm_start import warm_start
 
     VAETrainer(tiny_config(tmp_path, corpus, "lm", "model.mode=lm", "train.max_steps=1")).fit()
     VAETrainer(tiny_config(tmp_path, corpus, "vae", "train.max_steps=1")).fit()
@@ -497,7 +497,7 @@ def iter_batches(trainer):
 
 def test_warm_start_of_a_transformer_vae_starts_as_the_transformer_lm():
     from textgen.vae.configuration import SentenceVAEConfig
-    from textgen.vae.modeling import warm_start
+    from textgen.vae.warm_start import warm_start
 
     torch.manual_seed(0)
     common = dict(vocab_size=30, embed_size=16, hidden_size=16, num_heads=2, ff_size=32, max_length=16,
@@ -519,7 +519,7 @@ def test_warm_start_of_a_transformer_vae_starts_as_the_transformer_lm():
 
 def test_warm_start_refuses_different_tying_and_notices_unused_source_tensors():
     from textgen.vae.configuration import SentenceVAEConfig
-    from textgen.vae.modeling import warm_start
+    from textgen.vae.warm_start import warm_start
 
     common = dict(vocab_size=30, embed_size=16, hidden_size=16, latent_size=4, decoder="lstm")
     untied = SentenceVAE(SentenceVAEConfig(mode="lm", tie_embeddings=False, **common))

@@ -59,7 +59,7 @@ class OutputHead(nn.Module):
 class RNNDecoder(nn.Module):
     """LSTM/GRU decoder; z sets the initial state and/or is concatenated to every input step."""
 
-    def __init__(self, config: "SentenceVAEConfig", embedding: nn.Embedding):
+    def __init__(self, config: "SentenceVAEConfig", embedding: nn.Embedding, code_size: int):
         super().__init__()
         c = config
         self.kind = c.decoder
@@ -71,13 +71,13 @@ class RNNDecoder(nn.Module):
         self.z_tanh = c.z_init_activation == "tanh"
         self.embedding = embedding
         self.embed_dropout = nn.Dropout(c.embed_dropout)
-        in_size = c.embed_size + (c.latent_size if self.z_concat else 0)
+        in_size = c.embed_size + (code_size if self.z_concat else 0)
         self.rnn = _rnn_class(c.decoder)(
             in_size, c.hidden_size, num_layers=c.decoder_layers,
             dropout=c.dropout if c.decoder_layers > 1 else 0.0, batch_first=True,
         )
         n_states = 2 if c.decoder == "lstm" else 1                                 # (h, c) or h
-        self.z_to_state = nn.Linear(c.latent_size, n_states * c.decoder_layers * c.hidden_size) if self.z_init else None
+        self.z_to_state = nn.Linear(code_size, n_states * c.decoder_layers * c.hidden_size) if self.z_init else None
         self.head = OutputHead(c.hidden_size, c, embedding)
 
     def initial_state(self, z: Optional[Tensor]) -> Any:
@@ -124,15 +124,15 @@ class RNNDecoder(nn.Module):
 class TransformerDecoder(nn.Module):
     """Causal Transformer decoder; z enters as cross-attention memory, a prefix token and/or added to embeddings."""
 
-    def __init__(self, config: "SentenceVAEConfig", embedding: nn.Embedding):
+    def __init__(self, config: "SentenceVAEConfig", embedding: nn.Embedding, code_size: int):
         super().__init__()
         c = config
         D = c.hidden_size
         use_z = c.mode != "lm"
         self.memory_slots = c.z_memory_slots
-        self.z_memory = nn.Linear(c.latent_size, c.z_memory_slots * D) if use_z and c.z_mode in ("memory", "both") else None
-        self.z_prefix = nn.Linear(c.latent_size, D) if use_z and c.z_mode in ("prefix", "both") else None
-        self.z_embed = nn.Linear(c.latent_size, D) if use_z and c.z_add_embeddings else None
+        self.z_memory = nn.Linear(code_size, c.z_memory_slots * D) if use_z and c.z_mode in ("memory", "both") else None
+        self.z_prefix = nn.Linear(code_size, D) if use_z and c.z_mode in ("prefix", "both") else None
+        self.z_embed = nn.Linear(code_size, D) if use_z and c.z_add_embeddings else None
         self.embedding = embedding
         self.in_proj = nn.Linear(c.embed_size, D) if c.embed_size != D else nn.Identity()
         self.pos = PositionalEmbedding(c.positional, c.max_length + 1, D)
@@ -212,7 +212,9 @@ class TransformerDecoder(nn.Module):
         }
 
 
-def build_decoder(config: "SentenceVAEConfig", embedding: nn.Embedding) -> nn.Module:
+def build_decoder(config: "SentenceVAEConfig", embedding: nn.Embedding, code_size: int) -> nn.Module:
+    """The decoder p(x | code) of ``config.decoder``; ``code_size`` is what it reads where z goes: latent_size,
+    plus the label embedding's size for a conditional VAE (the code is then [z, y])."""
     if config.decoder == "transformer":
-        return TransformerDecoder(config, embedding)
-    return RNNDecoder(config, embedding)
+        return TransformerDecoder(config, embedding, code_size)
+    return RNNDecoder(config, embedding, code_size)

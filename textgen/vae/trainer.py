@@ -38,7 +38,8 @@ from textgen.data import BucketBatchSampler, corpus_texts, load_corpus, tokenize
 from textgen.tokenization import Tokenizer
 from textgen.vae.configuration import OptimConfig, TrainConfig, VAERunConfig
 from textgen.vae.metrics import iw_log_likelihood
-from textgen.vae.modeling import SentenceVAE, warm_start
+from textgen.vae.modeling import SentenceVAE
+from textgen.vae.warm_start import warm_start
 from textgen.vae.objective import iwae_loss, vae_loss
 from textgen.vae.schedules import make_kl_schedule
 
