@@ -239,7 +239,7 @@ def test_a_folder_replaced_while_it_is_read_is_read_again_consistently(tmp_path,
     folder = tmp_path / "best"
     old, new = _model(), torch.nn.Sequential(torch.nn.Linear(4, 8), torch.nn.Tanh(), torch.nn.Linear(8, 2))
     write_model_folder(folder, model_type="toy", config={"save": 1}, state_dict=old.state_dict())
-    real_sha = ck.file_sha256
+    real_sha = ck.file_digest
     swaps = {"n": 0, "saving": False}
 
     def sha_during_a_save(path):
@@ -252,7 +252,7 @@ def test_a_folder_replaced_while_it_is_read_is_read_again_consistently(tmp_path,
         swaps["saving"] = False
         return "0" * 64                               # what the reader's bytes hash to no longer matches
 
-    monkeypatch.setattr(ck, "file_sha256", sha_during_a_save)
+    monkeypatch.setattr(ck, "file_digest", sha_during_a_save)
     cfg, state, _ = read_model_folder(folder, model_type="toy")
     assert cfg == {"save": 3} and all(torch.equal(state[k], v) for k, v in new.state_dict().items())
     swaps.update(n=0, limit=10)                       # a folder that never stops changing

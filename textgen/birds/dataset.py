@@ -12,7 +12,8 @@ import numpy as np
 from textgen.birds.attributes import sample_attributes
 from textgen.birds.captions import make_captions, parse_caption
 from textgen.birds.render import render_bird
-from textgen.core.runtime import atomic_write_text, progress
+from textgen.core.files import atomic_write_text
+from textgen.core.runtime import progress
 
 __all__ = ["CUB_HELDOUT_CLASSES", "make_birds_dataset", "read_cub_rows", "real_captions"]
 

@@ -16,7 +16,6 @@ interrupted save never leaves a half-written checkpoint where a good one was.
 """
 from __future__ import annotations
 
-import hashlib
 import json
 import os
 import shutil
@@ -27,6 +26,7 @@ from typing import Any, Callable, Mapping, Optional
 import torch
 
 from textgen.core import __version__
+from textgen.core.files import file_digest
 
 __all__ = [
     "CheckpointError",
@@ -39,7 +39,6 @@ __all__ = [
     "save_tree",
     "load_tree",
     "load_weights",
-    "file_sha256",
 ]
 
 FORMAT = "textgen-model"
@@ -169,7 +168,7 @@ def write_model_folder(
             "model_type": model_type,
             "textgen_version": __version__,
             "config": dict(config),
-            SHA256_KEY: {WEIGHTS_NAME: file_sha256(tmp / WEIGHTS_NAME)},   # checked on load: flipped bytes show
+            SHA256_KEY: {WEIGHTS_NAME: file_digest(tmp / WEIGHTS_NAME)},   # checked on load: flipped bytes show
         }
         (tmp / CONFIG_NAME).write_text(json.dumps(meta, indent=2) + "\n", encoding="utf-8")
         if tokenizer is not None:
@@ -299,7 +298,7 @@ def _read_model_folder(directory: str | os.PathLike, model_type: str | None, ver
                               "re-save the model with save_pretrained, or load it unchecked with textgen --no-verify")
     if expected and verify:
         try:
-            actual = file_sha256(weights)
+            actual = file_digest(weights)
         except OSError as e:
             raise CheckpointError(f"cannot read {weights} ({e.strerror or e}); check that it is a readable file") from None
         if actual != expected:
@@ -329,14 +328,6 @@ def describe_count(n: int) -> str:
     """``about 1,234,567`` for a count a user can read, ``more than 10^20`` for a count from a damaged file."""
     n = int(n)
     return f"about {n:,}" if n < 10**15 else f"more than 10^{len(str(n)) - 1}"
-
-
-def file_sha256(path: str | os.PathLike) -> str:
-    h = hashlib.sha256()
-    with open(path, "rb") as f:
-        for chunk in iter(lambda: f.read(1 << 20), b""):
-            h.update(chunk)
-    return h.hexdigest()
 
 
 def load_weights(module: torch.nn.Module, state: Mapping[str, torch.Tensor], where: str | os.PathLike) -> None:

@@ -21,7 +21,6 @@ import dataclasses
 import difflib
 import math
 import os
-import tempfile
 import types
 import typing
 from dataclasses import dataclass, field
@@ -29,6 +28,8 @@ from pathlib import Path
 from typing import Any, ClassVar, Literal, Mapping, Optional, Sequence, TypeVar
 
 import yaml
+
+from textgen.core.files import atomic_write_text
 
 T = TypeVar("T")
 
@@ -312,16 +313,7 @@ def check_out_dir(out_dir: str) -> None:
 def save_config(cfg: Any, path: str | os.PathLike) -> Path:
     """Write the resolved config as YAML, atomically (temporary file, then rename)."""
     path = Path(path)
-    path.parent.mkdir(parents=True, exist_ok=True)
-    text = yaml.safe_dump(config_to_dict(cfg), sort_keys=False)
-    fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name}.", suffix=".tmp")
-    try:
-        with os.fdopen(fd, "w", encoding="utf-8") as f:
-            f.write(text)
-        os.replace(tmp, path)
-    except BaseException:
-        Path(tmp).unlink(missing_ok=True)
-        raise
+    atomic_write_text(path, yaml.safe_dump(config_to_dict(cfg), sort_keys=False))
     return path
 
 

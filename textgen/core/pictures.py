@@ -4,7 +4,6 @@ Pillow only: torchvision does not install beside the CPU torch build we use.
 """
 from __future__ import annotations
 
-import io
 import math
 import os
 from pathlib import Path
@@ -13,9 +12,9 @@ from typing import Any, Sequence
 import numpy as np
 import torch
 
-from textgen.core.runtime import atomic_write_bytes
+from textgen.core.files import atomic_open
 
-__all__ = ["make_image_grid", "save_image_grid", "captioned_grid"]
+__all__ = ["make_image_grid", "save_image_grid", "save_picture", "captioned_grid"]
 
 
 def make_image_grid(images: torch.Tensor | np.ndarray, nrow: int = 8, padding: int = 2,
@@ -52,11 +51,15 @@ def make_image_grid(images: torch.Tensor | np.ndarray, nrow: int = 8, padding: i
 
 def save_image_grid(images, path: str | os.PathLike, **kwargs: Any) -> Path:
     """Save a grid of images (see :func:`make_image_grid`) as PNG/JPEG, atomically."""
+    return save_picture(make_image_grid(images, **kwargs), path)
+
+
+def save_picture(image, path: str | os.PathLike) -> Path:
+    """Save a PIL image atomically, in the format its suffix names (.png, .jpg)."""
     path = Path(path)
-    img = make_image_grid(images, **kwargs)
-    buf = io.BytesIO()
-    img.save(buf, format=(path.suffix.lstrip(".").upper().replace("JPG", "JPEG") or "PNG"))
-    return atomic_write_bytes(path, buf.getvalue())
+    with atomic_open(path) as f:
+        image.save(f, format=(path.suffix.lstrip(".").upper().replace("JPG", "JPEG") or "PNG"))
+    return path
 
 
 def captioned_grid(images: torch.Tensor, captions: Sequence[str], per_row: int, pad: int = 2):

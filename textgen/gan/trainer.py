@@ -40,7 +40,7 @@ from textgen.core.trainer import (Distributed, LogWindow, NullLogger, StopOnSign
 from textgen.data.cub import load_cub
 from textgen.data.images import ImageCaptionData
 from textgen.gan.configuration import GANConfig, GANRunConfig, GANTrainConfig
-from textgen.core.pictures import captioned_grid
+from textgen.core.pictures import captioned_grid, save_picture
 from textgen.gan.losses import (d_loss_dfgan, d_loss_reed, g_loss_dfgan, g_loss_reed, info_nce, latent_regression_loss,
                                 ma_gradient_penalty, reconstruction_loss)
 from textgen.gan.modeling import TextToImageGAN, ema_update
@@ -406,8 +406,7 @@ class GANTrainer:
         z = self.sample_noise.repeat(len(self.cfg.train.sample_captions), 1).to(self.device)
         e = self.sample_emb.repeat_interleave(n, 0).to(self.device)
         imgs = self.model.generate(z, e).float().cpu()                               # (C*n, 3, S, S)
-        captioned_grid(imgs, self.cfg.train.sample_captions, per_row=n).save(path.with_suffix(".tmp.png"))
-        path.with_suffix(".tmp.png").replace(path)
+        save_picture(captioned_grid(imgs, self.cfg.train.sample_captions, per_row=n), path)
         return path
 
     # -- the loop ----------------------------------------------------------------------------------------

@@ -3,12 +3,9 @@ batch, the backend interface, and the checks and helpers the kinds and the facad
 from __future__ import annotations
 
 import math
-import os
 import re
-import uuid
 import warnings
 from dataclasses import dataclass, replace
-from pathlib import Path
 from typing import Any, Iterable, Literal
 
 __all__ = [
@@ -225,17 +222,3 @@ def _as_id_list(ids: Any, vocab_size: int) -> list[int]:
         bad = next(i for i in ids if not 0 <= i < vocab_size)
         raise ValueError(f"token id {bad} is out of range for a vocabulary of {vocab_size} tokens")
     return ids
-
-
-def _atomic_write(path: Path, text: str) -> None:
-    """Write ``text`` to ``path`` through a temporary sibling and a rename."""
-    tmp = path.with_name(f".{path.name}.{uuid.uuid4().hex}.tmp")
-    try:
-        with open(tmp, "w", encoding="utf-8") as f:
-            f.write(text)
-            f.flush()
-            os.fsync(f.fileno())
-        os.replace(tmp, path)
-    finally:
-        if tmp.exists():
-            tmp.unlink()

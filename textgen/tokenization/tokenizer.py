@@ -65,10 +65,12 @@ from types import MappingProxyType
 from typing import Any, Iterable, Literal, Mapping, Optional, Sequence, Union
 
 import numpy as np
+
+from textgen.core.files import atomic_write_text
 from textgen.tokenization.base import (BOS, DEFAULT_SUBWORD_VOCAB_SIZE, EOS, FORMAT, FORMAT_VERSION, HF_CONFIG_FILE,
                                       HF_SPECIAL_TOKENS_FILE, HF_TOKENIZER_FILE, KINDS, MIN_CHARS_PER_TOKEN, PAD,
                                       SPECIAL_TOKENS, TOKENIZER_FILE, UNK, BatchEncoding, IdSequence, Kind,
-                                      TokenizerError, _as_id_list, _atomic_write, _Backend, _check_max_length,
+                                      TokenizerError, _as_id_list, _Backend, _check_max_length,
                                       _check_not_degenerate, _check_text, _PayloadError, _read_corpus,
                                       _report_vocab_size)
 from textgen.tokenization.subword import _HFBackend, _SentencePieceBackend
@@ -405,10 +407,10 @@ class Tokenizer:
         }
         if self.max_length is not None:
             hf_config["model_max_length"] = self.max_length
-        _atomic_write(directory / HF_TOKENIZER_FILE, self._backend.hf_tokenizer(for_export=True).to_str(pretty=True))
-        _atomic_write(directory / HF_CONFIG_FILE, json.dumps(hf_config, indent=2))
-        _atomic_write(directory / HF_SPECIAL_TOKENS_FILE, json.dumps(specials_map, indent=2))
-        _atomic_write(directory / TOKENIZER_FILE, json.dumps(self._to_dict(), ensure_ascii=False))
+        atomic_write_text(directory / HF_TOKENIZER_FILE, self._backend.hf_tokenizer(for_export=True).to_str(pretty=True))
+        atomic_write_text(directory / HF_CONFIG_FILE, json.dumps(hf_config, indent=2))
+        atomic_write_text(directory / HF_SPECIAL_TOKENS_FILE, json.dumps(specials_map, indent=2))
+        atomic_write_text(directory / TOKENIZER_FILE, json.dumps(self._to_dict(), ensure_ascii=False))
         return directory
 
     @classmethod

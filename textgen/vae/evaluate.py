@@ -18,7 +18,8 @@ import torch
 
 from textgen.core.config import DataConfig
 from textgen.vae.modeling import SentenceVAE
-from textgen.core.runtime import atomic_write_text, progress, resolve_device
+from textgen.core.files import atomic_write_text
+from textgen.core.runtime import progress, resolve_device
 from textgen.vae.metrics import evaluate_vae, iw_log_likelihood, reconstruction_quality
 from textgen.vae.trainer import TokenizedSplit, iterate_batches, tokenize_split
 

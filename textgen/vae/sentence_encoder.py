@@ -31,6 +31,7 @@ same policy, ``errors=``:
 from __future__ import annotations
 
 import os
+import shutil
 import warnings
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -40,7 +41,8 @@ import numpy as np
 import torch
 
 from textgen.core.pretrained import DEFAULT_VAE
-from textgen.core.runtime import atomic_write_text, progress, resolve_device
+from textgen.core.files import atomic_open, atomic_write_text
+from textgen.core.runtime import progress, resolve_device
 from textgen.core.text import quote, shorten
 from textgen.tokenization.textprep import check_is_text, prepare_text
 from textgen.vae.modeling import SentenceVAE
@@ -470,19 +472,8 @@ def _printable(text: str) -> str:
 
 def _npy_from_raw(raw, out, shape: tuple[int, ...]) -> None:
     """``out`` (.npy) = a header for float32 ``shape`` + the raw rows, copied in blocks, then one rename."""
-    import shutil
-    import tempfile
-
-    fd, tmp = tempfile.mkstemp(dir=out.parent, prefix=f".{out.name}.", suffix=".tmp")
-    try:
-        with os.fdopen(fd, "wb") as f, open(raw, "rb") as src:
-            np.lib.format.write_array_header_1_0(f, {"descr": "<f4", "fortran_order": False, "shape": shape})
-            shutil.copyfileobj(src, f, 16 << 20)
-            f.flush()
-            os.fsync(f.fileno())
-        os.replace(tmp, out)
-    except BaseException:
-        Path(tmp).unlink(missing_ok=True)
-        raise
+    with atomic_open(out) as f, open(raw, "rb") as src:
+        np.lib.format.write_array_header_1_0(f, {"descr": "<f4", "fortran_order": False, "shape": shape})
+        shutil.copyfileobj(src, f, 16 << 20)
 
 

@@ -47,6 +47,7 @@ from textgen.birds.captions import make_caption, parse_caption
 from textgen.birds.dataset import real_captions
 from textgen.birds.render import render_bird
 from textgen.core.checkpoint import load_tree
+from textgen.core.files import file_digest
 from textgen.data.images import ImageCaptionData
 from textgen.gan.eval.fid import (InceptionFeatures, cached_features, fid_from_features, kernel_inception_distance,
                                   mean_pairwise_distance, real_split, warn_if_few)
@@ -387,9 +388,7 @@ RPRECISION_ENCODER = "rprecision_encoder_{size}px"
 
 def _fingerprint(data_dir: Path) -> str:
     """A hash of the data folder's metadata.jsonl: cached statistics of another data set are never reused."""
-    import hashlib
-
-    return hashlib.sha256((Path(data_dir) / "metadata.jsonl").read_bytes()).hexdigest()[:16]
+    return file_digest(Path(data_dir) / "metadata.jsonl")[:16]
 
 
 def _generate_batched(pipe, captions: list[str], generator: torch.Generator, truncation: float,

