@@ -30,6 +30,21 @@ def test_lazy_public_names():
     assert out.split() == ["Tokenizer", "load_config"]
 
 
+def test_one_export_table_names_every_pipeline_output():
+    import importlib
+
+    import textgen
+    import textgen.pipelines
+
+    for module in ("textgen.vae.pipeline", "textgen.gan.pipeline"):          # every public name of a pipeline module
+        defined = importlib.import_module(module)
+        for name in defined.__all__:
+            assert getattr(textgen.pipelines, name) is getattr(textgen, name) is getattr(defined, name)
+    assert set(textgen.pipelines.__all__) < set(textgen.__all__)
+    for name in textgen.__all__:
+        assert getattr(textgen, name) is not None, name
+
+
 def test_python_dash_m_and_console_script():
     r = subprocess.run([sys.executable, "-m", "textgen", "--help"], capture_output=True, text=True, cwd=ROOT)
     assert r.returncode == 0 and "train-tokenizer" in r.stdout

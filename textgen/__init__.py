@@ -11,7 +11,7 @@ from typing import TYPE_CHECKING
 from textgen.core import __version__
 from textgen.core.lazy import lazy_attributes
 
-# public name -> module that defines it
+# public name -> module that defines it: the one table of textgen's public API (textgen.pipelines takes its part)
 _LAZY = {
     "Tokenizer": "textgen.tokenization",
     "TokenizerError": "textgen.tokenization",
@@ -26,8 +26,17 @@ _LAZY = {
     "SentenceVAE": "textgen.vae.modeling",
     "SentenceVAEConfig": "textgen.vae.configuration",
     "resolve_device": "textgen.core.runtime",
-    "SentenceVAEPipeline": "textgen.vae.pipeline",
     "SentenceEncoder": "textgen.vae.sentence_encoder",
+    "TextToImageGAN": "textgen.gan.modeling",
+    # the pipelines and their outputs (textgen.pipelines re-exports exactly these)
+    "SentenceVAEPipeline": "textgen.vae.pipeline",
+    "EncodeOutput": "textgen.vae.pipeline",
+    "SentencesOutput": "textgen.vae.pipeline",
+    "InterpolationOutput": "textgen.vae.pipeline",
+    "AnalogyOutput": "textgen.vae.pipeline",
+    "TransferOutput": "textgen.vae.pipeline",
+    "TextToImagePipeline": "textgen.gan.pipeline",
+    "TextToImageOutput": "textgen.gan.pipeline",
 }
 
 __all__ = ["__version__", *_LAZY]
@@ -43,5 +52,8 @@ if TYPE_CHECKING:  # pragma: no cover - for IDEs and type checkers only
     from textgen.tokenization import BatchEncoding, Tokenizer, TokenizerError
     from textgen.vae.configuration import SentenceVAEConfig
     from textgen.vae.modeling import SentenceVAE
-    from textgen.vae.pipeline import SentenceVAEPipeline
+    from textgen.gan.modeling import TextToImageGAN
+    from textgen.gan.pipeline import TextToImageOutput, TextToImagePipeline
+    from textgen.vae.pipeline import (AnalogyOutput, EncodeOutput, InterpolationOutput, SentencesOutput,
+                                      SentenceVAEPipeline, TransferOutput)
     from textgen.vae.sentence_encoder import SentenceEncoder

@@ -11,17 +11,10 @@ from __future__ import annotations
 
 from typing import TYPE_CHECKING
 
+from textgen import _LAZY as _PUBLIC
 from textgen.core.lazy import lazy_attributes
 
-_LAZY = {
-    "SentenceVAEPipeline": "textgen.vae.pipeline",
-    "EncodeOutput": "textgen.vae.pipeline",
-    "SentencesOutput": "textgen.vae.pipeline",
-    "InterpolationOutput": "textgen.vae.pipeline",
-    "AnalogyOutput": "textgen.vae.pipeline",
-    "TextToImagePipeline": "textgen.gan.pipeline",
-    "TextToImageOutput": "textgen.gan.pipeline",
-}
+_LAZY = {name: module for name, module in _PUBLIC.items() if module.endswith(".pipeline")}   # one table: textgen's
 
 __all__ = list(_LAZY)
 
@@ -30,4 +23,4 @@ __getattr__, __dir__ = lazy_attributes(__name__, _LAZY, globals())
 if TYPE_CHECKING:  # pragma: no cover
     from textgen.gan.pipeline import TextToImageOutput, TextToImagePipeline
     from textgen.vae.pipeline import (AnalogyOutput, EncodeOutput, InterpolationOutput, SentencesOutput,
-                                      SentenceVAEPipeline)
+                                      SentenceVAEPipeline, TransferOutput)
