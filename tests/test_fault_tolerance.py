@@ -5,13 +5,13 @@ import signal
 import subprocess
 import sys
 import time
+from pathlib import Path
 
 import pytest
 import torch
 
 from conftest import ROOT, safetensors_weights, tiny_gan_run, tiny_vae_run
 from textgen.cli import main
-from textgen.core.trainer import PAUSE_ENV
 
 
 def _rows(run):
@@ -95,8 +95,9 @@ def test_gan_signal_saves_exits_and_resumes_exactly(gan_config, monkeypatch, cap
 
 
 def _start(cfg, resume: bool, command: str = "train-vae"):
-    env = {**os.environ, PAUSE_ENV: "0.2", "OMP_NUM_THREADS": "1", "MKL_NUM_THREADS": "1", "TEXTGEN_PROGRESS": "0"}
-    cmd = [sys.executable, "-m", "textgen", command, "--config", str(cfg)] + (["--resume"] if resume else [])
+    env = {**os.environ, "OMP_NUM_THREADS": "1", "MKL_NUM_THREADS": "1", "TEXTGEN_PROGRESS": "0"}
+    slow = Path(__file__).with_name("slow_saves.py")                 # every save pauses 0.2 s before its rename
+    cmd = [sys.executable, str(slow), "0.2", command, "--config", str(cfg)] + (["--resume"] if resume else [])
     return subprocess.Popen(cmd, cwd=ROOT, env=env, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE)
 
 

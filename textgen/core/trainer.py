@@ -38,9 +38,9 @@ from textgen.core.config import check_out_dir
 from textgen.core.runtime import TrainingDiverged
 
 __all__ = ["claim_run_folder", "RunFolderError", "RunLock", "prepare_run_folder", "commit_checkpoint", "StopOnSignals",
-           "TrainingStopped", "LogWindow", "diverged", "Distributed", "NullLogger", "micro_batches", "check_resumable_config", "check_finite", "PAUSE_ENV"]
+           "TrainingStopped", "LogWindow", "diverged", "Distributed", "NullLogger", "micro_batches",
+           "check_resumable_config", "check_finite"]
 
-PAUSE_ENV = "TEXTGEN_TEST_PAUSE_IN_SAVE"   # tests: seconds to sleep inside a save, between writing and the rename
 
 
 class RunFolderError(ValueError):
@@ -139,9 +139,6 @@ def commit_checkpoint(folder: str | os.PathLike, write: Callable[[Path], None]) 
     """Call ``write(tmp)`` to fill a temporary sibling of ``folder``, fsync it, and swap it into place in one step."""
     with atomic_folder(folder, durable=True) as tmp:
         write(tmp)
-        pause = os.environ.get(PAUSE_ENV)
-        if pause:                                   # the kill-harness test lands its SIGKILL here
-            time.sleep(float(pause))
     return Path(folder)
 
 
