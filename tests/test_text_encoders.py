@@ -166,6 +166,27 @@ def test_hf_text_encoder_mean_pools_a_local_model(tmp_path):
         HFTextEncoder(tmp_path / "missing")
 
 
+def test_a_folder_says_which_text_encoder_it_holds(tmp_path, model_dir):
+    from textgen.core.checkpoint import CheckpointError
+    from textgen.gan.text_encoders import load_text_encoder, text_encoder_kind
+
+    tok = Tokenizer.train(CAPTIONS, kind="word")
+    CaptionEncoder(CaptionEncoderConfig(tok.vocab_size, dim=16, embed_size=8, hidden_size=8),
+                   tokenizer=tok).save_pretrained(tmp_path / "enc")
+    assert text_encoder_kind(tmp_path / "enc") == "caption" and text_encoder_kind(model_dir) == "vae"
+    assert isinstance(load_text_encoder(model_dir), VAETextEncoder)
+    (tmp_path / "hf").mkdir()
+    (tmp_path / "hf" / "config.json").write_text('{"model_type": "bert"}')     # another library's folder
+    assert text_encoder_kind(tmp_path / "hf") == "hf"
+    judge = tmp_path / "judge"
+    judge.mkdir()
+    (judge / "config.json").write_text('{"format": "textgen-model", "model_type": "bird-attribute-classifier"}')
+    with pytest.raises(CheckpointError, match="not a text encoder"):
+        text_encoder_kind(judge)
+    with pytest.raises(CheckpointError, match="no config.json"):
+        text_encoder_kind(tmp_path)
+
+
 def test_retrieval_at_k_on_known_cases():
     from textgen.gan.text_encoder_training import retrieval_at_k
 

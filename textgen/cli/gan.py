@@ -67,20 +67,17 @@ def cmd_probe_text_encoder(args: argparse.Namespace) -> int:
     from textgen.gan.eval.evaluate import grammar_captions
     from textgen.gan.text_encoder_training import IMAGE_ENCODER_DIR, attribute_probe, edit_ranking, image_attribute_probe
     from textgen.core.pretrained import resolve_model_path
-    from textgen.gan.text_encoders import CaptionEncoder, ImageEncoder
+    from textgen.gan.text_encoders import ImageEncoder, load_text_encoder, text_encoder_kind
 
     if args.num_captions < 100:
         raise ValueError(f"--num-captions must be >= 100 (each attribute is stated by about a third), got {args.num_captions}")
     folder = resolve_model_path(args.encoder)
     if (folder / "text_encoder").is_dir():                        # a GAN model folder or a train-gan run folder
         folder = folder / "text_encoder"
-    kind = json.loads((folder / "config.json").read_text()).get("model_type") if (folder / "config.json").is_file() else None
-    if kind == "sentence-vae":                                    # a sentence VAE's encoder as the caption encoder
-        from textgen.gan.text_encoders import VAETextEncoder
-
-        text_encoder = VAETextEncoder(folder)
-    else:
-        text_encoder = CaptionEncoder.from_pretrained(folder)
+    kind = text_encoder_kind(folder)                              # a caption encoder, or a sentence VAE's encoder
+    if kind == "hf":
+        raise ValueError(f"{folder} is not a textgen caption encoder or sentence VAE; probe one of those")
+    text_encoder = load_text_encoder(folder, kind)
     probes = {"text": attribute_probe(text_encoder, grammar_captions(args.num_captions, seed=args.seed))}
     print(f"linear probes of {folder} (80% train / 20% held out)\n"
           f"text: {args.num_captions:,} grammar captions, each attribute probed on the captions that state it")
@@ -102,7 +99,7 @@ def cmd_probe_text_encoder(args: argparse.Namespace) -> int:
     if args.data:
         from textgen.data.images import ImageCaptionData
 
-        if kind == "sentence-vae" or not (folder / IMAGE_ENCODER_DIR).is_dir():
+        if kind == "vae" or not (folder / IMAGE_ENCODER_DIR).is_dir():
             raise FileNotFoundError(f"{folder} has no {IMAGE_ENCODER_DIR}/ to probe (shipped GAN folders keep only the "
                                     "caption encoder); probe a train-text-encoder or train-gan output, or drop --data")
         image_encoder = ImageEncoder.from_pretrained(folder / IMAGE_ENCODER_DIR)

@@ -36,6 +36,7 @@ __all__ = [
     "atomic_folder",
     "write_model_folder",
     "read_model_folder",
+    "model_type_of",
     "save_tree",
     "load_tree",
     "load_weights",
@@ -231,6 +232,24 @@ def read_model_folder(directory: str | os.PathLike, *, model_type: str | None = 
             return result
     raise CheckpointError(f"{directory} is being written (replaced {READ_ATTEMPTS} times while it was read, by a run "
                           "saving into it); retry when the save is done")
+
+
+def model_type_of(directory: str | os.PathLike) -> Optional[str]:
+    """The ``model_type`` a textgen model folder declares (``"sentence-vae"``, ``"caption-encoder"``,
+    ``"text-to-image-gan"`` ...), or None for a folder of another library (e.g. a Hugging Face model directory).
+    Reads ``config.json`` only; a missing or unreadable one is a :class:`CheckpointError` that says so."""
+    cfg_path = Path(directory) / CONFIG_NAME
+    if not cfg_path.is_file():
+        raise CheckpointError(f"{directory} is not a model folder: it has no {CONFIG_NAME}")
+    try:
+        meta = json.loads(cfg_path.read_text(encoding="utf-8"))
+    except (UnicodeDecodeError, ValueError, RecursionError) as e:
+        raise CheckpointError(f"{cfg_path} is not valid JSON ({type(e).__name__}); restore the file or re-save the "
+                              "model") from None
+    if not isinstance(meta, dict) or meta.get("format") != FORMAT:
+        return None
+    kind = meta.get("model_type")
+    return kind if isinstance(kind, str) else None
 
 
 def _stamp(path: Path) -> Optional[tuple[int, int, int]]:

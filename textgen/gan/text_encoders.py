@@ -25,7 +25,7 @@ import torch.nn as nn
 import torch.nn.functional as F
 from torch import Tensor
 
-from textgen.core.checkpoint import CheckpointError
+from textgen.core.checkpoint import CheckpointError, model_type_of
 from textgen.core.config import check
 from textgen.core.functional import blur_downsample
 from textgen.core.pretrained import PretrainedMixin
@@ -33,8 +33,8 @@ from textgen.tokenization import Tokenizer
 from textgen.vae.sentence_encoder import SentenceEncoder
 
 __all__ = ["TextEncoder", "CaptionEncoderConfig", "CaptionEncoder", "ImageEncoderConfig", "ImageEncoder",
-           "strip_punctuation", "VAETextEncoder", "HFTextEncoder", "TEXT_ENCODER_KINDS", "load_text_encoder",
-           "save_text_encoder"]
+           "strip_punctuation", "VAETextEncoder", "HFTextEncoder", "TEXT_ENCODER_KINDS", "text_encoder_kind",
+           "load_text_encoder", "save_text_encoder"]
 
 
 class TextEncoder(Protocol):
@@ -296,8 +296,20 @@ class HFTextEncoder:
 TEXT_ENCODER_KINDS = ("caption", "vae", "hf")
 
 
-def load_text_encoder(folder: str | os.PathLike, kind: str, device: str | torch.device = "cpu"):
-    """The frozen text encoder of ``kind`` (caption, vae, hf) saved in ``folder``."""
+def text_encoder_kind(folder: str | os.PathLike) -> str:
+    """Which kind of text encoder a folder holds, by what it declares: ``caption`` (a CaptionEncoder), ``vae`` (a
+    sentence VAE, read through its posterior mean), or ``hf`` (a folder of another library)."""
+    declared = model_type_of(folder)
+    kinds = {CaptionEncoder.model_type: "caption", "sentence-vae": "vae", None: "hf"}
+    if declared not in kinds:
+        raise CheckpointError(f"{folder} holds a {declared!r} model, not a text encoder; pass a caption encoder, a "
+                              "sentence VAE or a Hugging Face model folder (or a GAN folder, for its text_encoder/)")
+    return kinds[declared]
+
+
+def load_text_encoder(folder: str | os.PathLike, kind: str | None = None, device: str | torch.device = "cpu"):
+    """The frozen text encoder of ``kind`` (caption, vae, hf; None: as the folder declares) saved in ``folder``."""
+    kind = kind or text_encoder_kind(folder)
     if kind == "caption":
         return CaptionEncoder.from_pretrained(folder, device=device).requires_grad_(False)
     if kind == "vae":
