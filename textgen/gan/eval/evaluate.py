@@ -434,6 +434,7 @@ def load_or_train_rprecision_encoder(data_dir: str | Path, image_size: int, *, s
                                      device: str | torch.device = "cpu", show_progress: bool = True):
     """The evaluation image-text encoder, cached in ``<data>/.textgen_eval/rprecision_encoder_<S>px/``.
 
+    The cache holds the encoder of one ``steps``: asked for another number, it is trained again and replaced.
     It is *not* the generator's text encoder: another seed (1, the GAN's default is 0), another architecture
     (a bi-GRU caption encoder, a wider 48-channel image CNN) and its own training run, so a generator cannot
     score by exploiting the embedding it was trained against (the flaw of R-precision as AttnGAN reported it).
@@ -441,9 +442,11 @@ def load_or_train_rprecision_encoder(data_dir: str | Path, image_size: int, *, s
 
     folder = Path(data_dir) / CLASSIFIER_CACHE / RPRECISION_ENCODER.format(size=image_size)
     if (folder / IMAGE_ENCODER_DIR).is_dir() and (folder / REPORT_FILE).is_file():
-        text = CaptionEncoder.from_pretrained(folder, device=device)
-        image = ImageEncoder.from_pretrained(folder / IMAGE_ENCODER_DIR, device=device)
-        return text, image, json.loads((folder / REPORT_FILE).read_text())
+        report = json.loads((folder / REPORT_FILE).read_text())
+        if report.get("steps") == steps:          # an encoder trained for another number of steps is trained again
+            text = CaptionEncoder.from_pretrained(folder, device=device)
+            image = ImageEncoder.from_pretrained(folder / IMAGE_ENCODER_DIR, device=device)
+            return text, image, report
     data = ImageCaptionData.load(data_dir, image_size=image_size)
     text, image, report = train_caption_encoder(data, image_size=image_size, steps=steps, seed=seed, rnn="gru",
                                                 image_channels=48, device=device, show_progress=show_progress)
