@@ -8,6 +8,7 @@ from textgen.gan.losses import (d_loss_dfgan, d_loss_reed, g_loss_dfgan, g_loss_
                                 ma_gradient_penalty, reconstruction_loss)
 from textgen.gan.modeling import ConditioningAugmentation, Discriminator, Generator, PosteriorEncoder, ema_update, truncated_noise
 from textgen.gan.configuration import GANConfig
+from textgen.core.checkpoint import CheckpointError
 
 
 def tiny(size=32, **kw):
@@ -246,7 +247,7 @@ def test_resampling_switches_keep_shapes_and_old_configs_load_as_trained():
         assert Discriminator(c)(img, torch.randn(2, c.text_dim)).shape == (2,)
     old = config_from_dict(GANConfig, {"image_size": 32, "g_channels": 4})          # saved before the keys existed
     assert (old.upsample, old.downsample) == ("nearest", "strided")
-    with pytest.raises(Exception, match="upsample"):
+    with pytest.raises(ConfigError, match="upsample"):
         GANConfig(upsample="cubic").validate()
 
 

@@ -10,6 +10,8 @@ from textgen.data.images import ImageCaptionData, ImageDataError
 from textgen.gan.text_encoders import CaptionEncoder, CaptionEncoderConfig, HFTextEncoder, ImageEncoder, ImageEncoderConfig, VAETextEncoder
 from textgen.gan.losses import info_nce
 from textgen.tokenization import Tokenizer
+from textgen.core.checkpoint import CheckpointError
+from textgen.core.config import ConfigError
 
 CAPTIONS = ["a red bird with black wings", "a small blue bird with a white belly",
             "this bird has a yellow crown", "a green bird with a long pointed bill"]
@@ -94,7 +96,7 @@ def test_image_encoder_pools_keep_or_drop_where_a_colour_is(tmp_path):
     flat.save_pretrained(tmp_path / "flat")
     again = ImageEncoder.from_pretrained(tmp_path / "flat").eval()
     assert again.config.pool == "flatten" and torch.allclose(again(top), flat(top))
-    with pytest.raises(Exception, match="pool"):
+    with pytest.raises(ConfigError, match="pool"):
         ImageEncoder(ImageEncoderConfig(pool="max"))
 
 
@@ -121,7 +123,7 @@ def test_image_encoder_depth_adds_full_resolution_convs_and_keeps_old_folders_lo
     cfg_file.write_text(json.dumps(cfg))
     old = ImageEncoder.from_pretrained(tmp_path / "old").eval()
     assert old.config.depth == 1 and torch.allclose(old(x), shallow(x))
-    with pytest.raises(Exception, match="depth"):
+    with pytest.raises(ConfigError, match="depth"):
         ImageEncoder(ImageEncoderConfig(depth=0))
 
 
