@@ -138,7 +138,8 @@ def test_attribute_accuracy_separates_faithful_from_caption_blind_generators(bir
 
 def test_diversity_counts_distinct_colour_combinations(birds):
     from textgen.birds.captions import parse_caption
-    from textgen.gan.eval.evaluate import caption_diversity, distinct_combinations, render_for_caption
+    from textgen.gan.eval.diversity import caption_diversity, distinct_combinations
+    from textgen.gan.eval.common import render_for_caption
 
     pred = {k: torch.tensor([0, 0, 1, 1]) for k in ATTRIBUTES}
     pred["crown"] = torch.tensor([0, 2, 1, 1])
@@ -167,7 +168,8 @@ def test_scene_classifier_learns_backgrounds(birds):
 
 
 def test_scene_coverage_finds_a_dropped_background(monkeypatch):
-    import textgen.gan.eval.evaluate as ev
+    import textgen.gan.eval.common as common
+    import textgen.gan.eval.scene as ev
     from textgen.birds.attributes import SCENE
 
     class SceneOracle(AttributeClassifier):                          # reads the scene from the first two pixels
@@ -183,7 +185,7 @@ def test_scene_coverage_finds_a_dropped_background(monkeypatch):
         return x
 
     # real renders of caption k: background k % 3, facing left
-    monkeypatch.setattr(ev, "render_for_caption", lambda stated, n, size, seed=0: coded([seed % 3] * n))
+    monkeypatch.setattr(common, "render_for_caption", lambda stated, n, size, seed=0: coded([seed % 3] * n))
     caps = [(f"caption {k}", {}) for k in range(30)]
     foliage_only = lambda captions, n, g: coded([1] * len(captions) * n)                    # noqa: E731
     faithful = lambda captions, n, g: coded([k % 3 for k in range(len(captions))])           # noqa: E731
@@ -213,8 +215,7 @@ def test_a_cached_judge_of_an_older_recipe_is_retrained(tmp_path, monkeypatch):
 
     import textgen.gan.eval.judge as attributes
     from textgen.birds.dataset import make_birds_dataset
-    from textgen.gan.eval.judge import JUDGE_RECIPE
-    from textgen.gan.eval.evaluate import JUDGE_RENDERS_PER_STEP, load_or_train_classifier
+    from textgen.gan.eval.judge import JUDGE_RECIPE, JUDGE_RENDERS_PER_STEP, load_or_train_classifier
 
     make_birds_dataset(tmp_path, n=24, size=32, show_progress=False)
     clf, report = load_or_train_classifier(tmp_path, 32, steps=2, show_progress=False)
@@ -235,7 +236,7 @@ def test_a_cached_judge_of_an_older_recipe_is_retrained(tmp_path, monkeypatch):
 
 def test_eval_gan_trains_the_judge_for_the_library_default_steps():
     from textgen.cli.main import build_parser
-    from textgen.gan.eval.evaluate import JUDGE_STEPS
+    from textgen.gan.eval.judge import JUDGE_STEPS
 
     args = build_parser().parse_args(["eval-gan", "--model", "m", "--data", "d"])
     assert args.classifier_steps == JUDGE_STEPS

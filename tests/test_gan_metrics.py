@@ -9,7 +9,7 @@ import pytest
 import torch
 
 from textgen.gan.eval import fid as fidmod
-from textgen.gan.eval.evaluate import r_precision
+from textgen.gan.eval.rprecision import r_precision
 from textgen.gan.eval.fid import real_split
 from textgen.gan.eval.fid import (cached_features, fid_from_features, frechet_distance, kernel_inception_distance,
                              mean_pairwise_distance)
@@ -54,7 +54,7 @@ def test_r_precision_on_known_cases():
 
 
 def test_judge_r_precision_ranks_captions_by_what_the_judge_reads():
-    from textgen.gan.eval.evaluate import judge_r_precision, judge_scores
+    from textgen.gan.eval.rprecision import judge_r_precision, judge_scores
     from textgen.birds.attributes import ATTRIBUTES
 
     rng = np.random.default_rng(0)
@@ -135,7 +135,7 @@ def _has_inception() -> bool:
 @pytest.mark.skipif(not _has_inception(), reason=f"needs {fidmod.INSTALL_COMMAND}")
 def test_inception_fid_grows_with_noise():
     """Real TF-Inception features: identical sets give 0, and FID rises monotonically with added noise."""
-    from textgen.gan.eval.evaluate import render_for_caption
+    from textgen.gan.eval.common import render_for_caption
 
     feats = fidmod.InceptionFeatures()
     real = render_for_caption({}, 8, 32, seed=0)                                        # 8 random birds

@@ -301,7 +301,7 @@ def test_caption_reconstruction_keeps_what_the_images_cannot_show():
 
 
 def test_attribute_probe_reads_what_an_embedding_carries():
-    from textgen.gan.eval.evaluate import grammar_captions
+    from textgen.gan.eval.common import grammar_captions
     from textgen.gan.text_encoder_training import attribute_probe
     from textgen.birds.attributes import COLOR_NAMES
 
@@ -354,7 +354,7 @@ def test_misspell_makes_one_edit_per_chosen_long_word_and_keeps_short_ones():
 def test_subword_caption_encoder_reads_misspellings_as_pieces_and_names_them(tmp_path):
     from textgen.gan.text_encoder_training import caption_tokenizer, training_words
 
-    from textgen.gan.eval.evaluate import grammar_captions
+    from textgen.gan.eval.common import grammar_captions
 
     texts = REAL_STYLE + [c for c, _ in grammar_captions(300)]
     tok = caption_tokenizer(texts, "unigram", vocab_size=150)

@@ -46,7 +46,7 @@ from typing import Optional
 
 import torch
 
-from textgen.gan.eval.evaluate import JUDGE_STEPS
+from textgen.gan.eval.judge import JUDGE_STEPS
 
 ROOT = Path(__file__).resolve().parents[1]
 PRETRAINED = ROOT / "textgen" / "pretrained"
@@ -263,8 +263,8 @@ ATTRIBUTE_SLACK = 0.02        # a candidate may find up to 2 points fewer stated
 def gan_install_metrics(pipe, data_dir, args) -> dict:
     """What the install rule weighs, for one model: stated attributes (grammar captions, and held-out CUB
     classes when the caption file is there), the background shares (scene coverage) and FID."""
-    from textgen.gan.eval.evaluate import evaluate_attributes, evaluate_fid
-    from textgen.gan.eval.fid import InceptionFeatures
+    from textgen.gan.eval.attributes import evaluate_attributes
+    from textgen.gan.eval.fid import InceptionFeatures, evaluate_fid
     from textgen.data.images import ImageCaptionData
 
     cub = Path(args.cub_captions) if args.cub_captions and Path(args.cub_captions).is_file() else None

@@ -64,7 +64,7 @@ def cmd_probe_text_encoder(args: argparse.Namespace) -> int:
     import json
     from pathlib import Path
 
-    from textgen.gan.eval.evaluate import grammar_captions
+    from textgen.gan.eval.common import grammar_captions
     from textgen.gan.text_encoder_training import IMAGE_ENCODER_DIR, attribute_probe, edit_ranking, image_attribute_probe
     from textgen.core.pretrained import resolve_model_path
     from textgen.gan.text_encoders import ImageEncoder, load_text_encoder, text_encoder_kind
@@ -82,7 +82,7 @@ def cmd_probe_text_encoder(args: argparse.Namespace) -> int:
     print(f"linear probes of {folder} (80% train / 20% held out)\n"
           f"text: {args.num_captions:,} grammar captions, each attribute probed on the captions that state it")
     if args.cub_captions:
-        from textgen.gan.eval.evaluate import cub_captions
+        from textgen.gan.eval.common import cub_captions
 
         real = cub_captions(args.cub_captions, args.num_captions, seed=args.seed, classes="heldout")
         probes["cub text"] = attribute_probe(text_encoder, real)
@@ -143,7 +143,8 @@ def cmd_eval_gan(args: argparse.Namespace) -> int:
     import json
     from pathlib import Path
 
-    from textgen.gan.eval.evaluate import evaluate_gan, format_gan_report
+    from textgen.gan.eval.evaluate import evaluate_gan
+    from textgen.gan.eval.report import format_gan_report
 
     if args.num_captions < 1 or args.images_per_caption < 1 or args.num_images < 100:
         raise ValueError("--num-captions and --images-per-caption must be >= 1 and --num-images >= 100 "
@@ -352,7 +353,7 @@ def register(add) -> None:
                    help="also write a real-vs-generated grid beside the report, and training curves for a run folder")
     p.add_argument("--num-captions", type=int, default=1000, help="attribute accuracy: captions per set (default 1000)")
     p.add_argument("--images-per-caption", type=int, default=2)
-    p.add_argument("--classifier-steps", type=int, default=6000,  # textgen.gan.eval.evaluate.JUDGE_STEPS (a test checks)
+    p.add_argument("--classifier-steps", type=int, default=6000,  # textgen.gan.eval.judge.JUDGE_STEPS (a test checks)
                    help="training steps of the judge if not cached")
     p.add_argument("--diversity-captions", type=int, default=20, help="captions for the mode-collapse check (0: skip)")
     p.add_argument("--diversity-images", type=int, default=10, help="images per caption for that check")

@@ -328,7 +328,7 @@ def attribute_probe(encoder, captions: list[tuple[str, dict[str, str]]], *, trai
     """What a caption embedding carries: for each attribute, a :func:`linear_probe` trained on the embeddings
     of the captions that state it and scored on held-out ones.
 
-    ``captions`` are ``(caption, stated attributes)`` pairs, e.g. :func:`textgen.gan.eval.evaluate.grammar_captions`.
+    ``captions`` are ``(caption, stated attributes)`` pairs, e.g. :func:`textgen.gan.eval.common.grammar_captions`.
     Returns ``{attribute: {"accuracy", "majority", "n"}}`` (held-out accuracy, the majority-class baseline and
     the number of captions stating it). The generator reads the same embedding, so an attribute the probe
     cannot read is one the generator cannot be asked for.

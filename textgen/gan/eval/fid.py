@@ -31,6 +31,7 @@ import torch
 import torch.nn.functional as F
 
 from textgen.core.files import atomic_open, file_digest
+from textgen.gan.eval.common import CLASSIFIER_CACHE, data_fingerprint, generate_batched
 
 __all__ = ["real_split", "FID_PACKAGE", "INSTALL_COMMAND", "MIN_IMAGES", "MissingEvalExtra", "inception_weights",
            "InceptionFeatures", "gaussian_stats", "frechet_distance", "kernel_inception_distance", "fid_from_features",
@@ -190,3 +191,38 @@ def real_split(n_images: int, n: int, seed: int = 0) -> tuple[np.ndarray, np.nda
         n = n_images // 2
     order = np.random.default_rng(seed).permutation(n_images)
     return np.sort(order[:n]), np.sort(order[n:2 * n])
+
+
+# ----------------------------------------------------------------------------- FID and KID of a generator
+
+def real_set_features(data, data_dir: str | Path, features, idx: np.ndarray, name: str, image_size: int,
+                      seed: int = 0) -> np.ndarray:
+    """Inception features of real set ``name`` ("A" or "B" of :func:`real_split`), cached on disk under a hash of
+    the whole protocol (features, data, resolution, N, seed, set)."""
+
+    protocol = {**features.protocol, "data": data_fingerprint(Path(data_dir)), "image_size": image_size, "n": len(idx),
+                "seed": seed, "set": name}
+    return cached_features(Path(data_dir) / CLASSIFIER_CACHE, protocol, lambda: features(data.float_images(idx)))
+
+
+def evaluate_fid(pipe, data, data_dir: Path, features, n: int, *, seed: int = 0, truncation: float = 1.0) -> dict:
+    """FID and KID of ``n`` generated images (one per caption of real set B) against real set A, and the
+    floor: real set B against A (same N, so directly comparable)."""
+
+    a_idx, b_idx = real_split(len(data), n, seed)
+    n = len(a_idx)
+    warn_if_few(n, "generated")
+    feats_a = real_set_features(data, data_dir, features, a_idx, "A", pipe.image_size, seed)
+    feats_b = real_set_features(data, data_dir, features, b_idx, "B", pipe.image_size, seed)
+    rng = np.random.default_rng(seed)
+    captions = data.one_caption_each(b_idx, rng)
+    fake = generate_batched(pipe, captions, torch.Generator().manual_seed(seed), truncation)
+    feats_g = features(fake)
+    fid, floor = fid_from_features(feats_g, feats_a), fid_from_features(feats_b, feats_a)
+    kid, kid_std = kernel_inception_distance(feats_g, feats_a, seed=seed)
+    kid_floor, kid_floor_std = kernel_inception_distance(feats_b, feats_a, seed=seed)
+    return {"num_images": n, "fid": fid, "fid_floor": floor, "fid_over_floor": fid / max(floor, 1e-9),
+            "kid": kid, "kid_std": kid_std, "kid_floor": kid_floor, "kid_floor_std": kid_floor_std,
+            "protocol": {**features.protocol, "reference": f"{n} real images (set A)",
+                         "floor": f"{n} other real images (set B) vs A",
+                         "generated": f"one image per caption of set B, truncation {truncation}"}}

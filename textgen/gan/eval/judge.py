@@ -23,7 +23,10 @@ Sections: the label spaces, the classifier, training, and the faithfulness measu
 """
 from __future__ import annotations
 
+import dataclasses
+import json
 from dataclasses import dataclass, field
+from pathlib import Path
 from typing import Optional, Sequence
 
 import numpy as np
@@ -33,11 +36,13 @@ import torch.nn.functional as F
 from torch import Tensor
 
 from textgen.core.trainer import check_finite
-from textgen.birds.attributes import ATTRIBUTES, IGNORE, SCENE, encode_labels, judge_labels
+from textgen.birds.attributes import ATTRIBUTES, IGNORE, SCENE, judge_labels
 from textgen.birds.render import render_birds
 from textgen.core.config import check
 from textgen.core.pretrained import PretrainedMixin
 from textgen.core.runtime import progress
+from textgen.data.images import ImageCaptionData
+from textgen.gan.eval.common import CLASSIFIER_CACHE
 
 
 __all__ = ["LABEL_SPACES", "AttributeClassifierConfig", "AttributeClassifier", "ClassifierReport",
@@ -275,3 +280,52 @@ def attribute_accuracy(generate, captions: Sequence[tuple[str, dict[str, str]]],
                               accuracy=float(np.mean(everything)),
                               per_attribute={k: float(np.mean(v)) for k, v in sorted(found.items())},
                               chance=float(np.mean(chance)), counts={k: len(v) for k, v in sorted(found.items())})
+
+
+# ----------------------------------------------------------------------------- the cached judges
+
+def _classifier_folder(data_dir: str | Path, image_size: int | str, label_space: str) -> Path:
+    name = "attribute_classifier" if label_space == "attributes" else f"{label_space}_classifier"
+    return Path(data_dir) / CLASSIFIER_CACHE / f"{name}_{image_size}px"
+
+
+JUDGE_STEPS = 6000                 # the judge's training steps (batch 64) when it is not cached
+JUDGE_RENDERS_PER_STEP = 20        # fresh renders the judge trains on besides the folder's, per training step
+
+
+def load_or_train_classifier(data_dir: str | Path, image_size: int, *, steps: int = JUDGE_STEPS, seed: int = 0,
+                             device: str | torch.device = "cpu", show_progress: bool = True, retrain: bool = False,
+                             label_space: str = "attributes", data=None):
+    """The cached judge for ``data_dir`` at ``image_size`` px, trained on its renders first if missing
+    (``label_space="scene"``: the background/facing classifier of :func:`scene_coverage`; ``data``: the folder
+    already loaded at ``image_size``, to save reading it again)."""
+
+    folder = _classifier_folder(data_dir, image_size, label_space)
+    report_file = folder / "classifier_report.json"
+    if folder.is_dir() and report_file.is_file() and not retrain:
+        clf = AttributeClassifier.from_pretrained(folder, device=device)
+        cached = json.loads(report_file.read_text())
+        if (clf.config.image_size == image_size and clf.config.label_space == label_space
+                and cached.get("recipe") == JUDGE_RECIPE):             # an older recipe's judge is retrained
+            return clf, cached
+    data = data if data is not None else ImageCaptionData.load(data_dir, image_size=image_size)
+    clf, report = train_attribute_classifier(data, image_size=image_size, steps=steps, seed=seed, device=device,
+                                             show_progress=show_progress, label_space=label_space,
+                                             extra_renders=JUDGE_RENDERS_PER_STEP * steps)
+    clf.save_pretrained(folder)
+    report = dataclasses.asdict(report)
+    report_file.write_text(json.dumps(report, indent=2) + "\n")
+    return clf, report
+
+
+def load_or_train_scene_classifier(data_dir: str | Path, image_size: int, *, steps: int = 1000, seed: int = 0,
+                                   device: str | torch.device = "cpu", show_progress: bool = True):
+    """The cached background/facing classifier, or ``(None, None)`` for a folder whose metadata predates them."""
+
+    data = None
+    if not (_classifier_folder(data_dir, image_size, "scene") / "classifier_report.json").is_file():
+        data = ImageCaptionData.load(data_dir, image_size=image_size)
+        if not data.has_scene:
+            return None, None
+    return load_or_train_classifier(data_dir, image_size, steps=steps, seed=seed, device=device,
+                                    show_progress=show_progress, label_space="scene", data=data)
