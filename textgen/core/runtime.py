@@ -28,7 +28,7 @@ import random
 import sys
 import time
 from pathlib import Path
-from typing import Any, Iterable, Iterator, Mapping, Optional, Sequence
+from typing import Any, Iterable, Mapping, Optional
 
 import numpy as np
 import torch
@@ -43,6 +43,8 @@ __all__ = [
     "set_seed",
     "get_rng_state",
     "set_rng_state",
+    "generator_state",
+    "set_generator_state",
     "MetricsLogger",
     "progress",
     "progress_enabled",
@@ -145,6 +147,20 @@ def get_rng_state() -> dict[str, Any]:
     if torch.cuda.is_available():
         state["cuda"] = torch.stack([s for s in torch.cuda.get_rng_state_all()])
     return state
+
+
+def generator_state(rng: np.random.Generator) -> dict[str, Any]:
+    """A numpy ``Generator``'s (PCG64) state as primitives a training state can store (128-bit ints as strings)."""
+    st = rng.bit_generator.state
+    return {"state": str(st["state"]["state"]), "inc": str(st["state"]["inc"]),
+            "has_uint32": int(st["has_uint32"]), "uinteger": int(st["uinteger"])}
+
+
+def set_generator_state(rng: np.random.Generator, state: Mapping[str, Any]) -> None:
+    """Inverse of :func:`generator_state`."""
+    rng.bit_generator.state = {"bit_generator": "PCG64",
+                               "state": {"state": int(state["state"]), "inc": int(state["inc"])},
+                               "has_uint32": int(state["has_uint32"]), "uinteger": int(state["uinteger"])}
 
 
 def set_rng_state(state: Mapping[str, Any]) -> None:

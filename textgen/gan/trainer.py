@@ -20,7 +20,6 @@ from __future__ import annotations
 
 import math
 import shutil
-import time
 from pathlib import Path
 from dataclasses import dataclass
 from typing import Any, Callable, Optional
@@ -32,14 +31,14 @@ from textgen.birds.captions import edit_caption
 from textgen.birds.dataset import make_birds_dataset
 from textgen.core.checkpoint import TRAINING_STATE_DIR, CheckpointError, load_tree, load_weights, save_tree
 from textgen.core.config import save_config
-from textgen.core.runtime import (MetricsLogger, autocast, get_rng_state, make_grad_scaler, progress,
-                                  resolve_device, resolve_precision, set_rng_state, set_seed)
+from textgen.core.runtime import (MetricsLogger, autocast, generator_state, get_rng_state, make_grad_scaler, progress,
+                                  resolve_device, resolve_precision, set_generator_state, set_rng_state, set_seed)
 from textgen.core.trainer import (Distributed, LogWindow, NullLogger, StopOnSignals, TrainingStopped,
                                   check_resumable_config, commit_checkpoint, diverged, micro_batches,
                                   claim_run_folder)
 from textgen.data.cub import load_cub
 from textgen.data.images import ImageCaptionData
-from textgen.gan.configuration import GANConfig, GANRunConfig, GANTrainConfig
+from textgen.gan.configuration import GANRunConfig, GANTrainConfig
 from textgen.core.pictures import captioned_grid, save_picture
 from textgen.gan.losses import (d_loss_dfgan, d_loss_reed, g_loss_dfgan, g_loss_reed, info_nce, latent_regression_loss,
                                 ma_gradient_penalty, reconstruction_loss)
@@ -215,6 +214,7 @@ class GANTrainer:
                     net.to(memory_format=torch.channels_last)
         self.opt = GANOptimizers.create(self.model, cfg.optim, self.dtype, self.device)
         self.step = 0
+        self.np_rng = np.random.default_rng(cfg.runtime.seed)                        # batches: images, captions, crops
         gen = torch.Generator().manual_seed(cfg.runtime.seed + 1)
         self.sample_noise = torch.randn(cfg.train.samples_per_caption, cfg.model.noise_dim, generator=gen)
         self.sample_emb = self.text_encoder.encode(cfg.train.sample_captions).float().cpu()
@@ -360,16 +360,11 @@ class GANTrainer:
         m, o = self.model, self.opt
         state = {"D": m.discriminator.state_dict(), "opt_g": o.g.state_dict(), "opt_d": o.d.state_dict(),
                  "scaler_g": o.scaler_g.state_dict(), "scaler_d": o.scaler_d.state_dict(),
-                 "rng": get_rng_state(), "np_rng": self._np_rng_state(), "step": self.step,
+                 "rng": get_rng_state(), "np_rng": generator_state(self.np_rng), "step": self.step,
                  "window": self.window.state_dict()}
         if m.posterior_encoder is not None:
             state["E"], state["opt_e"] = m.posterior_encoder.state_dict(), o.e.state_dict()
         return state
-
-    def _np_rng_state(self) -> dict[str, Any]:
-        st = self.np_rng.bit_generator.state
-        return {"state": str(st["state"]["state"]), "inc": str(st["state"]["inc"]),
-                "has_uint32": int(st["has_uint32"]), "uinteger": int(st["uinteger"])}
 
     def _resume(self) -> None:
         last = self.out_dir / "last"
@@ -393,8 +388,8 @@ class GANTrainer:
         o.scaler_d.load_state_dict(state["scaler_d"])
         set_rng_state(state["rng"])
         self.step = int(state["step"])
-        self._resume_np = state["np_rng"]
-        self._resume_window = state.get("window", {})
+        set_generator_state(self.np_rng, state["np_rng"])
+        self.window.load_state_dict(state.get("window", {}), self.device)
 
     # -- samples ----------------------------------------------------------------------------------------
     @torch.no_grad()
@@ -417,12 +412,8 @@ class GANTrainer:
             save_config(cfg, self.out_dir / "config.yaml")
             (self.out_dir / "samples").mkdir(exist_ok=True)
         logger = MetricsLogger(self.out_dir, keep_until_step=self.step) if main else NullLogger()
-        self.np_rng = np.random.default_rng(cfg.runtime.seed)
-        if getattr(self, "_resume_np", None):
-            s = self._resume_np
-            self.np_rng.bit_generator.state = {"bit_generator": "PCG64", "state": {"state": int(s["state"]), "inc": int(s["inc"])},
-                                               "has_uint32": int(s["has_uint32"]), "uinteger": int(s["uinteger"])}
-        self.window.load_state_dict(getattr(self, "_resume_window", {}), self.device)
+        if self.window.steps == 0:
+            self.window.reset()                    # its clock starts now, not when the trainer was built
         bar = progress(range(self.step, t.steps), enabled=cfg.runtime.progress and main, total=t.steps, initial=self.step,
                        desc="train-gan")
         last = {}
