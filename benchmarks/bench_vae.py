@@ -39,7 +39,7 @@ from textgen.core.runtime import autocast, machine_info, make_grad_scaler, resol
 from textgen.tokenization import Tokenizer  # noqa: E402
 from textgen.vae.objective import vae_loss  # noqa: E402
 from textgen.vae.configuration import VAERunConfig  # noqa: E402
-from textgen.vae.trainer import iterate_batches, tokenize_split
+from textgen.data.splits import split_loader, tokenize_split
 
 REFERENCE = dict(encoder="gru", decoder="gru", embed_size=300, hidden_size=256, latent_size=16,
                  z_init_state=True, z_concat_input=False, encoder_layers=1, decoder_layers=1)
@@ -110,7 +110,7 @@ def bench_config(name: str, model_cfg: SentenceVAEConfig, split, tok, batch_size
     opt = torch.optim.Adam(model.parameters(), lr=lr)
     dtype = resolve_precision(precision, device)
     scaler = make_grad_scaler(dtype, device)
-    batches = list(iterate_batches(split, batch_size, tok.pad_id, shuffle=True, seed=0))
+    batches = [(b["input_ids"], b["lengths"]) for b in split_loader(split, batch_size, pad_id=tok.pad_id, shuffle=True)]
     if device.type == "cuda":
         torch.cuda.reset_peak_memory_stats()
 

@@ -490,9 +490,10 @@ def assert_stop_after_one_epoch_and_resume_is_exact(tmp_path, corpus, name, *arg
 
 
 def iter_batches(trainer):
-    from textgen.vae.trainer import iterate_batches
+    from textgen.data.splits import split_loader
 
-    return iterate_batches(trainer.splits["train"], 8, trainer.tokenizer.pad_id, shuffle=False)
+    return ((b["input_ids"], b["lengths"]) for b in split_loader(trainer.splits["train"], 8,
+                                                                  pad_id=trainer.tokenizer.pad_id, shuffle=False))
 
 
 def test_warm_start_of_a_transformer_vae_starts_as_the_transformer_lm():

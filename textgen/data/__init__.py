@@ -29,6 +29,11 @@ _LAZY = {
     "padding_fraction": "textgen.data.batching",
     "collate_batch": "textgen.data.batching",
     "make_dataloader": "textgen.data.batching",
+    "ids_dataloader": "textgen.data.batching",
+    "PlainBatchSampler": "textgen.data.batching",
+    "TokenizedSplit": "textgen.data.splits",
+    "tokenize_split": "textgen.data.splits",
+    "split_loader": "textgen.data.splits",
     "ragged_column": "textgen.data.batching",
     "build_english_corpus": "textgen.data.english",
 }
@@ -42,7 +47,9 @@ __getattr__, __dir__ = lazy_attributes(__name__, _LAZY, globals())
 if TYPE_CHECKING:  # pragma: no cover - for IDEs and type checkers only
     from textgen.data.batching import (
         BucketBatchSampler,
+        PlainBatchSampler,
         collate_batch,
+        ids_dataloader,
         make_dataloader,
         padding_fraction,
         ragged_column,
@@ -50,3 +57,4 @@ if TYPE_CHECKING:  # pragma: no cover - for IDEs and type checkers only
     from textgen.data.corpus import SUPPORTED_SPECS, CorpusError, corpus_texts, load_corpus, parse_spec
     from textgen.data.english import build_english_corpus
     from textgen.data.processing import TokenizeStats, tokenize_dataset
+    from textgen.data.splits import TokenizedSplit, split_loader, tokenize_split

@@ -20,7 +20,10 @@ import numpy as np
 import torch
 from torch.utils.data import DataLoader, Dataset, Sampler
 
-__all__ = ["BucketBatchSampler", "padding_fraction", "collate_batch", "make_dataloader", "ragged_column"]
+from textgen.tokenization.base import right_pad
+
+__all__ = ["BucketBatchSampler", "PlainBatchSampler", "padding_fraction", "collate_batch", "ids_dataloader",
+           "make_dataloader", "ragged_column"]
 
 DEFAULT_POOL_BATCHES = 100  # a shuffled pool holds batch_size * 100 sentences before sorting
 
@@ -194,14 +197,9 @@ def collate_batch(examples: Sequence[Union[IdsLike, dict[str, Any]]], pad_id: in
     dicts = isinstance(examples[0], dict)
     seqs = [e["input_ids"] for e in examples] if dicts else list(examples)
     arrays = [s.detach().cpu().numpy() if isinstance(s, torch.Tensor) else np.asarray(s, dtype=np.int64) for s in seqs]
-    lengths = np.fromiter((a.shape[0] for a in arrays), dtype=np.int64, count=len(arrays))
-    width = int(lengths.max())
-    ids = np.full((len(arrays), width), pad_id, dtype=np.int64)
-    for i, a in enumerate(arrays):
-        ids[i, : a.shape[0]] = a
-    mask = (np.arange(width)[None, :] < lengths[:, None]).astype(np.int64)
+    ids, lengths, mask = right_pad(arrays, pad_id)                                   # (B, T), (B,), (B, T)
     out: dict[str, Any] = {"input_ids": torch.from_numpy(ids), "lengths": torch.from_numpy(lengths),
-                           "attention_mask": torch.from_numpy(mask)}
+                           "attention_mask": torch.from_numpy(mask.astype(np.int64))}
     if dicts:
         for key in examples[0]:
             if key in ("input_ids", "length", "lengths", "attention_mask"):
@@ -253,6 +251,68 @@ class _IdsDataset(Dataset):
         return {"input_ids": self.ids[i], **{k: v[i] for k, v in self.extra.items()}}
 
 
+class PlainBatchSampler(Sampler[list[int]]):
+    """Consecutive batches of ``batch_size`` indices, in order or (``shuffle``) of a permutation drawn from
+    ``seed + epoch``: no sorting by length, so an unshuffled loader keeps the corpus order, row for row."""
+
+    def __init__(self, n: int, batch_size: int, *, shuffle: bool = True, seed: int = 0, drop_last: bool = False):
+        self.n, self.batch_size, self.shuffle, self.seed, self.drop_last = n, batch_size, shuffle, seed, drop_last
+        self.epoch = 0
+
+    def set_epoch(self, epoch: int) -> None:
+        self.epoch = int(epoch)
+
+    def batches(self) -> list[list[int]]:
+        order = np.random.default_rng(self.seed + self.epoch).permutation(self.n) if self.shuffle else np.arange(self.n)
+        out = [order[i:i + self.batch_size].tolist() for i in range(0, self.n, self.batch_size)]
+        return out[:-1] if self.drop_last and out and len(out[-1]) < self.batch_size else out
+
+    def __iter__(self) -> Iterator[list[int]]:
+        yield from self.batches()
+
+    def __len__(self) -> int:
+        return self.n // self.batch_size if self.drop_last else -(-self.n // self.batch_size)
+
+
+class _SkipFirst(Sampler[list[int]]):
+    """The batches of a batch sampler from the ``skip``-th on (a run resumed in the middle of an epoch)."""
+
+    def __init__(self, sampler: BucketBatchSampler | PlainBatchSampler, skip: int):
+        self.sampler, self.skip = sampler, int(skip)
+
+    def __iter__(self) -> Iterator[list[int]]:
+        yield from self.sampler.batches()[self.skip:]
+
+    def __len__(self) -> int:
+        return max(0, len(self.sampler) - self.skip)
+
+
+def ids_dataloader(ids: Sequence[np.ndarray], batch_size: Optional[int] = 32, *, shuffle: bool = True, seed: int = 0,
+                   epoch: int = 0, skip: int = 0, pad_id: int = 0, extra: Optional[dict[str, Sequence]] = None,
+                   num_workers: int = 0, drop_last: bool = False, bucketing: bool = True,
+                   bucket_size: Optional[int] = None, max_tokens: Optional[int] = None,
+                   pin_memory: bool = False) -> DataLoader:
+    """A ``DataLoader`` of :func:`collate_batch` dicts over token-id arrays held in memory: batches of a
+    :class:`BucketBatchSampler` at ``epoch`` (``bucketing=False``: a :class:`PlainBatchSampler`, which keeps an
+    unshuffled corpus in order), from the ``skip``-th batch on; ``extra`` columns (one value per example, e.g.
+    labels) pass through."""
+    if bucketing:
+        lengths = np.fromiter((len(x) for x in ids), dtype=np.int64, count=len(ids))
+        sampler = BucketBatchSampler(lengths, batch_size, shuffle=shuffle, seed=seed, drop_last=drop_last,
+                                     bucket_size=bucket_size, max_tokens=max_tokens)
+    elif batch_size is None or max_tokens is not None:
+        raise ValueError("bucketing=False needs a fixed batch_size and no max_tokens")
+    else:
+        sampler = PlainBatchSampler(len(ids), batch_size, shuffle=shuffle, seed=seed, drop_last=drop_last)
+    sampler.set_epoch(epoch)
+    # its own generator: a DataLoader draws a worker seed when iterated, which must not advance the global torch RNG
+    # (a run resumed mid-epoch would otherwise draw its dropout masks from another state than an unbroken one)
+    return DataLoader(_IdsDataset(list(ids), dict(extra or {})),
+                      batch_sampler=_SkipFirst(sampler, skip) if skip else sampler,
+                      collate_fn=partial(collate_batch, pad_id=pad_id), num_workers=num_workers, pin_memory=pin_memory,
+                      generator=torch.Generator().manual_seed(seed + epoch))
+
+
 def make_dataloader(tokenized: Any, batch_size: Optional[int] = 32, *, shuffle: bool = True, seed: int = 0,
                     pad_id: int = 0, num_workers: int = 0, drop_last: bool = False, bucketing: bool = True,
                     bucket_size: Optional[int] = None, max_tokens: Optional[int] = None,
@@ -260,10 +320,8 @@ def make_dataloader(tokenized: Any, batch_size: Optional[int] = 32, *, shuffle: 
     """A ``DataLoader`` of padded batches over a tokenized dataset (see :func:`tokenize_dataset`).
 
     The ``input_ids`` column (and any ``columns`` to pass through, e.g. ``"class_id"``) is read
-    into memory once. Batches come from a :class:`BucketBatchSampler` (``bucketing=False``: same
-    sampler with ``bucket_size=batch_size``, i.e. random batches); call
-    ``loader.batch_sampler.set_epoch(epoch)`` before each epoch for a new order. Each batch is the
-    dict of :func:`collate_batch`.
+    into memory once; batches as :func:`ids_dataloader`. Call ``loader.batch_sampler.set_epoch(epoch)``
+    before each epoch for a new order. Each batch is the dict of :func:`collate_batch`.
     """
     ids = ragged_column(tokenized, "input_ids") if hasattr(tokenized, "column_names") else ragged_column(tokenized)
     extra: dict[str, list] = {}
@@ -271,12 +329,6 @@ def make_dataloader(tokenized: Any, batch_size: Optional[int] = 32, *, shuffle: 
         if not hasattr(tokenized, "column_names") or c not in tokenized.column_names:
             raise ValueError(f"cannot pass column {c!r} through: the dataset has no such column")
         extra[c] = list(tokenized[c])
-    lengths = np.fromiter((len(x) for x in ids), dtype=np.int64, count=len(ids))
-    if not bucketing:
-        if batch_size is None or max_tokens is not None:
-            raise ValueError("bucketing=False needs a fixed batch_size and no max_tokens")
-        bucket_size = batch_size  # a pool of one batch: nothing is sorted across batches, plain random batches
-    sampler = BucketBatchSampler(lengths, batch_size, shuffle=shuffle, seed=seed, drop_last=drop_last,
-                                 bucket_size=bucket_size, max_tokens=max_tokens)
-    return DataLoader(_IdsDataset(ids, extra), batch_sampler=sampler, collate_fn=partial(collate_batch, pad_id=pad_id),
-                      num_workers=num_workers, pin_memory=pin_memory)
+    return ids_dataloader(ids, batch_size, shuffle=shuffle, seed=seed, pad_id=pad_id, extra=extra,
+                          num_workers=num_workers, drop_last=drop_last, bucketing=bucketing, bucket_size=bucket_size,
+                          max_tokens=max_tokens, pin_memory=pin_memory)

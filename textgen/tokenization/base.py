@@ -6,7 +6,9 @@ import math
 import re
 import warnings
 from dataclasses import dataclass, replace
-from typing import Any, Iterable, Literal
+from typing import Any, Iterable, Literal, Optional, Sequence
+
+import numpy as np
 
 __all__ = [
     "PAD_ID", "UNK_ID", "BOS_ID", "EOS_ID",
@@ -15,6 +17,7 @@ __all__ = [
     "SPECIAL_TOKENS",
     "KINDS",
     "TOKENIZER_FILE",
+    "right_pad",
 ]
 
 SPECIAL_TOKENS: tuple[str, ...] = ("<pad>", "<unk>", "<bos>", "<eos>")  # ids 0, 1, 2, 3 in every kind
@@ -222,3 +225,16 @@ def _as_id_list(ids: Any, vocab_size: int) -> list[int]:
         bad = next(i for i in ids if not 0 <= i < vocab_size)
         raise ValueError(f"token id {bad} is out of range for a vocabulary of {vocab_size} tokens")
     return ids
+
+
+def right_pad(rows: Sequence[Sequence[int]], pad_id: int, width: Optional[int] = None
+              ) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    """The one right-padding of token-id rows: ``ids`` (B, T) int64 with ``pad_id`` after each row's end,
+    ``lengths`` (B,) and ``mask`` (B, T) bool (True on real tokens); T is ``width`` or the longest row."""
+    lengths = np.fromiter((len(r) for r in rows), dtype=np.int64, count=len(rows))
+    T = int(lengths.max()) if width is None and len(rows) else (width or 0)
+    mask = np.arange(T)[None, :] < lengths[:, None]                                 # (B, T)
+    ids = np.full((len(rows), T), pad_id, dtype=np.int64)
+    if len(rows):
+        ids[mask] = np.concatenate([np.asarray(r, dtype=np.int64) for r in rows]) if lengths.sum() else []
+    return ids, lengths, mask

@@ -72,7 +72,7 @@ from textgen.tokenization.base import (BOS, DEFAULT_SUBWORD_VOCAB_SIZE, EOS, FOR
                                       SPECIAL_TOKENS, TOKENIZER_FILE, UNK, BatchEncoding, IdSequence, Kind,
                                       TokenizerError, _as_id_list, _Backend, _check_max_length,
                                       _check_not_degenerate, _check_text, _PayloadError, _read_corpus,
-                                      _report_vocab_size)
+                                      _report_vocab_size, right_pad)
 from textgen.tokenization.subword import _HFBackend, _SentencePieceBackend
 from textgen.tokenization.word import _WordBackend
 
@@ -253,10 +253,7 @@ class Tokenizer:
             width = limit
         else:
             width = int(lengths.max()) if len(rows) else 0
-        mask = np.arange(width)[None, :] < lengths[:, None]  # (B, T) True on real tokens
-        input_ids = np.full((len(rows), width), self.PAD_ID, dtype=np.int64)
-        if rows:
-            input_ids[mask] = np.fromiter((i for r in rows for i in r), dtype=np.int64, count=int(lengths.sum()))
+        input_ids, _, mask = right_pad(rows, self.PAD_ID, width)                     # (B, T), mask True on tokens
         attention_mask = mask.astype(np.int64)
 
         if return_tensors == "np":

@@ -21,7 +21,7 @@ from textgen.vae.modeling import SentenceVAE
 from textgen.core.files import atomic_write_text
 from textgen.core.runtime import progress, resolve_device
 from textgen.vae.metrics import evaluate_vae, iw_log_likelihood, reconstruction_quality
-from textgen.vae.trainer import TokenizedSplit, iterate_batches, tokenize_split
+from textgen.data.splits import TokenizedSplit, split_loader, tokenize_split
 
 __all__ = ["compare_nll", "evaluate_folder", "format_report", "load_model_and_split", "per_sentence_nll"]
 
@@ -76,7 +76,7 @@ def evaluate_folder(model_dir: str | Path, data: str, *, iw_samples: int = 0, ba
                                     num_truncated=None, num_empty=None,
                                     labels=split.labels[:num_sentences] if split.labels is not None else None)
     n_batches = math.ceil(len(split.ids) / batch_size)
-    batches = progress(iterate_batches(split, batch_size, model.tokenizer.pad_id, shuffle=False), total=n_batches,
+    batches = progress(split_loader(split, batch_size, pad_id=model.tokenizer.pad_id, shuffle=False), total=n_batches,
                        enabled=show_progress, desc="eval")
     gen = torch.Generator(device=dev).manual_seed(seed)
     t0 = time.perf_counter()
@@ -103,9 +103,9 @@ def per_sentence_nll(model: SentenceVAE, split: TokenizedSplit, *, iw_samples: i
     model.eval()
     gen = torch.Generator(device=model.device).manual_seed(seed)
     out = []
-    for ids, lengths, *labels in iterate_batches(split, batch_size, model.tokenizer.pad_id, shuffle=False,
-                                                 bucketing=False):
-        ids = ids.to(model.device)
+    for batch in split_loader(split, batch_size, pad_id=model.tokenizer.pad_id, shuffle=False, bucketing=False):
+        ids, lengths = batch["input_ids"].to(model.device), batch["lengths"]          # corpus order, row for row
+        labels = [batch["labels"]] if "labels" in batch else []
         if model.config.mode == "lm":
             out.append(-model.log_likelihood(None, ids, lengths))
         else:

@@ -22,19 +22,19 @@ import math
 from contextlib import nullcontext
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any, Iterator, Optional
+from typing import Any, Optional
 
-import numpy as np
 import torch
 
 from textgen.core.checkpoint import CheckpointError, TRAINING_STATE_DIR, load_tree, save_tree
-from textgen.core.config import DataConfig, save_config
+from textgen.core.config import save_config
 from textgen.core.runtime import (MetricsLogger, TrainingDiverged, autocast, get_rng_state, make_grad_scaler,
                                   progress, resolve_device, resolve_precision, set_rng_state, set_seed)
 from textgen.core.trainer import (Distributed, LogWindow, NullLogger, StopOnSignals, TrainingStopped,
                                   check_resumable_config, commit_checkpoint, diverged, micro_batches,
                                   claim_run_folder)
-from textgen.data import BucketBatchSampler, corpus_texts, load_corpus, tokenize_dataset
+from textgen.data import corpus_texts
+from textgen.data.splits import TokenizedSplit, split_loader, tokenize_split
 from textgen.tokenization import Tokenizer
 from textgen.vae.configuration import OptimConfig, TrainConfig, VAERunConfig
 from textgen.vae.metrics import iw_log_likelihood
@@ -58,76 +58,6 @@ class StepTerms:
 
 
 TrainingInterrupted = TrainingStopped   # Ctrl-C / SIGTERM stopped the run after saving a resumable last/
-
-
-# ----------------------------------------------------------------------------- batches
-
-@dataclass
-class TokenizedSplit:
-    """A corpus as a list of token-id arrays (no <bos>, ending in <eos>), ready for bucketing."""
-
-    ids: list[np.ndarray]
-    lengths: np.ndarray
-    num_truncated: int = 0
-    num_empty: int = 0
-    labels: Optional[np.ndarray] = None    # a conditional VAE's label ids, one per sentence
-    num_unlabelled: int = 0                # sentences dropped: their label is not in the model's vocabulary
-
-    @property
-    def num_tokens(self) -> int:
-        return int(self.lengths.sum())
-
-
-def pad_batch(ids: list[np.ndarray], pad_id: int) -> tuple[torch.Tensor, torch.Tensor]:
-    """Right-pad a list of 1-D id arrays: ``(B, T)`` ids and ``(B,)`` lengths."""
-    lengths = np.fromiter((len(x) for x in ids), dtype=np.int64, count=len(ids))
-    out = np.full((len(ids), int(lengths.max())), pad_id, dtype=np.int64)
-    for i, x in enumerate(ids):
-        out[i, : len(x)] = x
-    return torch.from_numpy(out), torch.from_numpy(lengths)
-
-
-def iterate_batches(split: TokenizedSplit, batch_size: int, pad_id: int, *, shuffle: bool, seed: int = 0,
-                    epoch: int = 0, bucketing: bool = True, skip: int = 0) -> Iterator[tuple[torch.Tensor, ...]]:
-    """Length-bucketed (or, without ``bucketing``, plain) ``(input_ids, lengths)`` batches, with the label ids
-    as a third item when the split has labels; ``skip`` drops the first batches on resume."""
-
-    if bucketing:
-        sampler = BucketBatchSampler(split.lengths.tolist(), batch_size, shuffle=shuffle, seed=seed)
-        sampler.set_epoch(epoch)
-        batches = list(sampler)
-    else:
-        order = np.random.default_rng(seed + epoch).permutation(len(split.ids)) if shuffle else np.arange(len(split.ids))
-        batches = [order[i:i + batch_size].tolist() for i in range(0, len(order), batch_size)]
-    for b in batches[skip:]:
-        ids, lengths = pad_batch([split.ids[i] for i in b], pad_id)
-        if split.labels is None:
-            yield ids, lengths
-        else:
-            yield ids, lengths, torch.from_numpy(split.labels[b])
-
-
-def tokenize_split(spec: str, tokenizer, cfg: DataConfig, max_length: Optional[int], condition=None) -> TokenizedSplit:
-    """Tokenize a corpus; with a :class:`~textgen.vae.configuration.ConditionConfig`, also read each sentence's
-    label from its ``column`` and keep only the sentences whose label is in the vocabulary (counted)."""
-    ds = load_corpus(spec, text_column=cfg.text_column, errors=cfg.errors)
-    if condition is not None and condition.column not in ds.column_names:
-        raise ValueError(f"{spec} has no column {condition.column!r} for the model's label (model.condition.column); "
-                         f"its columns are {', '.join(map(repr, ds.column_names))}")
-    tds, stats = tokenize_dataset(ds, tokenizer, max_length=max_length, add_bos=False, add_eos=True)
-    ids = [np.asarray(x, dtype=np.int64) for x in tds["input_ids"]]
-    labels, dropped = None, 0
-    if condition is not None:
-        index = {name: k for k, name in enumerate(condition.labels)}
-        raw = [index.get(v, -1) if isinstance(v, str) else -1 for v in tds[condition.column]]
-        keep = [i for i, k in enumerate(raw) if k >= 0]
-        dropped = len(ids) - len(keep)
-        if not keep:
-            raise ValueError(f"no sentence of {spec} has a label in {condition.labels} (column {condition.column!r})")
-        ids, labels = [ids[i] for i in keep], np.asarray([raw[i] for i in keep], dtype=np.int64)
-    return TokenizedSplit(ids=ids, lengths=np.asarray([len(x) for x in ids], dtype=np.int64),
-                          num_truncated=stats.num_truncated, num_empty=stats.num_empty_dropped,
-                          labels=labels, num_unlabelled=dropped)
 
 
 def training_finished(cfg: VAERunConfig) -> bool:
@@ -450,10 +380,9 @@ class VAETrainer:
         K = self.cfg.train.iw_samples
         rec = kl = iw = 0.0
         n = 0
-        for input_ids, lengths, *rest in iterate_batches(split, self.cfg.train.eval_batch_size, self.tokenizer.pad_id,
-                                                         shuffle=False, bucketing=True):
-            input_ids, lengths = input_ids.to(self.device), lengths.to(self.device)
-            labels = rest[0].to(self.device) if rest else None
+        for batch in split_loader(split, self.cfg.train.eval_batch_size, pad_id=self.tokenizer.pad_id, shuffle=False):
+            input_ids, lengths = batch["input_ids"].to(self.device), batch["lengths"].to(self.device)
+            labels = batch["labels"].to(self.device) if "labels" in batch else None
             with autocast(self.device, self.dtype):
                 out = self.model(input_ids, lengths, labels=labels)
                 if K > 1:
@@ -519,16 +448,17 @@ class VAETrainer:
         """Train to the end of the epoch (or ``max_steps``); True when max_steps is reached."""
         cfg = self.cfg
         train = self.splits["train"]
-        batches = iterate_batches(train, cfg.data.batch_size, self.tokenizer.pad_id, shuffle=True,
-                                  seed=cfg.runtime.seed, epoch=self.epoch, bucketing=cfg.data.bucketing,
-                                  skip=self.batch_in_epoch)
+        batches = split_loader(train, cfg.data.batch_size, pad_id=self.tokenizer.pad_id, shuffle=True,
+                               seed=cfg.runtime.seed, epoch=self.epoch, bucketing=cfg.data.bucketing,
+                               skip=self.batch_in_epoch, num_workers=cfg.data.num_workers)
         bar = progress(batches, enabled=cfg.runtime.progress and self.dist.is_main, total=self.batches_per_epoch,
                        initial=self.batch_in_epoch, desc=f"epoch {self.epoch + 1}/{cfg.train.epochs}")
         window = self.window
         if window.steps == 0:
             window.reset()                             # its clock starts now, not before the last validation
-        for input_ids, lengths, *labels in bar:
-            terms, beta, lr = self.train_step(input_ids, lengths, *labels)
+        for batch in bar:
+            lengths = batch["lengths"]
+            terms, beta, lr = self.train_step(batch["input_ids"], lengths, batch.get("labels"))
             stats = {"loss": terms.loss, "rec": terms.rec, "kl": terms.kl}     # summed on device: one sync per row
             if terms.iw_bound is not None:
                 stats["iw_bound"] = terms.iw_bound
