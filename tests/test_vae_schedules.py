@@ -164,3 +164,25 @@ def test_no_kl_term_without_a_variational_posterior():
     assert t.loss.item() == 10.0 and t.kl_eff.item() == 0.0 and t.elbo.item() == -10.0
     with pytest.raises(ValueError, match="free_bits_mode"):
         vae_loss(out, free_bits_mode="dims")
+
+
+def test_lr_schedule_warms_up_then_follows_its_kind_and_round_trips_its_state():
+    from types import SimpleNamespace
+
+    from textgen.core.schedules import LRSchedule
+
+    def optim(kind, **kw):
+        return SimpleNamespace(**{"lr": 1e-3, "warmup_steps": 10, "lr_schedule": kind, "min_lr": 1e-5,
+                                  "plateau_factor": 0.5, "plateau_patience": 1, **kw})
+
+    cosine = LRSchedule(optim("cosine"), total_steps=110)
+    assert cosine.lr_at(0) == pytest.approx(1e-4) and cosine.lr_at(9) == pytest.approx(1e-3)   # linear warm-up
+    assert cosine.lr_at(60) == pytest.approx(1e-5 + 0.5 * (1e-3 - 1e-5))                      # halfway down
+    assert cosine.lr_at(110) == pytest.approx(1e-5) and cosine.lr_at(500) == pytest.approx(1e-5)
+    plateau = LRSchedule(optim("plateau"), total_steps=100)
+    for loss in (5.0, 4.0, 4.0, 4.0):                       # two epochs without a better loss: halved once
+        plateau.epoch_end(loss)
+    assert plateau.lr_at(50) == pytest.approx(5e-4)
+    again = LRSchedule(optim("plateau"), total_steps=100)
+    again.load_state_dict(plateau.state_dict())
+    assert again.lr_at(50) == plateau.lr_at(50) and LRSchedule(optim("constant"), 5).lr_at(50) == 1e-3
