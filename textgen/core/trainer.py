@@ -17,7 +17,8 @@ and GAN trainers call from their own loops, not a framework that calls them.
   host sync per row) and saved with the checkpoint, so the first row after a resume averages the same steps.
 * :func:`diverged` -- the error for a non-finite loss, naming the checkpoint that is kept (or saying there is none).
 * :class:`Distributed` and :func:`micro_batches` -- ``torchrun`` data parallelism and gradient accumulation: every
-  rank builds the same global batch, takes its share, and DDP averages the gradients.
+  rank builds the same global batch, takes its share, and :meth:`Distributed.average_gradients` averages the
+  gradients in one all-reduce: the one data-parallel mechanism of both trainers.
 """
 from __future__ import annotations
 
@@ -307,6 +308,21 @@ class Distributed:
 
             dist.all_reduce(t, op=dist.ReduceOp.SUM)
         return t
+
+    def average_gradients(self, module: torch.nn.Module) -> None:
+        """Average ``module``'s gradients over the ranks, in one flattened all-reduce: the data parallelism of both
+        trainers (each rank trains on its share of the same global batch; call after backward, before unscaling
+        and clipping). Nothing in one process."""
+        if not self.enabled:
+            return
+        grads = [p.grad for p in module.parameters() if p.grad is not None]
+        if not grads:
+            return
+        flat = self.all_reduce_sum(torch.cat([g.reshape(-1) for g in grads])) / self.world
+        offset = 0
+        for g in grads:
+            g.copy_(flat[offset:offset + g.numel()].view_as(g))
+            offset += g.numel()
 
     def any(self, flag: bool, device: torch.device) -> bool:
         """True on every rank if it is True on any (a stop request, say)."""

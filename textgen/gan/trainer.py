@@ -324,20 +324,9 @@ class GANTrainer:
             rows = micro_batches(real.size(0), self.dist.world, 1, self.dist.rank)[0]
             real, e_right, e_wrong, z = real[rows], e_right[rows], e_wrong[rows], z[rows]
         stats = gan_step(self.model, self.opt, real, e_right, e_wrong, self.cfg.train, self.dtype, e_edit=e_edit, z=z,
-                         image_encoder=self.image_encoder, reduce_grads=self.reduce_grads if self.dist.enabled else None)
+                         image_encoder=self.image_encoder, reduce_grads=self.dist.average_gradients if self.dist.enabled else None)
         self.step += 1
         return stats
-
-    def reduce_grads(self, module: torch.nn.Module) -> None:
-        """Average ``module``'s gradients over the ranks (one flattened all-reduce); nothing in one process."""
-        if not self.dist.enabled:
-            return
-        grads = [p.grad for p in module.parameters() if p.grad is not None]
-        flat = self.dist.all_reduce_sum(torch.cat([g.reshape(-1) for g in grads])) / self.dist.world
-        offset = 0
-        for g in grads:
-            g.copy_(flat[offset:offset + g.numel()].view_as(g))
-            offset += g.numel()
 
     # -- checkpoints ----------------------------------------------------------------------------------
     def save_checkpoint(self, name: str = "last", with_state: bool = True) -> Path:

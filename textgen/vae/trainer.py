@@ -19,7 +19,6 @@ Run folder::
 from __future__ import annotations
 
 import math
-from contextlib import nullcontext
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any, Optional
@@ -140,13 +139,6 @@ class VAETrainer:
         self.window = LogWindow()    # the step statistics since the last metrics row (saved with last/)
         if resume:
             self._resume()
-        # data parallel: every rank builds the same global batch, trains on its share, DDP averages the gradients
-        self.ddp = self.model
-        if self.dist.enabled:
-            from torch.nn.parallel import DistributedDataParallel
-
-            self.ddp = DistributedDataParallel(self.model, device_ids=[self.device.index] if self.device.type == "cuda"
-                                               else None)
 
     # -- setup helpers --------------------------------------------------------------------
     def _load_init_source(self) -> Optional[SentenceVAE]:
@@ -283,29 +275,27 @@ class VAETrainer:
         pieces = micro_batches(n, self.dist.world, cfg.train.grad_accum, self.dist.rank)
         self.optimizer.zero_grad(set_to_none=True)
         totals: dict[str, torch.Tensor] = {}
-        for i, rows in enumerate(pieces):
+        for rows in pieces:
             ids, lens = input_ids[rows], lengths[rows]
             ids = ids[:, :int(lens.max())]                                       # (b, T_b) this piece's own padding
             # each piece's mean loss, weighted so that the sum over pieces and ranks is the global batch's mean
-            # (DDP averages gradients over ranks, hence the factor world)
+            # (the gradients are averaged over ranks below, hence the factor world)
             weight = (rows.stop - rows.start) / n
-            last = i == len(pieces) - 1
-            sync = self.ddp.no_sync() if self.dist.enabled and not last else nullcontext()
-            with sync:
-                with autocast(self.device, self.dtype):
-                    out = self.ddp(ids, lens, word_drop=False if frozen else None, num_samples=K,
-                                   labels=labels[rows] if labels is not None else None)
-                if K > 1:
-                    terms = iwae_loss(out, free_bits=cfg.train.free_bits, free_bits_mode=cfg.train.free_bits_mode)
-                else:
-                    terms = vae_loss(out, beta=beta, free_bits=cfg.train.free_bits, free_bits_mode=cfg.train.free_bits_mode)
-                loss = terms.loss if weight == 1 else terms.loss * (weight * self.dist.world)
-                self.scaler.scale(loss).backward()
+            with autocast(self.device, self.dtype):
+                out = self.model(ids, lens, word_drop=False if frozen else None, num_samples=K,
+                                 labels=labels[rows] if labels is not None else None)
+            if K > 1:
+                terms = iwae_loss(out, free_bits=cfg.train.free_bits, free_bits_mode=cfg.train.free_bits_mode)
+            else:
+                terms = vae_loss(out, beta=beta, free_bits=cfg.train.free_bits, free_bits_mode=cfg.train.free_bits_mode)
+            loss = terms.loss if weight == 1 else terms.loss * (weight * self.dist.world)
+            self.scaler.scale(loss).backward()
             for k in ("loss", "rec", "kl", "iw_bound"):
                 v = getattr(terms, k)
                 if v is not None:
                     v = v.detach() if weight == 1 else v.detach() * weight
                     totals[k] = v if k not in totals else totals[k] + v
+        self.dist.average_gradients(self.model)   # data parallel: every rank now holds the global batch's gradient
         self.scaler.unscale_(self.optimizer)  # unscale before clipping
         if cfg.optim.grad_clip:
             torch.nn.utils.clip_grad_norm_([p for p in self.model.parameters() if p.requires_grad], cfg.optim.grad_clip)
