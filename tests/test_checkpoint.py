@@ -317,3 +317,31 @@ def test_ctrl_c_while_textgen_is_still_importing_is_one_line(tmp_path):
     out, err = proc.communicate(timeout=120)
     assert proc.returncode == 130, err
     assert "Traceback" not in err and err.strip().splitlines()[-1].startswith("interrupted")
+
+
+def test_training_state_round_trips_and_reads_the_flat_layout_of_older_runs(tmp_path):
+    from textgen.core.trainer import LogWindow, TrainingState
+
+    net = torch.nn.Linear(3, 2)
+    opt = torch.optim.Adam(net.parameters(), lr=0.1)
+    net(torch.randn(4, 3)).sum().backward()
+    opt.step()
+    window = LogWindow()
+    window.add({"loss": torch.tensor(2.0)})
+    state = TrainingState.capture(7, {"D": net, "opt": opt, "absent": None}, data={"epoch": 1}, window=window,
+                                  extra={"best_valid": 3.5})
+    state.save(tmp_path / "new")
+    back = TrainingState.load(tmp_path / "new")
+    assert (back.step, back.data, back.extra, set(back.parts)) == (7, {"epoch": 1}, {"best_valid": 3.5}, {"D", "opt"})
+    fresh, fresh_opt, fresh_window = torch.nn.Linear(3, 2), torch.optim.Adam(net.parameters(), lr=0.1), LogWindow()
+    back.restore({"D": fresh, "opt": fresh_opt}, where=tmp_path / "new", window=fresh_window)
+    assert torch.equal(fresh.weight, net.weight) and fresh_window.steps == 1
+    assert fresh_opt.state_dict()["state"][0]["step"] == opt.state_dict()["state"][0]["step"]
+    with pytest.raises(CheckpointError, match="has no 'E'"):
+        back.restore({"E": torch.nn.Linear(3, 2)}, where=tmp_path / "new")
+    # a run saved before the typed state kept every entry at the top level
+    save_tree({"optimizer": opt.state_dict(), "rng": back.rng, "step": 5, "epoch": 2, "batch_in_epoch": 9,
+               "best_valid": 1.0, "epochs_since_best": 0, "window": {}}, tmp_path / "old")
+    old = TrainingState.load(tmp_path / "old")
+    assert old.step == 5 and old.data == {"epoch": 2, "batch_in_epoch": 9} and set(old.parts) == {"optimizer"}
+    assert old.extra == {"best_valid": 1.0, "epochs_since_best": 0}

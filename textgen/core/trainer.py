@@ -29,18 +29,19 @@ import shutil
 import signal
 import threading
 import time
+from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any, Callable, Optional
+from typing import Any, Callable, Mapping, Optional
 
 import torch
 
-from textgen.core.checkpoint import atomic_folder
+from textgen.core.checkpoint import CheckpointError, atomic_folder, load_tree, load_weights, save_tree
 from textgen.core.config import check_out_dir
-from textgen.core.runtime import TrainingDiverged
+from textgen.core.runtime import TrainingDiverged, get_rng_state, set_rng_state
 
 __all__ = ["claim_run_folder", "RunFolderError", "RunLock", "prepare_run_folder", "commit_checkpoint", "StopOnSignals",
            "TrainingStopped", "LogWindow", "diverged", "Distributed", "NullLogger", "micro_batches",
-           "check_resumable_config", "check_finite"]
+           "check_resumable_config", "check_finite", "TrainingState"]
 
 
 
@@ -233,6 +234,73 @@ class LogWindow:
         self.steps = int(state.get("steps", 0))
         self.counts = {k: int(v) for k, v in state.get("counts", {}).items()}
         self._seconds_before = float(state.get("seconds", 0.0))
+
+
+# legacy (flat) training states: which top-level keys were where the data stood, and which were bookkeeping
+_LEGACY_DATA = ("epoch", "batch_in_epoch", "np_rng")
+_LEGACY_EXTRA = ("best_valid", "epochs_since_best")
+
+
+@dataclass
+class TrainingState:
+    """The one training contract of both trainers: what ``last/training_state/`` holds so that a run continues
+    exactly (safetensors + JSON, nothing pickled), saved and restored here for both.
+
+    ``parts`` are the ``state_dict`` of every stateful thing besides the model folder's weights (optimisers,
+    gradient scalers, the LR schedule, and networks kept only for training, such as the GAN's discriminator);
+    ``data`` says where the data stands (epoch and batch, or a numpy generator's state); ``window`` is the log
+    window in progress, ``rng`` every global RNG, ``extra`` the trainer's bookkeeping (e.g. the best validation).
+    """
+
+    step: int
+    parts: dict[str, Any]
+    data: dict[str, Any] = field(default_factory=dict)
+    window: dict[str, Any] = field(default_factory=dict)
+    rng: dict[str, Any] = field(default_factory=dict)
+    extra: dict[str, Any] = field(default_factory=dict)
+
+    @classmethod
+    def capture(cls, step: int, parts: Mapping[str, Any], *, data: Optional[Mapping[str, Any]] = None,
+                window: Optional["LogWindow"] = None, extra: Optional[Mapping[str, Any]] = None) -> "TrainingState":
+        """The state now: each part's ``state_dict()`` (None parts are left out) and the global RNGs."""
+        return cls(step=int(step), parts={k: v.state_dict() for k, v in parts.items() if v is not None},
+                   data=dict(data or {}), window=window.state_dict() if window is not None else {},
+                   rng=get_rng_state(), extra=dict(extra or {}))
+
+    def save(self, directory: str | os.PathLike) -> Path:
+        return save_tree({"step": self.step, "parts": self.parts, "data": self.data, "window": self.window,
+                          "rng": self.rng, "extra": self.extra}, directory)
+
+    @classmethod
+    def load(cls, directory: str | os.PathLike) -> "TrainingState":
+        """Read a saved state (also one written before this layout, with every entry at the top level)."""
+        tree = load_tree(directory)
+        if "parts" not in tree:                                       # the flat layout of older runs
+            known = {"step", "rng", "window", *_LEGACY_DATA, *_LEGACY_EXTRA}
+            tree = {"step": tree["step"], "rng": tree["rng"], "window": tree.get("window", {}),
+                    "data": {k: tree[k] for k in _LEGACY_DATA if k in tree},
+                    "extra": {k: tree[k] for k in _LEGACY_EXTRA if k in tree},
+                    "parts": {k: v for k, v in tree.items() if k not in known}}
+        return cls(step=int(tree["step"]), parts=dict(tree["parts"]), data=dict(tree.get("data", {})),
+                   window=dict(tree.get("window", {})), rng=dict(tree["rng"]), extra=dict(tree.get("extra", {})))
+
+    def restore(self, parts: Mapping[str, Any], *, where: str | os.PathLike, window: Optional["LogWindow"] = None,
+                device: torch.device | str = "cpu") -> None:
+        """Load every given part (networks strictly, naming the tensor that does not fit), the global RNGs and the
+        log window; a part the state lacks is a :class:`CheckpointError` naming it."""
+        for name, target in parts.items():
+            if target is None:
+                continue
+            if name not in self.parts:
+                raise CheckpointError(f"cannot resume: the training state in {where} has no {name!r}; it was saved "
+                                      "by another configuration of this run: resume with the run's own config.yaml")
+            if isinstance(target, torch.nn.Module):
+                load_weights(target, self.parts[name], Path(where) / "state.safetensors")
+            else:
+                target.load_state_dict(self.parts[name])
+        set_rng_state(self.rng)
+        if window is not None:
+            window.load_state_dict(self.window, device)
 
 
 def check_resumable_config(saved: Any, current: Any, last: Path, run_config: Path, section: str = "model") -> None:

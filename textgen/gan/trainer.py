@@ -29,11 +29,11 @@ import torch
 
 from textgen.birds.captions import edit_caption
 from textgen.birds.dataset import make_birds_dataset
-from textgen.core.checkpoint import TRAINING_STATE_DIR, CheckpointError, load_tree, load_weights, save_tree
+from textgen.core.checkpoint import TRAINING_STATE_DIR, CheckpointError
 from textgen.core.config import save_config
-from textgen.core.runtime import (MetricsLogger, autocast, generator_state, get_rng_state, make_grad_scaler, progress,
-                                  resolve_device, resolve_precision, set_generator_state, set_rng_state, set_seed)
-from textgen.core.trainer import (Distributed, LogWindow, NullLogger, StopOnSignals, TrainingStopped,
+from textgen.core.runtime import (MetricsLogger, autocast, generator_state, make_grad_scaler, progress, resolve_device,
+                                  resolve_precision, set_generator_state, set_seed)
+from textgen.core.trainer import (Distributed, LogWindow, NullLogger, StopOnSignals, TrainingState, TrainingStopped,
                                   check_resumable_config, commit_checkpoint, diverged, micro_batches,
                                   claim_run_folder)
 from textgen.data.cub import load_cub
@@ -338,22 +338,22 @@ class GANTrainer:
         def write(target: Path) -> None:
             self.model.save_pretrained(target)
             if with_state:
-                save_tree(self._training_state(), target / TRAINING_STATE_DIR)
+                self._training_state().save(target / TRAINING_STATE_DIR)
 
         if not with_state:
             write(folder)
             return folder
         return commit_checkpoint(folder, write)
 
-    def _training_state(self) -> dict[str, Any]:
+    def _stateful_parts(self) -> dict[str, Any]:
+        """D (and E), the optimisers and scalers: what last/ keeps besides the model folder's G and EMA-G."""
         m, o = self.model, self.opt
-        state = {"D": m.discriminator.state_dict(), "opt_g": o.g.state_dict(), "opt_d": o.d.state_dict(),
-                 "scaler_g": o.scaler_g.state_dict(), "scaler_d": o.scaler_d.state_dict(),
-                 "rng": get_rng_state(), "np_rng": generator_state(self.np_rng), "step": self.step,
-                 "window": self.window.state_dict()}
-        if m.posterior_encoder is not None:
-            state["E"], state["opt_e"] = m.posterior_encoder.state_dict(), o.e.state_dict()
-        return state
+        return {"D": m.discriminator, "E": m.posterior_encoder, "opt_g": o.g, "opt_d": o.d, "opt_e": o.e,
+                "scaler_g": o.scaler_g, "scaler_d": o.scaler_d}
+
+    def _training_state(self) -> TrainingState:
+        return TrainingState.capture(self.step, self._stateful_parts(), window=self.window,
+                                     data={"np_rng": generator_state(self.np_rng)})
 
     def _resume(self) -> None:
         last = self.out_dir / "last"
@@ -361,24 +361,15 @@ class GANTrainer:
             raise CheckpointError(f"cannot resume: {last / TRAINING_STATE_DIR} does not exist; start without --resume")
         saved = TextToImageGAN.from_pretrained(last, load_text_encoder=False)
         check_resumable_config(saved.config, self.cfg.model, last, self.out_dir / "config.yaml")
-        m, o = self.model, self.opt
+        m = self.model
         m.load_generators(saved.generator.state_dict(), saved.generator_ema.state_dict(), last / "model.safetensors")
-        state = load_tree(last / TRAINING_STATE_DIR)
-        load_weights(m.discriminator, state["D"], last / TRAINING_STATE_DIR / "state.safetensors")
-        if m.posterior_encoder is not None:
-            if "E" not in state:
-                raise CheckpointError(f"cannot resume from {last} with train.recon > 0: it was trained without the "
-                                      "posterior encoder E; resume with its own config (train.recon=0)")
-            m.posterior_encoder.load_state_dict(state["E"])
-            o.e.load_state_dict(state["opt_e"])
-        o.g.load_state_dict(state["opt_g"])
-        o.d.load_state_dict(state["opt_d"])
-        o.scaler_g.load_state_dict(state["scaler_g"])
-        o.scaler_d.load_state_dict(state["scaler_d"])
-        set_rng_state(state["rng"])
-        self.step = int(state["step"])
-        set_generator_state(self.np_rng, state["np_rng"])
-        self.window.load_state_dict(state.get("window", {}), self.device)
+        state = TrainingState.load(last / TRAINING_STATE_DIR)
+        if m.posterior_encoder is not None and "E" not in state.parts:
+            raise CheckpointError(f"cannot resume from {last} with train.recon > 0: it was trained without the "
+                                  "posterior encoder E; resume with its own config (train.recon=0)")
+        state.restore(self._stateful_parts(), where=last / TRAINING_STATE_DIR, window=self.window, device=self.device)
+        self.step = state.step
+        set_generator_state(self.np_rng, state.data["np_rng"])
 
     # -- samples ----------------------------------------------------------------------------------------
     @torch.no_grad()

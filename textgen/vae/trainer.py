@@ -25,12 +25,12 @@ from typing import Any, Optional
 
 import torch
 
-from textgen.core.checkpoint import CheckpointError, TRAINING_STATE_DIR, load_tree, save_tree
+from textgen.core.checkpoint import CheckpointError, TRAINING_STATE_DIR
 from textgen.core.config import save_config
-from textgen.core.runtime import (MetricsLogger, TrainingDiverged, autocast, get_rng_state, make_grad_scaler,
-                                  progress, resolve_device, resolve_precision, set_rng_state, set_seed)
+from textgen.core.runtime import (MetricsLogger, TrainingDiverged, autocast, make_grad_scaler, progress, resolve_device,
+                                  resolve_precision, set_seed)
 from textgen.core.schedules import LRSchedule
-from textgen.core.trainer import (Distributed, LogWindow, NullLogger, StopOnSignals, TrainingStopped,
+from textgen.core.trainer import (Distributed, LogWindow, NullLogger, StopOnSignals, TrainingState, TrainingStopped,
                                   check_resumable_config, commit_checkpoint, diverged, micro_batches,
                                   claim_run_folder)
 from textgen.data import corpus_texts
@@ -66,9 +66,9 @@ def training_finished(cfg: VAERunConfig) -> bool:
     state_dir = Path(cfg.out_dir) / "last" / TRAINING_STATE_DIR
     if not state_dir.is_dir():
         return False
-    state = load_tree(state_dir)
+    state = TrainingState.load(state_dir)
     max_steps = cfg.train.max_steps
-    return int(state["epoch"]) >= cfg.train.epochs or (max_steps is not None and int(state["step"]) >= max_steps)
+    return int(state.data["epoch"]) >= cfg.train.epochs or (max_steps is not None and state.step >= max_steps)
 
 
 # ----------------------------------------------------------------------------- trainer
@@ -213,19 +213,13 @@ class VAETrainer:
         return cls(params, lr=o.lr, betas=o.betas, weight_decay=o.weight_decay)
 
     # -- checkpoints ----------------------------------------------------------------------
-    def _training_state(self) -> dict[str, Any]:
-        return {
-            "optimizer": self.optimizer.state_dict(),
-            "scaler": self.scaler.state_dict(),
-            "lr_schedule": self.lr_schedule.state_dict(),
-            "rng": get_rng_state(),
-            "step": self.step,
-            "epoch": self.epoch,
-            "batch_in_epoch": self.batch_in_epoch,
-            "best_valid": self.best_valid,
-            "epochs_since_best": self.epochs_since_best,
-            "window": self.window.state_dict(),
-        }
+    def _stateful_parts(self) -> dict[str, Any]:
+        return {"optimizer": self.optimizer, "scaler": self.scaler, "lr_schedule": self.lr_schedule}
+
+    def _training_state(self) -> TrainingState:
+        return TrainingState.capture(self.step, self._stateful_parts(), window=self.window,
+                                     data={"epoch": self.epoch, "batch_in_epoch": self.batch_in_epoch},
+                                     extra={"best_valid": self.best_valid, "epochs_since_best": self.epochs_since_best})
 
     def save_checkpoint(self, name: str, *, with_state: bool) -> Path:
         """A model folder; with the training state, one crash-safe swap (see :func:`commit_checkpoint`)."""
@@ -237,7 +231,7 @@ class VAETrainer:
 
         def write(tmp: Path) -> None:
             self.model.save_pretrained(tmp, tokenizer=self.tokenizer)
-            save_tree(self._training_state(), tmp / TRAINING_STATE_DIR)
+            self._training_state().save(tmp / TRAINING_STATE_DIR)
 
         return commit_checkpoint(folder, write)
 
@@ -246,16 +240,12 @@ class VAETrainer:
         loaded = SentenceVAE.from_pretrained(last)
         check_resumable_config(loaded.config, self.model.config, last, self.out_dir / "config.yaml")
         self.model.load_state_dict(loaded.state_dict())
-        state = load_tree(last / TRAINING_STATE_DIR)
-        self.optimizer.load_state_dict(state["optimizer"])
-        self.scaler.load_state_dict(state["scaler"])
-        self.lr_schedule.load_state_dict(state["lr_schedule"])
-        set_rng_state(state["rng"])
-        self.step, self.epoch = int(state["step"]), int(state["epoch"])
-        self.batch_in_epoch = int(state["batch_in_epoch"])
-        self.best_valid = float(state["best_valid"])
-        self.epochs_since_best = int(state["epochs_since_best"])
-        self.window.load_state_dict(state.get("window", {}), self.device)
+        state = TrainingState.load(last / TRAINING_STATE_DIR)
+        state.restore(self._stateful_parts(), where=last / TRAINING_STATE_DIR, window=self.window, device=self.device)
+        self.step, self.epoch = state.step, int(state.data["epoch"])
+        self.batch_in_epoch = int(state.data["batch_in_epoch"])
+        self.best_valid = float(state.extra["best_valid"])
+        self.epochs_since_best = int(state.extra["epochs_since_best"])
 
     # -- one step ---------------------------------------------------------------------------
     def train_step(self, input_ids: torch.Tensor, lengths: torch.Tensor, labels: Optional[torch.Tensor] = None):

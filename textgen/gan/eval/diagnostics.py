@@ -24,7 +24,8 @@ import numpy as np
 import torch
 
 from textgen.birds.captions import changed_attribute, edit_caption
-from textgen.core.checkpoint import CheckpointError, TRAINING_STATE_DIR, load_tree
+from textgen.core.checkpoint import CheckpointError, TRAINING_STATE_DIR
+from textgen.core.trainer import TrainingState
 from textgen.data.images import ImageCaptionData
 from textgen.gan.modeling import Discriminator, TextToImageGAN, unit_scale
 
@@ -37,7 +38,7 @@ def discriminator_caption_check(run, data, *, n: int = 512, seed: int = 1) -> di
         raise CheckpointError(f"{last / TRAINING_STATE_DIR} is missing: pass a training run folder (its last/ keeps D)")
     model = TextToImageGAN.from_pretrained(last)
     D = Discriminator(model.config)
-    D.load_state_dict(load_tree(last / TRAINING_STATE_DIR)["D"])
+    D.load_state_dict(TrainingState.load(last / TRAINING_STATE_DIR).parts["D"])
     D.eval()
     encoder = model.text_encoder
     images = ImageCaptionData.load(data, image_size=model.config.image_size, limit=n)
