@@ -10,9 +10,8 @@ import torch
 
 from textgen.gan.eval import fid as fidmod
 from textgen.gan.eval.rprecision import r_precision
-from textgen.gan.eval.fid import real_split
-from textgen.gan.eval.fid import (cached_features, fid_from_features, frechet_distance, kernel_inception_distance,
-                             mean_pairwise_distance)
+from textgen.gan.eval.fid import (cached_features, fid_from_features, frechet_distance, gaussian_stats,
+                                  kernel_inception_distance, mean_pairwise_distance, real_split)
 
 
 def test_frechet_distance_matches_the_closed_form():
@@ -26,6 +25,16 @@ def test_frechet_distance_matches_the_closed_form():
     q, _ = np.linalg.qr(rng.normal(size=(6, 6)))
     s = q @ np.diag(a) @ q.T
     assert abs(frechet_distance(mu1, s, mu1, s)) < 1e-9
+
+
+def test_fid_of_few_images_in_many_dimensions_equals_the_full_covariance_formula():
+    rng = np.random.default_rng(1)
+    a, b = rng.normal(size=(12, 300)), rng.normal(0.3, 1.5, size=(9, 300))        # fewer images than dimensions
+    full = frechet_distance(*gaussian_stats(a), *gaussian_stats(b))                 # the (D, D) eigenproblem
+    assert fid_from_features(a, b) == pytest.approx(full, rel=1e-6)
+    many_a, many_b = rng.normal(size=(40, 20)), rng.normal(0.2, 1.0, size=(50, 20))  # more images: the usual path
+    assert fid_from_features(many_a, many_b) == pytest.approx(
+        frechet_distance(*gaussian_stats(many_a), *gaussian_stats(many_b)))
 
 
 def test_fid_and_kid_of_samples():

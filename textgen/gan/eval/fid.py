@@ -117,7 +117,18 @@ def frechet_distance(mu1: np.ndarray, sigma1: np.ndarray, mu2: np.ndarray, sigma
 
 
 def fid_from_features(a: np.ndarray, b: np.ndarray) -> float:
-    return frechet_distance(*gaussian_stats(a), *gaussian_stats(b))
+    """FID of two feature sets (N, D) and (M, D). With fewer images than dimensions (a test's handful, or a few
+    hundred against Inception's 2,048), the same value from the centred features themselves: with S1 = A^T A and
+    S2 = B^T B (A, B the centred features over sqrt(N - 1), sqrt(M - 1)), the nonzero eigenvalues of S1 S2 are the
+    squared singular values of A B^T, so Tr((S1 S2)^(1/2)) is their sum, an (N, M) problem instead of (D, D)."""
+    a, b = np.asarray(a, dtype=np.float64), np.asarray(b, dtype=np.float64)
+    if max(len(a), len(b)) >= a.shape[1]:
+        return frechet_distance(*gaussian_stats(a), *gaussian_stats(b))
+    A = (a - a.mean(0)) / np.sqrt(len(a) - 1)                                    # (N, D)
+    B = (b - b.mean(0)) / np.sqrt(len(b) - 1)                                    # (M, D)
+    diff = a.mean(0) - b.mean(0)
+    tr_sqrt = np.linalg.svd(A @ B.T, compute_uv=False).sum()
+    return float(diff @ diff + (A * A).sum() + (B * B).sum() - 2 * tr_sqrt)
 
 
 def kernel_inception_distance(a: np.ndarray, b: np.ndarray, subsets: int = 100, subset_size: int = 1000,
