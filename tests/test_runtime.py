@@ -8,7 +8,6 @@ import torch
 from PIL import Image
 
 from textgen.core.runtime import (
-    MetricsLogger,
     autocast,
     get_rng_state,
     make_grad_scaler,
@@ -19,6 +18,7 @@ from textgen.core.runtime import (
     set_rng_state,
     set_seed,
 )
+from textgen.core.metrics_log import MetricsLogger
 from textgen.core.pictures import save_image_grid
 
 

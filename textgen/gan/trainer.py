@@ -31,7 +31,8 @@ from textgen.birds.captions import edit_caption
 from textgen.birds.dataset import make_birds_dataset
 from textgen.core.checkpoint import TRAINING_STATE_DIR, CheckpointError
 from textgen.core.config import save_config
-from textgen.core.runtime import (MetricsLogger, autocast, generator_state, make_grad_scaler, progress, resolve_device,
+from textgen.core.metrics_log import MetricsLogger
+from textgen.core.runtime import (autocast, generator_state, make_grad_scaler, progress, resolve_device,
                                   resolve_precision, set_generator_state, set_seed)
 from textgen.core.trainer import (Distributed, LogWindow, NullLogger, StopOnSignals, TrainingState, TrainingStopped,
                                   check_resumable_config, commit_checkpoint, diverged, micro_batches,

@@ -27,7 +27,8 @@ import torch
 
 from textgen.core.checkpoint import CheckpointError, TRAINING_STATE_DIR
 from textgen.core.config import save_config
-from textgen.core.runtime import (MetricsLogger, TrainingDiverged, autocast, make_grad_scaler, progress, resolve_device,
+from textgen.core.metrics_log import MetricsLogger
+from textgen.core.runtime import (TrainingDiverged, autocast, make_grad_scaler, progress, resolve_device,
                                   resolve_precision, set_seed)
 from textgen.core.schedules import LRSchedule
 from textgen.core.trainer import (Distributed, LogWindow, NullLogger, StopOnSignals, TrainingState, TrainingStopped,
