@@ -10,7 +10,9 @@ from typing import Literal, Optional
 from textgen.core.config import RuntimeConfig, check, check_out_dir
 
 __all__ = ["GANConfig", "TextEncoderSpec", "GANDataConfig", "GANTrainConfig", "GANOptimConfig", "GANRunConfig",
-           "DEFAULT_SAMPLE_CAPTIONS"]
+           "DEFAULT_SAMPLE_CAPTIONS", "CHECKPOINTS_DIR"]
+
+CHECKPOINTS_DIR = "checkpoints"   # in a run folder: the models kept every train.keep_every steps (step_XXXXXX/)
 
 DEFAULT_SAMPLE_CAPTIONS = [
     "a red bird with black wings",

@@ -39,7 +39,7 @@ from textgen.core.trainer import (Distributed, LogWindow, NullLogger, StopOnSign
                                   claim_run_folder)
 from textgen.data.cub import load_cub
 from textgen.data.images import ImageCaptionData
-from textgen.gan.configuration import GANRunConfig, GANTrainConfig
+from textgen.gan.configuration import CHECKPOINTS_DIR, GANRunConfig, GANTrainConfig
 from textgen.core.pictures import captioned_grid, save_picture
 from textgen.gan.losses import (d_loss_dfgan, d_loss_reed, g_loss_dfgan, g_loss_reed, info_nce, latent_regression_loss,
                                 ma_gradient_penalty, reconstruction_loss)
@@ -47,9 +47,7 @@ from textgen.gan.modeling import TextToImageGAN, ema_update
 from textgen.gan.text_encoder_training import IMAGE_ENCODER_DIR, save_caption_encoder, train_caption_encoder
 from textgen.gan.text_encoders import CaptionEncoder, HFTextEncoder, ImageEncoder, VAETextEncoder
 
-CHECKPOINTS_DIR = "checkpoints"
-
-__all__ = ["GANTrainer", "GANOptimizers", "gan_step", "CHECKPOINTS_DIR"]
+__all__ = ["GANTrainer", "GANOptimizers", "gan_step"]
 
 
 # ----------------------------------------------------------------------------- one optimisation step

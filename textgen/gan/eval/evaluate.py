@@ -40,8 +40,9 @@ from typing import Optional
 
 import torch
 
-from textgen.core.checkpoint import load_tree
+from textgen.core.trainer import TrainingState
 from textgen.data.images import ImageCaptionData
+from textgen.gan.configuration import CHECKPOINTS_DIR
 from textgen.gan.eval.attributes import evaluate_attributes
 from textgen.gan.eval.common import grammar_captions
 from textgen.gan.eval.diversity import inception_diversity
@@ -51,7 +52,6 @@ from textgen.gan.eval.plots import real_vs_generated_grid
 from textgen.gan.eval.rprecision import evaluate_judge_r_precision, evaluate_r_precision
 from textgen.gan.eval.scene import SCENE_CAPTIONS, scene_coverage
 from textgen.gan.pipeline import TextToImagePipeline
-from textgen.gan.trainer import CHECKPOINTS_DIR
 
 __all__ = ["evaluate_gan", "run_checkpoints", "evaluate_checkpoints"]
 
@@ -117,7 +117,7 @@ def run_checkpoints(run_dir: str | Path) -> list[tuple[int, Path]]:
     last = run_dir / "last"
     state = last / "training_state"
     if last.is_dir():
-        step = int(load_tree(state)["step"]) if state.is_dir() else (out[-1][0] + 1 if out else 0)
+        step = TrainingState.load(state).step if state.is_dir() else (out[-1][0] + 1 if out else 0)
         if not out or step > out[-1][0]:
             out.append((step, last))
     return out
