@@ -207,7 +207,9 @@ def test_eval_gan_end_to_end(tmp_path, birds240, monkeypatch):
     r = report["r_precision"]          # read by a bi-GRU encoder trained 60 steps here: what it reads, see below
     assert (r["num_images"], r["candidates"], r["chance"]) == (100, 100, 0.01) and r["encoder"]["rnn"] == "gru"
     j = report["judge_r_precision"]        # its behaviour: test_judge_r_precision_ranks_captions_by_what_the_judge_reads
-    assert j["num_images"] > 90 and 0 <= j["generated"] <= 1 and 0 <= j["real"] <= 1 and j["candidates"] == 100
+    assert j["num_images"] > 90 and j["candidates"] == 100
+    for share in (j["generated"], j["real"]):                   # top-1 hits among num_images captions
+        assert share * j["num_images"] == pytest.approx(round(share * j["num_images"]), abs=1e-6)
     cache = birds240 / ".textgen_eval"
     assert (cache / "rprecision_encoder_32px" / "image_encoder" / "model.safetensors").is_file()
     assert json.loads((cache / "rprecision_encoder_32px" / "config.json").read_text())["config"]["rnn"] == "gru"
@@ -219,7 +221,9 @@ def test_eval_gan_end_to_end(tmp_path, birds240, monkeypatch):
     # a run folder with --plots: curves over the kept checkpoints (steps 1 and 2; last/ is step 2 too)
     assert [r["step"] for r in report["curves"]] == [1, 2] and all("fid" in r for r in report["curves"])
     bg = report["curves"][0]                                 # the background shares of each checkpoint, vs real
-    assert abs(sum(bg["background"].values()) - 1) < 1e-6 and 0 <= bg["background_tv"] <= 1
+    assert abs(sum(bg["background"].values()) - 1) < 1e-6
+    assert bg["background_tv"] == pytest.approx(0.5 * sum(abs(bg["background"][k] - bg["background_real"][k])
+                                                          for k in bg["background"]))
     assert (tmp_path / "eval_curves.png").is_file()
 
 
