@@ -27,6 +27,8 @@ from pathlib import Path
 ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
 
+from textgen.core.logs import silenced  # noqa: E402
+
 
 def _rss_mb() -> float:
     with open("/proc/self/status") as f:
@@ -44,21 +46,18 @@ def _texts(data: str, n: int) -> list[str]:
 
 
 def worker(model: str, device: str, data: str, n: int, batch_size: int, repeats: int) -> dict:
-    import warnings
-
+    
     import torch
 
     from textgen.vae.sentence_encoder import SentenceEncoder
 
     enc = SentenceEncoder.from_pretrained(model, device=device)
     texts = _texts(data, n)
-    with warnings.catch_warnings():                                                  # warm-up: every batch shape
-        warnings.simplefilter("ignore")                                              # the allocator will see
+    with silenced():                                                                 # warm-up: every batch shape
         enc.encode(texts[:20000], batch_size=batch_size, progress_bar=False, errors="null")
     base = _rss_mb()
     times = []
-    with warnings.catch_warnings():
-        warnings.simplefilter("ignore")
+    with silenced():
         X = None
         for _ in range(repeats):
             X = None                                                                 # one output alive at a time

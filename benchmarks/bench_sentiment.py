@@ -20,13 +20,14 @@ import datetime as dt
 import os
 import sys
 import time
-import warnings
 from pathlib import Path
 
 import numpy as np
 
 ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
+
+from textgen.core.logs import silenced  # noqa: E402
 
 
 def load_rotten_tomatoes() -> tuple[list[str], np.ndarray]:
@@ -74,8 +75,7 @@ def main() -> None:
     }
     for name, clf in candidates.items():
         t0 = time.perf_counter()
-        with warnings.catch_warnings():
-            warnings.simplefilter("ignore", UserWarning)   # out-of-vocabulary words are expected here
+        with silenced():                                   # out-of-vocabulary words are expected here
             clf.fit(Xtr, ytr)
             acc = clf.score(Xte, yte)
         n_feat = clf[-1].coef_.shape[1]

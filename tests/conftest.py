@@ -30,16 +30,24 @@ def pytest_collection_modifyitems(config, items):
             item.add_marker(skip)
 
 
+@pytest.fixture(autouse=True)
+def _fresh_warnings():
+    """textgen warns once per call site of the user's code; each test starts with none said yet."""
+    from textgen.core.logs import reset_warned
+
+    reset_warned()
+
+
 @pytest.fixture(scope="session")
 def root() -> Path:
     return ROOT
 
 
 def _tool(root, name):
-    """A script of tools/ as a module (the tools are scripts, not part of the package)."""
+    """A file of scripts/ as a module (the scripts are not part of the package)."""
     import importlib.util
 
-    spec = importlib.util.spec_from_file_location(name, root / "tools" / f"{name}.py")
+    spec = importlib.util.spec_from_file_location(name, root / "scripts" / f"{name}.py")
     tool = importlib.util.module_from_spec(spec)
     spec.loader.exec_module(tool)
     return tool
@@ -47,7 +55,7 @@ def _tool(root, name):
 
 @pytest.fixture(scope="session")
 def build_tool(root):
-    """tools/build_pretrained.py as a module."""
+    """scripts/build_pretrained.py as a module."""
     return _tool(root, "build_pretrained")
 
 
@@ -142,5 +150,5 @@ def tiny_gan_run(tmp_path, name, *overrides):
 
 @pytest.fixture(scope="session")
 def candidate_tool(root):
-    """tools/candidate.py as a module."""
+    """scripts/candidate.py as a module."""
     return _tool(root, "candidate")

@@ -82,7 +82,7 @@ def test_make_birds_writes_an_imagefolder_that_datasets_loads(tmp_path):
     from textgen.cli import main
     from textgen.birds.captions import parse_caption
 
-    assert main(["make-birds", "--out", str(tmp_path / "b"), "--n", "6", "--size", "32", "--quiet"]) == 0
+    assert main(["make-birds", "--out", str(tmp_path / "b"), "-n", "6", "--size", "32", "--quiet"]) == 0
     rows = [json.loads(line) for line in (tmp_path / "b" / "metadata.jsonl").read_text().splitlines()]
     assert len(rows) == 6 and all(len(r["captions"]) == 10 for r in rows)
     for r in rows:  # every caption states only true attributes of its image
@@ -92,7 +92,7 @@ def test_make_birds_writes_an_imagefolder_that_datasets_loads(tmp_path):
     assert len(ds) == 6 and ds[0]["image"].size == (32, 32) and len(ds[0]["captions"]) == 10
 
     # image i depends on (seed, i) only: a longer run starts with the same images
-    main(["make-birds", "--out", str(tmp_path / "c"), "--n", "8", "--size", "32", "--quiet"])
+    main(["make-birds", "--out", str(tmp_path / "c"), "-n", "8", "--size", "32", "--quiet"])
     for i in range(6):
         a = (tmp_path / "b" / "images" / f"{i:06d}.png").read_bytes()
         assert a == (tmp_path / "c" / "images" / f"{i:06d}.png").read_bytes()

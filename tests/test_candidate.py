@@ -1,4 +1,4 @@
-"""tools/candidate.py: a long run in stages that accumulate through a committed fp16 candidate folder."""
+"""scripts/candidate.py: a long run in stages that accumulate through a committed fp16 candidate folder."""
 from __future__ import annotations
 
 import argparse

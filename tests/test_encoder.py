@@ -29,8 +29,11 @@ def test_output_kinds_normalize_and_tensors(enc):
     g = torch.Generator().manual_seed(0)
     s1 = enc.encode(TINY_SENTENCES[:4], output="sample", generator=g)
     assert s1.shape == (4, enc.dim) and not np.allclose(s1, both[:, :enc.dim])
-    unit = enc.encode(TINY_SENTENCES[:4], normalize=True, return_tensors="pt")
+    unit = enc.encode(TINY_SENTENCES[:4], normalize=True, return_tensors="pt")                # the former names
     assert isinstance(unit, torch.Tensor) and torch.allclose(unit.norm(dim=1), torch.ones(4))
+    assert torch.equal(unit, enc.encode(TINY_SENTENCES[:4], normalize_embeddings=True, convert_to_tensor=True))
+    with pytest.raises(TypeError, match="unexpected keyword argument 'normalise'"):
+        enc.encode(["a"], normalise=True)
     with pytest.raises(ValueError, match="output must be"):
         enc.encode(["a"], output="max")
 
@@ -39,8 +42,8 @@ def test_bad_input(enc):
     assert enc.encode([]).shape == (0, enc.dim)
     with pytest.raises(TypeError, match="sentence 1 is a int"):
         enc.encode(["fine", 3])
-    with pytest.raises(TypeError, match="single string"):
-        enc.encode("not a list")
+    with pytest.raises(ValueError, match="sentence 0 is empty"):
+        enc.encode("")                                                          # one string: one item
     with pytest.raises(ValueError, match="errors must be"):
         enc.encode(["a"], errors="ignore")
 

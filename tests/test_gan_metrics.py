@@ -1,6 +1,7 @@
 """The GAN metrics themselves, on cases whose answer is known: FID/KID on Gaussians and on real Inception
 features, R-precision of aligned and random embeddings, the cache of reference statistics, bad input, and
 eval-gan end to end (FID, KID, R-precision with its separate encoder, plots)."""
+import logging
 import json
 import math
 
@@ -95,12 +96,13 @@ def test_judge_r_precision_ranks_captions_by_what_the_judge_reads():
         judge_r_precision(log_probs(stated[:50], 1.0), stated[:50])
 
 
-def test_real_split_is_disjoint_and_warns_when_small():
+def test_real_split_is_disjoint_and_warns_when_small(caplog):
     a, b = real_split(1000, 300, seed=0)
     assert len(a) == len(b) == 300 and not set(a) & set(b)
-    with pytest.warns(UserWarning, match="too few"):
+    with caplog.at_level(logging.WARNING, logger="textgen"):
         a, b = real_split(100, 80)
     assert len(a) == len(b) == 50
+    assert "too few for two disjoint sets of 80; using 50 each" in caplog.text
 
 
 def test_cached_features_are_keyed_by_the_whole_protocol(tmp_path):
@@ -128,9 +130,10 @@ def test_missing_eval_extra_names_the_install_command(monkeypatch):
         fidmod.InceptionFeatures()
 
 
-def test_too_few_images_warn_with_the_minimum():
-    with pytest.warns(UserWarning, match="at least 2048"):
+def test_too_few_images_warn_with_the_minimum(caplog):
+    with caplog.at_level(logging.WARNING, logger="textgen"):
         fidmod.warn_if_few(500, "generated")
+    assert "FID over 500 generated images" in caplog.text and "at least 2048" in caplog.text
 
 
 def _has_inception() -> bool:

@@ -265,7 +265,7 @@ def test_build_pretrained_installs_a_gan_folder_once(tmp_path, birds):
 
     GANTrainer(tiny(tmp_path, birds, "run")).fit()
     root = Path(__file__).resolve().parents[1]
-    cmd = [sys.executable, str(root / "tools" / "build_pretrained.py"), "--model", "birds-gan",
+    cmd = [sys.executable, str(root / "scripts" / "build_pretrained.py"), "--model", "birds-gan",
            "--from-run", str(tmp_path / "run"), "--install-dir", str(tmp_path / "pre"), "--eval-captions", "6",
            "--judge-steps", "3", "--diversity-captions", "0", "--fid-images", "6"]   # the rule: the test below
     r = subprocess.run(cmd, capture_output=True, text=True, cwd=root)
@@ -373,7 +373,7 @@ def test_discriminator_caption_check_reads_a_saved_d(tmp_path, birds):
         discriminator_caption_check(tmp_path / "nope", birds)
     from textgen.cli import main
 
-    assert main(["check-discriminator", "--run", str(tmp_path / "dcheck"), "--data", str(birds), "--n", "8",
+    assert main(["check-discriminator", "--run", str(tmp_path / "dcheck"), "--data", str(birds), "-n", "8",
                  "--out", str(tmp_path / "d.json")]) == 0
     assert (tmp_path / "d.json").is_file()
     assert main(["check-discriminator", "--run", str(tmp_path / "nope"), "--data", str(birds)]) != 0

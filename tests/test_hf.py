@@ -1,5 +1,8 @@
-"""transformers integration: export, AutoModel/AutoTokenizer, pipelines, remote code without textgen."""
+"""transformers integration: export, AutoModel/AutoTokenizer, pipelines, remote code without textgen, saved copies."""
+import contextlib
 import json
+import logging
+import shutil
 import subprocess
 import sys
 from pathlib import Path
@@ -16,7 +19,7 @@ transformers = pytest.importorskip("transformers")
 
 
 # Raw text as users type it: cased, punctuated, contracted, numeric, accents, emoji, curly quotes, a stray
-# control byte, misspellings and one too long for the tiny models (truncated on both sides alike).
+# control byte, misspellings and one over every model's maximum (truncated on every route alike, unasked).
 RAW = [
     "I don't want 5 apples.", "The Market Fell On Monday", "Mr. Smith said: \u201cIt's 3.5% \u2014 isn't it?\u201d",
     "You WANT to talk?! I'd rather not...", "The caf\u00e9's na\u00efve owner wants 12,000 dollars \U0001F600",
@@ -24,6 +27,51 @@ RAW = [
     " ".join(["The market fell on Monday,"] * 30),
 ]
 KINDS = ("bpe", "unigram", "sentencepiece", "byte-bpe")
+
+# Run in a subprocess where textgen cannot be imported: ``routes(folder)`` gives RAW's vectors on every route.
+WITHOUT_TEXTGEN = f"""
+import sys
+class NoTextgen:
+    def find_spec(self, name, path=None, target=None):
+        if name == "textgen" or name.startswith("textgen."):
+            raise ImportError("textgen is blocked in this process")
+sys.meta_path.insert(0, NoTextgen())
+import json, shutil, torch
+from transformers import AutoModel, AutoTokenizer, pipeline
+from sentence_transformers import SentenceTransformer
+
+def routes(folder):
+    model = AutoModel.from_pretrained(folder, trust_remote_code=True)
+    tok = AutoTokenizer.from_pretrained(folder, trust_remote_code=True)
+    with torch.no_grad():
+        auto = model(**tok({RAW!r}, return_tensors="pt", padding=True)).pooler_output.tolist()   # truncates unasked
+    pipe = pipeline("sentence-embedding", model=folder, trust_remote_code=True)({RAW!r})
+    st = SentenceTransformer(folder, trust_remote_code=True, device="cpu").encode({RAW!r}).tolist()
+    return {{"AutoModel": auto, "pipeline": pipe, "SentenceTransformer": st}}
+"""
+
+
+def _without_textgen(code: str):
+    """Run ``code`` after WITHOUT_TEXTGEN in a fresh Python; the JSON it prints last."""
+    check = "\nassert not any(m == 'textgen' or m.startswith('textgen.') for m in sys.modules)\n"
+    env = {"HF_HUB_OFFLINE": "1", "PATH": "", "OMP_NUM_THREADS": "1", "TOKENIZERS_PARALLELISM": "false"}
+    r = subprocess.run([sys.executable, "-c", WITHOUT_TEXTGEN + code + check], capture_output=True, text=True, env=env)
+    assert r.returncode == 0, r.stderr[-3000:]
+    assert "indexing errors" not in r.stderr                 # transformers' "Token indices sequence length ..."
+    return json.loads(r.stdout.strip().splitlines()[-1])
+
+
+@contextlib.contextmanager
+def _transformers_messages():
+    """What transformers logs meanwhile (its logger does not propagate to pytest's caplog)."""
+    messages = []
+    handler = logging.Handler()
+    handler.emit = lambda record: messages.append(record.getMessage())
+    logging.getLogger("transformers").addHandler(handler)
+    try:
+        yield messages
+    finally:
+        logging.getLogger("transformers").removeHandler(handler)
 
 
 def _tiny_model(kind: str, folder, encoder: str):
@@ -100,14 +148,20 @@ def test_raw_text_gives_the_sentence_encoder_vector_through_every_hf_entry_point
         ref = references[name]
         model = AutoModel.from_pretrained(hf_dir, trust_remote_code=True)
         tok = AutoTokenizer.from_pretrained(hf_dir, trust_remote_code=True)
-        batch = tok(RAW, return_tensors="pt", padding=True, truncation=True)
+        with _transformers_messages() as said:
+            batch = tok(RAW, return_tensors="pt", padding=True)                 # truncates unasked, as textgen does
+        assert batch["input_ids"].shape[1] == tok.model_max_length, name
+        assert not [m for m in said if "indexing errors" in m], (name, said)
+        with _transformers_messages() as said:
+            whole = tok(RAW[-1], truncation=False)["input_ids"]                 # unless told not to
+        assert len(whole) > tok.model_max_length and "indexing errors" in " ".join(said), name
         with torch.no_grad():
             out = model(**batch)
         assert np.abs(out.pooler_output.numpy() - ref).max() < 1e-5, name
         embed = pipeline("sentence-embedding", model=str(hf_dir), trust_remote_code=True)
         assert np.abs(np.asarray(embed(RAW)) - ref).max() < 1e-5, name
         states = pipeline("feature-extraction", model=str(hf_dir), trust_remote_code=True)(RAW[0])
-        one = tok([RAW[0]], return_tensors="pt", truncation=True)
+        one = tok([RAW[0]], return_tensors="pt")
         with torch.no_grad():
             expected = model(**one).last_hidden_state[0]                            # (T, H) per-token states
         assert np.abs(np.asarray(states[0]) - expected.numpy()).max() < 1e-5, name
@@ -132,36 +186,43 @@ def test_the_sklearn_and_datasets_entry_points_agree_on_raw_text(exports, refere
 
 def test_exports_load_and_agree_where_textgen_cannot_be_imported(exports, references):
     folders = {name: str(hf_dir) for name, (_, hf_dir) in exports.items()}
-    code = f"""
-import sys
-class NoTextgen:
-    def find_spec(self, name, path=None, target=None):
-        if name == "textgen" or name.startswith("textgen."):
-            raise ImportError("textgen is blocked in this process")
-sys.meta_path.insert(0, NoTextgen())
-import json, torch
-from transformers import AutoModel, AutoTokenizer, pipeline
-from sentence_transformers import SentenceTransformer
-raw = {RAW!r}
-out = {{}}
-for name, folder in {folders!r}.items():
-    model = AutoModel.from_pretrained(folder, trust_remote_code=True)
-    tok = AutoTokenizer.from_pretrained(folder, trust_remote_code=True)
-    with torch.no_grad():
-        auto = model(**tok(raw, return_tensors="pt", padding=True, truncation=True)).pooler_output.tolist()
-    pipe = pipeline("sentence-embedding", model=folder, trust_remote_code=True)(raw)
-    st = SentenceTransformer(folder, trust_remote_code=True, device="cpu").encode(raw).tolist()
-    out[name] = [auto, pipe, st]
-assert not any(m == "textgen" or m.startswith("textgen.") for m in sys.modules)
-print(json.dumps(out))
-"""
-    r = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True,
-                       env={"HF_HUB_OFFLINE": "1", "PATH": "", "OMP_NUM_THREADS": "1", "TOKENIZERS_PARALLELISM": "false"})
-    assert r.returncode == 0, r.stderr[-3000:]
-    got = json.loads(r.stdout.strip().splitlines()[-1])
+    got = _without_textgen(f"print(json.dumps({{name: routes(folder) for name, folder in {folders!r}.items()}}))")
     for name, ref in references.items():
-        for how, vectors in zip(("AutoModel", "pipeline", "SentenceTransformer"), got[name]):
+        for how, vectors in got[name].items():
             assert np.abs(np.asarray(vectors) - ref).max() < 1e-5, (name, how)
+
+
+def test_saved_copies_are_exported_folders_that_load_without_textgen(exports, references, tmp_path):
+    """model + tokenizer ``save_pretrained`` and ``SentenceTransformer.save``, from a folder loaded with textgen
+    (its registered classes) or without it (remote code): every copy loads on every route where textgen cannot be
+    imported, with the folder it was saved from gone."""
+    import textgen.integrations.hf  # noqa: F401  (registers the classes: no remote code in this process)
+    from sentence_transformers import SentenceTransformer
+    from transformers import AutoModel, AutoTokenizer
+
+    copies, remote = {}, {}                             # "name how" -> copy; source -> its copies saved remotely
+    for name in ("word", "unigram"):                    # an LSTM on words, a Transformer on unigram pieces
+        source = shutil.copytree(exports[name][1], tmp_path / f"export-{name}")
+        copies[f"{name} textgen save_pretrained"] = hf_copy = str(tmp_path / f"{name}-textgen-hf")
+        AutoModel.from_pretrained(source).save_pretrained(hf_copy)
+        AutoTokenizer.from_pretrained(source).save_pretrained(hf_copy)
+        copies[f"{name} textgen SentenceTransformer.save"] = st_copy = str(tmp_path / f"{name}-textgen-st")
+        SentenceTransformer(str(source), device="cpu").save(st_copy)
+        copies[f"{name} save_pretrained"] = hf_copy = str(tmp_path / f"{name}-remote-hf")
+        copies[f"{name} SentenceTransformer.save"] = st_copy = str(tmp_path / f"{name}-remote-st")
+        remote[str(source)] = hf_copy, st_copy
+    got = _without_textgen(f"""
+for source, (hf_copy, st_copy) in {remote!r}.items():
+    AutoModel.from_pretrained(source, trust_remote_code=True).save_pretrained(hf_copy)
+    AutoTokenizer.from_pretrained(source, trust_remote_code=True).save_pretrained(hf_copy)
+    SentenceTransformer(source, trust_remote_code=True, device="cpu").save(st_copy)
+    shutil.rmtree(source)                               # the copies alone from here on
+print(json.dumps({{key: routes(folder) for key, folder in {copies!r}.items()}}))
+""")
+    assert sorted(got) == sorted(copies) and not any(Path(source).exists() for source in remote)
+    for key, vectors_by_route in got.items():
+        for how, vectors in vectors_by_route.items():
+            assert np.abs(np.asarray(vectors) - references[key.split()[0]]).max() < 1e-5, (key, how)
 
 
 def test_refusals(tmp_path, exports, capsys):

@@ -123,12 +123,12 @@ def test_cli_fit_prior_writes_a_folder_that_samples_from_it(model_dir, tmp_path,
     data.write_text("\n".join(TINY_SENTENCES * 5) + "\n", encoding="utf-8")
     out = tmp_path / "fitted"
     assert main(["fit-prior", "--model", str(model_dir), "--data", str(data), "--out", str(out),
-                 "--components", "3", "--sentences", "40", "--quiet"]) == 0
+                 "--components", "3", "--num-sentences", "40", "--quiet"]) == 0
     said = capsys.readouterr().out
     assert "3-component Gaussian mixture to 40 codes" in said and str(out) in said
     assert SentenceVAE.from_pretrained(out).config.latent_prior_components == 3
     assert main(["sample", "-n", "2", "--model", str(out)]) == 0
     assert len(capsys.readouterr().out.strip().splitlines()) == 2
     assert main(["fit-prior", "--model", str(model_dir), "--data", str(data), "--out", str(out),
-                 "--components", "30", "--sentences", "10"]) == 2
-    assert "--sentences (10) must be at least --components (30)" in capsys.readouterr().err
+                 "--components", "30", "--num-sentences", "10"]) == 2
+    assert "--num-sentences (10) must be at least --components (30)" in capsys.readouterr().err

@@ -88,7 +88,7 @@ def test_train_tokenizer_command_saves_tokenizer_and_resolved_config(tmp_path, c
     assert tok.decode(tok.encode("The cat sat .")) == "the cat sat ."
 
 
-@pytest.mark.parametrize("tool", sorted(p.name for p in (ROOT / "tools").glob("*.py")))
-def test_tools_run(tool):
-    r = subprocess.run([sys.executable, str(ROOT / "tools" / tool), "--help"], capture_output=True, text=True, cwd=ROOT)
+@pytest.mark.parametrize("script", sorted(p.name for p in (ROOT / "scripts").glob("*.py")))
+def test_scripts_run(script):
+    r = subprocess.run([sys.executable, str(ROOT / "scripts" / script), "--help"], capture_output=True, text=True, cwd=ROOT)
     assert r.returncode == 0 and r.stdout.startswith("usage: "), r.stderr

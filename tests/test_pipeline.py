@@ -1,9 +1,9 @@
 """SentenceVAEPipeline and the interpolate/sample/reconstruct/encode commands, on a tiny trained model."""
 import json
+import logging
 import math
 import subprocess
 import sys
-import warnings
 from pathlib import Path
 
 import numpy as np
@@ -11,6 +11,7 @@ import pytest
 import torch
 
 from textgen.cli import main
+from textgen.core.logs import reset_warned
 from textgen.pipelines import SentenceVAEPipeline
 from textgen.tokenization.textprep import check_is_text, prepare_text
 from textgen.tokenization import Tokenizer
@@ -24,6 +25,15 @@ SENTENCES = TINY_SENTENCES
 @pytest.fixture(scope="session")
 def pipe(model_dir):
     return SentenceVAEPipeline.from_pretrained(model_dir, show_progress=False)
+
+
+@pytest.fixture
+def said(caplog, monkeypatch):
+    """caplog recording the ``textgen`` logger's warnings, every call site fresh."""
+    reset_warned()
+    monkeypatch.setattr(logging.getLogger("textgen"), "propagate", True)   # the CLI's handler turns it off
+    caplog.set_level(logging.WARNING, logger="textgen")
+    return caplog
 
 
 # ----------------------------------------------------------------------------- text preparation
@@ -111,9 +121,9 @@ def test_analogy_decodes_the_latent_arithmetic(pipe):
     assert out.sentence == pipe.decode(out.latent[None])[0]
 
 
-def test_input_is_normalised_and_unknown_words_reported(pipe):
-    with pytest.warns(UserWarning, match="outside the model's vocabulary are read as <unk>: zebras"):
-        out = pipe.encode(["I don't want zebras."])
+def test_input_is_normalised_and_unknown_words_reported(pipe, said):
+    out = pipe.encode(["I don't want zebras."])
+    assert "outside the model's vocabulary are read as <unk>: zebras" in said.text
     assert out.texts == ["i do n't want zebras"] and out.unknown_words == ["zebras"]
 
 
@@ -121,23 +131,20 @@ def test_bad_input_raises_value_errors_that_say_what_to_do(pipe):
     cases = [
         ([""], "empty"), (["   "], "empty"), (["..."], "empty after normalisation"),
         (["zzz qqq"], "only words outside the model's vocabulary"),
-        ([b"bytes"], "bytes, not text"), (["a\x00b"], "non-text"), ([], "no sentences"),
+        ([b"bytes"], "bytes, not text"), (["a\x00b"], "non-text"), ("", "sentence 0 is empty"),
     ]
     for sentences, msg in cases:
         with pytest.raises(ValueError, match=msg):
             pipe.encode(sentences)
-    with pytest.raises(ValueError, match="a list of sentences"):
-        pipe.encode("not a list")
     for steps in (0, -2):
         with pytest.raises(ValueError, match="steps must be a positive integer"):
             pipe.interpolate(SENTENCES[0], SENTENCES[1], steps=steps)
 
 
-def test_overlong_sentences_are_truncated_with_a_warning(pipe):
+def test_overlong_sentences_are_truncated_with_a_warning(pipe, said):
     long = " ".join(SENTENCES[:3])  # 18 words > max_length 12
-    with pytest.warns(UserWarning, match="truncated"):
-        out = pipe.encode([long])
-    assert out.num_truncated == 1
+    out = pipe.encode([long])
+    assert out.num_truncated == 1 and "1 sentence(s) longer than the model's maximum of 12 tokens" in said.text
 
 
 def test_lm_folders_and_missing_tokenizers_are_refused(tmp_path, model_dir):
@@ -210,7 +217,7 @@ def test_cli_sample_reconstruct_and_encode(model_dir, tmp_path, capsys):
     assert main(["sample", "-n", "3", "--model", str(model_dir), "--seed", "1"]) == 0
     assert len(capsys.readouterr().out.strip().splitlines()) == 3
     assert main(["reconstruct", SENTENCES[4], "--model", str(model_dir), "--json"]) == 0
-    assert json.loads(capsys.readouterr().out)[0]["input"] == SENTENCES[4]
+    assert json.loads(capsys.readouterr().out)["input"] == SENTENCES[4]            # one JSON object per line
     src = tmp_path / "in.txt"
     src.write_text("\n".join(SENTENCES[:4]) + "\n", encoding="utf-8")
     assert main(["encode", "--file", str(src), "--model", str(model_dir), "--out", str(tmp_path / "z.npy"), "--logvar"]) == 0
@@ -375,7 +382,7 @@ def _sentiment_words(sentence: str) -> set[str]:
     return {lab for lab, words in SENTIMENT.items() if any(w in sentence.split() for w in words)}
 
 
-def test_transfer_rewrites_for_the_target_label_and_labels_steer_sample_and_interpolate(cvae):
+def test_transfer_rewrites_for_the_target_label_and_labels_steer_sample_and_interpolate(cvae, said):
     pipe = SentenceVAEPipeline.from_pretrained(cvae, show_progress=False)
     assert pipe.labels == ["negative", "positive"]
     sources = ["the plot was good .", "the music was awful ."]
@@ -384,8 +391,9 @@ def test_transfer_rewrites_for_the_target_label_and_labels_steer_sample_and_inte
         out = pipe.transfer(sources, to=target)
         assert out.source_labels == ["positive", "negative"] and out.target == target
         assert all(_sentiment_words(s) == {target} for s in out.sentences), out.sentences
-    with pytest.warns(UserWarning, match=r"1 of 2 sentence\(s\) already have the label 'negative' \(the likeliest"):
-        pipe.transfer(sources, to="negative")
+    said.clear()
+    pipe.transfer(sources, to="negative")
+    assert "1 of 2 sentence(s) already have the label 'negative' (the likeliest" in said.text
     given = pipe.transfer(sources[0], to="negative", source_labels="positive")
     assert _sentiment_words(given.sentences[0]) == {"negative"}
     guided = pipe.transfer(sources, to="positive", source_labels=["positive", "negative"], guidance=2.0)
@@ -431,7 +439,7 @@ def test_conditional_verbs_refuse_unknown_missing_or_pointless_labels(cvae, pipe
 def test_transfer_and_label_on_the_command_line(cvae, capsys):
     assert main(["transfer", "the plot was good .", "the music was awful .", "--to", "negative",
                  "--model", str(cvae), "--json"]) == 0
-    rows = json.loads(capsys.readouterr().out)
+    rows = [json.loads(line) for line in capsys.readouterr().out.splitlines()]
     assert [r["source_label"] for r in rows] == ["positive", "negative"]
     assert all(_sentiment_words(r["output"]) == {"negative"} for r in rows), rows
     assert main(["sample", "-n", "3", "--label", "positive", "--model", str(cvae)]) == 0
@@ -442,7 +450,7 @@ def test_transfer_and_label_on_the_command_line(cvae, capsys):
     # without --model: the shipped en-sentiment-cvae, on real cased text (transfer, and sample with a label)
     assert main(["transfer", "The food was cold and the staff were rude.", "--to", "positive", "--from", "negative",
                  "--json"]) == 0
-    [row] = json.loads(capsys.readouterr().out)
+    row = json.loads(capsys.readouterr().out)
     assert row["target_label"] == "positive" and row["source_label"] == "negative" and row["output"].strip()
     assert main(["sample", "-n", "2", "--label", "negative"]) == 0
     assert len(capsys.readouterr().out.splitlines()) == 2
@@ -452,8 +460,27 @@ def test_transfer_and_label_on_the_command_line(cvae, capsys):
     assert "unknown label 'happy'" in capsys.readouterr().err
 
 
-def test_bleu_and_content_words_on_known_cases():
-    from textgen.vae.transfer_eval import bleu, content_kept
+def test_bleu_is_sacrebleu_with_its_standard_settings():
+    import sacrebleu
+
+    from textgen.vae.transfer_eval import bleu, bleu_textgen_legacy, bleu_with_signature
+
+    outputs = ["The film wasn't good fun!", "I loved this movie, really.", "3 1/2 out of 10 stars"]
+    sources = ["The film was good fun.", "I loved this show, but I saw it first.", "3 1/2 out of 4 stars"]
+    score, signature = bleu_with_signature(outputs, sources)
+    assert score == pytest.approx(sacrebleu.corpus_bleu(outputs, [sources]).score)      # the 13a default
+    assert bleu(outputs, sources) == score and 0 < score < 100
+    assert "nrefs:1" in signature and "tok:13a" in signature and "case:mixed" in signature
+    # unlike the legacy figure, case and punctuation count
+    pair = (["the plot was good ."], ["The plot was good."])
+    assert bleu(*pair) < 100 and bleu_textgen_legacy(*pair) == pytest.approx(100.0)
+    assert bleu(["The plot was good."], ["The plot was good."]) == pytest.approx(100.0)
+    with pytest.raises(ValueError, match="2 hypotheses for 1 references"):
+        bleu(["a", "b"], ["a"])
+
+
+def test_legacy_bleu_and_content_words_on_known_cases():
+    from textgen.vae.transfer_eval import bleu_textgen_legacy as bleu, content_kept
 
     assert bleu(["the plot was good ."], ["the plot was good ."]) == pytest.approx(100.0)
     assert bleu(["a b c d"], ["w x y z"]) == 0.0
@@ -482,9 +509,12 @@ def test_eval_transfer_scores_a_conditional_vae_end_to_end(cvae, tmp_path, capsy
     assert r["sentences"] == 24 and r["transfers"] == 24 and r["classifier"]["accuracy_on_real"] == 1.0
     assert r["transfer_accuracy"] > 0.9                      # the tiny cVAE swaps the sentiment word
     assert r["own_label_accuracy"] > 0.9                     # and tells the sentiment of its own input
-    assert 0 <= r["bleu_to_source"] < 100 and r["unchanged"] == 0.0          # 4-word sentences share few 4-grams
+    assert 0 <= r["bleu"] < 100 and r["unchanged"] == 0.0                    # 4-word sentences share few 4-grams
+    assert 0 <= r["bleu_textgen_legacy"] < 100 and "tok:13a" in r["bleu_signature"]
     assert 0 <= r["leakage"]["probe_accuracy"] <= 1 and r["leakage"]["majority"] == 0.5
-    assert "transfer accuracy" in out.with_suffix(".md").read_text() and "Shen et al." in capsys.readouterr().out
+    table = out.with_suffix(".md").read_text()
+    assert "transfer accuracy" in table and "(sacreBLEU) | **" in table and "legacy textgen BLEU-4" in table
+    assert "Shen et al." in capsys.readouterr().out
     assert main(["plot-latent", "--model", str(cvae), "--data", str(data), "--color-by", "label",
                  "--out", str(tmp_path / "latent.png")]) == 0
     assert (tmp_path / "latent.png").is_file()

@@ -19,7 +19,7 @@ SHIPPED = ROOT / "textgen" / "pretrained" / "en-lstm-vae" / "config.json"
 
 
 def test_use_in_your_pipeline_snippets_run(tmp_path, monkeypatch):
-    assert SHIPPED.is_file(), "the shipped en-lstm-vae is missing: rebuild it with tools/build_pretrained.py"
+    assert SHIPPED.is_file(), "the shipped en-lstm-vae is missing: rebuild it with scripts/build_pretrained.py"
     pytest.importorskip("sklearn")
     snippets = _section_snippets("Use in your pipeline")
     assert len(snippets) == 4

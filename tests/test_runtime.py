@@ -1,4 +1,5 @@
 """Runtime helpers: devices, precision policy, seeds and RNG state, metrics logging, image grids."""
+import logging
 import json
 import random
 
@@ -32,11 +33,12 @@ def test_resolve_device_cpu_and_errors():
             resolve_device("cuda")
 
 
-def test_precision_policy_is_fp32_on_cpu():
+def test_precision_policy_is_fp32_on_cpu(caplog):
     cpu = torch.device("cpu")
     assert resolve_precision("auto", cpu) == torch.float32
-    with pytest.warns(UserWarning, match="only used on CUDA"):
+    with caplog.at_level(logging.WARNING, logger="textgen"):
         assert resolve_precision("bf16", cpu) == torch.float32
+    assert "precision=bf16 is only used on CUDA; running in fp32 on cpu" in caplog.text
     with pytest.raises(ValueError, match="unknown precision"):
         resolve_precision("int8", cpu)
     # fp32 autocast is a no-op: an LSTM runs and stays fp32

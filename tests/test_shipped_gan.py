@@ -16,7 +16,7 @@ def _body_colour(pipe, caption: str) -> torch.Tensor:
 
 
 def test_shipped_gan_loads_by_name_and_is_small():
-    assert (SHIPPED / "config.json").is_file(), "birds-gan is not built: python tools/build_pretrained.py --model birds-gan"
+    assert (SHIPPED / "config.json").is_file(), "birds-gan is not built: python scripts/build_pretrained.py --model birds-gan"
     size = sum(f.stat().st_size for f in SHIPPED.rglob("*") if f.is_file()) / 2**20
     assert size < 15
     pipe = TextToImagePipeline.from_pretrained("birds-gan")

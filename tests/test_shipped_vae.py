@@ -1,9 +1,11 @@
 """The shipped default sentence VAE (``en-lstm-vae``) on text as users type it: cased, punctuated, contracted,
 emoji, misspelled; loaded by name, offline."""
+import logging
 import warnings
 
 import pytest
 
+from textgen.core.logs import reset_warned
 from textgen.core.pretrained import DEFAULT_VAE, resolve_model_path
 from textgen.vae.pipeline import SentenceVAEPipeline
 
@@ -44,10 +46,14 @@ def test_transformers_loads_the_shipped_tokenizer_with_the_same_ids(pipe):
         assert hf(text)["input_ids"] == pipe.tokenizer.encode(text)
 
 
-def test_typed_sentences_go_in_as_typed_and_come_back_as_english(pipe):
+def test_typed_sentences_go_in_as_typed_and_come_back_as_english(pipe, caplog, monkeypatch):
+    reset_warned()
+    monkeypatch.setattr(logging.getLogger("textgen"), "propagate", True)   # the CLI's handler turns it off
+    caplog.set_level(logging.WARNING, logger="textgen")
     with warnings.catch_warnings():
-        warnings.simplefilter("error")                      # no unknown-word or truncation warnings
+        warnings.simplefilter("error")
         out = pipe.reconstruct(TYPED)
+    assert caplog.records == []                             # no unknown-word or truncation warnings
     assert out.inputs == TYPED and out.unknown_words == []
     for sent in out.sentences:
         assert "<unk>" not in sent and " n't" not in sent and sent.strip() == sent and sent

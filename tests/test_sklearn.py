@@ -1,4 +1,5 @@
 """scikit-learn integration: VAEFeatures inside a Pipeline, cloning, pickling without weights."""
+import logging
 import pickle
 
 import numpy as np
@@ -105,3 +106,22 @@ def test_vae_features_follows_the_estimator_conventions_that_apply_to_text(model
     assert np.isfinite(make_pipeline(VAEFeatures(str(model_dir), errors="null"), SimpleImputer()).fit_transform(bad)).all()
     with pytest.raises(ValueError, match="one row per input"):
         VAEFeatures(str(model_dir), errors="skip").fit()
+
+
+def test_vae_features_warns_once_per_line_of_the_callers_code(model_dir, caplog, monkeypatch):
+    from textgen.core.logs import reset_warned
+    from textgen.integrations.sklearn import VAEFeatures
+
+    reset_warned()
+    monkeypatch.setattr(logging.getLogger("textgen"), "propagate", True)   # the CLI's handler turns it off
+    caplog.set_level(logging.WARNING, logger="textgen")
+    feats = VAEFeatures(str(model_dir)).fit()
+    long = [" ".join(TINY_SENTENCES[:3])]                          # 18 words > max_length 12
+    for _ in range(2):
+        X = feats.transform(long)                                  # the same line twice: one warning
+    truncated = [r for r in caplog.records if "truncated" in r.getMessage()]
+    assert len(truncated) == 1 and X.shape == (1, 8)
+    assert truncated[0].pathname == __file__                       # the caller's line, not textgen's or sklearn's
+    assert truncated[0].funcName == "test_vae_features_warns_once_per_line_of_the_callers_code"
+    feats.transform(long)                                          # another line warns again
+    assert len([r for r in caplog.records if "truncated" in r.getMessage()]) == 2

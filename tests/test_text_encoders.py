@@ -1,4 +1,5 @@
 """Image-caption folders and the GAN's text encoders (contrastive caption encoder, VAE, local HF model)."""
+import logging
 import json
 import math
 
@@ -33,7 +34,7 @@ def test_image_caption_folder_loads(birds):
     assert ImageCaptionData.load(birds, image_size=64, limit=3).images.shape == (3, 3, 64, 64)
 
 
-def test_image_caption_folder_refusals(birds, tmp_path):
+def test_image_caption_folder_refusals(birds, tmp_path, caplog):
     bad = tmp_path / "bad"
     (bad / "images").mkdir(parents=True)
     rows = [json.loads(line) for line in (birds / "metadata.jsonl").read_text().splitlines()]
@@ -41,8 +42,9 @@ def test_image_caption_folder_refusals(birds, tmp_path):
         (bad / r["file_name"]).write_bytes((birds / r["file_name"]).read_bytes())
     (bad / "images" / "000001.png").write_bytes(b"not a png")
     (bad / "metadata.jsonl").write_text("".join(json.dumps(r) + "\n" for r in rows))
-    with pytest.warns(UserWarning, match="skipped 1 image"):
+    with caplog.at_level(logging.WARNING, logger="textgen"):
         data = ImageCaptionData.load(bad, image_size=32)
+    assert "skipped 1 image(s)" in caplog.text
     assert len(data) == 7 and data.skipped[0].startswith("images/000001.png")
     with pytest.raises(ImageDataError, match="more than 0 images"):
         ImageCaptionData.load(bad, image_size=32, max_bad=0)

@@ -230,7 +230,7 @@ def test_build_pretrained_installs_a_vae_only_when_it_improves(model_dir, tmp_pa
 
     root = Path(__file__).resolve().parents[1]
     shutil.copytree(model_dir, tmp_path / "run" / "best")
-    cmd = [sys.executable, str(root / "tools" / "build_pretrained.py"), "--model", "ptb-lstm-vae",
+    cmd = [sys.executable, str(root / "scripts" / "build_pretrained.py"), "--model", "ptb-lstm-vae",
            "--from-run", str(tmp_path / "run"), "--install-dir", str(tmp_path / "pre"), "--iw-samples", "2"]
     r = subprocess.run(cmd, capture_output=True, text=True, cwd=root)
     assert r.returncode == 0, r.stderr
@@ -245,8 +245,8 @@ def test_build_pretrained_installs_a_vae_only_when_it_improves(model_dir, tmp_pa
 
 
 def test_a_conditional_vae_is_installed_by_its_transfer_scores(build_tool):
-    def report(acc, bleu):
-        return {"transfer_accuracy": acc, "bleu_to_source": bleu}
+    def report(acc, bleu, legacy=None):
+        return {"transfer_accuracy": acc, "bleu": bleu, "bleu_textgen_legacy": legacy}
 
     installed = report(0.70, 30.0)
     decide = build_tool.transfer_install_decision
@@ -256,6 +256,11 @@ def test_a_conditional_vae_is_installed_by_its_transfer_scores(build_tool):
     assert decide(report(0.70, 31.0), installed)[0]
     ok, why = decide(installed, installed)
     assert not ok and "does not beat" in why
+    # an installed report from before sacreBLEU holds the legacy figure as bleu_to_source: compared like for like
+    before = {"transfer_accuracy": 0.70, "bleu_to_source": 9.5}
+    assert decide(report(0.71, 1.0, legacy=9.0), before)[0]
+    ok, why = decide(report(0.71, 30.0, legacy=7.0), before)
+    assert not ok and "legacy BLEU to the source 7.0" in why
 
 
 def test_build_pretrained_trains_a_two_stage_recipe_and_installs_its_last_stage(tmp_path, corpus):
@@ -276,7 +281,7 @@ def test_build_pretrained_trains_a_two_stage_recipe_and_installs_its_last_stage(
     for name, cfg in (("s1.yaml", ae), ("s2.yaml", vae)):
         (tmp_path / name).write_text(yaml.safe_dump(config_to_dict(cfg)))
         stages.append(str(tmp_path / name))
-    cmd = [sys.executable, str(root / "tools" / "build_pretrained.py"), "--model", "en-lstm-vae", "--stages", *stages,
+    cmd = [sys.executable, str(root / "scripts" / "build_pretrained.py"), "--model", "en-lstm-vae", "--stages", *stages,
            "--run", str(tmp_path / "final"), "--install-dir", str(tmp_path / "pre"), "--eval-data", str(corpus[1]),
            "--iw-samples", "2", "--valid-data", str(corpus[1]), "--bench-sizes", "3", "3", "2", "2", "3",
            "--prior-data", str(corpus[0]), "--prior-sizes", "2", "30"]
@@ -598,8 +603,8 @@ def test_conditional_vae_trains_on_labelled_rows_and_evaluates_with_their_labels
     yaml, run = tiny_vae_run(tmp_path, "cvae", f"data.train={corpus}", f"data.valid={corpus}", "train.epochs=2",
                              "model.condition.labels=[negative,positive]", "model.condition.size=4")
     assert main(["train-vae", "--config", str(yaml)]) == 0
-    out = capsys.readouterr().out
-    assert "2 train sentences skipped: their 'label' is not one of the model's labels (negative, positive)" in out
+    err = capsys.readouterr().err                                  # a warning of the textgen logger
+    assert "warning: 2 train sentences skipped: their 'label' is not one of the model's labels (negative, positive)" in err
     model = SentenceVAE.from_pretrained(run / "last")
     assert model.labels == ["negative", "positive"]
     report = tmp_path / "eval.json"

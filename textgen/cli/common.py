@@ -3,12 +3,41 @@ from __future__ import annotations
 
 import argparse
 
+DEVICES = ["auto", "cpu", "cuda", "mps"]
+
+
+def device_option(p: argparse.ArgumentParser, default: str = "cpu") -> None:
+    p.add_argument("--device", default=default, choices=DEVICES,
+                   help=f"where to run (auto: CUDA if available, else Apple MPS, else CPU; default {default})")
+
+
+def seed_option(p: argparse.ArgumentParser, default: int = 0, what: str = "sampling and data order") -> None:
+    p.add_argument("--seed", type=int, default=default, help=f"random seed of {what} (default {default})")
+
+
+def batch_size_option(p: argparse.ArgumentParser, default: int) -> None:
+    p.add_argument("--batch-size", type=int, default=default,
+                   help=f"items per forward pass: more is faster until memory runs out (default {default})")
+
+
+def output_options(p: argparse.ArgumentParser) -> None:
+    """``--quiet`` / ``--verbose``, on every command: how much of textgen's log reaches stderr."""
+    group = p.add_mutually_exclusive_group()
+    group.add_argument("--quiet", "-q", action="store_true", help="no progress bars or information, only warnings and errors")
+    group.add_argument("--verbose", "-v", action="store_true", help="also debug messages")
+
+
+def on_error_option(p: argparse.ArgumentParser, null: str = "write a NaN row (null)") -> None:
+    p.add_argument("--on-error", default="raise", choices=["raise", "skip", "null"],
+                   help="a line that cannot be read (empty, no known word): stop with its line number (raise, "
+                        f"default), leave it out with a warning (skip) or {null}")
+
 
 def training_options(p: argparse.ArgumentParser, config_example: str, override_example: str) -> None:
     """The options of every ``train-*`` command: the YAML file, the run folder, the device, resume, overrides."""
     p.add_argument("--config", required=True, help=f"YAML file, e.g. {config_example}")
     p.add_argument("--out", help="run folder (overrides out_dir)")
-    p.add_argument("--device", choices=["auto", "cpu", "cuda", "mps"],
+    p.add_argument("--device", choices=DEVICES,
                    help="where to train (overrides runtime.device; auto: CUDA if available, else CPU)")
     mode = p.add_mutually_exclusive_group()
     mode.add_argument("--resume", action="store_true", help="continue from <out_dir>/last exactly where it stopped")
@@ -38,22 +67,3 @@ def print_json(obj) -> None:
     import json
 
     print(json.dumps(obj, indent=2, ensure_ascii=False))
-
-
-def sentences_arg(args: argparse.Namespace) -> list[str]:
-    """Sentences from the command line and/or ``--file`` (one per line, blank lines skipped)."""
-    sentences = list(args.sentences)
-    if args.file:
-        from pathlib import Path
-
-        path = Path(args.file)
-        if not path.is_file():
-            raise FileNotFoundError(f"--file {path} does not exist; pass a text file with one sentence per line")
-        try:
-            text = path.read_text(encoding="utf-8")
-        except UnicodeDecodeError as e:
-            raise ValueError(f"--file {path} is not UTF-8 text ({e.reason} at byte {e.start}); convert it to UTF-8") from None
-        sentences += [line.strip() for line in text.splitlines() if line.strip()]
-    if not sentences:
-        raise ValueError("no sentences given: pass them as arguments or with --file FILE (one per line)")
-    return sentences

@@ -4,26 +4,25 @@ from __future__ import annotations
 
 import argparse
 
+from textgen.cli.common import batch_size_option
+
 
 def cmd_prepare_corpus(args: argparse.Namespace) -> int:
     """Build a corpus offline from installed packages (today: ``english``, see :mod:`textgen.data.english`)."""
+    from textgen.core.logs import get_logger
     from textgen.data.english import SOURCES, build_english_corpus
 
     if args.limit is not None and args.limit < 1:
         raise ValueError(f"--limit must be >= 1 passages per source, got {args.limit}")
     sources = SOURCES if args.sources == "all" else [s.strip() for s in args.sources.split(",") if s.strip()]
     stats = build_english_corpus(args.out, sources=sources, cub_path=args.cub, seed=args.seed,
-                                 log=None if args.quiet else _say, limit=args.limit)
+                                 log=get_logger().info, show_progress=not args.quiet, limit=args.limit)
     for split in ("train", "valid", "test"):
         per = dict(stats["splits"][split])
         total = per.pop("total")
         print(f"{split:<6} {total:>9,} sentences  " + "  ".join(f"{k} {v:,}" for k, v in per.items()))
     print(f"wrote {args.out}/{{train,valid,test}}.jsonl and stats.json; train on it with data.train={args.out}/train.jsonl")
     return 0
-
-
-def _say(line: str) -> None:
-    print(line, flush=True)
 
 
 def cmd_train_tokenizer(args: argparse.Namespace) -> int:
@@ -98,10 +97,10 @@ def register(add) -> None:
                    help="comma-separated sources (news, encyclopedic, review, dialog, caption, fiction, prose, speech, "
                         "everyday, web) and/or readers (imdb, wikitext2, ptb, ...; see textgen.data.english_sources); "
                         "default: all (every reader but ptb)")
-    p.add_argument("--cub", help="CUB caption file (default: $TEXTGEN_CUB_CAPTIONS, else shared/data or ../shared/data)")
+    p.add_argument("--cub", help="CUB caption file, optional (default: $TEXTGEN_CUB_CAPTIONS, else shared/data or ../shared/data; "
+                        "without one, the corpus is built without the caption source)")
     p.add_argument("--seed", type=int, default=0, help="salt of the split hash (default 0)")
     p.add_argument("--limit", type=int, help="read only the first N passages of each source (a quick look)")
-    p.add_argument("--quiet", action="store_true", help="no progress lines")
     p = add("train-tokenizer", cmd_train_tokenizer, "train the shared tokenizer from a YAML config")
     p.add_argument("--config", required=True, help="YAML file, e.g. configs/tokenizer/ptb_word.yaml")
     p.add_argument("--out", help="output folder (overrides out_dir)")
@@ -109,11 +108,12 @@ def register(add) -> None:
     p = add("corpus-info", cmd_corpus_info, "sizes, lengths and bucketed padding of a corpus")
     p.add_argument("--data", required=True, help="corpus spec: ptb:test, file.txt, 'dir/*.txt', file.jsonl, cub:file.jsonl.gz, hf:DIR")
     p.add_argument("--tokenizer", help="a saved tokenizer folder (default: a word tokenizer trained on the corpus)")
-    p.add_argument("--text-column", default="text")
-    p.add_argument("--errors", choices=["strict", "replace"], default="strict")
-    p.add_argument("--max-length", type=int, default=None)
-    p.add_argument("--batch-size", type=int, default=32)
+    p.add_argument("--text-column", default="text", help="the column holding the text (default: text)")
+    p.add_argument("--errors", choices=["strict", "replace"], default="strict",
+                   help="bytes that are not UTF-8: stop with an error (strict, default) or read them as U+FFFD (replace)")
+    p.add_argument("--max-length", type=int, default=None, help="truncate to this many tokens (default: none)")
+    batch_size_option(p, 32)
     p = add("show-config", cmd_show_config, "validate a config file and print it resolved with overrides")
     p.add_argument("--kind", default=None, help="config schema; default: the config's folder name (configs/<kind>/)")
-    p.add_argument("--config", required=True)
-    p.add_argument("overrides", nargs="*", metavar="KEY=VALUE")
+    p.add_argument("--config", required=True, help="YAML file, e.g. configs/vae/ptb_lstm.yaml")
+    p.add_argument("overrides", nargs="*", metavar="KEY=VALUE", help="config overrides, e.g. train.epochs=5")

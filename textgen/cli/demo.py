@@ -3,9 +3,9 @@ from __future__ import annotations
 
 import argparse
 
-from textgen.cli.common import seeded_generator
+from textgen.cli.common import device_option, seed_option, seeded_generator
 from textgen.cli.vae import vae_pipeline
-from textgen.core.pretrained import DEFAULT_VAE
+from textgen.core.shipped import DEFAULT_VAE
 
 
 DEMO_PAIRS = [     # typed as a user would: the model reads cased, punctuated text as it is
@@ -100,10 +100,10 @@ def register(add) -> None:
     """Add this module's sub-commands to the parser (``add(name, func, help)`` returns the sub-parser)."""
     p = add("demo", cmd_demo, "interpolate between sentences and sample from the prior with the shipped model")
     p.add_argument("--model", default=DEFAULT_VAE, help=f"model folder or shipped name (default: {DEFAULT_VAE})")
-    p.add_argument("--device", default="cpu", choices=["auto", "cpu", "cuda", "mps"])
-    p.add_argument("--steps", type=int, default=6)
+    device_option(p, "cpu")
+    p.add_argument("--steps", type=int, default=6, help="points between the two demo sentences (default 6)")
     p.add_argument("-n", type=int, default=5, help="number of prior samples")
     p.add_argument("--images-out", default="demo_birds.png",
                    help="captioned grid of GAN birds (default demo_birds.png; '' to skip)")
-    p.add_argument("--seed", type=int, default=0)
+    seed_option(p, 0)
     p.set_defaults(json=False)

@@ -4,7 +4,7 @@ from __future__ import annotations
 import argparse
 import sys
 
-from textgen.cli.common import run_config, training_options
+from textgen.cli.common import batch_size_option, device_option, run_config, seed_option, training_options
 
 
 def cmd_make_birds(args: argparse.Namespace) -> int:
@@ -273,9 +273,9 @@ def register(add) -> None:
     """Add this module's sub-commands to the parser (``add(name, func, help)`` returns the sub-parser)."""
     p = add("make-birds", cmd_make_birds, "render procedural synthetic birds with captions (an HF imagefolder)")
     p.add_argument("--out", required=True, help="output folder")
-    p.add_argument("--n", type=int, default=20000, help="number of images (default 20000)")
+    p.add_argument("-n", type=int, default=20000, help="number of images (default 20000)")
     p.add_argument("--size", type=int, default=64, help="pixels, 32 to 256 (default 64)")
-    p.add_argument("--seed", type=int, default=0)
+    seed_option(p, 0)
     p.add_argument("--captions-from", help="a CUB caption JSONL(.gz): one image per real caption, drawn as it says "
                    "(--n: at most that many)")
     p.add_argument("--classes", default="all", choices=["all", "train", "heldout"],
@@ -283,16 +283,15 @@ def register(add) -> None:
                    "held-out ones (textgen.birds.CUB_HELDOUT_CLASSES; default all)")
     p.add_argument("--grammar-birds", type=int, default=0,
                    help="with --captions-from: this many grammar-captioned birds after the real ones (default 0)")
-    p.add_argument("--quiet", action="store_true", help="no progress bar")
     p = add("train-text-encoder", cmd_train_text_encoder,
             "pre-train the GAN's caption encoder contrastively (InfoNCE) on an image-caption folder")
     p.add_argument("--data", required=True, help="image folder with metadata.jsonl captions (textgen make-birds)")
     p.add_argument("--out", required=True, help="output folder (a CaptionEncoder with its tokenizer)")
     p.add_argument("--size", type=int, default=64, help="image size the GAN will use (default 64)")
-    p.add_argument("--steps", type=int, default=1500)
+    p.add_argument("--steps", type=int, default=1500, help="training steps (default 1500)")
     p.add_argument("--dim", type=int, default=256, help="embedding size (default 256)")
     p.add_argument("--min-freq", type=int, default=2, help="minimum word count for the vocabulary (default 2)")
-    p.add_argument("--lr", type=float, default=2e-3)
+    p.add_argument("--lr", type=float, default=2e-3, help="Adam learning rate (default 2e-3)")
     p.add_argument("--recon-weight", type=float, default=0.0,
                    help="weight of the caption reconstruction term that keeps small parts in the embedding (default 0)")
     p.add_argument("--image-pool", default="mean", choices=["mean", "flatten"],
@@ -308,11 +307,10 @@ def register(add) -> None:
     p.add_argument("--vocab-size", type=int, default=2000, help="subword tokenizers: pieces (default 2000)")
     p.add_argument("--typo-rate", type=float, default=0.0,
                    help="share of words of 4+ letters misspelt in the contrastive captions (default 0)")
-    p.add_argument("--batch-size", type=int, default=64)
+    batch_size_option(p, 64)
     p.add_argument("--limit", type=int, help="use only the first N images")
-    p.add_argument("--seed", type=int, default=0)
-    p.add_argument("--device", default="auto", choices=["auto", "cpu", "cuda", "mps"])
-    p.add_argument("--quiet", action="store_true", help="no progress bar")
+    seed_option(p, 0)
+    device_option(p, "auto")
     p = add("probe-text-encoder", cmd_probe_text_encoder,
             "what a caption encoder carries: a linear probe per bird attribute on grammar captions")
     p.add_argument("--encoder", required=True,
@@ -323,14 +321,14 @@ def register(add) -> None:
     p.add_argument("--typo-rate", type=float, default=0.0,
                    help="with --cub-captions: also probe them with this share of long words misspelt (e.g. 0.2)")
     p.add_argument("--num-images", type=int, default=6000, help="renders for the image probe (default 6000)")
-    p.add_argument("--seed", type=int, default=123)
+    seed_option(p, 123)
     p.add_argument("--out", help="also write the probe as JSON here")
     p = add("check-discriminator", cmd_check_discriminator,
             "does a GAN run's discriminator read the caption? (right vs edited vs random captions)")
     p.add_argument("--run", required=True, help="a train-gan run folder (its last/ keeps D's training state)")
     p.add_argument("--data", required=True, help="a synthetic-birds image folder (textgen make-birds)")
-    p.add_argument("--n", type=int, default=512, help="real images to score (default 512)")
-    p.add_argument("--seed", type=int, default=1)
+    p.add_argument("-n", type=int, default=512, help="real images to score (default 512)")
+    seed_option(p, 1)
     p.add_argument("--out", help="also write the report here as JSON")
     p = add("train-gan", cmd_train_gan, "train the text-to-image GAN from a YAML config")
     training_options(p, "configs/gan/birds64.yaml", "train.steps=2000")
@@ -352,22 +350,23 @@ def register(add) -> None:
     p.add_argument("--plots", action="store_true",
                    help="also write a real-vs-generated grid beside the report, and training curves for a run folder")
     p.add_argument("--num-captions", type=int, default=1000, help="attribute accuracy: captions per set (default 1000)")
-    p.add_argument("--images-per-caption", type=int, default=2)
+    p.add_argument("--images-per-caption", type=int, default=2,
+                   help="attribute accuracy: images drawn per caption (default 2)")
     p.add_argument("--classifier-steps", type=int, default=6000,  # textgen.gan.eval.judge.JUDGE_STEPS (a test checks)
                    help="training steps of the judge if not cached")
     p.add_argument("--diversity-captions", type=int, default=20, help="captions for the mode-collapse check (0: skip)")
     p.add_argument("--diversity-images", type=int, default=10, help="images per caption for that check")
-    p.add_argument("--truncation", type=float, default=1.0)
-    p.add_argument("--seed", type=int, default=0)
-    p.add_argument("--device", default="cpu", choices=["auto", "cpu", "cuda", "mps"])
+    p.add_argument("--truncation", type=float, default=1.0,
+                   help="truncation trick: < 1 trades variety for fidelity (default 1: none)")
+    seed_option(p, 0)
+    device_option(p, "cpu")
     p.add_argument("--out", default="eval_gan.json", help="JSON report; a markdown table goes beside it (.md)")
-    p.add_argument("--quiet", action="store_true", help="no progress bar")
     p = add("generate-images", cmd_generate_images, "generate bird images from captions with the text-to-image GAN")
     p.add_argument("captions", nargs="*", help="captions, e.g. 'a red bird with black wings'")
     p.add_argument("--captions-file", help="text file, one caption per line (blank lines are skipped)")
     p.add_argument("--model", default="birds-gan", help="GAN folder (a train-gan run's last/) or shipped name")
     p.add_argument("-n", type=int, default=4, help=f"images per caption (default 4; at most {MAX_IMAGES:,} images in all)")
-    p.add_argument("--seed", type=int, default=0)
+    seed_option(p, 0)
     p.add_argument("--truncation", type=float, default=1.0, help="truncation trick: < 1 trades variety for fidelity")
     p.add_argument("--out", default="generated", help="folder for the PNGs (default generated/)")
     p.add_argument("--grid", help="captioned grid file (default <out>/grid.png)")
@@ -375,5 +374,4 @@ def register(add) -> None:
     p.add_argument("--grid-cols", type=int, default=8, help="images per caption shown in the grid (default 8)")
     p.add_argument("--batch-size", type=int, default=64,
                    help="images generated and written at a time; memory does not grow with -n (default 64)")
-    p.add_argument("--quiet", action="store_true", help="no progress bar")
-    p.add_argument("--device", default="cpu", choices=["auto", "cpu", "cuda", "mps"])
+    device_option(p, "cpu")

@@ -16,7 +16,9 @@ import warnings
 from typing import Callable, Sequence
 
 from textgen.cli import data, demo, gan, vae
+from textgen.cli.common import output_options
 from textgen.core import __version__
+from textgen.core.logs import cli_logging
 
 
 EXIT_USER_ERROR = 2
@@ -35,6 +37,7 @@ def build_parser() -> argparse.ArgumentParser:
     def add(name: str, func: Callable[[argparse.Namespace], int], help: str) -> argparse.ArgumentParser:
         p = sub.add_parser(name, help=help, description=help)
         p.set_defaults(func=func)
+        output_options(p)
         return p
 
     for family in (demo, data, vae, gan):
@@ -62,14 +65,22 @@ def main(argv: Sequence[str] | None = None) -> int:
 
 
 def _run(args: argparse.Namespace) -> int:
+    with cli_logging(quiet=args.quiet, verbose=args.verbose) as log:
+        return _run_logged(args, log)
+
+
+def _run_logged(args: argparse.Namespace, log) -> int:
     try:
         with warnings.catch_warnings(record=True) as caught:
             warnings.simplefilter("always", UserWarning)
             try:
                 return int(args.func(args) or 0)
             finally:
-                for w in caught:  # what the user should know (unknown words, truncation), one line each
-                    print(f"warning: {w.message}", file=sys.stderr)
+                said = set()
+                for w in caught:  # Python warnings of the libraries below (torch, transformers): once each, as log lines
+                    if str(w.message) not in said:
+                        said.add(str(w.message))
+                        log.warning(str(w.message))
     except (ValueError, FileNotFoundError, FileExistsError, NotADirectoryError, IsADirectoryError,
             PermissionError) as e:
         # Our own errors (ConfigError, CorpusError, TokenizerError ...) are ValueErrors whose

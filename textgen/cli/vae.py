@@ -3,9 +3,9 @@ from __future__ import annotations
 
 import argparse
 
-from textgen.cli.common import print_json, run_config, seeded_generator, sentences_arg, training_options
-from textgen.core.pretrained import DEFAULT_CVAE, DEFAULT_VAE
-from textgen.vae.pipeline import LABEL_GUIDANCE
+from textgen.cli.common import batch_size_option, device_option, on_error_option, print_json, run_config, seed_option, seeded_generator, training_options
+from textgen.core.shipped import DEFAULT_CVAE, DEFAULT_VAE, PRETRAINED_MODELS
+from textgen.vae.configuration import LABEL_GUIDANCE
 
 
 def cmd_train_vae(args: argparse.Namespace) -> int:
@@ -34,12 +34,22 @@ def cmd_eval_vae(args: argparse.Namespace) -> int:
                              device=args.device, seed=args.seed, show_progress=not args.quiet,
                              recon_max_words=args.recon_max_words, num_sentences=args.num_sentences)
     print(format_report(report))
-    subset = f"_first{args.num_sentences}" if args.num_sentences else ""
-    name = f"eval_{args.data.replace(':', '_').replace('/', '_')}{subset}.json"
-    out = args.out or str(__import__("pathlib").Path(args.model) / name)
+    out = args.out or default_report_path(args.model, args.data, args.num_sentences)
     write_report(report, out)
     print(f"wrote {out}")
     return 0
+
+
+def default_report_path(model: str, data: str, num_sentences: int | None) -> str:
+    """``<model folder>/eval_<data>.json`` for a run's folder; ``./eval_<name>_<data>.json`` for a shipped name
+    (its folder is inside the installed package, and the name is not a folder of the current directory)."""
+    from pathlib import Path
+
+    subset = f"_first{num_sentences}" if num_sentences else ""
+    name = f"eval_{data.replace(':', '_').replace('/', '_')}{subset}.json"
+    if model in PRETRAINED_MODELS:
+        return f"eval_{model}_{name[len('eval_'):]}"
+    return str(Path(model) / name)
 
 
 def cmd_eval_transfer(args: argparse.Namespace) -> int:
@@ -93,7 +103,8 @@ def model_name(args: argparse.Namespace) -> str:
 def vae_pipeline(args: argparse.Namespace):
     from textgen.pipelines import SentenceVAEPipeline
 
-    return SentenceVAEPipeline.from_pretrained(model_name(args), device=args.device, show_progress=not args.json)
+    return SentenceVAEPipeline.from_pretrained(model_name(args), device=args.device,
+                                               show_progress=not (args.json or args.quiet))
 
 
 def _decoding_kwargs(args: argparse.Namespace) -> dict:
@@ -142,34 +153,142 @@ def guidance_option(p: argparse.ArgumentParser) -> None:
 def cmd_transfer(args: argparse.Namespace) -> int:
     """Rewrite sentences for another label with a conditional VAE (Hu et al. 2017)."""
     pipe = vae_pipeline(args)
-    out = pipe.transfer(sentences_arg(args), to=args.to, source_labels=args.source, guidance=args.guidance,
-                        generator=seeded_generator(args.seed), **_decoding_kwargs(args))
-    if args.json:
-        print_json([{"input": i, "source_label": src, "target_label": out.target, "output": o}
-                    for i, src, o in zip(out.inputs, out.source_labels, out.sentences)])
-    else:
-        for i, src, o in zip(out.inputs, out.source_labels, out.sentences):
-            print(f"  {i}   [{src}]\n> {o}   [{out.target}]")
-    return 0
+    generator = seeded_generator(args.seed)
+
+    def rewrite(chunk: list[str]) -> list[dict]:
+        out = pipe.transfer(chunk, to=args.to, source_labels=args.source, guidance=args.guidance,
+                            generator=generator, **_decoding_kwargs(args))
+        return [{"input": i, "source_label": src, "target_label": out.target, "output": o}
+                for i, src, o in zip(out.inputs, out.source_labels, out.sentences)]
+
+    def show(row: dict) -> str:
+        if row["output"] is None:
+            return f"  {row['input']}\n! {row['error']}"
+        return f"  {row['input']}   [{row['source_label']}]\n> {row['output']}   [{row['target_label']}]"
+
+    return stream_sentences(args, rewrite, show, empty={"source_label": None, "target_label": args.to, "output": None})
 
 
 def cmd_reconstruct(args: argparse.Namespace) -> int:
     """Encode sentences to their posterior means and decode them back."""
     pipe = vae_pipeline(args)
-    out = pipe.reconstruct(sentences_arg(args), generator=seeded_generator(args.seed), **_decoding_kwargs(args))
-    if args.json:
-        print_json([{"input": i, "reconstruction": r} for i, r in zip(out.inputs, out.sentences)])
-    else:
-        for i, r in zip(out.inputs, out.sentences):
-            print(f"  {i}\n> {r}")
+    generator = seeded_generator(args.seed)
+
+    def reconstruct(chunk: list[str]) -> list[dict]:
+        out = pipe.reconstruct(chunk, generator=generator, **_decoding_kwargs(args))
+        return [{"input": i, "reconstruction": r} for i, r in zip(out.inputs, out.sentences)]
+
+    def show(row: dict) -> str:
+        return f"  {row['input']}\n" + (f"! {row['error']}" if row["reconstruction"] is None else f"> {row['reconstruction']}")
+
+    return stream_sentences(args, reconstruct, show, empty={"reconstruction": None})
+
+
+ITEM_PROBLEM = "; or pass errors="     # how the library's message about one bad item ends (raise_problem)
+
+
+def stream_sentences(args: argparse.Namespace, run, show, *, empty: dict, chunk_size: int = 32) -> int:
+    """Run ``run`` over the command's sentences in chunks and print each chunk's rows as soon as it is done
+    (text, or one JSON object per line with ``--json``), with a progress bar over the whole input.
+
+    A chunk the model refuses is retried line by line, so ``--on-error`` decides about single lines: ``raise``
+    stops with the line's number (the rows before it are already printed), ``skip`` leaves it out with a
+    warning, ``null`` prints it with ``empty``'s fields (``null`` in JSON) and the reason."""
+    import json
+
+    from textgen.core.logs import get_logger
+    from textgen.core.runtime import progress
+    from textgen.core.text import quote
+
+    numbered, total = sentence_lines(args)
+    bar = progress(total=total, enabled=not (args.quiet or args.json), desc=args.command, unit=" lines")
+    skipped = 0
+
+    def emit(rows: list[dict]) -> None:
+        for row in rows:
+            print(json.dumps(row, ensure_ascii=False) if args.json else show(row), flush=True)
+
+    def one_by_one(chunk: list[tuple[int, str]]) -> list[dict]:
+        nonlocal skipped
+        rows = []
+        for number, text in chunk:
+            try:
+                rows += run([text])
+            except (ValueError, TypeError) as e:
+                if ITEM_PROBLEM not in str(e):
+                    raise
+                where = f"line {number}" if args.file else f"sentence {number}"
+                reason = str(e).split(ITEM_PROBLEM)[0]
+                if args.on_error == "raise":
+                    raise ValueError(f"{where} {quote(text)}: {reason}. Fix or remove it, or pass --on-error skip "
+                                     "(leave such lines out) or --on-error null (print them with the reason)") from None
+                if args.on_error == "skip":
+                    skipped += 1
+                    get_logger().warning(f"skipped {where} {quote(text)}: {reason}")
+                else:
+                    rows.append({"input": text, **empty, "error": reason})
+        return rows
+
+    try:
+        for chunk in _chunks(numbered, chunk_size):
+            try:
+                rows = run([text for _, text in chunk])
+            except (ValueError, TypeError) as e:
+                if ITEM_PROBLEM not in str(e):           # about the model or the options, not about one line
+                    raise
+                rows = one_by_one(chunk)
+            emit(rows)
+            bar.update(len(chunk))
+    finally:
+        bar.close()
+    if skipped:
+        get_logger().warning(f"{skipped:,} line(s) could not be read and were left out (--on-error skip)")
     return 0
+
+
+def sentence_lines(args: argparse.Namespace):
+    """(number, text) of the sentences from the arguments and/or ``--file`` (blank lines skipped), streamed,
+    and how many there are (the file is counted first, so the progress bar has a total and an ETA)."""
+    from pathlib import Path
+
+    from textgen.vae.sentence_encoder import read_lines
+
+    if not args.sentences and not args.file:
+        raise ValueError("no sentences given: pass them as arguments or with --file FILE (one per line)")
+    total = len(args.sentences)
+    if args.file:
+        path = Path(args.file)
+        if not path.is_file():
+            raise FileNotFoundError(f"--file {path} does not exist; pass a text file with one sentence per line")
+        with open(path, "rb") as f:
+            total += sum(1 for line in f if line.strip())
+
+    def numbered():
+        yield from enumerate(args.sentences, 1)
+        if args.file:
+            for number, line in enumerate(read_lines(args.file), 1):
+                if line.strip():
+                    yield number, line.strip()
+
+    return numbered(), total
+
+
+def _chunks(items, size: int):
+    chunk = []
+    for item in items:
+        chunk.append(item)
+        if len(chunk) == size:
+            yield chunk
+            chunk = []
+    if chunk:
+        yield chunk
 
 
 def cmd_encode(args: argparse.Namespace) -> int:
     """Write posterior means (and log-variances) of sentences to .npy or .jsonl, streaming a file of any size."""
-    import sys
     from pathlib import Path
 
+    from textgen.core.logs import get_logger
     from textgen.core.runtime import progress
     from textgen.vae.sentence_encoder import SentenceEncoder, encode_file, read_lines
 
@@ -183,8 +302,10 @@ def cmd_encode(args: argparse.Namespace) -> int:
         if not path.is_file():
             raise FileNotFoundError(f"--file {path} does not exist; pass a text file with one sentence per line")
         lines, what = read_lines(path), "line"
+        with open(path, "rb") as f:                # counted first: the progress bar gets a total and an ETA
+            total = sum(1 for _ in f)
     elif args.sentences:
-        lines, what = list(args.sentences), "sentence"
+        lines, what, total = list(args.sentences), "sentence", len(args.sentences)
     else:
         raise ValueError("no sentences given: pass them as arguments or with --file FILE (one per line)")
     from textgen.core.runtime import resolve_device
@@ -194,27 +315,26 @@ def cmd_encode(args: argparse.Namespace) -> int:
         raise ValueError(f"{model_name(args)} is a conditional VAE: q(z | x, y) needs each sentence's label, which "
                          "textgen encode does not take; encode with a plain VAE (the default en-lstm-vae), or in "
                          "Python with SentenceVAEPipeline.encode(sentences, labels=...)")
-    bar = progress(enabled=not args.json, desc="encode", unit=" lines")
+    bar = progress(total=total, enabled=not (args.json or args.quiet), desc="encode", unit=" lines")
     try:
         report = encode_file(encoder, lines, out_path, errors=args.on_error, logvar=args.logvar,
                              batch_size=args.batch_size, what=what, on_chunk=bar.update)
     except (ValueError, TypeError) as e:
         if args.file and args.on_error == "raise" and str(e).startswith("line "):
-            message = str(e).split("; or pass errors=")[0]
+            message = str(e).split(ITEM_PROBLEM)[0]
             raise ValueError(f"{args.file}: {message}. Fix or remove the line, or pass --on-error skip (leave such lines "
                              "out) or --on-error null (a NaN row for each)") from None
         raise
     finally:
         bar.close()
+    log = get_logger()
     summary = report.summary(args.on_error)
     if summary:
-        print(f"note: {summary}", file=sys.stderr)
+        log.warning(summary)
     if report.num_undecodable:
-        print(f"note: {report.num_undecodable:,} line(s) held bytes that are not UTF-8; they were read as spaces",
-              file=sys.stderr)
+        log.warning(f"{report.num_undecodable:,} line(s) held bytes that are not UTF-8; they were read as spaces")
     if report.num_truncated:
-        print(f"note: {report.num_truncated:,} line(s) longer than {encoder.max_length} tokens were truncated",
-              file=sys.stderr)
+        log.warning(f"{report.num_truncated:,} line(s) longer than {encoder.max_length} tokens were truncated")
     if args.json:
         import json
 
@@ -281,11 +401,11 @@ def cmd_fit_prior(args: argparse.Namespace) -> int:
     from textgen.data import load_corpus
     from textgen.pipelines import SentenceVAEPipeline
 
-    if args.sentences < args.components:
-        raise ValueError(f"--sentences ({args.sentences}) must be at least --components ({args.components})")
+    if args.num_sentences < args.components:
+        raise ValueError(f"--num-sentences ({args.num_sentences}) must be at least --components ({args.components})")
     texts = list(load_corpus(args.data)["text"])
-    if len(texts) > args.sentences:
-        texts = random.Random(args.seed).sample(texts, args.sentences)
+    if len(texts) > args.num_sentences:
+        texts = random.Random(args.seed).sample(texts, args.num_sentences)
     pipe = SentenceVAEPipeline.from_pretrained(args.model, device=args.device, show_progress=not args.quiet)
     info = pipe.fit_prior(texts, args.components, codes=args.codes, seed=args.seed)
     out = pipe.model.save_pretrained(args.out)
@@ -318,28 +438,30 @@ def register(add) -> None:
     p.add_argument("--data", default="ptb:test", help="corpus spec (default: ptb:test)")
     p.add_argument("--iw-samples", type=int, default=0, help="importance samples for IW-NLL (Burda et al. 2016), e.g. 500")
     p.add_argument("--num-sentences", type=int, help="evaluate the first N sentences only (default: all)")
-    p.add_argument("--batch-size", type=int, default=64)
-    p.add_argument("--device", default="auto", choices=["auto", "cpu", "cuda", "mps"])
-    p.add_argument("--seed", type=int, default=0)
+    batch_size_option(p, 64)
+    device_option(p, "auto")
+    seed_option(p, 0)
     p.add_argument("--recon-max-words", type=int, default=12,
                    help="greedy-reconstruct the sentences of at most this many words (0: skip)")
-    p.add_argument("--out", help="JSON report path (default: <model>/eval_<data>.json, "
-                                 "<model>/eval_<data>_first<N>.json with --num-sentences N)")
-    p.add_argument("--quiet", action="store_true", help="no progress bar")
+    p.add_argument("--out", help="JSON report path (default: <model>/eval_<data>.json for a model folder, "
+                                 "./eval_<name>_<data>.json for a shipped name; _first<N> with --num-sentences N)")
     p = add("compare-nll", cmd_compare_nll,
             "paired -log p(x) of model folders on the same sentences (exact for an LM, IW bound for a VAE)")
     p.add_argument("models", nargs="+", help="model folders sharing one tokenizer; the first is the reference")
     p.add_argument("--data", default="ptb:test", help="corpus spec (default: ptb:test)")
     p.add_argument("--iw-samples", type=int, default=100, help="importance samples for a VAE's bound (default 100)")
-    p.add_argument("--batch-size", type=int, default=64)
-    p.add_argument("--device", default="auto", choices=["auto", "cpu", "cuda", "mps"])
-    p.add_argument("--seed", type=int, default=0)
+    batch_size_option(p, 64)
+    device_option(p, "auto")
+    seed_option(p, 0)
     p.add_argument("--out", help="also write the report as JSON")
-    def pipeline_options(p: argparse.ArgumentParser, decoding: bool = True, strategy: str = "beam") -> None:
-        p.add_argument("--model", help=f"model folder (from train-vae) or a shipped name (default: {DEFAULT_VAE}; "
-                                        f"{DEFAULT_CVAE} for transfer and with --label)")
-        p.add_argument("--device", default="cpu", choices=["auto", "cpu", "cuda", "mps"])
-        p.add_argument("--json", action="store_true", help="print JSON instead of text")
+    def pipeline_options(p: argparse.ArgumentParser, decoding: bool = True, strategy: str = "beam",
+                         default: str = DEFAULT_VAE) -> None:
+        also = f"; {DEFAULT_CVAE} with --label" if default == DEFAULT_VAE and any(
+            "--label" in a.option_strings for a in p._actions) else ""
+        p.add_argument("--model", help=f"model folder (from train-vae) or a shipped name (default: {default}{also})")
+        device_option(p, "cpu")
+        p.add_argument("--json", action="store_true",
+                       help="print JSON instead of text (one object per line for reconstruct and transfer)")
         if decoding:
             p.add_argument("--strategy", default=strategy, choices=["greedy", "beam", "sample"],
                            help=f"decoding (default: {strategy})")
@@ -350,7 +472,8 @@ def register(add) -> None:
     p.add_argument("a", help="first sentence")
     p.add_argument("b", help="second sentence")
     p.add_argument("--steps", type=int, default=8, help="points between the two sentences (default 8)")
-    p.add_argument("--method", default="slerp", choices=["slerp", "linear"])
+    p.add_argument("--method", default="slerp", choices=["slerp", "linear"],
+                   help="spherical (slerp, default: stays where codes live) or straight-line interpolation")
     p.add_argument("--no-dedupe", action="store_true", help="print every point, also repeated sentences")
     p.add_argument("--label", help="a conditional VAE: encode and decode the path under this label")
     pipeline_options(p)
@@ -366,16 +489,19 @@ def register(add) -> None:
     p.add_argument("--to", required=True, help="the target label, e.g. positive")
     p.add_argument("--from", dest="source", help="the sentences' own label (default: the one the model finds likeliest)")
     guidance_option(p)
-    pipeline_options(p)
+    pipeline_options(p, default=DEFAULT_CVAE)
+    on_error_option(p, null="print it with the reason (null)")
     for name, func, help in (("reconstruct", cmd_reconstruct, "encode sentences and decode them back"),
                              ("encode", cmd_encode, "write posterior means of sentences to .npy or .jsonl")):
         p = add(name, func, help)
         p.add_argument("sentences", nargs="*", help="sentences (or use --file)")
         p.add_argument("--file", help="text file, one sentence per line")
         pipeline_options(p, decoding=name == "reconstruct")
+        if name == "reconstruct":
+            on_error_option(p, null="print it with the reason (null)")
     p.add_argument("--out", required=True, help="output file: .npy (N x Z, or N x 2 x Z with --logvar) or .jsonl")
     p.add_argument("--logvar", action="store_true", help="also write the posterior log-variances")
-    p.add_argument("--batch-size", type=int, default=256)
+    batch_size_option(p, 256)
     p.add_argument("--on-error", default="raise", choices=["raise", "skip", "null"],
                    help="a line that cannot be encoded (empty, no known word): stop (raise, default), leave it "
                         "out (skip; .npy also gets <out>.lines.txt) or write a NaN row (null)")
@@ -391,22 +517,23 @@ def register(add) -> None:
     p.add_argument("--from-guess", action="store_true",
                    help="encode the sources under the model's own label guess, as transfer without --from does")
     guidance_option(p)
-    p.add_argument("--seed", type=int, default=0)
-    p.add_argument("--device", default="cpu", choices=["auto", "cpu", "cuda", "mps"])
+    seed_option(p, 0)
+    device_option(p, "cpu")
     p.add_argument("--out", default="eval_transfer.json", help="JSON report; a markdown table goes beside it (.md)")
     p = add("plot-latent", cmd_plot_latent, "PCA map of posterior means, optionally beside an auto-encoder (needs matplotlib)")
     p.add_argument("--model", default=DEFAULT_VAE, help=f"model folder or shipped name (default: {DEFAULT_VAE})")
     p.add_argument("--compare", nargs="*", default=[], metavar="MODEL", help="more models drawn beside it, e.g. a plain AE")
     p.add_argument("--data", default="ptb:test", help="corpus spec (default: ptb:test)")
-    p.add_argument("--text-column", default="text")
+    p.add_argument("--text-column", default="text", help="the column holding the text (default: text)")
     p.add_argument("--color-by", "--color", dest="color", default="length",
                    help="'length' or a label column of the corpus (e.g. label, source, class_id)")
     p.add_argument("--max-points", type=int, default=3000, help="random subset of the corpus to draw")
     p.add_argument("--path", nargs=2, metavar=("A", "B"), help="also draw the interpolation path A -> B (<out>_path.png)")
-    p.add_argument("--steps", type=int, default=8)
-    p.add_argument("--method", default="slerp", choices=["slerp", "linear"])
-    p.add_argument("--seed", type=int, default=0)
-    p.add_argument("--device", default="cpu", choices=["auto", "cpu", "cuda", "mps"])
+    p.add_argument("--steps", type=int, default=8, help="points of the --path (default 8)")
+    p.add_argument("--method", default="slerp", choices=["slerp", "linear"],
+                   help="spherical (slerp, default: stays where codes live) or straight-line interpolation")
+    seed_option(p, 0)
+    device_option(p, "cpu")
     p.add_argument("--out", default="latent.png", help="picture file (default latent.png)")
     p = add("fit-prior", cmd_fit_prior,
             "fit a VAE's sampling prior to its codes of training sentences (a Gaussian mixture; Ghosh et al. 2020)")
@@ -416,10 +543,9 @@ def register(add) -> None:
     p.add_argument("--components", type=int, default=50, help="mixture components (default 50)")
     p.add_argument("--codes", default="sample", choices=["sample", "mean"],
                    help="fit to z ~ q(z|x) of each sentence (sample, default) or to its posterior mean")
-    p.add_argument("--sentences", type=int, default=40000, help="random training sentences to encode (default 40000)")
+    p.add_argument("--num-sentences", type=int, default=40000, help="random training sentences to encode (default 40000)")
     p.add_argument("--seed", type=int, default=0, help="seed of the subset, the codes and the EM start")
-    p.add_argument("--device", default="cpu", choices=["auto", "cpu", "cuda", "mps"])
-    p.add_argument("--quiet", action="store_true", help="no progress bar")
+    device_option(p, "cpu")
     p = add("export-hf", cmd_export_hf, "export a VAE's encoder as a Hugging Face transformers folder")
     p.add_argument("--model", default=DEFAULT_VAE, help=f"model folder or shipped name (default: {DEFAULT_VAE})")
     p.add_argument("--out", required=True, help="output folder")

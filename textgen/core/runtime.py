@@ -91,11 +91,9 @@ def resolve_precision(precision: str, device: torch.device) -> torch.dtype:
         raise ValueError(f"unknown precision {precision!r}; choose one of {', '.join(PRECISIONS)}")
     if device.type != "cuda":
         if precision in ("bf16", "fp16"):
-            import warnings
+            from textgen.core.logs import warn
 
-            warnings.warn(
-                f"precision={precision} is only used on CUDA; running in fp32 on {device.type}", stacklevel=2
-            )
+            warn(f"precision={precision} is only used on CUDA; running in fp32 on {device.type}")
         return torch.float32
     if precision == "auto":
         return torch.bfloat16 if torch.cuda.is_bf16_supported() else torch.float16

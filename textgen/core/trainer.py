@@ -35,9 +35,12 @@ from typing import Any, Callable, Mapping, Optional
 
 import torch
 
+from textgen.core.logs import get_logger
 from textgen.core.checkpoint import CheckpointError, atomic_folder, load_tree, load_weights, save_tree
 from textgen.core.config import check_out_dir
 from textgen.core.runtime import TrainingDiverged, get_rng_state, set_rng_state
+
+log = get_logger(__name__)
 
 __all__ = ["claim_run_folder", "RunFolderError", "RunLock", "prepare_run_folder", "commit_checkpoint", "StopOnSignals",
            "TrainingStopped", "LogWindow", "diverged", "Distributed", "NullLogger", "micro_batches",
@@ -104,8 +107,7 @@ def claim_run_folder(out_dir: str | os.PathLike, *, resume: bool, overwrite: boo
     try:
         restored = recover_last(out)
         if restored is not None:
-            print(f"note: {restored} was missing after a save was killed; restored it from the previous complete "
-                  "checkpoint")
+            log.warning(f"{restored} was missing after a save was killed; restored it from the previous complete checkpoint")
         prepare_run_folder(out)                 # the other .tmp-* / .old-* folders of killed saves
         held = [m for m in RUN_MARKERS if (out / m).exists()]
         if held and not resume and not overwrite:

@@ -300,6 +300,7 @@ def build_english_corpus(
     readers: Optional[Sequence[Reader]] = None,
     segmenter: Optional[Callable[[str], list[str]]] = None,
     log: Optional[Callable[[str], None]] = None,
+    show_progress: bool = True,
     limit: Optional[int] = None,
 ) -> dict:
     """Build the general-English corpus into ``out_dir``; returns the statistics (also in ``stats.json``).
@@ -319,7 +320,7 @@ def build_english_corpus(
         readers: use these :class:`Reader` objects instead of the packaged sources (tests, new data).
         segmenter: a ``str -> list[str]`` sentence splitter instead of pysbd.
         log: called with one summary line per reader (the CLI logs them); a progress bar counts
-            passages unless ``TEXTGEN_PROGRESS=0``.
+            passages unless ``show_progress`` is False or ``TEXTGEN_PROGRESS=0``.
         limit: read at most this many passages of each reader (a quick look; None: all).
 
     Raises:
@@ -349,7 +350,7 @@ def build_english_corpus(
     with _sigterm_as_interrupt():
         try:
             stats = _build(out, work, readers, split, seed, fractions, min_words, max_words,
-                           held_classes, truecase, say)
+                           held_classes, truecase, say, show_progress)
         finally:
             shutil.rmtree(work, ignore_errors=True)
     return stats
@@ -378,7 +379,7 @@ class _sigterm_as_interrupt:
 
 def _build(out: Path, work: Path, readers: list[Reader], split: Callable[[str], list[str]], seed: int,
            fractions: tuple[float, float, float], min_words: int, max_words: int, held_classes: set,
-           truecase: bool, say: Callable[[str], None]) -> dict:
+           truecase: bool, say: Callable[[str], None], show_progress: bool) -> dict:
     # forced-test keys: the case-folded sentences of the held-out CUB classes (a first pass)
     forced: set[bytes] = set()
     if held_classes:
@@ -408,7 +409,7 @@ def _build(out: Path, work: Path, readers: list[Reader], split: Callable[[str], 
             rs = reader_stats[reader.name] = {"source": reader.source, "passages": 0, "sentences": 0, "kept": 0,
                                               "written": 0, "dropped": {"length": 0, "junk": 0, "unsafe": 0,
                                                                         "duplicate": 0, "cap": 0}}
-            bar = progress(reader.read(), desc=f"{reader.name} ({reader.source})", unit=" passages")
+            bar = progress(reader.read(), enabled=show_progress, desc=f"{reader.name} ({reader.source})", unit=" passages")
             for text, label, group in bar:
                 rs["passages"] += 1
                 if reader.cap is not None and rs["kept"] >= reader.cap:

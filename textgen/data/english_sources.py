@@ -51,6 +51,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Callable, Iterable, Iterator, Optional, Sequence, Union
 
+from textgen.core.logs import warn
 from textgen.data.corpus import CorpusError
 from textgen.data.rdata import RDataError, read_character_vectors
 from textgen.data.wikimarkup import iter_wiki_paragraphs
@@ -521,8 +522,8 @@ def _make(name: str, cub_path: Optional[Path]) -> Reader:
         path = cub_path if cub_path is not None else default_cub_path()
         if not path.is_file():
             raise CorpusError(f"the CUB captions file {str(path)!r} does not exist (looked for from {os.getcwd()}); "
-                              f"pass --cub (cub_path=, or set ${CUB_PATH_ENV}) to {CUB_CAPTIONS_FILE}, "
-                              f"or leave \"caption\" out of the sources")
+                              f"pass --cub FILE (in Python cub_path=FILE; or set ${CUB_PATH_ENV}) naming "
+                              f"{CUB_CAPTIONS_FILE}, or leave \"caption\" out of --sources")
         return Reader("cub", "caption", lambda: _cub_captions(path), cased=False, clean=_clean_cub, truecase_words=False)
     if name == "ptb":
         return Reader("ptb", "news", _ptb, cased=False, segment=False, clean=detokenize)
@@ -576,4 +577,9 @@ def english_readers(sources: Sequence[str] = SOURCES, cub_path: Union[str, os.Pa
                           f"{', '.join(SOURCES)} or readers from {', '.join(READERS)}")
     names = [r for r in READERS if r in sources or (READERS[r] in sources and r in DEFAULT_READERS)]
     path = Path(cub_path) if cub_path is not None else None
+    if path is None and sorted(sources) == sorted(SOURCES) and not default_cub_path().is_file():
+        # every source, no --cub, no file where it is looked for: the bird captions are optional
+        warn(f"no CUB captions file at {str(default_cub_path())!r}: the corpus is built without the caption source; "
+             f"pass --cub FILE (in Python cub_path=FILE) naming {CUB_CAPTIONS_FILE} to include it", key="no-cub")
+        names.remove("cub")
     return [_make(name, path) for name in names]

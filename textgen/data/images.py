@@ -13,12 +13,13 @@ fail to decode are skipped and reported, up to ``max_bad`` of them; more than th
 from __future__ import annotations
 
 import json
-import warnings
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Optional
 
 import numpy as np
+
+from textgen.core.logs import warn
 
 __all__ = ["ImageCaptionData", "ImageDataError"]
 
@@ -106,6 +107,6 @@ class ImageCaptionData:
         if not images:
             raise ImageDataError(f"{root} holds no readable images")
         if skipped:
-            warnings.warn(f"skipped {len(skipped)} image(s) of {root} that failed to decode: {'; '.join(skipped[:3])}",
-                          UserWarning, stacklevel=2)
+            warn(f"skipped {len(skipped)} image(s) of {root} that failed to decode: {'; '.join(skipped[:3])}",
+                 key="undecodable-images")
         return cls(np.stack(images), captions, attributes, files, skipped, scene)

@@ -2,29 +2,34 @@
 
     from textgen.pipelines import TextToImagePipeline
 
-    pipe = TextToImagePipeline.from_pretrained("runs/gan/birds64/last")
-    out = pipe(["a red bird with black wings"], num_images_per_caption=4, generator=torch.Generator().manual_seed(0))
+    pipe = TextToImagePipeline.from_pretrained()          # the shipped birds-gan, or a folder: runs/gan/birds64/last
+    out = pipe(["a red bird with black wings"], num_images_per_prompt=4, generator=torch.Generator().manual_seed(0))
     out.images[0].save("bird.png")            # PIL images, caption by caption
     pipe.interpolate("a red bird", "a blue bird", steps=6).images   # a GAN-INT strip (fixed noise)
+    pipe.to("cuda").save_pretrained("my-gan")                       # from_pretrained("my-gan") loads it back
 
-    for chunk in pipe.stream(captions, num_images_per_caption=1000, batch_size=256):   # flat memory
+    for chunk in pipe.stream(captions, num_images_per_prompt=1000, batch_size=256):   # flat memory
         ...                                       # chunk.images, chunk.extra["start"]
+
+``num_images_per_prompt`` is diffusers' name; ``num_images_per_caption`` is an alias of it.
 
 Sampling uses the EMA copy of the generator and the truncation trick (``truncation < 1`` trades variety for
 fidelity). Captions are checked before anything runs: an empty caption, or one whose words the text encoder
 does not know at all, raises ``ValueError``; words it never saw in training, and captions longer than it
-reads, are warned about by name (:meth:`TextToImagePipeline.caption_notes`).
+reads, are warned about by name through the ``textgen`` logger (:meth:`TextToImagePipeline.caption_notes`).
 """
 from __future__ import annotations
 
 import os
-import warnings
 from dataclasses import dataclass, field
+from pathlib import Path
 from typing import Iterator, Optional, Sequence
 
 import torch
 
+from textgen.core import logs
 from textgen.core.pictures import captioned_grid
+from textgen.core.pretrained import DEFAULT_GAN
 from textgen.core.runtime import resolve_device
 from textgen.core.text import quote
 from textgen.gan.modeling import TextToImageGAN, truncated_noise
@@ -33,6 +38,17 @@ __all__ = ["TextToImagePipeline", "TextToImageOutput"]
 
 
 NOISE_BLOCK = 64       # noise is drawn this many images at a time, whatever the batch size
+IMAGES_PER_PROMPT = 4  # the default of num_images_per_prompt
+
+
+def images_per_prompt(per_prompt: Optional[int], per_caption: Optional[int]) -> int:
+    """``num_images_per_prompt``, or its alias ``num_images_per_caption``; passing both is an error."""
+    if per_prompt is not None and per_caption is not None:
+        raise TypeError("pass num_images_per_prompt or num_images_per_caption (an alias of it), not both")
+    n = per_prompt if per_prompt is not None else per_caption if per_caption is not None else IMAGES_PER_PROMPT
+    if isinstance(n, bool) or not isinstance(n, int) or n < 1:
+        raise ValueError(f"num_images_per_prompt must be an integer >= 1, got {n!r}")
+    return n
 
 
 class _NoiseBlocks:
@@ -52,7 +68,7 @@ class _NoiseBlocks:
 
 @dataclass
 class TextToImageOutput:
-    images: list                       # PIL images, num_images_per_caption per caption, caption by caption
+    images: list                       # PIL images, num_images_per_prompt per caption, caption by caption
     captions: list[str]                # the caption of each image
     tensors: torch.Tensor              # (N, 3, S, S) in [-1, 1]
     per_caption: int = 1
@@ -76,8 +92,21 @@ class TextToImagePipeline:
         self.model = model.eval().requires_grad_(False)
 
     @classmethod
-    def from_pretrained(cls, name_or_path: str | os.PathLike, *, device: str = "cpu") -> "TextToImagePipeline":
+    def from_pretrained(cls, name_or_path: str | os.PathLike = DEFAULT_GAN, *,
+                        device: str | torch.device = "cpu") -> "TextToImagePipeline":
+        """Load a folder written by :meth:`save_pretrained` / ``train-gan``, or a shipped model by name
+        (default: the shipped ``birds-gan``)."""
         return cls(TextToImageGAN.from_pretrained(name_or_path, device=resolve_device(device)))
+
+    def save_pretrained(self, directory: str | os.PathLike) -> Path:
+        """Write the GAN (G, EMA-G and the text encoder); ``from_pretrained(directory)`` loads it back."""
+        return self.model.save_pretrained(directory)
+
+    def to(self, device: str | torch.device) -> "TextToImagePipeline":
+        """Move the model (and its text encoder) to ``device`` (``"cpu"``, ``"cuda:1"``, ``"auto"``, a
+        ``torch.device``); returns self."""
+        self.model.to(resolve_device(device))
+        return self
 
     @property
     def device(self) -> torch.device:
@@ -100,6 +129,14 @@ class TextToImagePipeline:
         """What a user should know about ``captions`` before generating: words the caption encoder never learnt
         (read as ``<unk>`` or as subword pieces) and captions longer than it reads. One line per kind of
         problem, naming up to ``limit`` captions (each quoted to at most 60 characters)."""
+        return [note for _, note in self._notes(captions, limit)]
+
+    def _warn(self, captions: Sequence[str]) -> None:
+        for key, note in self._notes(captions):
+            logs.warn(note, key=key)                          # once per kind and line of the caller's code
+
+    def _notes(self, captions: Sequence[str], limit: int = 5) -> list[tuple[str, str]]:
+        """:meth:`caption_notes` with a stable key for each kind of note."""
         enc = self.text_encoder
         unfamiliar, long = [], []
         for i, c in enumerate(captions):
@@ -116,36 +153,41 @@ class TextToImagePipeline:
             how = "ignored (<unk>)" if kind == "word" else "read as word pieces"
             shown = "; ".join(f"caption {i} ({quote(c)}): {', '.join(map(repr, w[:8]))}" for i, c, w in unfamiliar[:limit])
             more = f"; and {len(unfamiliar) - limit} more captions" if len(unfamiliar) > limit else ""
-            notes.append(f"words the caption encoder never saw in training are {how}, so what they say may not be "
-                         f"drawn; check the spelling or use common words: {shown}{more}")
+            notes.append(("caption-unfamiliar-words",
+                          f"words the caption encoder never saw in training are {how}, so what they say may not be "
+                          f"drawn; check the spelling or use common words: {shown}{more}"))
         if long:
             limit_tokens = enc.tokenizer.max_length
             shown = "; ".join(f"caption {i} ({quote(c)})" for i, c in long[:limit])
             more = f"; and {len(long) - limit} more" if len(long) > limit else ""
-            notes.append(f"{len(long)} caption(s) are longer than the {limit_tokens} tokens the caption encoder reads; "
-                         f"only their beginning is used: {shown}{more}")
+            notes.append(("caption-too-long",
+                          f"{len(long)} caption(s) are longer than the {limit_tokens} tokens the caption encoder "
+                          f"reads; only their beginning is used: {shown}{more}"))
         return notes
 
-    @torch.no_grad()
-    def stream(self, captions: Sequence[str] | str, num_images_per_caption: int = 4,
+    def stream(self, captions: Sequence[str] | str, num_images_per_prompt: Optional[int] = None,
                generator: Optional[torch.Generator] = None, truncation: float = 1.0, batch_size: int = 64,
-               warn: bool = True) -> Iterator[TextToImageOutput]:
+               warn: bool = True, *, num_images_per_caption: Optional[int] = None) -> Iterator[TextToImageOutput]:
         """Generate caption by caption, image by image, ``batch_size`` images at a time, yielding one
         :class:`TextToImageOutput` per chunk (``extra["start"]`` is the index of its first image). Memory stays
         flat whatever the number of images. The noise is drawn in fixed blocks of :data:`NOISE_BLOCK`, so the
-        images are the same for every ``batch_size``."""
+        images are the same for every ``batch_size``. ``num_images_per_caption`` is an alias of
+        ``num_images_per_prompt`` (default 4). Captions are checked, and warned about, when it is called."""
+        n = images_per_prompt(num_images_per_prompt, num_images_per_caption)
         captions = [captions] if isinstance(captions, str) else list(captions)
         if not captions:
             raise ValueError("no captions given: pass at least one, e.g. 'a red bird with black wings'")
-        if num_images_per_caption < 1:
-            raise ValueError(f"num_images_per_caption must be >= 1, got {num_images_per_caption}")
         if batch_size < 1:
             raise ValueError(f"batch_size must be >= 1, got {batch_size}")
         self.text_encoder.check(captions)                    # every caption is checked before any image is made
         if warn:
-            for note in self.caption_notes(captions):
-                warnings.warn(note, stacklevel=2)
-        total, n = len(captions) * num_images_per_caption, num_images_per_caption
+            self._warn(captions)
+        return self._generate(captions, n, generator, truncation, batch_size)
+
+    @torch.no_grad()
+    def _generate(self, captions: list[str], n: int, generator: Optional[torch.Generator], truncation: float,
+                  batch_size: int) -> Iterator[TextToImageOutput]:
+        total = len(captions) * n
         noise = _NoiseBlocks(self.model.config.noise_dim, truncation, generator)
         for start in range(0, total, batch_size):
             stop = min(start + batch_size, total)
@@ -156,24 +198,23 @@ class TextToImagePipeline:
             x = self.model.generate(z, e[owner.to(self.device)]).float().cpu()               # (b, 3, S, S)
             yield self._output(x, [captions[i // n] for i in range(start, stop)], n, extra={"start": start})
 
-    @torch.no_grad()
-    def __call__(self, captions: Sequence[str] | str, num_images_per_caption: int = 4,
-                 generator: Optional[torch.Generator] = None, truncation: float = 1.0,
-                 batch_size: int = 64) -> TextToImageOutput:
-        """Every image at once (generated ``batch_size`` at a time); for many images use :meth:`stream`."""
-        chunks = list(self.stream(captions, num_images_per_caption, generator, truncation, batch_size))
+    def __call__(self, captions: Sequence[str] | str, num_images_per_prompt: Optional[int] = None,
+                 generator: Optional[torch.Generator] = None, truncation: float = 1.0, batch_size: int = 64, *,
+                 num_images_per_caption: Optional[int] = None) -> TextToImageOutput:
+        """Every image at once (generated ``batch_size`` at a time); for many images use :meth:`stream`.
+        ``num_images_per_prompt`` (default 4) as in diffusers; ``num_images_per_caption`` is an alias of it."""
+        n = images_per_prompt(num_images_per_prompt, num_images_per_caption)
+        chunks = list(self.stream(captions, n, generator, truncation, batch_size))
         x = torch.cat([c.tensors for c in chunks])
-        return self._output(x, [c for chunk in chunks for c in chunk.captions], num_images_per_caption)
+        return self._output(x, [c for chunk in chunks for c in chunk.captions], n)
 
-    @torch.no_grad()
     def interpolate(self, caption_a: str, caption_b: str, steps: int = 6, generator: Optional[torch.Generator] = None,
                     truncation: float = 1.0) -> TextToImageOutput:
         """GAN-INT: the same noise, caption embeddings moving linearly from ``caption_a`` to ``caption_b``."""
         if steps < 2:
             raise ValueError(f"steps must be >= 2 (both ends included), got {steps}")
         ea, eb = self.model.embed([caption_a, caption_b])
-        for note in self.caption_notes([caption_a, caption_b]):
-            warnings.warn(note, stacklevel=2)
+        self._warn([caption_a, caption_b])
         t = torch.linspace(0, 1, steps, device=self.device)[:, None]
         e = (1 - t) * ea + t * eb                                                     # (steps, E)
         z = truncated_noise(1, self.model.config.noise_dim, truncation, generator, self.device).expand(steps, -1)

@@ -27,6 +27,7 @@ from typing import Any, Callable, Optional
 import numpy as np
 import torch
 
+from textgen.core.logs import get_logger
 from textgen.birds.captions import edit_caption
 from textgen.birds.dataset import make_birds_dataset
 from textgen.core.checkpoint import TRAINING_STATE_DIR, CheckpointError
@@ -46,6 +47,8 @@ from textgen.gan.losses import (d_loss_dfgan, d_loss_reed, g_loss_dfgan, g_loss_
 from textgen.gan.modeling import TextToImageGAN, ema_update
 from textgen.gan.text_encoder_training import IMAGE_ENCODER_DIR, save_caption_encoder, train_caption_encoder
 from textgen.gan.text_encoders import CaptionEncoder, HFTextEncoder, ImageEncoder, VAETextEncoder
+
+log = get_logger(__name__)
 
 __all__ = ["GANTrainer", "GANOptimizers", "gan_step"]
 
@@ -174,8 +177,8 @@ class GANTrainer:
             # killed before its first checkpoint: only the text-encoder stage was done, and it is redone from the
             # seed, so the run ends exactly as an uninterrupted one (its random draws are not skipped)
             if self.dist.is_main:
-                print(f"note: {self.out_dir} has no checkpoint yet (stopped during or right after the text-encoder "
-                      "stage); starting it again from the beginning")
+                log.warning(f"{self.out_dir} has no checkpoint yet (stopped during or right after the text-encoder "
+                            "stage); starting it again from the beginning")
                 shutil.rmtree(self.out_dir / "text_encoder", ignore_errors=True)
             resume = False
         self.stop = StopOnSignals()      # SIGINT/SIGTERM: the loop saves last/ and stops at the next step boundary
@@ -184,7 +187,7 @@ class GANTrainer:
         # data: images (uint8, in memory) and their captions ---------------------------------
         data_dir = Path(cfg.data.path)
         if self.dist.is_main and not data_dir.exists() and cfg.data.make_birds:
-            print(f"rendering {cfg.data.make_birds:,} synthetic birds into {data_dir} ...")
+            log.info(f"rendering {cfg.data.make_birds:,} synthetic birds into {data_dir} ...")
             make_birds_dataset(data_dir, n=cfg.data.make_birds, size=cfg.model.image_size, seed=cfg.runtime.seed,
                                captions_from=cfg.data.captions_from, classes=cfg.data.captions_classes,
                                grammar_birds=cfg.data.grammar_birds, show_progress=cfg.runtime.progress)
@@ -249,7 +252,7 @@ class GANTrainer:
             recon_weight=spec.pretrain_recon, image_pool=spec.image_pool,
             image_channels=spec.image_channels, image_depth=spec.image_depth, image_downsample=spec.image_downsample,
             tokenizer_kind=spec.tokenizer, vocab_size=spec.vocab_size, typo_rate=spec.typo_rate)
-        print(f"text encoder: {report.summary()}")
+        log.info(f"text encoder: {report.summary()}")
         save_caption_encoder(text, report, out, image_encoder=image)
         return text
 

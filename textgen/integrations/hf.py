@@ -13,24 +13,25 @@
 
 An exported folder holds ``config.json`` (with an ``auto_map``, ``custom_pipelines`` and the embedding size),
 ``model.safetensors``, the tokenizer files, ``modules.json`` + ``sentence_bert_config.json`` for
-sentence-transformers, and textgen's own code for all of it (``CODE_FILES``), so it loads where textgen is not
-installed. ``trust_remote_code=True`` is what lets transformers run those files; with textgen installed,
-``import textgen.integrations.hf`` registers the same classes, so ``AutoModel``/``AutoTokenizer`` then need no
-remote code (``pipeline`` still asks for it, because the folder declares its own task).
+sentence-transformers, and textgen's own code for all of it (``modeling_textgen.code_files``), so it loads where
+textgen is not installed. ``trust_remote_code=True`` is what lets transformers run those files; with textgen
+installed, ``import textgen.integrations.hf`` registers the same classes, so ``AutoModel``/``AutoTokenizer`` then
+need no remote code (``pipeline`` still asks for it, because the folder declares its own task). The model's
+``save_pretrained`` writes the code and the sentence-transformers files too, so a copy saved with
+``model.save_pretrained`` + ``tokenizer.save_pretrained``, or with ``SentenceTransformer.save``, is an exported
+folder again (with or without textgen installed).
 
 Every route gives the vector :class:`~textgen.SentenceEncoder` gives for the same **raw** string: the exported
 tokenizer runs textgen's text preparation (``textgen_textprep.py``, a copy of
-:mod:`textgen.tokenization.textprep`) before its ``tokenizer.json``.
+:mod:`textgen.tokenization.textprep`) before its ``tokenizer.json``, and truncates to the model's maximum unless
+told ``truncation=False``, as ``SentenceEncoder`` does.
 """
 from __future__ import annotations
 
 import json
 import os
-import shutil
 from pathlib import Path
-from typing import Optional
 
-import torch
 from transformers import AutoConfig, AutoModel, AutoTokenizer
 from transformers.pipelines import PIPELINE_REGISTRY
 
@@ -40,23 +41,12 @@ from textgen.core.config import config_to_dict
 from textgen.integrations.modeling_textgen import EXPORT_FORMAT, MODEL_TYPE, TextgenEncoderConfig, TextgenEncoderModel
 from textgen.integrations.pipeline_textgen import SentenceEmbeddingPipeline
 from textgen.integrations.tokenization_textgen import TextgenTokenizerFast
-from textgen.tokenization import textprep as textprep_module
-from textgen.vae import encoders as encoders_module
 from textgen.vae.modeling import SentenceVAE
 
 __all__ = ["TextgenEncoderConfig", "TextgenEncoderModel", "TextgenTokenizerFast", "SentenceEmbeddingPipeline",
            "export_hf", "TASK"]
 
 TASK = "sentence-embedding"
-HERE = Path(__file__).resolve().parent
-# the code an exported folder carries, so that it loads with trust_remote_code=True where textgen is not installed
-CODE_FILES = {
-    "modeling_textgen.py": HERE / "modeling_textgen.py",                    # the model classes
-    "textgen_encoders.py": Path(encoders_module.__file__),                   # the encoders they build
-    "tokenization_textgen.py": HERE / "tokenization_textgen.py",            # the tokenizer class
-    "textgen_textprep.py": Path(textprep_module.__file__),                   # the text preparation it runs
-    "pipeline_textgen.py": HERE / "pipeline_textgen.py",                    # the sentence-embedding task
-}
 
 
 def _register() -> None:
@@ -99,7 +89,7 @@ def export_hf(model: str | os.PathLike, out_dir: str | os.PathLike) -> Path:
     limits = [n for n in (tok.max_length, vae.max_positions) if n is not None]   # as SentenceEncoder cuts
     max_length = min(limits) if limits else None
     with atomic_folder(out_dir) as tmp:
-        hf_model.save_pretrained(tmp)
+        hf_model.save_pretrained(tmp)                  # also the code and sentence-transformers' files
         tok.save(tmp)
         tok_config = json.loads((tmp / "tokenizer_config.json").read_text(encoding="utf-8"))
         tok_config.update(tokenizer_class="TextgenTokenizerFast", textgen_lowercase=tok.lowercase,
@@ -107,25 +97,5 @@ def export_hf(model: str | os.PathLike, out_dir: str | os.PathLike) -> Path:
         if max_length is not None:
             tok_config["model_max_length"] = max_length
         (tmp / "tokenizer_config.json").write_text(json.dumps(tok_config, indent=2), encoding="utf-8")
-        for name, source in CODE_FILES.items():
-            shutil.copyfile(source, tmp / name)
-        _write_sentence_transformers_files(tmp, max_length)
     return Path(out_dir)
 
-
-def _write_sentence_transformers_files(folder: Path, max_length: Optional[int]) -> None:
-    """``modules.json`` and ``sentence_bert_config.json``: one Transformer module whose output is the posterior
-    mean (``pooler_output``) itself, so ``SentenceTransformer(folder)`` needs no pooling layer."""
-    modules = [{"idx": 0, "name": "0", "path": "", "type": "sentence_transformers.base.modules.transformer.Transformer"}]
-    st_config = {
-        "transformer_task": "feature-extraction",
-        "modality_config": {"text": {"method": "forward", "method_output_name": "pooler_output"}},
-        "module_output_name": "sentence_embedding",
-    }
-    if max_length is not None:
-        st_config["max_seq_length"] = max_length
-    (folder / "modules.json").write_text(json.dumps(modules, indent=2), encoding="utf-8")
-    (folder / "sentence_bert_config.json").write_text(json.dumps(st_config, indent=2), encoding="utf-8")
-    (folder / "config_sentence_transformers.json").write_text(json.dumps(
-        {"model_type": "SentenceTransformer", "similarity_fn_name": "cosine", "textgen_version": __version__},
-        indent=2), encoding="utf-8")

@@ -1,14 +1,15 @@
 """transformers classes for textgen sentence encoders: ``TextgenEncoderConfig`` and ``TextgenEncoderModel``.
 
 This file is self-contained on purpose: ``textgen export-hf`` copies it, unchanged, beside the exported
-weights together with ``textgen_encoders.py`` (a copy of ``textgen/vae/encoders.py``), and writes an
-``auto_map`` into ``config.json``, so that
+weights together with the rest of the folder's code (``code_files``: ``textgen_encoders.py`` is a copy of
+``textgen/vae/encoders.py``), and writes an ``auto_map`` into ``config.json``, so that
 
     AutoModel.from_pretrained(folder, trust_remote_code=True)
 
 works in a process where textgen is not installed (transformers' remote-code convention). With textgen
 installed, ``import textgen.integrations.hf`` registers the same classes with ``AutoConfig`` /
-``AutoModel`` and no remote code is needed.
+``AutoModel`` and no remote code is needed. ``save_pretrained`` writes that code and sentence-transformers'
+files again, so a saved copy is an exported folder too.
 
 The model's forward returns ``BaseModelOutputWithPooling``: ``pooler_output`` is the posterior mean
 E[z|x] (B, Z), the sentence embedding; ``last_hidden_state`` holds the encoder's per-token states.
@@ -17,6 +18,11 @@ with an attention mask.
 """
 from __future__ import annotations
 
+import inspect
+import json
+import shutil
+import sys
+from pathlib import Path
 from types import SimpleNamespace
 from typing import Optional
 
@@ -25,13 +31,45 @@ import torch.nn as nn
 from transformers import PretrainedConfig, PreTrainedModel
 from transformers.modeling_outputs import BaseModelOutputWithPooling
 
-try:  # beside exported weights (remote code): the copied module
+# The model names the folder's other code too: transformers fetches a remote model's relative imports with it and
+# copies them on save_pretrained, so a saved copy keeps the tokenizer and the pipeline.
+try:  # beside exported weights (remote code): the copied modules
+    from .pipeline_textgen import SentenceEmbeddingPipeline
     from .textgen_encoders import build_encoder
+    from .tokenization_textgen import TextgenTokenizerFast
 except ImportError:  # inside the textgen package
+    from textgen.integrations.pipeline_textgen import SentenceEmbeddingPipeline
+    from textgen.integrations.tokenization_textgen import TextgenTokenizerFast
     from textgen.vae.encoders import build_encoder
 
 MODEL_TYPE = "textgen-sentence-encoder"
 EXPORT_FORMAT = 1  # bump when the layout of exported folders changes
+
+# sentence-transformers' files: one Transformer module whose output is the posterior mean (pooler_output) itself,
+# so SentenceTransformer(folder) needs no pooling layer; it truncates to the tokenizer's model_max_length.
+SENTENCE_TRANSFORMERS_FILES = {
+    "modules.json": [{"idx": 0, "name": "0", "path": "",
+                      "type": "sentence_transformers.base.modules.transformer.Transformer"}],
+    "sentence_bert_config.json": {
+        "transformer_task": "feature-extraction",
+        "modality_config": {"text": {"method": "forward", "method_output_name": "pooler_output"}},
+        "module_output_name": "sentence_embedding",
+    },
+    "config_sentence_transformers.json": {"model_type": "SentenceTransformer", "similarity_fn_name": "cosine"},
+}
+
+
+def code_files() -> dict[str, Path]:
+    """The code an exported folder carries: its name there -> the file this process runs it from (textgen's own
+    modules, or the copies transformers made of an exported folder's)."""
+    tokenization = sys.modules[TextgenTokenizerFast.__module__]
+    return {
+        "modeling_textgen.py": Path(__file__),                                       # the model classes
+        "textgen_encoders.py": Path(inspect.getfile(build_encoder)),                 # the encoders they build
+        "tokenization_textgen.py": Path(tokenization.__file__),                      # the tokenizer class
+        "textgen_textprep.py": Path(inspect.getfile(tokenization.prepare_for_tokenizer)),  # its text preparation
+        "pipeline_textgen.py": Path(inspect.getfile(SentenceEmbeddingPipeline)),     # the sentence-embedding task
+    }
 
 
 class TextgenEncoderConfig(PretrainedConfig):
@@ -69,6 +107,20 @@ class TextgenEncoderModel(PreTrainedModel):
     def _init_weights(self, module: nn.Module) -> None:
         # Weights always come from an exported checkpoint; nothing to initialise here.
         return
+
+    def save_pretrained(self, save_directory, *args, **kwargs):
+        """Also write the code and sentence-transformers' files, so that a saved copy loads on every route where
+        textgen is not installed: transformers copies a model's code only when it ran as remote code, and knows
+        nothing of sentence-transformers. Written first, so that ``push_to_hub=True`` uploads them too; the
+        sentence-transformers files only where missing, as ``SentenceTransformer.save`` writes its own."""
+        folder = Path(save_directory)
+        folder.mkdir(parents=True, exist_ok=True)
+        for name, source in code_files().items():
+            shutil.copyfile(source, folder / name)
+        for name, content in SENTENCE_TRANSFORMERS_FILES.items():
+            if not (folder / name).exists():
+                (folder / name).write_text(json.dumps(content, indent=2), encoding="utf-8")
+        super().save_pretrained(save_directory, *args, **kwargs)
 
     def get_input_embeddings(self) -> nn.Embedding:
         return self.encoder.embedding

@@ -10,7 +10,9 @@
 ``fit`` loads the encoder (it learns nothing from the data); ``transform`` returns the posterior means
 (or samples / mean+logvar, see :class:`textgen.SentenceEncoder`). Pickling a fitted ``VAEFeatures`` stores
 its parameters only, never the weights: unpickling reloads the model from ``model`` (a folder or shipped
-name), so pipelines stay small and no weights travel through pickle. Needs ``pip install "textgen[sklearn]"``.
+name), so pipelines stay small and no weights travel through pickle. A truncated sentence or a word read as
+``<unk>`` is warned about through the ``textgen`` logger once per line of the calling code, not on every
+``transform``. Needs ``pip install "textgen[sklearn]"``.
 """
 from __future__ import annotations
 
@@ -101,7 +103,7 @@ class VAEFeatures(TransformerMixin, BaseEstimator):
         sentences = as_sentences(X)
         gen = torch.Generator().manual_seed(self.seed) if self.seed is not None else None
         out = self.encoder_.encode(sentences, batch_size=self.batch_size, output=self.output, errors=self.errors,
-                                   normalize=self.normalize, progress_bar=False, generator=gen)
+                                   normalize_embeddings=self.normalize, show_progress_bar=False, generator=gen)
         return out[0] if self.errors == "null" else out
 
     def get_feature_names_out(self, input_features: Any = None) -> np.ndarray:

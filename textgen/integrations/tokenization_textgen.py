@@ -14,6 +14,9 @@ textgen runs. For the subword kinds that step only turns control characters into
 in ``tokenizer.json`` does the rest). For a ``word`` vocabulary it applies the vocabulary-guided rules a
 regex pipeline cannot express (keep ``mr.`` and ``u.s.`` because the vocabulary has them, split ``don't`` into
 ``do n't`` because it does not, write numbers as ``N``, drop punctuation the vocabulary lacks).
+
+And it truncates to ``model_max_length`` (the exported model's maximum) unless told ``truncation=False``,
+as textgen's encoders do.
 """
 from __future__ import annotations
 
@@ -56,6 +59,14 @@ class TextgenTokenizerFast(PreTrainedTokenizerFast):
             prepared = [self._prepare_any(t) for t in text]
             return tuple(prepared) if isinstance(text, tuple) else prepared
         return self.prepare_text(text)
+
+    def _get_padding_truncation_strategies(self, padding=False, truncation=None, max_length=None, *args, **kwargs):
+        """Truncate to ``model_max_length`` unless asked not to (``truncation=False``), as textgen's encoders do:
+        transformers' default keeps every token, which gives another vector than every other route, and warns
+        of "indexing errors" the encoder does not have."""
+        if truncation is None:
+            truncation = True
+        return super()._get_padding_truncation_strategies(padding, truncation, max_length, *args, **kwargs)
 
     def _encode_plus(self, text, text_pair=None, **kwargs):
         if not kwargs.get("is_split_into_words", False):   # pre-split words are the caller's own tokens

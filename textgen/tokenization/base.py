@@ -4,11 +4,12 @@ from __future__ import annotations
 
 import math
 import re
-import warnings
 from dataclasses import dataclass, replace
 from typing import Any, Iterable, Literal, Optional, Sequence
 
 import numpy as np
+
+from textgen.core.logs import warn
 
 __all__ = [
     "PAD_ID", "UNK_ID", "BOS_ID", "EOS_ID",
@@ -159,8 +160,8 @@ def _report_vocab_size(kind: str, requested: int, got: int) -> None:
     if got != requested:
         why = ("the corpus does not support more pieces" if got < requested
                else "the corpus alphabet alone needs more tokens")
-        warnings.warn(f"the {kind} trainer produced {got} tokens, not the requested vocab_size={requested} "
-                      f"({why}); the tokenizer works, with vocab_size={got}", UserWarning, stacklevel=3)
+        warn(f"the {kind} trainer produced {got} tokens, not the requested vocab_size={requested} "
+             f"({why}); the tokenizer works, with vocab_size={got}", key="vocab-size")
 
 
 def _check_not_degenerate(backend: _Backend, corpus: list[str], requested: int,
@@ -181,7 +182,7 @@ def _check_not_degenerate(backend: _Backend, corpus: list[str], requested: int,
            f"{_suggest_vocab_size(requested, len(alphabet))}")
     if strict:
         raise TokenizerError(msg + "; or pass strict=False to keep it with a warning")
-    warnings.warn(msg, UserWarning, stacklevel=3)
+    warn(msg, key="degenerate-unigram")
 
 
 def _alphabet(texts: Iterable[str]) -> set[str]:

@@ -8,11 +8,14 @@
     pipe.sample(5, generator=torch.Generator().manual_seed(0)).sentences
     pipe.reconstruct(["the market fell on monday"]).sentences
     pipe.encode(["a sentence", "another one"]).mu                       # (2, Z) posterior means
+    pipe.encode("a sentence", convert_to_numpy=True).mu                 # one string: (Z,), as numpy
+    pipe.save_pretrained("my-vae")                                     # from_pretrained("my-vae") loads it back
     pipe.analogy("he is a man", "she is a woman", "he is a king").sentence
 
 Every method takes batches (lists of sentences), normalises text the way the model's tokenizer expects
 (:func:`textgen.tokenization.textprep.prepare_text`: e.g. ``"I don't"`` -> ``"i do n't"`` for a PTB model), reports
-words outside the vocabulary (a ``UserWarning`` and the ``unknown_words`` field of the output) and
+words outside the vocabulary (a warning of the ``textgen`` logger, :mod:`textgen.core.logs`, and the
+``unknown_words`` field of the output) and
 refuses bad input with a ``ValueError`` that says what to do. Outputs are dataclasses.
 
 Interpolation runs between the **posterior means** of the two sentences (not samples), so a path is a
@@ -24,18 +27,18 @@ from __future__ import annotations
 
 import math
 import os
-import warnings
 from dataclasses import dataclass, field
+from pathlib import Path
 from typing import Literal, Optional, Sequence
 
-import numpy as np
 import torch
 from torch import Tensor
 
+from textgen.core import logs
 from textgen.core.functional import gaussian_kl
 from textgen.core.runtime import progress, resolve_device
 from textgen.core.pretrained import DEFAULT_VAE
-from textgen.core.text import quote, shorten
+from textgen.vae.configuration import LABEL_GUIDANCE
 from textgen.vae.sentence_encoder import Errors, SentenceEncoder
 from textgen.vae.interpolation import analogy as latent_analogy
 from textgen.vae.interpolation import interpolate as latent_path
@@ -60,16 +63,14 @@ Strategy = Literal["greedy", "beam", "sample"]
 # sentences of <= 12 words) and takes smaller steps along paths, for 2.7x the decoding time
 # (docs/experiments/en_vae_recipes.md). Prior samples stay greedy.
 BEAM_SIZE = 4
-# the label guidance weight of transfer and sample (SentenceVAE.generate): on 150 held-out valid sentences w = 2
-# took transfer accuracy from 48% to 66% for 1.3 BLEU; w = 3 costs more than 2 BLEU (docs/experiments/cvae_guidance.md)
-LABEL_GUIDANCE = 2.0
 
 
 # ----------------------------------------------------------------------------- outputs
 
 @dataclass
 class EncodeOutput:
-    """Posterior parameters of q(z|x) for each input sentence."""
+    """Posterior parameters of q(z|x) for each input sentence: tensors, or numpy arrays (``convert_to_numpy``).
+    For a single string, ``mu`` and ``logvar`` are one vector (Z,) and the lists hold one entry."""
 
     mu: Tensor                          # (N, Z) posterior means
     logvar: Optional[Tensor]            # (N, Z), or None unless asked for (and always None for an auto-encoder)
@@ -163,51 +164,63 @@ class SentenceVAEPipeline:
         model = SentenceVAE.from_pretrained(name_or_path, device=resolve_device(device))
         return cls(model, show_progress=show_progress)
 
+    def save_pretrained(self, directory: str | os.PathLike) -> Path:
+        """Write the model (with its fitted sampling prior) and tokenizer; ``from_pretrained(directory)`` loads it."""
+        return self.model.save_pretrained(directory, tokenizer=self.tokenizer)
+
+    def to(self, device: str | torch.device) -> "SentenceVAEPipeline":
+        """Move the model to ``device`` (``"cpu"``, ``"cuda:1"``, ``"auto"``, a ``torch.device``); returns self."""
+        self.model.to(resolve_device(device))
+        return self
+
     @property
     def device(self) -> torch.device:
         return self.model.device
 
     # -------------------------------------------------------------- text in
 
-    @torch.no_grad()
-    def encode(self, sentences: Sequence[str], batch_size: int = 64, *, return_logvar: bool = False,
-               errors: Errors = "raise", labels: Optional[Sequence[str] | str] = None) -> EncodeOutput:
-        """Posterior means (and, on request, log-variances) of q(z|x): (N, Z).
+    def encode(self, sentences: str | Sequence[str], batch_size: int = 64, *, return_logvar: bool = False,
+               errors: Errors = "raise", labels: Optional[Sequence[str] | str] = None,
+               normalize_embeddings: bool = False, show_progress_bar: Optional[bool] = None,
+               convert_to_numpy: bool = False, convert_to_tensor: bool = False,
+               device: Optional[str | torch.device] = None) -> EncodeOutput:
+        """Posterior means (and, on request, log-variances) of q(z|x): (N, Z), or (Z,) for a single string; an
+        empty list gives (0, Z).
 
         ``errors`` says what a sentence that cannot be encoded does (empty, no known word, not text):
         ``"raise"`` (default) stops with a message naming it, ``"null"`` gives it a NaN row (``ok`` False),
-        ``"skip"`` leaves it out (``indices`` lists the input position of each row). A conditional VAE
-        encodes under ``labels`` (one per sentence, or one for all): q(z | x, y).
+        ``"skip"`` leaves it out (``indices`` lists the input position of each row; a single string is never
+        left out: its ``mu`` is NaN). A conditional VAE encodes under ``labels`` (one per sentence, or one for
+        all): q(z | x, y). The other arguments are sentence-transformers': ``normalize_embeddings`` scales each
+        ``mu`` to unit length (``logvar`` stays as is), ``device=`` moves the model there first (as :meth:`to`),
+        ``show_progress_bar`` defaults to the pipeline's ``show_progress``. The fields are tensors (on the CPU),
+        as every pipeline output and :meth:`decode`'s input are; ``convert_to_numpy=True`` makes them numpy
+        arrays (unless ``convert_to_tensor=True``).
         """
-        if isinstance(sentences, (str, bytes)):
-            raise ValueError(f"expected a list of sentences, got a single {type(sentences).__name__}; wrap it in a list")
-        sentences = list(sentences)
-        if not sentences:
-            raise ValueError("no sentences given: pass at least one")
+        if device is not None:
+            self.to(device)
+        single = isinstance(sentences, (str, bytes))
+        sentences = [sentences] if single else list(sentences)
         ids = self._label_ids(labels, len(sentences), "encode")
-        chunks = list(self._engine.encode_stream(sentences, batch_size, errors=errors, output_logvar=return_logvar,
-                                                 text_errors="strict", want_texts=True,
-                                                 labels=ids.tolist() if ids is not None else None))
-        ok = torch.from_numpy(np.concatenate([c.ok for c in chunks]))
-        mu = torch.cat([c.mu for c in chunks])
-        logvar = torch.cat([c.logvar for c in chunks]) if return_logvar and chunks[0].logvar is not None else None
-        texts = [t for c in chunks for t in c.texts]
-        unknown = list(dict.fromkeys(w for c in chunks for w in c.unknown_words))
-        if unknown:
-            warnings.warn(f"{len(unknown)} word(s) outside the model's vocabulary are read as <unk>: "
-                          f"{shorten(', '.join(unknown))}", UserWarning, stacklevel=2)
-        cut = sum(c.num_truncated for c in chunks)
-        if cut:
-            first = next(c.first_truncated for c in chunks if c.first_truncated is not None)
-            warnings.warn(f"{cut} sentence(s) longer than the model's maximum of {self.max_length} tokens "
-                          f"(incl. <eos>) were truncated to it, the first: {quote(first)}", UserWarning, stacklevel=2)
+        enc = self._engine.encode_all(sentences, batch_size, errors=errors, output_logvar=return_logvar,
+                                      show_progress_bar=self.show_progress if show_progress_bar is None else
+                                      show_progress_bar, text_errors="strict", want_texts=True,
+                                      labels=ids.tolist() if ids is not None else None)
+        mu, logvar, texts, ok = enc.mu, enc.logvar, enc.texts, torch.from_numpy(enc.ok)
+        if normalize_embeddings:
+            mu = torch.nn.functional.normalize(mu, dim=-1)                         # NaN rows stay NaN
         indices = list(range(len(sentences)))
-        if errors == "skip":
+        if errors == "skip" and not single:
             indices = ok.nonzero().flatten().tolist()
             mu, texts = mu[indices], [texts[i] for i in indices]
             logvar = logvar[indices] if logvar is not None else None
-        return EncodeOutput(mu=mu, logvar=logvar, texts=texts, unknown_words=unknown, num_truncated=cut,
-                            ok=ok, indices=indices)
+        if single:
+            mu, logvar = mu[0], logvar[0] if logvar is not None else None
+        if convert_to_numpy and not convert_to_tensor:
+            mu, ok = mu.numpy(), ok.numpy()
+            logvar = logvar.numpy() if logvar is not None else None
+        return EncodeOutput(mu=mu, logvar=logvar, texts=texts, unknown_words=enc.unknown_words,
+                            num_truncated=enc.num_truncated, ok=ok, indices=indices)
 
     # -------------------------------------------------------------- the label of a conditional VAE
 
@@ -244,7 +257,6 @@ class SentenceVAEPipeline:
         others = [y for y in self.labels if y != to]
         return [src if src != to else others[0] if len(others) == 1 else to for src in sources]
 
-    @torch.no_grad()
     def predict_labels(self, sentences: Sequence[str], batch_size: int = 64) -> list[str]:
         """The label a conditional VAE finds most likely for each sentence: argmax_y of the ELBO of log p(x | y)
         under each label (Bayes' rule with a uniform prior over labels; Sohn et al. 2015)."""
@@ -252,7 +264,7 @@ class SentenceVAEPipeline:
             raise ValueError("predict_labels needs a conditional VAE (trained with model.condition)")
         sentences = list(sentences)
         scores = [self._elbo(self.encode(sentences, batch_size, return_logvar=True, labels=name), name)
-                  for name in self.labels]
+                  for name in self.labels]                                      # no gradients: both are no_grad
         best = torch.stack(scores).argmax(0)                                            # (N,)
         return [self.labels[int(k)] for k in best]
 
@@ -284,9 +296,9 @@ class SentenceVAEPipeline:
         same = [i for i, src in enumerate(sources) if src == to]
         if same:
             how = "given" if source_labels is not None else "the likeliest by the model"
-            warnings.warn(f"{len(same)} of {len(sources)} sentence(s) already have the label {to!r} ({how}; the first: "
-                          f"sentence {same[0]}): they are rewritten under it; if that is wrong, give the sentences' "
-                          f"own label (source_labels=, --from)", UserWarning, stacklevel=2)
+            logs.warn(f"{len(same)} of {len(sources)} sentence(s) already have the label {to!r} ({how}; the first: "
+                      f"sentence {same[0]}): they are rewritten under it; if that is wrong, give the sentences' "
+                      f"own label (source_labels=, --from)", key="transfer-same-label")
         generate_kwargs.setdefault("beam_size", BEAM_SIZE)
         enc = self.encode(sentences, batch_size, labels=sources)
         away = {"away_labels": self._away_labels(to, sources), "guidance": guidance} if guidance > 0 else {}
@@ -365,7 +377,7 @@ class SentenceVAEPipeline:
         sentences, a few tens of thousands), z ~ q(z|x) (``codes="sample"``) or its mean (``"mean"``, the
         deterministic codes Ghosh et al. fit), then a ``components``-Gaussian mixture by EM
         (:mod:`textgen.vae.latent_prior`, Ghosh et al. 2020). :meth:`sample` draws from it from then on, and
-        ``pipe.model.save_pretrained(dir)`` keeps it. Returns the fit's summary (codes, iterations, mean
+        ``pipe.save_pretrained(dir)`` keeps it. Returns the fit's summary (codes, iterations, mean
         log-likelihood per code, and the same under N(0, I) for comparison). Sentences that cannot be encoded
         (empty, binary) are skipped."""
         if self.model.config.mode != "vae":

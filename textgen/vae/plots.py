@@ -69,10 +69,9 @@ def latent_map(pipe, texts: Sequence[str], name: str, color: Optional[Sequence] 
                labels: Optional[Sequence[str]] = None) -> LatentMap:
     """Encode ``texts`` with a :class:`~textgen.pipelines.SentenceVAEPipeline` (a conditional VAE under each
     sentence's ``labels``) and fit the PCA map."""
-    import warnings
+    from textgen.core.logs import silenced
 
-    with warnings.catch_warnings():
-        warnings.simplefilter("ignore", UserWarning)   # a corpus has rare words; the map needs no report
+    with silenced():                                   # a corpus has rare words; the map needs no report
         enc = pipe.encode(list(texts), batch_size=batch_size, labels=labels)
     mu = enc.mu.numpy()
     pca = PCA.fit(mu)

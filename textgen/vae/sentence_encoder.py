@@ -4,13 +4,17 @@
 
     enc = SentenceEncoder.from_pretrained("en-lstm-vae")       # or a folder from train-vae
     X = enc.encode(["The market fell on Monday.", "Prices rose."])   # numpy (2, 64): posterior means
+    v = enc.encode("Prices rose.")                              # one string: one vector (64,)
+    enc.encode(lines, normalize_embeddings=True, convert_to_tensor=True)   # sentence-transformers' arguments
     X, ok = enc.encode(lines, errors="null")                    # NaN rows where ok is False
     X, kept = enc.encode(lines, errors="skip")                  # only the rows of the indices in kept
     for chunk in enc.encode_stream(open("big.txt")): ...        # any number of lines, flat memory
     ds = ds.map(enc.as_map_fn(column="text"), batched=True)     # a Hugging Face datasets column
 
-The embedding of a sentence is the mean of its posterior q(z|x) (``output="mean"``), a sample from it
-(``"sample"``), or both parameters side by side (``"mean+logvar"``, shape (N, 2 * dim)). Sentences are
+``encode`` takes sentence-transformers' arguments (``normalize_embeddings``, ``show_progress_bar``,
+``convert_to_numpy``, ``convert_to_tensor``, ``device``). The embedding of a sentence is the mean of its
+posterior q(z|x) (``output="mean"``), a sample from it (``"sample"``), or both parameters side by side
+(``"mean+logvar"``, shape (N, 2 * dim)). Sentences are
 prepared as the model's tokenizer expects (:func:`textgen.tokenization.textprep.prepare_text`, the same
 function the exported Hugging Face tokenizer runs), sorted by length into batches (little padding), encoded
 without gradients, and returned in the input order. Control characters and undecodable bytes become spaces
@@ -32,7 +36,6 @@ from __future__ import annotations
 
 import os
 import shutil
-import warnings
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, Callable, Iterable, Iterator, Literal, Optional, Sequence
@@ -40,6 +43,7 @@ from typing import Any, Callable, Iterable, Iterator, Literal, Optional, Sequenc
 import numpy as np
 import torch
 
+from textgen.core import logs
 from textgen.core.pretrained import DEFAULT_VAE
 from textgen.core.files import atomic_open, atomic_write_text
 from textgen.core.runtime import progress, resolve_device
@@ -47,8 +51,8 @@ from textgen.core.text import quote, shorten
 from textgen.tokenization.textprep import check_is_text, prepare_text
 from textgen.vae.modeling import SentenceVAE
 
-__all__ = ["SentenceEncoder", "EncodedChunk", "Problem", "FileReport", "encode_file", "read_lines", "ERRORS",
-           "check_errors"]
+__all__ = ["SentenceEncoder", "Encoded", "EncodedChunk", "Problem", "FileReport", "encode_file", "read_lines",
+           "ERRORS", "check_errors"]
 
 Output = Literal["mean", "sample", "mean+logvar"]
 Errors = Literal["raise", "skip", "null"]
@@ -86,6 +90,18 @@ class EncodedChunk:
     first_truncated: Optional[str] = None          # the first truncated item, as given
 
 
+@dataclass
+class Encoded:
+    """Every chunk of :meth:`SentenceEncoder.encode_stream` joined: what both ``encode`` methods build on."""
+
+    mu: torch.Tensor                               # (N, Z) on the CPU; NaN rows where ok is False
+    logvar: Optional[torch.Tensor]                 # (N, Z), or None (an auto-encoder, or not asked for)
+    ok: np.ndarray                                 # (N,) bool
+    texts: list[str]                               # as the model read them ("" where not ok; [] unless asked for)
+    unknown_words: list[str]
+    num_truncated: int
+
+
 def item_problem(index: int, label: str, item: Any, prepared: Optional[str], content_ids: Optional[list[int]],
                  unk_id: int, unknown: Sequence[str], vocab_size: int) -> Optional[Problem]:
     """The problem of one prepared item (``label`` names it in the message), or None if it can be encoded."""
@@ -98,6 +114,19 @@ def item_problem(index: int, label: str, item: Any, prepared: Optional[str], con
                        f"{label} ({quote(item)}) has only words outside the model's vocabulary{words}; the model "
                        f"would read nothing but <unk>. Use words it knows (a {vocab_size:,}-token vocabulary)")
     return None
+
+
+def _former_names(former: dict, normalize_embeddings: bool, show_progress_bar: bool,
+                  convert_to_tensor: bool) -> tuple[bool, bool, bool]:
+    """``encode``'s former argument names, still accepted: ``normalize``, ``progress_bar``, ``return_tensors``."""
+    unknown = sorted(set(former) - {"normalize", "progress_bar", "return_tensors"})
+    if unknown:
+        raise TypeError(f"encode() got an unexpected keyword argument {unknown[0]!r}")
+    tensors = former.get("return_tensors", "np")
+    if tensors not in ("np", "pt"):
+        raise ValueError(f"return_tensors must be 'np' or 'pt', got {tensors!r}")
+    return (former.get("normalize", normalize_embeddings), former.get("progress_bar", show_progress_bar),
+            convert_to_tensor or tensors == "pt")
 
 
 def raise_problem(problem: Problem) -> None:
@@ -122,8 +151,14 @@ class SentenceEncoder:
         self.max_length: Optional[int] = min(limit) if limit else None
 
     @classmethod
-    def from_pretrained(cls, name_or_path: str | os.PathLike = DEFAULT_VAE, *, device: str = "cpu") -> "SentenceEncoder":
+    def from_pretrained(cls, name_or_path: str | os.PathLike = DEFAULT_VAE, *,
+                        device: str | torch.device = "cpu") -> "SentenceEncoder":
+        """Load a folder written by :meth:`save_pretrained` (or ``train-vae``), or a shipped model by name."""
         return cls(SentenceVAE.from_pretrained(name_or_path, device=resolve_device(device)))
+
+    def save_pretrained(self, directory: str | os.PathLike) -> Path:
+        """Write the model and its tokenizer to ``directory``; ``from_pretrained(directory)`` loads them back."""
+        return self.model.save_pretrained(directory, tokenizer=self.tokenizer)
 
     @property
     def dim(self) -> int:
@@ -135,7 +170,8 @@ class SentenceEncoder:
         return self.model.device
 
     def to(self, device: str | torch.device) -> "SentenceEncoder":
-        self.model.to(resolve_device(device) if isinstance(device, str) else device)
+        """Move the model to ``device`` (``"cpu"``, ``"cuda:1"``, ``"auto"``, a ``torch.device``); returns self."""
+        self.model.to(resolve_device(device))
         return self
 
     def __repr__(self) -> str:
@@ -259,66 +295,84 @@ class SentenceEncoder:
 
     # -------------------------------------------------------------- encoding
 
-    def encode(self, sentences: Sequence[str], batch_size: int = 256, *, output: Output = "mean",
-               normalize: bool = False, errors: Errors = "raise", progress_bar: bool = True,
-               return_tensors: Literal["np", "pt"] = "np", generator: Optional[torch.Generator] = None) -> Any:
-        """Embeddings (N, dim) -- (N, 2 * dim) for ``"mean+logvar"`` -- in the input order.
+    def encode(self, sentences: str | Sequence[str], batch_size: int = 256, *, output: Output = "mean",
+               normalize_embeddings: bool = False, errors: Errors = "raise", show_progress_bar: bool = True,
+               convert_to_numpy: bool = True, convert_to_tensor: bool = False,
+               device: Optional[str | torch.device] = None, generator: Optional[torch.Generator] = None,
+               **former) -> Any:
+        """Embeddings (N, dim) -- (N, 2 * dim) for ``"mean+logvar"`` -- in the input order; one vector (dim,)
+        for a single string. An empty list gives a (0, dim) array.
 
-        ``normalize=True`` scales each row to unit L2 norm (for cosine similarity). An empty list gives a
-        (0, dim) array. With ``errors="null"`` the result is ``(embeddings, ok)``, ``ok`` a boolean (N,)
-        mask and the other rows NaN; with ``errors="skip"`` it is ``(embeddings, kept)``, the rows of the
-        items whose input indices are in ``kept`` (see the module docstring).
+        As in sentence-transformers: ``normalize_embeddings=True`` scales each row to unit L2 norm (for cosine
+        similarity); ``convert_to_tensor=True`` (or ``convert_to_numpy=False``) returns a torch tensor (on the
+        CPU) instead of numpy; ``device=`` moves the encoder there first (as :meth:`to`); ``show_progress_bar``
+        shows a bar past one chunk (32 batches). The former names ``normalize=``, ``progress_bar=`` and
+        ``return_tensors="np"|"pt"`` still work. With ``errors="null"`` the result is ``(embeddings, ok)``,
+        ``ok`` a boolean (N,) mask and the other rows NaN; with ``errors="skip"`` it is ``(embeddings, kept)``,
+        the rows of the items whose input indices are in ``kept`` (see the module docstring). For a single
+        string both give ``(vector, encoded)``: a NaN vector and False if it could not be encoded.
         """
-        if isinstance(sentences, (str, bytes)):
-            raise TypeError("encode expects a list of strings, got a single string; wrap it in a list")
+        normalize_embeddings, show_progress_bar, convert_to_tensor = _former_names(
+            former, normalize_embeddings, show_progress_bar, convert_to_tensor)
         if output not in ("mean", "sample", "mean+logvar"):
             raise ValueError(f"output must be 'mean', 'sample' or 'mean+logvar', got {output!r}")
-        if return_tensors not in ("np", "pt"):
-            raise ValueError(f"return_tensors must be 'np' or 'pt', got {return_tensors!r}")
         if output != "mean" and self.model.config.mode != "vae":
             raise ValueError(f"output={output!r} needs a VAE posterior; an auto-encoder only has means")
+        if device is not None:
+            self.to(device)
+        single = isinstance(sentences, (str, bytes))
+        sentences = [sentences] if single else list(sentences)
+        enc = self.encode_all(sentences, batch_size, errors=errors, output_logvar=output != "mean",
+                              show_progress_bar=show_progress_bar)
+        out = enc.mu
+        if output == "sample":
+            out = self.model.reparameterize(enc.mu, enc.logvar, generator)                # z ~ q(z|x)
+        elif output == "mean+logvar":
+            out = torch.cat([enc.mu, enc.logvar], dim=-1)
+        if normalize_embeddings:
+            out = torch.nn.functional.normalize(out, dim=-1)                  # NaN rows stay NaN
+        if convert_to_numpy and not convert_to_tensor:
+            out = out.numpy()
+        if single:
+            return out[0] if errors == "raise" else (out[0], bool(enc.ok[0]))
+        if errors == "null":
+            return out, enc.ok
+        if errors == "skip":
+            kept = np.flatnonzero(enc.ok)
+            return out[kept], kept
+        return out
+
+    def encode_all(self, sentences: list, batch_size: int = 256, *, errors: Errors = "raise",
+                   output_logvar: bool = False, show_progress_bar: bool = False, **stream_kwargs) -> Encoded:
+        """:meth:`encode_stream` over a list, joined, with a progress bar over its chunks; warns (once per line of
+        the caller's code) about truncated sentences and words read as ``<unk>``."""
         check_errors(errors)
-        sentences = list(sentences)
-        chunk_size = 32 * max(int(batch_size), 1)
+        if batch_size < 1:
+            raise ValueError(f"batch_size must be >= 1, got {batch_size}")
+        chunk_size = 32 * batch_size
         n_chunks = -(-len(sentences) // chunk_size)
-        bar = progress(total=n_chunks, enabled=progress_bar and n_chunks > 1, desc="encode")
-        parts, oks, cut, first_cut, unknown, bad = [], [], 0, None, {}, 0
-        for chunk in self.encode_stream(sentences, batch_size, errors=errors, output_logvar=output != "mean",
-                                        chunk_size=chunk_size):
-            emb = chunk.mu
-            if output == "sample":
-                emb = self.model.reparameterize(chunk.mu, chunk.logvar, generator)      # z ~ q(z|x)
-            elif output == "mean+logvar":
-                emb = torch.cat([chunk.mu, chunk.logvar], dim=-1)
-            parts.append(emb)
-            oks.append(chunk.ok)
-            cut += chunk.num_truncated
-            first_cut = first_cut or chunk.first_truncated
-            unknown.update(dict.fromkeys(chunk.unknown_words))
-            bad += len(chunk.problems)
+        bar = progress(total=n_chunks, enabled=show_progress_bar and n_chunks > 1, desc="encode")
+        chunks = []
+        for chunk in self.encode_stream(sentences, batch_size, errors=errors, output_logvar=output_logvar,
+                                        chunk_size=chunk_size, **stream_kwargs):
+            chunks.append(chunk)
             bar.update(1)
         bar.close()
-        width = 2 * self.dim if output == "mean+logvar" else self.dim
-        out = torch.cat(parts) if parts else torch.empty(0, width)
-        ok = np.concatenate(oks) if oks else np.zeros(0, dtype=bool)
-        if cut:
-            warnings.warn(f"{cut} sentence(s) longer than {self.max_length} tokens were truncated, the first: "
-                          f"{quote(first_cut)}", UserWarning, stacklevel=2)
+        empty = torch.empty(0, self.dim)
+        has_logvar = output_logvar and self.model.config.mode == "vae"
+        unknown = list(dict.fromkeys(w for c in chunks for w in c.unknown_words))
+        cut = sum(c.num_truncated for c in chunks)
         if unknown:
-            words = list(unknown)
-            warnings.warn(f"{len(words)} distinct word(s) outside the vocabulary were read as <unk> "
-                          f"(e.g. {shorten(', '.join(words[:5]))})", UserWarning, stacklevel=2)
-        if normalize:
-            out = torch.nn.functional.normalize(out, dim=-1)                  # NaN rows stay NaN
-        if errors == "skip":
-            kept = np.flatnonzero(ok)
-            out = out[torch.from_numpy(kept)]
-        result = out if return_tensors == "pt" else out.numpy()
-        if errors == "null":
-            return result, ok
-        if errors == "skip":
-            return result, kept
-        return result
+            logs.warn(f"{len(unknown)} word(s) outside the model's vocabulary are read as <unk>: "
+                      f"{shorten(', '.join(unknown))}", key="unknown-words")
+        if cut:
+            first = next(c.first_truncated for c in chunks if c.first_truncated is not None)
+            logs.warn(f"{cut} sentence(s) longer than the model's maximum of {self.max_length} tokens (incl. <eos>) "
+                      f"were truncated to it, the first: {quote(first)}", key="truncated")
+        return Encoded(mu=torch.cat([c.mu for c in chunks]) if chunks else empty,
+                       logvar=(torch.cat([c.logvar for c in chunks]) if chunks else empty) if has_logvar else None,
+                       ok=np.concatenate([c.ok for c in chunks]) if chunks else np.zeros(0, dtype=bool),
+                       texts=[t for c in chunks for t in c.texts], unknown_words=unknown, num_truncated=cut)
 
     def as_map_fn(self, column: str = "text", out_column: str = "embedding", *, errors: Errors = "raise",
                   mask_column: str = "embedding_ok", **encode_kwargs) -> Callable[[dict], dict]:
@@ -330,7 +384,7 @@ class SentenceEncoder:
         thread pool in forked workers stalls the map.
         """
         check_errors(errors)
-        encode_kwargs.setdefault("progress_bar", False)
+        encode_kwargs.setdefault("show_progress_bar", False)
         main_pid = os.getpid()
 
         def fn(batch: dict) -> dict:

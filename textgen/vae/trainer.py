@@ -25,6 +25,7 @@ from typing import Any, Optional
 
 import torch
 
+from textgen.core.logs import get_logger
 from textgen.core.checkpoint import CheckpointError, TRAINING_STATE_DIR
 from textgen.core.config import save_config
 from textgen.core.metrics_log import MetricsLogger
@@ -44,6 +45,7 @@ from textgen.vae.warm_start import warm_start
 from textgen.vae.objective import iwae_loss, vae_loss
 from textgen.vae.schedules import make_kl_schedule
 
+log = get_logger(__name__)
 
 __all__ = ["OptimConfig", "TrainConfig", "VAERunConfig", "VAETrainer", "TrainingDiverged", "TrainingInterrupted"]
 
@@ -107,8 +109,8 @@ class VAETrainer:
                 splits["valid"] = tokenize_split(cfg.data.valid, self.tokenizer, cfg.data, max_len, cond)
             for name, split in splits.items():
                 if split.num_unlabelled and self.dist.is_main:
-                    print(f"note: {split.num_unlabelled:,} {name} sentences skipped: their {cond.column!r} is not one "
-                          f"of the model's labels ({', '.join(cond.labels)})")
+                    log.warning(f"{split.num_unlabelled:,} {name} sentences skipped: their {cond.column!r} is not one "
+                                f"of the model's labels ({', '.join(cond.labels)})")
         self.splits = splits
         self.batches_per_epoch = math.ceil(len(splits["train"].ids) / cfg.data.batch_size)
 
@@ -125,7 +127,7 @@ class VAETrainer:
         if source is not None:                  # (a resumed run loads its own weights from last/)
             report = warm_start(self.model, source, parts=cfg.train.init_parts)
             if self.dist.is_main:
-                print(f"warm start ({cfg.train.init_parts}) from {cfg.train.init_from}: {report.summary()}")
+                log.info(f"warm start ({cfg.train.init_parts}) from {cfg.train.init_from}: {report.summary()}")
 
         # optimisation ------------------------------------------------------------------
         self.optimizer = self._make_optimizer()
@@ -353,8 +355,8 @@ class VAETrainer:
         logger = MetricsLogger(self.out_dir, keep_until_step=self.step) if main else NullLogger()
         train = self.splits["train"]
         if main and (train.num_truncated or train.num_empty):
-            print(f"note: {train.num_truncated} training sentences truncated to {self.max_length} tokens, "
-                  f"{train.num_empty} empty ones skipped")
+            log.warning(f"{train.num_truncated} training sentences truncated to {self.max_length} tokens, "
+                        f"{train.num_empty} empty ones skipped")
         last_valid: dict[str, float] = {}
         stop = False
         try:
@@ -365,7 +367,7 @@ class VAETrainer:
                         last_valid = self._end_epoch(logger)
                         if cfg.train.early_stop_patience is not None and self.epochs_since_best > cfg.train.early_stop_patience:
                             if main:
-                                print(f"early stop: no better validation -ELBO for {self.epochs_since_best} epochs")
+                                log.info(f"early stop: no better validation -ELBO for {self.epochs_since_best} epochs")
                             break
         finally:
             logger.close()
@@ -445,8 +447,8 @@ class VAETrainer:
             when = f"epoch {self.epoch}" if self.batch_in_epoch == 0 else f"step {self.step} (epoch {self.epoch + 1}, partial)"
             iw = f", IW-NLL (k={self.cfg.train.iw_samples}) {valid['iw_nll']:.2f}" if "iw_nll" in valid else ""
             if self.dist.is_main:
-                print(f"{when}: valid -ELBO {valid['nll_bound']:.2f} (rec {valid['rec']:.2f} + KL {valid['kl']:.2f}), "
-                      f"PPL bound {valid['ppl_bound']:.1f}{iw}")
+                log.info(f"{when}: valid -ELBO {valid['nll_bound']:.2f} (rec {valid['rec']:.2f} + KL {valid['kl']:.2f}), "
+                         f"PPL bound {valid['ppl_bound']:.1f}{iw}")
         self.save_checkpoint("last", with_state=True)
         return valid
 

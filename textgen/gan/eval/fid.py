@@ -31,6 +31,7 @@ import torch
 import torch.nn.functional as F
 
 from textgen.core.files import atomic_open, file_digest
+from textgen.core.logs import warn
 from textgen.gan.eval.common import CLASSIFIER_CACHE, data_fingerprint, generate_batched
 
 __all__ = ["real_split", "FID_PACKAGE", "INSTALL_COMMAND", "MIN_IMAGES", "MissingEvalExtra", "inception_weights",
@@ -163,9 +164,9 @@ def mean_pairwise_distance(feats: np.ndarray) -> float:
 
 def warn_if_few(n: int, what: str) -> None:
     if n < MIN_IMAGES:
-        warnings.warn(f"FID over {n} {what} images is unstable and biased upwards (the covariance of 2048-d features "
-                      f"needs at least {MIN_IMAGES} images); use --num-images {MIN_IMAGES} or more for numbers to publish",
-                      stacklevel=3)
+        warn(f"FID over {n} {what} images is unstable and biased upwards (the covariance of 2048-d features "
+             f"needs at least {MIN_IMAGES} images); use --num-images {MIN_IMAGES} or more for numbers to publish",
+             key="few-fid-images")
 
 
 # ----------------------------------------------------------------------------- the cache of real-image features
@@ -198,7 +199,8 @@ def real_split(n_images: int, n: int, seed: int = 0) -> tuple[np.ndarray, np.nda
     if n_images < 4:
         raise ValueError(f"FID needs at least 4 real images, the data has {n_images}")
     if 2 * n > n_images:
-        warnings.warn(f"the data has {n_images} images, too few for two disjoint sets of {n}; using {n_images // 2} each")
+        warn(f"the data has {n_images} images, too few for two disjoint sets of {n}; using {n_images // 2} each",
+             key="few-real-images")
         n = n_images // 2
     order = np.random.default_rng(seed).permutation(n_images)
     return np.sort(order[:n]), np.sort(order[n:2 * n])

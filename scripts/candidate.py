@@ -5,13 +5,13 @@ A long run (the broad-English VAE) needs more CPU-hours than a session, and run 
 new machine. So each session trains one *stage* that warm-starts every weight from the committed candidate
 (``candidates/<name>/``, fp16) and writes its result back over it; git keeps the history.
 
-    python tools/candidate.py save runs/vae/en_broad                # after a stage: best/ (else last/) -> candidate
-    python tools/candidate.py show                                  # the stages so far and the next command
+    python scripts/candidate.py save runs/vae/en_broad              # after a stage: best/ (else last/) -> candidate
+    python scripts/candidate.py show                                # the stages so far and the next command
 
 ``save`` writes the run's weights in fp16 (cast back to fp32 on load) and ``candidate.json``: every stage so
 far (config, seed, steps, CPU threads, wall time, the run's last validation row) and the command that trains
 the next stage. The folder is replaced in one rename, so a kill leaves the old candidate or the new one.
-A candidate becomes the shipped default only through ``tools/build_pretrained.py`` (its install rule).
+A candidate becomes the shipped default only through ``scripts/build_pretrained.py`` (its install rule).
 """
 from __future__ import annotations
 
@@ -92,7 +92,7 @@ def save(args) -> int:
         "steps_total": sum(int(s.get("max_steps") or 0) for s in stages),
         "cpu_hours_total": round(sum(s["train_seconds"] * (s["threads"] or 1) for s in stages) / 3600, 2),
         "next": (f"textgen train-vae --config {args.config} --overwrite runtime.seed={len(stages) + 1} && "
-                 f"python tools/candidate.py save {run}"),
+                 f"python scripts/candidate.py save {run}"),
     }
     model = SentenceVAE.from_pretrained(folder)
     with atomic_folder(target) as tmp:

@@ -1,12 +1,12 @@
 #!/usr/bin/env python
 """Rebuild a shipped default model from scratch, check it, and install it into the package.
 
-    python tools/build_pretrained.py --model en-lstm-vae --from-run candidates/en-lstm-vae   # install the candidate
-    python tools/build_pretrained.py --model en-lstm-vae --resume            # continue the interrupted stage
-    python tools/build_pretrained.py --model ptb-lstm-vae   # train configs/vae/ptb_lstm_interp.yaml
-    python tools/build_pretrained.py --model en-sentiment-cvae   # configs/vae/en_sentiment_cvae.yaml, from en-lstm-vae
-    python tools/build_pretrained.py --model birds-gan      # train configs/gan/birds32_cpu.yaml
-    python tools/build_pretrained.py --model birds-gan --from-run runs/gan/birds32_cpu
+    python scripts/build_pretrained.py --model en-lstm-vae --from-run candidates/en-lstm-vae   # install the candidate
+    python scripts/build_pretrained.py --model en-lstm-vae --resume            # continue the interrupted stage
+    python scripts/build_pretrained.py --model ptb-lstm-vae   # train configs/vae/ptb_lstm_interp.yaml
+    python scripts/build_pretrained.py --model en-sentiment-cvae   # configs/vae/en_sentiment_cvae.yaml, from en-lstm-vae
+    python scripts/build_pretrained.py --model birds-gan      # train configs/gan/birds32_cpu.yaml
+    python scripts/build_pretrained.py --model birds-gan --from-run runs/gan/birds32_cpu
 
 A VAE recipe: (0) what it reads is built first if missing (en-lstm-vae: ``textgen prepare-corpus english
 --out data/english``, paths relative to the working directory, as in the configs); (1) each training stage runs in order, ``textgen train-vae
@@ -18,7 +18,7 @@ folder, the one users get; (4) it replaces ``textgen/pretrained/<name>`` only if
 installed model's (recorded in its report file), so the repository stores new weights only when they improve;
 ``--force`` installs regardless. en-sentiment-cvae (a conditional VAE) is measured by ``eval-transfer`` as
 well and installed by its transfer accuracy and BLEU to the source instead (``transfer_install_decision``).
-en-lstm-vae is trained in stages across sessions into ``candidates/en-lstm-vae`` (``tools/candidate.py``) and
+en-lstm-vae is trained in stages across sessions into ``candidates/en-lstm-vae`` (``scripts/candidate.py``) and
 installed from there (``--from-run`` takes a model folder too) by the targets it is trained for:
 ``bench_interpolation`` on the valid split, for it and for the installed model (``target_install_decision``);
 its sampling prior is fitted first (``textgen fit-prior`` on training sentences, the recipe's ``prior``).
@@ -37,6 +37,7 @@ from __future__ import annotations
 
 import argparse
 import json
+import logging
 import shutil
 import subprocess
 import sys
@@ -58,7 +59,7 @@ PRETRAINED = ROOT / "textgen" / "pretrained"
 PRIOR_COMPONENTS = 50
 PRIOR_CODES = "mean"
 RECIPES = {
-    # the broad-English default is trained in stages across sessions (configs/vae/en_broad.yaml, tools/candidate.py)
+    # the broad-English default is trained in stages across sessions (configs/vae/en_broad.yaml, scripts/candidate.py)
     # and installed from its committed candidate by the targets it is trained for, measured on the valid split
     "en-lstm-vae": {
         "prepare": {"data/english/train.jsonl": ["prepare-corpus", "english", "--out", "data/english"]},
@@ -128,7 +129,7 @@ def build_vae(args, target: Path) -> int:
             prior, fitted = recipe["prior"], Path(tmp) / "with-prior"
             components, sentences = args.prior_sizes or (prior["components"], prior["sentences"])
             _textgen("fit-prior", "--model", str(source), "--data", args.prior_data or prior["data"], "--out",
-                     str(fitted), "--components", str(components), "--sentences", str(sentences), "--codes",
+                     str(fitted), "--components", str(components), "--num-sentences", str(sentences), "--codes",
                      prior["codes"], "--quiet")
             source = fitted
         model = SentenceVAE.from_pretrained(source)
@@ -171,9 +172,14 @@ def weigh(checks: list[tuple[str, float, float, float, bool, str]]) -> tuple[boo
 def transfer_install_decision(new: dict, old: dict) -> tuple[bool, str]:
     """Whether a candidate conditional VAE replaces the installed one: at most 2 points lower transfer accuracy
     and at most 2 BLEU lower content preservation, and better in one of the two (eval-transfer reports of the
-    same held-out sentences and classifier). IW-NLL alone would keep a model that ignores its label."""
+    same held-out sentences and classifier). IW-NLL alone would keep a model that ignores its label.
+    BLEU is compared on one definition: sacreBLEU's, or the legacy one when the installed report predates it."""
+    if "bleu" in old:
+        bleu = ("BLEU to the source", new["bleu"], old["bleu"])
+    else:                                       # written before sacreBLEU: its bleu_to_source is the legacy figure
+        bleu = ("legacy BLEU to the source", new["bleu_textgen_legacy"], old["bleu_to_source"])
     return weigh([("transfer accuracy", new["transfer_accuracy"], old["transfer_accuracy"], 0.02, True, ".1%"),
-                  ("BLEU to the source", new["bleu_to_source"], old["bleu_to_source"], 2.0, True, ".1f")])
+                  (*bleu, 2.0, True, ".1f")])
 
 
 def _check_transfer_and_install(args, recipe: dict, staged: Path, target: Path) -> int:
@@ -357,6 +363,7 @@ def build_gan(args, target: Path) -> int:
 
 
 def main() -> int:
+    logging.basicConfig(level=logging.INFO, format="%(message)s")      # the trainers' lines (the textgen logger)
     ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     ap.add_argument("--model", default="en-lstm-vae", choices=sorted(RECIPES), help="which shipped model to build")
     ap.add_argument("--config", help="GAN: training config (default: the model's recipe)")
