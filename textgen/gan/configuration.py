@@ -117,7 +117,8 @@ class GANDataConfig:
 
 @dataclass
 class GANTrainConfig:
-    steps: int = 10000
+    steps: int = 10000                      # the step the run stops at, counted from the recipe's start (also when
+                                            # resumed or started from init_from at step k: then it trains steps - k)
     log_every: int = 50
     sample_every: int = 500
     save_every: int = 1000
@@ -137,6 +138,8 @@ class GANTrainConfig:
                                             # prior fake's noise back (cLR-GAN), so G draws what E's region of z means
     sample_captions: list[str] = field(default_factory=lambda: list(DEFAULT_SAMPLE_CAPTIONS))
     samples_per_caption: int = 6
+    init_from: Optional[str] = None         # continue a staged run from a candidate folder (scripts/candidate.py) or a
+                                            # run's last/: G, EMA-G, D and E, and the step (steps: where it stops)
 
     def validate(self) -> None:
         check(self.steps >= 1, "steps", f"must be >= 1, got {self.steps}")

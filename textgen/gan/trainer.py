@@ -15,6 +15,9 @@ Run folder::
     out_dir/text_encoder/          the frozen caption encoder (+ tokenizer)
     out_dir/last/                  model folder (G, EMA-G, the text encoder) + training_state/ (D, optimizers, RNG)
     out_dir/checkpoints/step_XXXXXX/   model folders every ``train.keep_every`` steps (eval-gan's training curves)
+
+Training in stages (a recipe longer than a session; docs/gan.md): ``train.init_from`` continues from a stage folder
+that :func:`save_stage_folder` wrote (``scripts/candidate.py save``): G, EMA-G, D and E, and the step counter.
 """
 from __future__ import annotations
 
@@ -30,8 +33,8 @@ import torch
 from textgen.core.logs import get_logger
 from textgen.birds.captions import edit_caption
 from textgen.birds.dataset import make_birds_dataset
-from textgen.core.checkpoint import TRAINING_STATE_DIR, CheckpointError
-from textgen.core.config import save_config
+from textgen.core.checkpoint import TRAINING_STATE_DIR, CheckpointError, load_weights
+from textgen.core.config import config_to_dict, save_config
 from textgen.core.metrics_log import MetricsLogger
 from textgen.core.runtime import (autocast, generator_state, make_grad_scaler, progress, resolve_device,
                                   resolve_precision, set_generator_state, set_seed)
@@ -50,7 +53,7 @@ from textgen.gan.text_encoders import CaptionEncoder, HFTextEncoder, ImageEncode
 
 log = get_logger(__name__)
 
-__all__ = ["GANTrainer", "GANOptimizers", "gan_step"]
+__all__ = ["GANTrainer", "GANOptimizers", "gan_step", "save_stage_folder"]
 
 
 # ----------------------------------------------------------------------------- one optimisation step
@@ -170,6 +173,8 @@ class GANTrainer:
         if cfg.data.batch_size < self.dist.world:
             raise ValueError(f"data.batch_size={cfg.data.batch_size} is the whole step's batch; it must be at least "
                              f"the {self.dist.world} processes")
+        stage = None if resume else self._read_init_from()   # checked before --overwrite empties the run folder
+        self._given_caption_encoder()                         # (and before the data is rendered)
         # the folder is this run's from here on: locked, refused if it holds a run we were not told to continue
         self.run_lock = (claim_run_folder(cfg.out_dir, resume=resume, overwrite=overwrite)
                          if self.dist.is_main else None)
@@ -181,6 +186,7 @@ class GANTrainer:
                             "stage); starting it again from the beginning")
                 shutil.rmtree(self.out_dir / "text_encoder", ignore_errors=True)
             resume = False
+            stage = self._read_init_from()
         self.stop = StopOnSignals()      # SIGINT/SIGTERM: the loop saves last/ and stops at the next step boundary
         self.window = LogWindow()        # the step statistics since the last metrics row (saved with last/)
 
@@ -202,6 +208,8 @@ class GANTrainer:
 
         # the frozen text encoder, and every caption embedded once -----------------------------
         self.text_encoder = self._text_encoder(resume)
+        if stage is not None:
+            self._check_stage_text_encoder(*stage)
         self.image_encoder = self._damsm_image_encoder()
         self.caption_emb, self.caption_owner = self._embed_captions()                # (M, E), (M,) image index
         self.captions_of = [np.flatnonzero(self.caption_owner == i) for i in range(len(self.data))]
@@ -215,8 +223,10 @@ class GANTrainer:
                 if net is not None:
                     net.to(memory_format=torch.channels_last)
         self.opt = GANOptimizers.create(self.model, cfg.optim, self.dtype, self.device)
-        self.step = 0
-        self.np_rng = np.random.default_rng(cfg.runtime.seed)                        # batches: images, captions, crops
+        self.step = self.init_step = 0                                       # init_step: where this stage began
+        if stage is not None:
+            self._warm_start(*stage)
+        self.np_rng = np.random.default_rng(cfg.runtime.seed + self.step)            # batches: images, captions, crops
         gen = torch.Generator().manual_seed(cfg.runtime.seed + 1)
         self.sample_noise = torch.randn(cfg.train.samples_per_caption, cfg.model.noise_dim, generator=gen)
         self.sample_emb = self.text_encoder.encode(cfg.train.sample_captions).float().cpu()
@@ -224,15 +234,33 @@ class GANTrainer:
             self._resume()
 
     # -- the text encoder ---------------------------------------------------------------------------
+    def _given_caption_encoder(self) -> Optional[Path]:
+        """The caption encoder folder this run is given: ``text_encoder.path``, else the one ``train.init_from`` was
+        trained with; None when it trains one. A given folder is never retrained: a missing one is an error, not an
+        hour of training an encoder that the next stage would not have."""
+        spec, init = self.cfg.text_encoder, self.cfg.train.init_from
+        if spec.kind != "caption":
+            return None
+        given = Path(spec.path) if spec.path else Path(init) / "text_encoder" if init else None
+        if given is not None and not given.is_dir():
+            raise FileNotFoundError(
+                f"the caption encoder {given} does not exist; a run given one never trains one. Train it first "
+                "with textgen train-text-encoder ... --out DIR (a staged run's stage 0 then saves DIR there with "
+                "scripts/candidate.py save: docs/gan.md, Training in stages), or unset text_encoder.path (and "
+                "train.init_from) to train one at the start of this run")
+        return given
+
     def _text_encoder(self, resume: bool):
-        spec = self.cfg.text_encoder
-        local = self.out_dir / "text_encoder"
+        """The frozen text encoder: the given one (:meth:`_given_caption_encoder`, or a VAE or Hugging Face folder),
+        else a caption encoder trained here first, into ``out_dir/text_encoder``."""
+        spec, local = self.cfg.text_encoder, self.out_dir / "text_encoder"
         if spec.kind == "vae":
             return VAETextEncoder(spec.path)
         if spec.kind == "hf":
             return HFTextEncoder(spec.path)
-        path = Path(spec.path) if spec.path else local
-        fresh = not path.is_dir() and not resume
+        given = self._given_caption_encoder()
+        path = given or local
+        fresh = given is None and not local.is_dir() and not resume
         enc = self._pretrain_caption_encoder(local) if fresh and self.dist.is_main else None
         self.dist.barrier()                        # under torchrun the other ranks read the one rank 0 trained
         if enc is None and path.is_dir():
@@ -280,6 +308,71 @@ class GANTrainer:
         self.caption_texts = texts                                                   # for train.damsm_edited
         out = [self.text_encoder.encode(texts[k:k + 512]).float().cpu() for k in range(0, len(texts), 512)]
         return torch.cat(out), np.asarray(owner)
+
+    # -- a stage of a staged run (train.init_from) -------------------------------------------------
+    def _read_init_from(self) -> Optional[tuple[Path, TextToImageGAN, TrainingState]]:
+        """The stage folder of ``train.init_from`` (its model and its D/E state), checked against this config before
+        any work; None without one. The weights fit one architecture: a mismatch is refused, naming key and fix."""
+        init = self.cfg.train.init_from
+        if not init:
+            return None
+        src = Path(init)
+        if not src.is_dir():
+            raise FileNotFoundError(f"train.init_from={init} does not exist; the first stage of a staged run starts "
+                                    "without it (train.init_from=null), the next ones from the folder that "
+                                    "`python scripts/candidate.py save RUN` wrote")
+        if not (src / TRAINING_STATE_DIR / "state.json").is_file():
+            raise CheckpointError(f"train.init_from={init} has no {TRAINING_STATE_DIR}/ with the discriminator: it "
+                                  "is a model folder for generation only (like the shipped birds-gan). Continue from "
+                                  "a candidate that `scripts/candidate.py save` wrote, or from a run's last/")
+        saved = TextToImageGAN.from_pretrained(src)
+        theirs, ours = config_to_dict(saved.config), config_to_dict(self.cfg.model)
+        diff = [f"model.{k}: {theirs.get(k)!r} there, {v!r} here" for k, v in ours.items()
+                if k != "text_dim" and theirs.get(k) != v]                     # text_dim: the encoder's, checked below
+        if saved.text_encoder_kind != self.cfg.text_encoder.kind:
+            diff.append(f"text_encoder.kind: {saved.text_encoder_kind!r} there, {self.cfg.text_encoder.kind!r} here")
+        if diff:
+            raise CheckpointError(f"train.init_from={init} does not fit this config ({'; '.join(diff)}); its weights "
+                                  "fit its own architecture only: set those keys as it has them, or start afresh "
+                                  "without train.init_from")
+        state = TrainingState.load(src / TRAINING_STATE_DIR)
+        if "D" not in state.parts:
+            raise CheckpointError(f"{src / TRAINING_STATE_DIR} holds no discriminator D; re-save the stage folder "
+                                  "with `scripts/candidate.py save` from the run's last/")
+        if state.step >= self.cfg.train.steps:
+            raise ValueError(f"train.init_from={init} is at step {state.step:,} and train.steps="
+                             f"{self.cfg.train.steps:,} is the step this run stops at (counted from the recipe's "
+                             f"start): nothing to train. For N more steps set train.steps={state.step}+N")
+        return src, saved, state
+
+    def _check_stage_text_encoder(self, src: Path, saved: TextToImageGAN, state: TrainingState) -> None:
+        """G and D read the embeddings of the encoder they were trained with: refuse another one (text_encoder.path)."""
+        captions = [caps[0] for caps in self.data.captions[:16]]
+        ours = self.text_encoder.encode(captions).float().cpu()
+        theirs = saved.text_encoder.encode(captions).float().cpu()
+        if ours.shape != theirs.shape or not torch.allclose(ours, theirs, atol=1e-3):
+            raise CheckpointError(f"train.init_from={src} was trained with another text encoder than "
+                                  f"text_encoder.path={self.cfg.text_encoder.path} (they embed the same captions "
+                                  "differently); set text_encoder.path to the encoder its stages used, or remove it to "
+                                  "use the one inside the folder")
+
+    def _warm_start(self, src: Path, saved: TextToImageGAN, state: TrainingState) -> None:
+        """Copy G, EMA-G, D and E (fp16 in a candidate: cast to fp32) and continue the step counter. The optimisers
+        start afresh (a candidate keeps none; with betas (0, 0.9) Adam's moments are rebuilt within some ten steps),
+        and the batches and the noise are drawn from ``runtime.seed + step``, so that a stage does not replay the
+        previous one's (the sample grids keep their fixed noise)."""
+        m, where = self.model, src / TRAINING_STATE_DIR / "state.safetensors"
+        m.load_generators(saved.generator.state_dict(), saved.generator_ema.state_dict(), src / "model.safetensors")
+        load_weights(m.discriminator, state.parts["D"], where)
+        if m.posterior_encoder is not None and "E" in state.parts:
+            load_weights(m.posterior_encoder, state.parts["E"], where)
+        elif m.posterior_encoder is not None and self.dist.is_main:
+            log.warning(f"{src} was trained without the posterior encoder E (train.recon=0); E starts afresh")
+        self.step = self.init_step = state.step
+        set_seed(self.cfg.runtime.seed + self.step)
+        if self.dist.is_main:
+            log.info(f"stage from {src} at step {self.step:,}: G, EMA-G, D{', E' if 'E' in state.parts else ''} "
+                     f"loaded, fresh optimisers; training to step {self.cfg.train.steps:,}")
 
     # -- helpers --------------------------------------------------------------------------------------
     def _to_float(self, images_u8: torch.Tensor) -> torch.Tensor:
@@ -355,7 +448,7 @@ class GANTrainer:
 
     def _training_state(self) -> TrainingState:
         return TrainingState.capture(self.step, self._stateful_parts(), window=self.window,
-                                     data={"np_rng": generator_state(self.np_rng)})
+                                     data={"np_rng": generator_state(self.np_rng)}, extra={"init_step": self.init_step})
 
     def _resume(self) -> None:
         last = self.out_dir / "last"
@@ -370,7 +463,7 @@ class GANTrainer:
             raise CheckpointError(f"cannot resume from {last} with train.recon > 0: it was trained without the "
                                   "posterior encoder E; resume with its own config (train.recon=0)")
         state.restore(self._stateful_parts(), where=last / TRAINING_STATE_DIR, window=self.window, device=self.device)
-        self.step = state.step
+        self.step, self.init_step = state.step, int(state.extra.get("init_step", 0))
         set_generator_state(self.np_rng, state.data["np_rng"])
 
     # -- samples ----------------------------------------------------------------------------------------
@@ -444,3 +537,20 @@ class GANTrainer:
             raise diverged(f"a loss ({shown})", self.step, self.out_dir / "last",
                            "Lower the learning rates or use runtime.precision=fp32, then --resume")
         return row
+
+
+# ----------------------------------------------------------------------------- a stage's result, for the next one
+
+def save_stage_folder(last: str | Path, target: str | Path, dtype: torch.dtype = torch.float16) -> int:
+    """Write a run's ``last/`` as the folder ``train.init_from`` continues from, replacing ``target``: the model
+    folder (G, EMA-G in ``dtype``, the text encoder; it generates like any GAN folder) and ``training_state/``
+    with D and E in ``dtype`` and the step. No optimiser state: Adam's moments are twice the networks (16.5 MB
+    in fp16 for birds32_real, against 11.2 MB of networks), and with betas (0, 0.9) a fresh Adam has rebuilt
+    them within some ten steps. Returns the step."""
+    last, target = Path(last), Path(target)
+    state = TrainingState.load(last / TRAINING_STATE_DIR)
+    TextToImageGAN.from_pretrained(last).save_pretrained(target, dtype=dtype)     # replaces target: first
+    cast = {k: {n: t.to(dtype) if t.is_floating_point() else t for n, t in state.parts[k].items()}
+            for k in ("D", "E") if k in state.parts}
+    TrainingState(step=state.step, parts=cast).save(target / TRAINING_STATE_DIR)
+    return state.step
