@@ -333,7 +333,7 @@ def build_gan(args, target: Path) -> int:
                 shutil.copy(report, staged / "text_encoder" / REPORT_FILE)
                 break
         pipe = TextToImagePipeline.from_pretrained(staged)
-        out = pipe(GAN_CAPTIONS, num_images_per_caption=6, generator=torch.Generator().manual_seed(0))
+        out = pipe(GAN_CAPTIONS, num_images_per_prompt=6, generator=torch.Generator().manual_seed(0))
         out.grid().save(staged / "samples.png")
         data_dir = args.eval_data or load_config(GANRunConfig, run / "config.yaml").data.path
         new = gan_install_metrics(pipe, data_dir, args)

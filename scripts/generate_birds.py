@@ -30,7 +30,7 @@ def main() -> None:
 
     pipe = TextToImagePipeline.from_pretrained(args.model)
     try:
-        out = pipe(args.captions, num_images_per_caption=args.num_images,
+        out = pipe(args.captions, num_images_per_prompt=args.num_images,
                    generator=torch.Generator().manual_seed(args.seed))
     except ValueError as e:                          # an empty caption, or one with no word the model knows
         ap.exit(2, f"error: {e}\n")

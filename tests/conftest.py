@@ -38,6 +38,15 @@ def _fresh_warnings():
     reset_warned()
 
 
+@pytest.fixture
+def said(caplog):
+    """caplog recording the ``textgen`` logger's warnings (said once per call site of the test's code)."""
+    import logging
+
+    caplog.set_level(logging.WARNING, logger="textgen")
+    return caplog
+
+
 @pytest.fixture(scope="session")
 def root() -> Path:
     return ROOT

@@ -1,6 +1,5 @@
 """SentenceVAEPipeline and the interpolate/sample/reconstruct/encode commands, on a tiny trained model."""
 import json
-import logging
 import math
 import subprocess
 import sys
@@ -11,7 +10,6 @@ import pytest
 import torch
 
 from textgen.cli import main
-from textgen.core.logs import reset_warned
 from textgen.pipelines import SentenceVAEPipeline
 from textgen.tokenization.textprep import check_is_text, prepare_text
 from textgen.tokenization import Tokenizer
@@ -25,15 +23,6 @@ SENTENCES = TINY_SENTENCES
 @pytest.fixture(scope="session")
 def pipe(model_dir):
     return SentenceVAEPipeline.from_pretrained(model_dir, show_progress=False)
-
-
-@pytest.fixture
-def said(caplog, monkeypatch):
-    """caplog recording the ``textgen`` logger's warnings, every call site fresh."""
-    reset_warned()
-    monkeypatch.setattr(logging.getLogger("textgen"), "propagate", True)   # the CLI's handler turns it off
-    caplog.set_level(logging.WARNING, logger="textgen")
-    return caplog
 
 
 # ----------------------------------------------------------------------------- text preparation

@@ -1,7 +1,6 @@
 """The user API shared with sentence-transformers and diffusers: ``encode`` of SentenceEncoder and
 SentenceVAEPipeline (one string, argument names, empty input, device), ``save_pretrained`` / ``.to()`` on every
 pipeline, ``num_images_per_prompt``, and warnings logged once per line of the caller's code."""
-import logging
 
 import numpy as np
 import pytest
@@ -9,7 +8,6 @@ import torch
 
 from conftest import TINY_SENTENCES, tiny_gan_run
 from textgen import SentenceEncoder
-from textgen.core.logs import reset_warned
 from textgen.pipelines import SentenceVAEPipeline, TextToImagePipeline
 
 
@@ -33,15 +31,6 @@ def gan_dir(tmp_path_factory):
                             "train.save_every=2")
     GANTrainer(load_config(GANRunConfig, cfg)).fit()
     return run / "last"
-
-
-@pytest.fixture
-def said(caplog, monkeypatch):
-    """caplog recording the ``textgen`` logger's warnings, every call site fresh."""
-    reset_warned()
-    monkeypatch.setattr(logging.getLogger("textgen"), "propagate", True)   # the CLI's handler turns it off
-    caplog.set_level(logging.WARNING, logger="textgen")
-    return caplog
 
 
 # ----------------------------------------------------------------------------- SentenceEncoder.encode

@@ -59,7 +59,7 @@ def _images(model: str, n: int = 200):
 
     caps = grammar_captions(n)
     pipe = TextToImagePipeline.from_pretrained(model)
-    fake = pipe([c for c, _ in caps], num_images_per_caption=1, generator=torch.Generator().manual_seed(0)).tensors
+    fake = pipe([c for c, _ in caps], num_images_per_prompt=1, generator=torch.Generator().manual_seed(0)).tensors
     real = torch.cat([render_for_caption(s, 1, pipe.image_size, seed=i) for i, (_, s) in enumerate(caps)])
     return fake.float(), real.float()
 
@@ -97,7 +97,7 @@ def enlarge(out: str, models: list[str], captions=("a white bird with a red crow
     rows = []
     for m in models:
         pipe = TextToImagePipeline.from_pretrained(m)
-        rows.append(pipe(list(captions), num_images_per_caption=2, generator=torch.Generator().manual_seed(0)).tensors)
+        rows.append(pipe(list(captions), num_images_per_prompt=2, generator=torch.Generator().manual_seed(0)).tensors)
     rows.append(torch.cat([render_for_caption(parse_caption(c), 2, 32, seed=0) for c in captions]))
     grid = torch.cat([torch.cat(list(r.float()), dim=2) for r in rows], dim=1)        # (3, rows*32, 4*32)
     arr = ((grid.clamp(-1, 1) + 1) * 127.5).round().byte().permute(1, 2, 0).numpy()

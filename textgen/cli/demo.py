@@ -67,7 +67,7 @@ def _demo_birds(out: str, seed: int) -> None:
         print(f"\n(no bird images: {e})")
         return
     pipe = TextToImagePipeline.from_pretrained("birds-gan")
-    result = pipe(DEMO_CAPTIONS, num_images_per_caption=6, generator=torch.Generator().manual_seed(seed))
+    result = pipe(DEMO_CAPTIONS, num_images_per_prompt=6, generator=torch.Generator().manual_seed(seed))
     result.grid().save(out)
     print(f"\nbirds from captions (shipped birds-gan, {pipe.image_size} px): {len(result.images)} images, "
           f"one row per caption, in {out}")

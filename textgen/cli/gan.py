@@ -247,7 +247,7 @@ def cmd_generate_images(args: argparse.Namespace) -> int:
     rows, cols = min(args.grid_rows, len(captions)), min(args.grid_cols, args.n)
     tiles = {}                                              # (row, col) -> image, for the grid
     bar = progress(total=total, enabled=not args.quiet, desc="images", unit="img")
-    chunks = pipe.stream(captions, num_images_per_caption=args.n, generator=torch.Generator().manual_seed(args.seed),
+    chunks = pipe.stream(captions, num_images_per_prompt=args.n, generator=torch.Generator().manual_seed(args.seed),
                          truncation=args.truncation, batch_size=args.batch_size, warn=False)
     for chunk in chunks:                                    # the stream checks every caption before the first
         out_dir.mkdir(parents=True, exist_ok=True)

@@ -35,7 +35,7 @@ def evaluate_attributes(model: str | Path, data_dir: str | Path, *, num_captions
                                                device=pipe.device, show_progress=show_progress)
 
     def generate(captions, n, generator):
-        return pipe(captions, num_images_per_caption=n, generator=generator, truncation=truncation).tensors
+        return pipe(captions, num_images_per_prompt=n, generator=generator, truncation=truncation).tensors
 
     sets = {"grammar": grammar_captions(num_captions)}
     if cub_captions_file:

@@ -41,7 +41,7 @@ def cub_captions(path: str | Path, n: int, seed: int = 0, classes: str = "heldou
 
 def generate_batched(pipe, captions: list[str], generator: torch.Generator, truncation: float,
                       chunk: int = 256) -> torch.Tensor:
-    return torch.cat([pipe(captions[k:k + chunk], num_images_per_caption=1, generator=generator,
+    return torch.cat([pipe(captions[k:k + chunk], num_images_per_prompt=1, generator=generator,
                            truncation=truncation).tensors for k in range(0, len(captions), chunk)])
 
 

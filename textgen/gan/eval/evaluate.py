@@ -91,7 +91,7 @@ def evaluate_gan(model, data_dir: str | Path, *, metrics: tuple[str, ...] = ("at
                                      truncation=truncation)
         if diversity_captions > 0 and synthetic:
             def generate(captions, n, generator):
-                return pipe(captions, num_images_per_caption=n, generator=generator, truncation=truncation).tensors
+                return pipe(captions, num_images_per_prompt=n, generator=generator, truncation=truncation).tensors
 
             report["inception_diversity"] = inception_diversity(
                 generate, grammar_captions(diversity_captions), features, pipe.image_size, n=diversity_images,
@@ -144,7 +144,7 @@ def evaluate_checkpoints(run_dir: str | Path, data_dir: str | Path, *, num_capti
                                                           seed=seed, device=pipe.device, show_progress=show_progress)
         if scene_clf is not None:
             def generate(captions, n, generator):
-                return pipe(captions, num_images_per_caption=n, generator=generator, truncation=truncation).tensors
+                return pipe(captions, num_images_per_prompt=n, generator=generator, truncation=truncation).tensors
 
             bg = scene_coverage(generate, grammar_captions(SCENE_CAPTIONS), scene_clf, pipe.image_size,
                                 generator=torch.Generator().manual_seed(seed + 3))["labels"]["background"]

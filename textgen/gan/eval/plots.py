@@ -23,7 +23,7 @@ def real_vs_generated_grid(pipe, data, out: str | Path, *, rows: int = 8, per_ca
     """``pipe``: a TextToImagePipeline; ``data``: the ImageCaptionData (at the pipeline's resolution) it is judged on."""
     _, b_idx = real_split(len(data), min(rows, len(data) // 2), seed)
     captions = data.one_caption_each(b_idx, np.random.default_rng(seed))
-    fake = pipe(captions, num_images_per_caption=per_caption, generator=torch.Generator().manual_seed(seed)).tensors
+    fake = pipe(captions, num_images_per_prompt=per_caption, generator=torch.Generator().manual_seed(seed)).tensors
     real = data.float_images(b_idx)                                                    # (R, 3, S, S)
     fake = fake.view(len(captions), per_caption, *fake.shape[1:])
     both = torch.cat([real[:, None], fake], dim=1).flatten(0, 1)                       # (R*(1+k), 3, S, S)
