@@ -151,10 +151,11 @@ def test_leading_stray_punctuation_is_dropped(tmp_path):
 
 
 def test_junk_filter_drops_unbalanced_quotes_and_non_words(tmp_path):
-    passages = ['He said "stop it now!', "1/10 *** 2/10 ***", "(a fine film indeed.", "A fine \"film\" (indeed)."]
+    passages = ['He said "stop it now!', "1/10 *** 2/10 ***", "(a fine film indeed.", "A fine \"film\" (indeed).",
+                "Talks with Iarnr\ufffd\ufffdd continue today."]          # mojibake of a news feed: no fix is known
     _, stats, rows = build(tmp_path, [reader("r", "review", passages)])
     assert texts(rows) == ['A fine "film" (indeed).']
-    assert stats["readers"]["r"]["dropped"]["junk"] == 3
+    assert stats["readers"]["r"]["dropped"]["junk"] == 4
 
 
 def test_stats_json_matches_the_files(tmp_path):

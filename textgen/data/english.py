@@ -33,8 +33,8 @@ What the build does, in order:
    CUB captions (no proper nouns) only get the capital first letter.
 5. **Filters**: 3-30 words (whitespace-separated); at least half the non-space characters are
    letters; balanced double quotes and parentheses (drops fragments cut inside a quotation);
-   no ``<``/``>`` left; the reader's own ``keep`` test and, for ``safe`` readers, no slur or sexual
-   word; exact duplicates (after all of the above) kept once, first seen wins; a reader's ``cap``.
+   no ``<``/``>`` and no U+FFFD (bytes a source lost in decoding) left; the reader's own ``keep`` test
+   and, for ``safe`` readers, no slur or sexual word; exact duplicates (after all of the above) kept once, first seen wins; a reader's ``cap``.
 6. **Split** by a salted BLAKE2b hash of the case-folded sentence: 98 / 1 / 1 % by default, so a
    sentence (in any casing) is always on one side, whatever the order of the input. Optionally
    the captions of whole CUB classes (``cub_test_classes``) go to test. The 50 test classes of
@@ -217,7 +217,7 @@ def _reject(sentence: str, min_words: int, max_words: int) -> Optional[str]:
         return "length"
     chars = len(sentence) - n + 1
     letters = sum(c.isalpha() for c in sentence)
-    if 2 * letters < chars or "<" in sentence or ">" in sentence:
+    if 2 * letters < chars or "<" in sentence or ">" in sentence or "\ufffd" in sentence:   # U+FFFD: lost bytes
         return "junk"
     if sentence.count('"') % 2 or sentence.count("(") != sentence.count(")"):
         return "junk"
