@@ -97,9 +97,18 @@ def save(args) -> int:
     return write[kind](args)
 
 
-def _save_vae(args) -> int:
+def _history(run: Path, name: str) -> tuple[dict, Path, list[dict], list[dict]]:
+    """The run's resolved config, the candidate folder, the stages it already holds and the run's metrics rows."""
     import yaml
 
+    config_file = run / "config.yaml"
+    config = yaml.safe_load(config_file.read_text(encoding="utf-8")) if config_file.is_file() else {}
+    target = CANDIDATES / name
+    previous = json.loads((target / INFO).read_text(encoding="utf-8")) if (target / INFO).is_file() else {}
+    return config, target, list(previous.get("stages", [])), _metrics(run)
+
+
+def _save_vae(args) -> int:
     from textgen.core.checkpoint import atomic_folder
     from textgen.vae.modeling import SentenceVAE
 
@@ -108,12 +117,7 @@ def _save_vae(args) -> int:
         (run / c for c in ("best", "last") if (run / c / "model.safetensors").is_file()), None)
     if folder is None or not (folder / "model.safetensors").is_file():
         raise SystemExit(f"error: {run} has no best/ or last/ model folder; train a stage first")
-    config_file = run / "config.yaml"
-    config = yaml.safe_load(config_file.read_text(encoding="utf-8")) if config_file.is_file() else {}
-    target = CANDIDATES / args.name
-    previous = json.loads((target / INFO).read_text(encoding="utf-8")) if (target / INFO).is_file() else {}
-    stages = list(previous.get("stages", []))
-    rows = _metrics(run)
+    config, target, stages, rows = _history(run, args.name)
     train = config.get("train", {})
     stage = {
         "stage": len(stages) + 1,
@@ -151,7 +155,6 @@ def _save_vae(args) -> int:
 def _save_gan(args) -> int:
     """A GAN stage's ``last/`` over the candidate: fp16 G, EMA-G, D and E, the text encoder, the step; and the
     command of the next stage, which continues the step counter by as many steps as this stage trained."""
-    import yaml
 
     from textgen.core.checkpoint import TRAINING_STATE_DIR, atomic_folder
     from textgen.core.trainer import TrainingState
@@ -163,12 +166,7 @@ def _save_gan(args) -> int:
         raise SystemExit(f"error: {last} has no {TRAINING_STATE_DIR}/ (D and the step); save from the run's last/")
     state = TrainingState.load(last / TRAINING_STATE_DIR)
     start, end = int(state.extra.get("init_step", 0)), state.step
-    config_file = run / "config.yaml"
-    config = yaml.safe_load(config_file.read_text(encoding="utf-8")) if config_file.is_file() else {}
-    target = CANDIDATES / args.name
-    previous = json.loads((target / INFO).read_text(encoding="utf-8")) if (target / INFO).is_file() else {}
-    stages = list(previous.get("stages", []))
-    rows = _metrics(run)
+    config, target, stages, rows = _history(run, args.name)
     stages.append({
         "stage": len(stages) + 1,
         "date": dt.date.today().isoformat(),
