@@ -53,6 +53,11 @@ def format_attribute_report(report: dict) -> str:
     return "\n".join(lines)
 
 
+def _r_precision(r: dict, name: str, how: str, real: str) -> str:
+    return (f"{name} (top-1 of {r['candidates']}, {how}, {r['num_images']:,} captions): generated "
+            f"**{r['generated']:.1%}**, {real} (ceiling) {r['real']:.1%}, ratio {r['ratio']:.2f}, chance {r['chance']:.0%}")
+
+
 def format_gan_report(report: dict) -> str:
     """The whole eval-gan report as markdown: attributes (when measured), then FID/KID, R-precision, diversity."""
     lines = [format_attribute_report(report)] if "classifier" in report else [f"evaluation of {report['model']}"]
@@ -64,17 +69,13 @@ def format_gan_report(report: dict) -> str:
                   f"| KID x 1000 | {1000 * f['kid']:.2f} +- {1000 * f['kid_std']:.2f} | "
                   f"{1000 * f['kid_floor']:.2f} +- {1000 * f['kid_floor_std']:.2f} | |"]
     if "r_precision" in report:
-        r = report["r_precision"]
-        lines += ["", f"R-precision (top-1 of {r['candidates']}, separate bi-GRU evaluation encoder, {r['num_images']:,} "
-                      f"captions): generated **{r['generated']:.1%}**, real images (ceiling) {r['real']:.1%}, ratio "
-                      f"{r['ratio']:.2f}, chance {r['chance']:.0%}. G was trained to please an encoder of the same "
-                      "kind, so this rewards caption-typical colours: read the judge's figure below for faithfulness"]
+        lines += ["", _r_precision(report["r_precision"], "R-precision", "separate bi-GRU evaluation encoder",
+                                   "real images") + ". G was trained to please an encoder of the same kind, so this "
+                  "rewards caption-typical colours: read the judge's figure below for faithfulness"]
     if "judge_r_precision" in report:
-        r = report["judge_r_precision"]
-        lines += ["", f"Judge R-precision (top-1 of {r['candidates']}, captions ranked by the attribute judge's "
-                      f"log-likelihood of what each states, {r['num_images']:,} captions): generated "
-                      f"**{r['generated']:.1%}**, real renders (ceiling) {r['real']:.1%}, ratio {r['ratio']:.2f}, "
-                      f"chance {r['chance']:.0%}"]
+        lines += ["", _r_precision(report["judge_r_precision"], "Judge R-precision",
+                                   "captions ranked by the attribute judge's log-likelihood of what each states",
+                                   "real renders")]
     if "inception_diversity" in report:
         d = report["inception_diversity"]
         lines += ["", f"Inception diversity: mean pairwise feature distance among {d['images_per_caption']} images per "
