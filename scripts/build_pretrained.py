@@ -57,7 +57,6 @@ PRETRAINED = ROOT / "textgen" / "pretrained"
 # stage-2 candidate's prior samples from 3.48x to 1.75x real sentences' LM perplexity on valid (1.84x fitted to
 # z ~ q(z|x)); docs/experiments/en_vae_broad.md
 PRIOR_COMPONENTS = 50
-PRIOR_CODES = "mean"
 RECIPES = {
     # the broad-English default is trained in stages across sessions (configs/vae/en_broad.yaml, scripts/candidate.py)
     # and installed from its committed candidate by the targets it is trained for, measured on the valid split
@@ -67,8 +66,7 @@ RECIPES = {
         "eval": "data/english/test.jsonl", "eval_sentences": 1000, "report": "eval_english_test.json",
         "targets": {"valid": "data/english/valid.jsonl", "lm": "runs/vae/en_lm/best", "report": "eval_targets_valid.json"},
         # its sampling prior: a Gaussian mixture fitted to the codes of training sentences (textgen fit-prior)
-        "prior": {"data": "data/english/train.jsonl", "components": PRIOR_COMPONENTS, "codes": PRIOR_CODES,
-                  "sentences": 40000}},
+        "prior": {"data": "data/english/train.jsonl", "components": PRIOR_COMPONENTS, "sentences": 40000}},
     "ptb-lstm-vae": {"prepare": {}, "stages": ["configs/vae/ptb_lstm_interp.yaml"], "run": "runs/vae/ptb_lstm_interp",
                      "eval": "ptb:test", "eval_sentences": None, "report": "eval_ptb_test.json"},
     # the conditional default starts from the installed en-lstm-vae (init_from) and is installed by its transfer
@@ -129,8 +127,7 @@ def build_vae(args, target: Path) -> int:
             prior, fitted = recipe["prior"], Path(tmp) / "with-prior"
             components, sentences = args.prior_sizes or (prior["components"], prior["sentences"])
             _textgen("fit-prior", "--model", str(source), "--data", args.prior_data or prior["data"], "--out",
-                     str(fitted), "--components", str(components), "--num-sentences", str(sentences), "--codes",
-                     prior["codes"], "--quiet")
+                     str(fitted), "--components", str(components), "--num-sentences", str(sentences), "--quiet")
             source = fitted
         model = SentenceVAE.from_pretrained(source)
         staged = Path(tmp) / target.name

@@ -407,9 +407,9 @@ def cmd_fit_prior(args: argparse.Namespace) -> int:
     if len(texts) > args.num_sentences:
         texts = random.Random(args.seed).sample(texts, args.num_sentences)
     pipe = SentenceVAEPipeline.from_pretrained(args.model, device=args.device, show_progress=not args.quiet)
-    info = pipe.fit_prior(texts, args.components, codes=args.codes, seed=args.seed)
+    info = pipe.fit_prior(texts, args.components, seed=args.seed)
     out = pipe.model.save_pretrained(args.out)
-    print(f"fitted a {info['components']}-component Gaussian mixture to {info['codes']:,} codes ({args.codes}) in "
+    print(f"fitted a {info['components']}-component Gaussian mixture to {info['codes']:,} codes (posterior means) in "
           f"{info['iterations']} EM steps: {info['log_likelihood']:.2f} nats per code "
           f"(N(0, I): {info['log_likelihood_standard_normal']:.2f}); wrote {out}")
     return 0
@@ -541,10 +541,8 @@ def register(add) -> None:
     p.add_argument("--data", required=True, help="its training sentences, e.g. data/english/train.jsonl")
     p.add_argument("--out", required=True, help="folder to write the model with its prior (may be --model itself)")
     p.add_argument("--components", type=int, default=50, help="mixture components (default 50)")
-    p.add_argument("--codes", default="sample", choices=["sample", "mean"],
-                   help="fit to z ~ q(z|x) of each sentence (sample, default) or to its posterior mean")
     p.add_argument("--num-sentences", type=int, default=40000, help="random training sentences to encode (default 40000)")
-    p.add_argument("--seed", type=int, default=0, help="seed of the subset, the codes and the EM start")
+    p.add_argument("--seed", type=int, default=0, help="seed of the subset and the EM start")
     device_option(p, "cpu")
     p = add("export-hf", cmd_export_hf, "export a VAE's encoder as a Hugging Face transformers folder")
     p.add_argument("--model", default=DEFAULT_VAE, help=f"model folder or shipped name (default: {DEFAULT_VAE})")
