@@ -17,7 +17,8 @@ What each number is (words are whitespace-separated tokens of the decoded text, 
   every sentence; per-token perplexity = exp(-log p(x) / tokens incl. <eos>). Distributions (10/25/50/75/90th percentiles) for
   held-out real sentences, the 7 inner points of each 9-point path, and prior samples: z from the model's
   sampling prior (N(0, I), or the mixture fitted to its aggregate posterior by ``textgen fit-prior``, and then
-  N(0, I) samples beside it).
+  N(0, I) samples beside it; ``--prior-temperature`` scales its spread). Beside each, distinct-2 (distinct
+  word bigrams / all bigrams; it grows as a group shrinks, so compare groups of one size: ``--real`` = ``--prior``).
 * paths: 9-point slerp paths (endpoints included) between random pairs of held-out sentences: distinct
   sentences per path, the share with >= 5, and the mean word edit distance between consecutive points; and,
   of the paths between two sentences that are not bird captions, how many pass through one (an inner point
@@ -85,6 +86,14 @@ def lm_perplexities(lm: SentenceVAE, texts: list[str], batch_size: int = 128) ->
     return out
 
 
+def distinct_2(texts: list[str]) -> float:
+    """Distinct-2 (Li et al. 2016, "A Diversity-Promoting Objective Function for Neural Conversation Models"):
+    distinct word bigrams / all word bigrams of the group; fluency bought by repeating a few safe sentences
+    shows here as a low value."""
+    bigrams = [tuple(w[i:i + 2]) for w in (t.split() for t in texts) for i in range(len(w) - 1)]
+    return len(set(bigrams)) / max(len(bigrams), 1)
+
+
 def percentiles(xs: list[float]) -> list[float]:
     xs = sorted(xs)
     return [xs[min(len(xs) - 1, int(round(p / 100 * (len(xs) - 1))))] for p in PERCENTILES]
@@ -103,6 +112,8 @@ def main() -> None:
     ap.add_argument("--long", type=int, default=60, help="sentences of 13-30 words to reconstruct, per source")
     ap.add_argument("--paths", type=int, default=200)
     ap.add_argument("--prior", type=int, default=500)
+    ap.add_argument("--prior-temperature", type=float, default=None,
+                    help="scale of the prior's spread for the prior samples (default: the model's own)")
     ap.add_argument("--real", type=int, default=1000, help="held-out sentences the LM scores as the reference")
     ap.add_argument("--iw-sentences", type=int, default=1000, help="test sentences for ELBO / IW-NLL / MI / AU")
     ap.add_argument("--iw-samples", type=int, default=100)
@@ -173,9 +184,11 @@ def main() -> None:
 
     # fluency under the LM baseline
     g = torch.Generator().manual_seed(args.seed)
-    prior = pipe.sample(args.prior, generator=g, strategy="greedy").sentences
+    prior = pipe.sample(args.prior, generator=g, strategy="greedy", temperature=args.prior_temperature).sentences
     K = pipe.model.config.latent_prior_components
     report["prior"] = f"a {K}-component mixture fitted to the aggregate posterior" if K else "N(0, I)"
+    t = pipe.model.config.latent_prior_temperature if args.prior_temperature is None else args.prior_temperature
+    report["prior"] += f", temperature {t:g}"
     groups = {"held-out real sentences": [r["text"] for r in rows[:args.real]],
               "inner path points": [s for p in paths for s in p[1:-1]],
               "prior samples": prior}
@@ -187,7 +200,7 @@ def main() -> None:
         for name, texts in groups.items():
             v = lm_perplexities(lm, texts)
             report["fluency"][name] = {"n": len(v), "percentiles": percentiles(v), "median": statistics.median(v),
-                                       "empty": sum(not t.strip() for t in texts)}
+                                       "empty": sum(not t.strip() for t in texts), "distinct_2": distinct_2(texts)}
     report["prior_examples"] = prior[:8]
 
     # collapse and density
@@ -212,11 +225,11 @@ def main() -> None:
     print()
     if "fluency" in report:
         real_median = report["fluency"]["held-out real sentences"]["median"]
-        print("| LM per-token perplexity | n | p10 | p25 | median | p75 | p90 | median / real |")
-        print("|---|---|---|---|---|---|---|---|")
+        print("| LM per-token perplexity | n | p10 | p25 | median | p75 | p90 | median / real | distinct-2 |")
+        print("|---|---|---|---|---|---|---|---|---|")
         for name, f in report["fluency"].items():
             p = " | ".join(f"{x:.1f}" for x in f["percentiles"])
-            print(f"| {name} | {f['n']:,} | {p} | {f['median'] / real_median:.2f}x |")
+            print(f"| {name} | {f['n']:,} | {p} | {f['median'] / real_median:.2f}x | {f['distinct_2']:.2f} |")
         print()
     pr = report["paths"]
     print("| 9-point paths | distinct sentences (mean) | paths with >= 5 distinct | word edits per step (mean) | "

@@ -129,3 +129,27 @@ def test_cli_fit_prior_writes_a_folder_that_samples_from_it(model_dir, tmp_path,
     assert main(["fit-prior", "--model", str(model_dir), "--data", str(data), "--out", str(out),
                  "--components", "30", "--num-sentences", "10"]) == 2
     assert "--num-sentences (10) must be at least --components (30)" in capsys.readouterr().err
+
+
+def test_the_sampling_temperature_is_kept_in_the_folder_and_used_by_default(model_dir, tmp_path, capsys):
+    pipe = SentenceVAEPipeline.from_pretrained(model_dir, show_progress=False)
+    with pytest.raises(ValueError, match=r"temperature must be in \(0, 10\]"):
+        pipe.fit_prior(TINY_SENTENCES * 3, 2, temperature=0.0)
+    pipe.fit_prior(TINY_SENTENCES * 3, 2, seed=0, temperature=0.5)
+    pipe.model.save_pretrained(tmp_path / "cool")
+    again = SentenceVAEPipeline.from_pretrained(tmp_path / "cool", show_progress=False)
+    assert again.model.config.latent_prior_temperature == 0.5
+    default = again.sample(6, generator=torch.Generator().manual_seed(0)).latents
+    told = again.sample(6, temperature=0.5, generator=torch.Generator().manual_seed(0)).latents
+    full = again.sample(6, temperature=1.0, generator=torch.Generator().manual_seed(0)).latents
+    assert torch.equal(default, told) and not torch.allclose(default, full)
+    # the same components and draws: the spread around each component's mean is halved
+    means = again.model.latent_prior.means
+    assert torch.cdist(default, means).min(1).values.sum() < torch.cdist(full, means).min(1).values.sum()
+    data = tmp_path / "train.txt"
+    data.write_text("\n".join(TINY_SENTENCES * 5) + "\n", encoding="utf-8")
+    assert main(["fit-prior", "--model", str(model_dir), "--data", str(data), "--out", str(tmp_path / "cli"),
+                 "--components", "2", "--num-sentences", "40", "--temperature", "0.8", "--quiet"]) == 0
+    assert "sampled at temperature 0.8" in capsys.readouterr().out
+    assert main(["sample", "-n", "2", "--json", "--model", str(tmp_path / "cli")]) == 0
+    assert json.loads(capsys.readouterr().out)["temperature"] == 0.8

@@ -138,7 +138,8 @@ def cmd_sample(args: argparse.Namespace) -> int:
     out = pipe.sample(args.n, temperature=args.temperature, generator=seeded_generator(args.seed), label=args.label,
                       guidance=args.guidance, **_decoding_kwargs(args))
     if args.json:
-        print_json({"sentences": out.sentences, "seed": args.seed, "temperature": args.temperature, "label": args.label})
+        temperature = pipe.model.config.latent_prior_temperature if args.temperature is None else args.temperature
+        print_json({"sentences": out.sentences, "seed": args.seed, "temperature": temperature, "label": args.label})
     else:
         print("\n".join(out.sentences))
     return 0
@@ -407,11 +408,11 @@ def cmd_fit_prior(args: argparse.Namespace) -> int:
     if len(texts) > args.num_sentences:
         texts = random.Random(args.seed).sample(texts, args.num_sentences)
     pipe = SentenceVAEPipeline.from_pretrained(args.model, device=args.device, show_progress=not args.quiet)
-    info = pipe.fit_prior(texts, args.components, seed=args.seed)
+    info = pipe.fit_prior(texts, args.components, seed=args.seed, temperature=args.temperature)
     out = pipe.model.save_pretrained(args.out)
     print(f"fitted a {info['components']}-component Gaussian mixture to {info['codes']:,} codes (posterior means) in "
           f"{info['iterations']} EM steps: {info['log_likelihood']:.2f} nats per code "
-          f"(N(0, I): {info['log_likelihood_standard_normal']:.2f}); wrote {out}")
+          f"(N(0, I): {info['log_likelihood_standard_normal']:.2f}); sampled at temperature {args.temperature:g}; wrote {out}")
     return 0
 
 
@@ -479,7 +480,8 @@ def register(add) -> None:
     pipeline_options(p)
     p = add("sample", cmd_sample, "decode sentences from codes drawn from the prior (N(0, I) or the fitted mixture)")
     p.add_argument("-n", type=int, default=5, help="number of sentences (default 5)")
-    p.add_argument("--temperature", type=float, default=1.0, help="scale of the prior codes (default 1)")
+    p.add_argument("--temperature", type=float, default=None,
+                   help="scale of the prior's spread (default: the model's own, set by fit-prior; else 1)")
     p.add_argument("--label", help="a conditional VAE: decode under this label (e.g. positive)")
     guidance_option(p)
     pipeline_options(p, strategy="greedy")
@@ -542,6 +544,8 @@ def register(add) -> None:
     p.add_argument("--out", required=True, help="folder to write the model with its prior (may be --model itself)")
     p.add_argument("--components", type=int, default=50, help="mixture components (default 50)")
     p.add_argument("--num-sentences", type=int, default=40000, help="random training sentences to encode (default 40000)")
+    p.add_argument("--temperature", type=float, default=1.0,
+                   help="spread scale `sample` draws at by default (default 1; choose it on held-out data)")
     p.add_argument("--seed", type=int, default=0, help="seed of the subset and the EM start")
     device_option(p, "cpu")
     p = add("export-hf", cmd_export_hf, "export a VAE's encoder as a Hugging Face transformers folder")

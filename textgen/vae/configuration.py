@@ -4,6 +4,7 @@ training run (:class:`VAERunConfig` = model + tokenizer + data + train + optim +
 """
 from __future__ import annotations
 
+import math
 from dataclasses import dataclass, field
 from typing import Literal, Optional
 
@@ -100,6 +101,10 @@ class SentenceVAEConfig:
     # the sampling prior: 0 draws z ~ N(0, I); K >= 1 a K-component Gaussian mixture fitted to the aggregate
     # posterior after training (textgen.vae.latent_prior; `textgen fit-prior`). Training and the metrics use N(0, I).
     latent_prior_components: int = 0
+    # the spread of the sampling prior that `sample` uses by default: codes are drawn at this temperature (each
+    # component's spread, or N(0, I)'s, scaled by it; reduced-temperature sampling, Kingma & Dhariwal 2018, Glow).
+    # Chosen on valid with `fit-prior --temperature`; the shipped en-lstm-vae's is in its folder's config.json
+    latent_prior_temperature: float = 1.0
 
     def approx_parameters(self) -> int:
         """The parameter count these sizes give, to within a few percent (embeddings, RNN or Transformer
@@ -155,6 +160,8 @@ class SentenceVAEConfig:
             check(self.hidden_size % 2 == 0, "hidden_size", f"must be even for sinusoidal positions, got {self.hidden_size}")
         check(0 <= self.latent_prior_components <= MAX_PRIOR_COMPONENTS, "latent_prior_components",
               f"must be in [0, {MAX_PRIOR_COMPONENTS}] (0: N(0, I)), got {self.latent_prior_components}")
+        check(0 < self.latent_prior_temperature <= 10 and math.isfinite(self.latent_prior_temperature),
+              "latent_prior_temperature", f"must be in (0, 10] (1: the prior as fitted), got {self.latent_prior_temperature}")
         check(self.latent_prior_components == 0 or self.mode == "vae", "latent_prior_components",
               f"a sampling prior needs mode='vae' (got {self.mode!r}); set it to 0")
         if self.condition is not None:

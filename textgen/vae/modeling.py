@@ -241,17 +241,21 @@ class SentenceVAE(PretrainedMixin, nn.Module):
         return self._reparameterize(mu, logvar, generator)
 
     @torch.no_grad()
-    def sample_prior(self, n: int, generator: Optional[torch.Generator] = None, temperature: float = 1.0) -> Tensor:
+    def sample_prior(self, n: int, generator: Optional[torch.Generator] = None,
+                     temperature: Optional[float] = None) -> Tensor:
         """n codes (n, Z) from the sampling prior: N(0, temperature^2 I), or the Gaussian mixture fitted to the
         aggregate posterior (``config.latent_prior_components``), each component's spread scaled by
-        ``temperature``."""
+        ``temperature`` (None: the model's own, ``config.latent_prior_temperature``)."""
+        if temperature is None:
+            temperature = self.config.latent_prior_temperature
         if self.latent_prior is not None:
             return self.latent_prior.sample(n, generator, temperature).to(self.device)
         return randn((n, self.config.latent_size), device=self.device, generator=generator) * temperature
 
-    def set_latent_prior(self, fit: dict) -> None:
+    def set_latent_prior(self, fit: dict, temperature: float = 1.0) -> None:
         """Install a Gaussian mixture from :func:`~textgen.vae.latent_prior.fit_gaussian_mixture` (its
-        ``weights``, ``means`` and ``scale_tril``) as the sampling prior; ``save_pretrained`` then keeps it."""
+        ``weights``, ``means`` and ``scale_tril``) as the sampling prior, drawn from at ``temperature`` by
+        default; ``save_pretrained`` then keeps both."""
         self._require_latent("set_latent_prior")
         if self.config.mode != "vae":
             raise ValueError("set_latent_prior: an auto-encoder has no prior; fit one on a VAE (mode='vae')")
@@ -262,7 +266,8 @@ class SentenceVAE(PretrainedMixin, nn.Module):
         prior = GaussianMixturePrior(K, Z)
         prior.load_fit(fit["weights"], fit["means"], fit["scale_tril"])
         self.latent_prior = prior.to(self.device)
-        self.config = dataclasses.replace(self.config, latent_prior_components=K)
+        self.config = dataclasses.replace(self.config, latent_prior_components=K, latent_prior_temperature=temperature)
+        self.config.validate()
 
     @torch.no_grad()
     def decode(self, z: Optional[Tensor], input_ids: Tensor, lengths: Tensor, labels: Optional[Tensor] = None) -> Tensor:

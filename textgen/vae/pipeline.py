@@ -347,21 +347,22 @@ class SentenceVAEPipeline:
         return SentencesOutput(sentences=sents, latents=enc.mu, inputs=enc.texts, unknown_words=enc.unknown_words,
                                num_truncated=enc.num_truncated)
 
-    def sample(self, n: int = 5, *, temperature: float = 1.0, strategy: Strategy = "greedy", batch_size: int = 64,
+    def sample(self, n: int = 5, *, temperature: Optional[float] = None, strategy: Strategy = "greedy",
+               batch_size: int = 64,
                generator: Optional[torch.Generator] = None, label: Optional[str] = None,
                guidance: float = LABEL_GUIDANCE, **generate_kwargs) -> SentencesOutput:
         """``n`` sentences decoded from codes of the model's sampling prior: N(0, temperature^2 I), or the
         Gaussian mixture fitted to its aggregate posterior (:meth:`fit_prior`) with each component's spread
-        scaled by ``temperature`` (which scales the code, not the decoder's softmax; pass
-        ``strategy="sample"`` and a ``generate_kwargs`` temperature for that);
+        scaled by ``temperature`` (None: the model's own, set by :meth:`fit_prior`; it scales the code, not the
+        decoder's softmax: pass ``strategy="sample"`` and a ``generate_kwargs`` temperature for that);
         a conditional VAE decodes them under ``label``, a two-label one with label guidance away from the other
         label (``guidance``, as :meth:`transfer`; 0: plain p(x | z, label))."""
         if self.model.config.mode != "vae":
             raise ValueError("an auto-encoder has no prior to sample from; use a VAE (mode='vae')")
         if isinstance(n, bool) or not isinstance(n, int) or n < 1:
             raise ValueError(f"n must be a positive integer, got {n!r}")
-        if not temperature > 0 or not math.isfinite(temperature):
-            raise ValueError(f"temperature must be a positive number, got {temperature!r}")
+        if temperature is not None and not (temperature > 0 and math.isfinite(temperature)):
+            raise ValueError(f"temperature must be a positive number (or None: the model's own), got {temperature!r}")
         self._label_ids(label, 1, "sample")
         self._check_guidance(guidance)
         z = self.model.sample_prior(n, generator, temperature).cpu()                          # (n, Z)
@@ -372,12 +373,13 @@ class SentenceVAEPipeline:
         return SentencesOutput(sentences=sents, latents=z)
 
     def fit_prior(self, sentences: Sequence[str], components: int = 50, *, batch_size: int = 64, seed: int = 0,
-                  iterations: int = 100) -> dict:
+                  iterations: int = 100, temperature: float = 1.0) -> dict:
         """Fit the sampling prior to this model's aggregate posterior: one code per sentence (use training
         sentences, a few tens of thousands), its posterior mean (the deterministic codes Ghosh et al. fit; fitting
         to z ~ q(z|x) instead measured worse, docs/experiments/en_vae_broad.md), then a ``components``-Gaussian
         mixture by EM
-        (:mod:`textgen.vae.latent_prior`, Ghosh et al. 2020). :meth:`sample` draws from it from then on, and
+        (:mod:`textgen.vae.latent_prior`, Ghosh et al. 2020). :meth:`sample` draws from it from then on, at
+        ``temperature`` unless told otherwise (reduced-temperature sampling: choose it on held-out data), and
         ``pipe.save_pretrained(dir)`` keeps it. Returns the fit's summary (codes, iterations, mean
         log-likelihood per code, and the same under N(0, I) for comparison). Sentences that cannot be encoded
         (empty, binary) are skipped."""
@@ -386,13 +388,15 @@ class SentenceVAEPipeline:
         if self.model.config.condition is not None:
             raise ValueError("fit_prior: a conditional VAE's codes depend on the label; fit the prior of an "
                              "unconditional VAE")
+        if not (isinstance(temperature, (int, float)) and 0 < temperature <= 10 and math.isfinite(temperature)):
+            raise ValueError(f"fit_prior: temperature must be in (0, 10] (1: the mixture as fitted), got {temperature!r}")
         enc = self.encode(sentences, batch_size, errors="skip")
         if enc.mu.size(0) < components:
             raise ValueError(f"fit_prior: {enc.mu.size(0)} sentences could be encoded, fewer than components="
                              f"{components}; pass more sentences (tens of thousands) or fewer components")
         z = enc.mu
         fit = fit_gaussian_mixture(z, components, iterations=iterations, seed=seed)
-        self.model.set_latent_prior(fit)
+        self.model.set_latent_prior(fit, temperature)
         standard = torch.distributions.Normal(0.0, 1.0).log_prob(z).sum(1).mean()
         return {"codes": z.size(0), "components": components, "iterations": fit["iterations"],
                 "log_likelihood": fit["log_likelihood"], "log_likelihood_standard_normal": float(standard)}
