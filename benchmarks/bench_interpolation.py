@@ -139,7 +139,9 @@ def main() -> None:
     cols = load_corpus(args.data)
     texts = list(cols["text"])
     sources = list(cols["source"]) if "source" in getattr(cols, "column_names", cols) else ["-"] * len(texts)
-    rows = [{"text": t, "source": s} for t, s in zip(texts, sources)]
+    rows = [{"text": t, "source": s} for t, s in zip(texts, sources) if "\ufffd" not in t]
+    if len(rows) < len(texts):      # bytes lost before the corpus build dropped such rows (a split built earlier)
+        print(f"note: {len(texts) - len(rows)} held-out sentences with U+FFFD (lost bytes) left out", file=sys.stderr)
     rng.shuffle(rows)
     short, long_ = [], []
     for source in sorted({r["source"] for r in rows}):

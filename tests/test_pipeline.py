@@ -10,7 +10,9 @@ import pytest
 import torch
 
 from textgen.cli import main
+from textgen.core.config import ConfigError
 from textgen.pipelines import SentenceVAEPipeline
+from textgen.vae.configuration import LABEL_GUIDANCE, ConditionConfig
 from textgen.tokenization.textprep import check_is_text, prepare_text
 from textgen.tokenization import Tokenizer
 
@@ -423,6 +425,22 @@ def test_conditional_verbs_refuse_unknown_missing_or_pointless_labels(cvae, pipe
             cond.transfer(["the plot was good ."], to="negative", guidance=bad)
         with pytest.raises(ValueError, match="guidance must be a number >= 0"):
             cond.sample(2, label="negative", guidance=bad)
+
+
+def test_a_conditional_model_folder_keeps_its_own_label_guidance(cvae, tmp_path):
+    pipe = SentenceVAEPipeline.from_pretrained(cvae, show_progress=False)
+    assert pipe.guidance == LABEL_GUIDANCE                          # a folder that names none: the library's default
+    sources, labels = ["the plot was good .", "the music was awful ."], ["positive", "negative"]
+    own = pipe.transfer(sources, to="negative", source_labels=labels, guidance=5.0).sentences
+    pipe.model.config.condition.guidance = 5.0
+    pipe.save_pretrained(tmp_path / "w5")
+    again = SentenceVAEPipeline.from_pretrained(tmp_path / "w5", show_progress=False)
+    assert again.guidance == 5.0
+    assert again.transfer(sources, to="negative", source_labels=labels).sentences == own
+    assert again.transfer(sources, to="negative", source_labels=labels, guidance=0.0).sentences == \
+        pipe.transfer(sources, to="negative", source_labels=labels, guidance=0.0).sentences      # told: as told
+    with pytest.raises(ConfigError, match="condition.guidance"):
+        ConditionConfig(labels=["a", "b"], guidance=-1.0).validate()
 
 
 def test_transfer_and_label_on_the_command_line(cvae, capsys):

@@ -256,11 +256,6 @@ def test_a_conditional_vae_is_installed_by_its_transfer_scores(build_tool):
     assert decide(report(0.70, 31.0), installed)[0]
     ok, why = decide(installed, installed)
     assert not ok and "does not beat" in why
-    # an installed report from before sacreBLEU holds the legacy figure as bleu_to_source: compared like for like
-    before = {"transfer_accuracy": 0.70, "bleu_to_source": 9.5}
-    assert decide(report(0.71, 1.0, legacy=9.0), before)[0]
-    ok, why = decide(report(0.71, 30.0, legacy=7.0), before)
-    assert not ok and "legacy BLEU to the source 7.0" in why
 
 
 def test_build_pretrained_trains_a_two_stage_recipe_and_installs_its_last_stage(tmp_path, corpus):

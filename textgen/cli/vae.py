@@ -146,9 +146,10 @@ def cmd_sample(args: argparse.Namespace) -> int:
 
 
 def guidance_option(p: argparse.ArgumentParser) -> None:
-    p.add_argument("--guidance", type=float, default=LABEL_GUIDANCE,
+    p.add_argument("--guidance", type=float, default=None,
                    help=f"label guidance weight w: decode from (1 + w) log p(x | z, label) - w log p(x | z, the "
-                        f"label to move away from); 0 is plain p(x | z, label) (default {LABEL_GUIDANCE:g})")
+                        f"label to move away from); 0 is plain p(x | z, label) (default: the model's own, else "
+                        f"{LABEL_GUIDANCE:g})")
 
 
 def cmd_transfer(args: argparse.Namespace) -> int:

@@ -17,8 +17,9 @@ __all__ = ["ConditionConfig", "SentenceVAEConfig", "OptimConfig", "TrainConfig",
 # ----------------------------------------------------------------------------- the model
 
 Arch = Literal["lstm", "gru", "transformer"]
-# the label guidance weight of transfer and sample (SentenceVAE.generate): on 150 held-out valid sentences w = 2
-# took transfer accuracy from 48% to 66% for 1.3 BLEU; w = 3 costs more than 2 BLEU (docs/experiments/cvae_guidance.md)
+# the label guidance weight of transfer and sample (SentenceVAE.generate) for a conditional VAE whose folder does
+# not name its own (condition.guidance): on 150 held-out valid sentences w = 2 took the first en-sentiment-cvae's
+# transfer accuracy from 48% to 66% for 1.3 BLEU (docs/experiments/cvae_guidance.md)
 LABEL_GUIDANCE = 2.0
 MAX_PRIOR_COMPONENTS = 1024
 
@@ -34,6 +35,9 @@ class ConditionConfig:
     labels: list[str] = field(default_factory=list)
     column: str = "label"
     size: int = 16
+    # the label guidance weight transfer and sample decode with by default (None: LABEL_GUIDANCE); a decoding
+    # setting kept with the model because each model needs its own (chosen on valid, docs/experiments/cvae_guidance.md)
+    guidance: Optional[float] = None
 
     def validate(self) -> None:
         check(len(self.labels) >= 2, "condition.labels", f"needs at least two labels, got {self.labels!r}")
@@ -42,6 +46,8 @@ class ConditionConfig:
         check(len(set(self.labels)) == len(self.labels), "condition.labels", f"must be distinct, got {self.labels!r}")
         check(self.size >= 1, "condition.size", f"must be >= 1, got {self.size}")
         check(bool(self.column.strip()), "condition.column", "must name the corpus column holding the label")
+        check(self.guidance is None or (isinstance(self.guidance, (int, float)) and 0 <= self.guidance <= 20),
+              "condition.guidance", f"must be a number in [0, 20] (0: no label guidance) or null, got {self.guidance!r}")
 
 
 @dataclass

@@ -244,11 +244,21 @@ class SentenceVAEPipeline:
             raise ValueError(f"{verb}: {len(names)} labels for {n} sentences; pass one label, or one per sentence")
         return self.model.label_ids(names)
 
-    @staticmethod
-    def _check_guidance(guidance: float) -> None:
+    @property
+    def guidance(self) -> float:
+        """The label guidance weight ``transfer`` and ``sample`` use when not told: the model's own
+        (``config.condition.guidance``), else ``LABEL_GUIDANCE``."""
+        cond = self.model.config.condition
+        return LABEL_GUIDANCE if cond is None or cond.guidance is None else float(cond.guidance)
+
+    def _check_guidance(self, guidance: Optional[float]) -> float:
+        """``guidance`` checked, or the model's own for None."""
+        if guidance is None:
+            return self.guidance
         if not (isinstance(guidance, (int, float)) and math.isfinite(guidance) and guidance >= 0):
-            raise ValueError(f"guidance must be a number >= 0 (0: no label guidance; default {LABEL_GUIDANCE:g}), "
-                             f"got {guidance!r}")
+            raise ValueError(f"guidance must be a number >= 0 (0: no label guidance; default: the model's own, "
+                             f"{self.guidance:g}), got {guidance!r}")
+        return guidance
 
     def _away_labels(self, to: str, sources: Sequence[str]) -> list[str]:
         """What label guidance steers away from: each sentence's own label; for one that already has ``to``
@@ -279,18 +289,19 @@ class SentenceVAEPipeline:
 
     def transfer(self, sentences: Sequence[str] | str, to: str, *, source_labels: Optional[Sequence[str] | str] = None,
                  strategy: Strategy = "beam", batch_size: int = 64, generator: Optional[torch.Generator] = None,
-                 guidance: float = LABEL_GUIDANCE, **generate_kwargs) -> "TransferOutput":
+                 guidance: Optional[float] = None, **generate_kwargs) -> "TransferOutput":
         """Rewrite each sentence for the label ``to`` (Hu et al. 2017): encode it under its own label (
         ``source_labels``, or the one :meth:`predict_labels` finds), keep z, decode under ``to``, steered away
         from the source label (from the other one, for a sentence that already has ``to`` under a two-label
-        model) with label guidance of weight ``guidance`` (0: plain p(x | z, to); :meth:`SentenceVAE.generate`)."""
+        model) with label guidance of weight ``guidance`` (0: plain p(x | z, to); None: the model's own,
+        :attr:`guidance`; :meth:`SentenceVAE.generate`)."""
         if isinstance(sentences, str):
             sentences = [sentences]
         if self.model.config.condition is None:
             raise ValueError("transfer needs a conditional VAE (trained with model.condition): this model has no "
                              "label to change")
         self._label_ids(to, 1, "transfer")                                              # a known target
-        self._check_guidance(guidance)
+        guidance = self._check_guidance(guidance)
         sources = list(source_labels) if isinstance(source_labels, (list, tuple)) else \
             [source_labels] * len(sentences) if isinstance(source_labels, str) else self.predict_labels(sentences)
         same = [i for i, src in enumerate(sources) if src == to]
@@ -350,7 +361,7 @@ class SentenceVAEPipeline:
     def sample(self, n: int = 5, *, temperature: Optional[float] = None, strategy: Strategy = "greedy",
                batch_size: int = 64,
                generator: Optional[torch.Generator] = None, label: Optional[str] = None,
-               guidance: float = LABEL_GUIDANCE, **generate_kwargs) -> SentencesOutput:
+               guidance: Optional[float] = None, **generate_kwargs) -> SentencesOutput:
         """``n`` sentences decoded from codes of the model's sampling prior: N(0, temperature^2 I), or the
         Gaussian mixture fitted to its aggregate posterior (:meth:`fit_prior`) with each component's spread
         scaled by ``temperature`` (None: the model's own, set by :meth:`fit_prior`; it scales the code, not the
@@ -364,7 +375,7 @@ class SentenceVAEPipeline:
         if temperature is not None and not (temperature > 0 and math.isfinite(temperature)):
             raise ValueError(f"temperature must be a positive number (or None: the model's own), got {temperature!r}")
         self._label_ids(label, 1, "sample")
-        self._check_guidance(guidance)
+        guidance = self._check_guidance(guidance)
         z = self.model.sample_prior(n, generator, temperature).cpu()                          # (n, Z)
         away = {"away_labels": self._away_labels(label, [label] * n), "guidance": guidance} \
             if label is not None and guidance > 0 else {}

@@ -31,7 +31,6 @@ from typing import Optional
 
 import numpy as np
 import torch
-from textgen.vae.pipeline import LABEL_GUIDANCE
 
 __all__ = ["bleu", "bleu_with_signature", "bleu_textgen_legacy", "content_kept", "SentimentJudge", "lm_perplexity",
            "label_leakage", "evaluate_transfer", "format_transfer_report"]
@@ -179,7 +178,7 @@ def _labelled_rows(spec: str, column: str, known: list[str], limit: Optional[int
 
 def evaluate_transfer(model: str | Path, data: str, train_data: str, *, lm: Optional[str | Path] = None,
                       num_sentences: int = 500, classifier_sentences: int = 100_000, max_words: int = 30,
-                      guidance: float = LABEL_GUIDANCE, from_guess: bool = False, batch_size: int = 64,
+                      guidance: Optional[float] = None, from_guess: bool = False, batch_size: int = 64,
                       seed: int = 0, device: str = "cpu") -> dict:
     """Every eval-transfer figure as one JSON-able dict (see the module docstring), with ten examples.
     ``from_guess``: encode each source under the model's own label guess, as ``transfer`` without ``--from``
@@ -191,6 +190,7 @@ def evaluate_transfer(model: str | Path, data: str, train_data: str, *, lm: Opti
     cond = pipe.model.config.condition
     if cond is None:
         raise ValueError(f"{model} is not a conditional VAE (no model.condition): there is no label to transfer")
+    guidance = pipe.guidance if guidance is None else guidance            # None: the model's own
     texts, labels = _labelled_rows(data, cond.column, cond.labels, None, seed)
     keep = [i for i, t in enumerate(texts) if len(t.split()) <= max_words]
     idx = np.sort(np.random.default_rng(seed).choice(keep, min(num_sentences, len(keep)), replace=False))
