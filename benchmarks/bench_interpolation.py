@@ -45,6 +45,7 @@ sys.path.insert(0, str(ROOT))
 
 from textgen.core.runtime import machine_info  # noqa: E402
 from textgen.data import load_corpus  # noqa: E402
+from textgen.tokenization.textprep import check_is_text  # noqa: E402
 from textgen.vae.evaluate import evaluate_folder  # noqa: E402
 from textgen.vae.interpolation import interpolate as latent_path  # noqa: E402
 from textgen.vae.metrics import edit_distance  # noqa: E402
@@ -84,6 +85,15 @@ def lm_perplexities(lm: SentenceVAE, texts: list[str], batch_size: int = 128) ->
         nll = -lm.log_likelihood(None, enc.input_ids.to(lm.device), enc.lengths)          # (B,)
         out += torch.exp(nll.double().cpu() / enc.lengths.double()).tolist()
     return out
+
+
+def is_text(sentence: str) -> bool:
+    """Whether the pipeline takes ``sentence`` as text (:func:`check_is_text`: no control characters, lost bytes)."""
+    try:
+        check_is_text(sentence)
+    except ValueError:
+        return False
+    return True
 
 
 def distinct_2(texts: list[str]) -> float:
@@ -139,9 +149,9 @@ def main() -> None:
     cols = load_corpus(args.data)
     texts = list(cols["text"])
     sources = list(cols["source"]) if "source" in getattr(cols, "column_names", cols) else ["-"] * len(texts)
-    rows = [{"text": t, "source": s} for t, s in zip(texts, sources) if "\ufffd" not in t]
-    if len(rows) < len(texts):      # bytes lost before the corpus build dropped such rows (a split built earlier)
-        print(f"note: {len(texts) - len(rows)} held-out sentences with U+FFFD (lost bytes) left out", file=sys.stderr)
+    rows = [{"text": t, "source": s} for t, s in zip(texts, sources) if is_text(t)]
+    if len(rows) < len(texts):      # e.g. lost bytes (U+FFFD) in a split built before the corpus build dropped them
+        print(f"note: {len(texts) - len(rows)} held-out rows the encoder refuses as non-text left out", file=sys.stderr)
     rng.shuffle(rows)
     short, long_ = [], []
     for source in sorted({r["source"] for r in rows}):
