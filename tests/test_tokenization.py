@@ -480,6 +480,19 @@ def test_byte_level_bpe_never_gives_unk_and_round_trips(byte_bpe, toks, ptb):
     assert [byte_bpe.decode(byte_bpe.encode(s)) for s in valid] == valid
 
 
+def test_byte_level_decoding_drops_bytes_that_are_not_utf8(byte_bpe):
+    # a decoder may generate any sequence of byte tokens: half of an emoji, or a continuation byte alone, must
+    # not come out as U+FFFD (text the encoder itself refuses), only the whole characters around them
+    ids = byte_bpe.encode("I love it 😀 now")
+    emoji = next(i for i, t in enumerate(ids) if byte_bpe.decode(ids[:i + 1]).endswith("😀"))
+    first = next(i for i in range(emoji + 1) if byte_bpe.decode(ids[i:emoji + 1]).strip() == "😀")
+    assert emoji > first                                            # the emoji spans several byte tokens
+    cut = ids[:emoji] + ids[emoji + 1:]                             # its last byte(s) lost
+    out = byte_bpe.decode(cut)
+    assert "\ufffd" not in out and out.startswith("I love it") and out.endswith("now")
+    assert byte_bpe.decode(byte_bpe.encode("I love it 😀 now")) == "I love it 😀 now"
+
+
 def test_byte_level_bpe_saves_loads_and_matches_auto_tokenizer(byte_bpe, tmp_path):
     from transformers import AutoTokenizer
 
