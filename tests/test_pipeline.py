@@ -281,6 +281,12 @@ def test_plot_latent_map_beside_a_second_model_and_path(model_dir, tmp_path, cap
     assert main(["plot-latent", "--model", str(model_dir), "--data", str(data), "--color", "nope",
                  "--out", str(out)]) == 2
     assert "not a column" in capsys.readouterr().err
+    # rows with bytes a source lost (U+FFFD) are skipped with a count, not the end of the map
+    lost = [{"text": s, "topic": 0} for s in SENTENCES] + [{"text": "caf\ufffd\ufffd au lait", "topic": 1}]
+    data.write_text("\n".join(json.dumps(r) for r in lost) + "\n")
+    assert main(["plot-latent", "--model", str(model_dir), "--data", str(data), "--out", str(out)]) == 0
+    err = capsys.readouterr().err
+    assert f"skipped 1 of {len(lost)} rows" in err and "non-text" in err
 
 
 def test_pca_projects_onto_the_directions_of_largest_variance():

@@ -350,6 +350,29 @@ def cmd_encode(args: argparse.Namespace) -> int:
     return 0
 
 
+def _skip_non_text(ds, source: str):
+    """``ds`` without the rows the encoder refuses as text (control characters, bytes a source lost: U+FFFD), which
+    a map of thousands of real sentences skips with a count rather than stopping at the first one."""
+    import sys
+
+    from textgen.tokenization.textprep import check_is_text
+
+    good, first_bad = [], None
+    for i, text in enumerate(ds["text"]):
+        try:
+            check_is_text(text)
+            good.append(i)
+        except ValueError as err:
+            first_bad = first_bad or (i, err)
+    if first_bad is None:
+        return ds
+    if len(good) < 2:
+        raise ValueError(f"fewer than two rows of {source} are text: {first_bad[1]}")
+    print(f"skipped {len(ds) - len(good):,} of {len(ds):,} rows of {source} that are not text, e.g. row "
+          f"{first_bad[0]}: {first_bad[1]}", file=sys.stderr)
+    return ds.select(good)
+
+
 def cmd_plot_latent(args: argparse.Namespace) -> int:
     """PCA map of posterior means (optionally beside other models), and an interpolation path over it."""
     from pathlib import Path
@@ -378,6 +401,7 @@ def cmd_plot_latent(args: argparse.Namespace) -> int:
         if len(rows) < 2:
             raise ValueError(f"fewer than two sentences of {args.data} have one of the labels {cond.labels}")
         ds = ds.select(rows)
+    ds = _skip_non_text(ds, args.data)
     color = None if args.color == "length" else ds[args.color]
     label = "sentence length (tokens)" if args.color == "length" else args.color
     texts = ds["text"]
