@@ -108,6 +108,23 @@ def _history(run: Path, name: str) -> tuple[dict, Path, list[dict], list[dict]]:
     return config, target, list(previous.get("stages", [])), _metrics(run)
 
 
+def _next_command(train: str, args, run: Path, override: str) -> str:
+    """The command of the next stage: train ``args.config`` with ``override`` into this stage's run folder (named
+    as ``out_dir`` when the config's own differs), then save that folder over this same candidate."""
+    import yaml
+
+    path = Path(args.config) if Path(args.config).is_file() else ROOT / args.config
+    config = yaml.safe_load(path.read_text(encoding="utf-8")) if path.is_file() else {}
+    out_dir = "" if Path(str(config.get("out_dir", ""))) == run else f" out_dir={run}"
+    save = f"python scripts/candidate.py save {run} --name {args.name}"
+    if args.config != DEFAULTS[_KIND_OF_TRAIN[train]][1]:
+        save += f" --config {args.config}"
+    return f"textgen {train} --config {args.config} --overwrite {override}{out_dir} && {save}"
+
+
+_KIND_OF_TRAIN = {"train-vae": "sentence-vae", "train-gan": "text-to-image-gan"}
+
+
 def _save_vae(args) -> int:
     from textgen.core.checkpoint import atomic_folder
     from textgen.vae.modeling import SentenceVAE
@@ -140,8 +157,7 @@ def _save_vae(args) -> int:
         "stages": stages,
         "steps_total": sum(int(s.get("max_steps") or 0) for s in stages),
         "cpu_hours_total": round(sum(s["train_seconds"] * (s["threads"] or 1) for s in stages) / 3600, 2),
-        "next": (f"textgen train-vae --config {args.config} --overwrite runtime.seed={len(stages) + 1} && "
-                 f"python scripts/candidate.py save {run}"),
+        "next": _next_command("train-vae", args, run, f"runtime.seed={len(stages) + 1}"),
     }
     model = SentenceVAE.from_pretrained(folder)
     with atomic_folder(target) as tmp:
@@ -186,8 +202,7 @@ def _save_gan(args) -> int:
         "step": end,
         "stages": stages,
         "cpu_hours_total": round(sum(s["train_seconds"] * (s["threads"] or 1) for s in stages) / 3600, 2),
-        "next": (f"textgen train-gan --config {args.config} --overwrite train.steps={end + max(end - start, 1)} && "
-                 f"python scripts/candidate.py save {run} --name {args.name}"),
+        "next": _next_command("train-gan", args, run, f"train.steps={end + max(end - start, 1)}"),
     }
     with atomic_folder(target) as tmp:
         save_stage_folder(last, tmp, dtype=torch.float16)

@@ -71,6 +71,7 @@ def test_two_stages_continue_through_the_candidate(tmp_path, candidate_tool, mon
     info = json.loads((folder / "candidate.json").read_text())
     assert info["step"] == 4 and info["stages"][0]["steps"] == [0, 4] and info["stages"][0]["note"] == "first"
     assert "--overwrite train.steps=8 " in info["next"] and f"save {run1} --name tiny-gan" in info["next"]
+    assert f" out_dir={run1} " in info["next"]             # it trains into the folder it then saves from
     assert info["next"] in capsys.readouterr().out
     weights = safetensors_weights(folder)
     state = TrainingState.load(folder / "training_state")
